@@ -1,0 +1,55 @@
+# FastTun build entry points. `make test` and `make demo` install whatever is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CONFIG ?= Release
+DOTNET ?= dotnet
+FILTER ?= *
+# Extra BenchmarkDotNet arguments, e.g. BENCH_ARGS='--job short' for a quicker, noisier run.
+BENCH_ARGS ?=
+# Debian packages the build, tests, demo and benchmarks use. Installed only when missing.
+APT_PACKAGES := make clang llvm libbpf-dev libxdp-dev iproute2 iputils-ping ethtool tshark tcpdump \
+                python3 python3-scapy iperf3 traceroute netsniff-ng curl procps
+
+.PHONY: deps apt-deps nuget-deps build native test test-packets test-linux test-gateway bench clean help
+
+help:
+	@echo "make deps    install missing Debian packages and restore NuGet packages"
+	@echo "make build   build native/ and the .NET solution ($(CONFIG))"
+	@echo "make test    deps + build + every test suite (root tests need root)"
+	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
+	@echo "make clean   remove build output"
+
+deps: apt-deps nuget-deps
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root to apt-get install$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	else echo "deps: Debian packages present"; fi
+	@command -v $(DOTNET) >/dev/null || { echo "deps: the .NET 10 SDK (dotnet) is required and not on PATH" >&2; exit 1; }
+
+nuget-deps:
+	$(DOTNET) restore FastTun.sln --verbosity quiet
+
+native:
+	$(MAKE) -C native
+
+build: native nuget-deps
+	$(DOTNET) build FastTun.sln -c $(CONFIG) --no-restore --verbosity quiet -nologo
+
+test: deps build
+	CONFIG=$(CONFIG) DOTNET=$(DOTNET) bash tests/run-tests.sh
+
+bench: deps build
+	$(DOTNET) run -c $(CONFIG) --no-build --project bench/FastTun.Benchmarks -- --filter '$(FILTER)' $(BENCH_ARGS)
+
+clean:
+	$(MAKE) -C native clean
+	$(DOTNET) clean FastTun.sln -c $(CONFIG) --verbosity quiet -nologo
+	rm -rf BenchmarkDotNet.Artifacts

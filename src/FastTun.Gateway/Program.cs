@@ -1,0 +1,3 @@
+using FastTun.Gateway.Cli;
+
+return CommandLine.Run(args);

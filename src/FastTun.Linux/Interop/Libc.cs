@@ -1,0 +1,59 @@
+using System.Runtime.InteropServices;
+
+namespace FastTun.Linux.Interop;
+
+/// <summary>
+/// Shared constants for the libc imports. Each import lives in its own file (Interop/&lt;name&gt;.cs) as in
+/// dotnet/runtime's Interop/Unix layout; signatures are blittable and every import sets
+/// <c>SetLastError = true</c> so <see cref="Marshal.GetLastPInvokeError"/> holds errno.
+/// </summary>
+internal static partial class Libc
+{
+    public const string Name = "libc";
+
+    // Address and protocol families.
+    public const int AF_UNIX = 1;
+    public const int AF_INET = 2;
+    public const int AF_NETLINK = 16;
+    public const int AF_PACKET = 17;
+    public const int AF_XDP = 44;
+
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_DGRAM = 2;
+    public const int SOCK_RAW = 3;
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOCK_CLOEXEC = 0x80000;
+
+    public const int SOL_SOCKET = 1;
+    public const int SO_SNDBUF = 7;
+    public const int SO_RCVBUF = 8;
+    public const int SO_SNDBUFFORCE = 32;
+    public const int SO_RCVBUFFORCE = 33;
+    public const int SO_PEERCRED = 17;
+    public const int SO_BUSY_POLL = 46;
+
+    public const int PROT_READ = 1;
+    public const int PROT_WRITE = 2;
+    public const int MAP_SHARED = 1;
+    public const int MAP_PRIVATE = 2;
+    public const int MAP_ANONYMOUS = 0x20;
+    public const int MAP_POPULATE = 0x8000;
+    public static readonly nint MAP_FAILED = -1;
+
+    public const short POLLIN = 0x1;
+    public const short POLLOUT = 0x4;
+    public const short POLLERR = 0x8;
+
+    public const int MSG_DONTWAIT = 0x40;
+
+    // errno values the data path checks for.
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+    public const int ENOBUFS = 105;
+    public const int EBUSY = 16;
+    public const int ENETDOWN = 100;
+    public const int ENXIO = 6;
+    public const int ENODEV = 19;
+    public const int EPERM = 1;
+    public const int EACCES = 13;
+}

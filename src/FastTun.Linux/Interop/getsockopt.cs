@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace FastTun.Linux.Interop;
+
+internal static partial class Libc
+{
+    [LibraryImport(Name, EntryPoint = "getsockopt", SetLastError = true)]
+    public static unsafe partial int getsockopt(int fd, int level, int optname, void* optval, int* optlen);
+}

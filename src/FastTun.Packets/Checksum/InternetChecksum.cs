@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+
+namespace FastTun.Packets.Checksum;
+
+/// <summary>
+/// RFC 1071 Internet checksum. <see cref="Sum"/> returns an unfolded 32-bit one's-complement partial sum so
+/// callers can chain pieces (pseudo-header + header + payload); <see cref="Fold"/> reduces it to 16 bits and
+/// <see cref="Compute"/> returns the value to write into a header (complemented).
+/// This file holds the scalar reference; the vector paths must match it bit for bit.
+/// </summary>
+public static partial class InternetChecksum
+{
+    /// <summary>Scalar reference: 16-bit big-endian words added into a 64-bit accumulator, odd last byte
+    /// padded with zero. Kept simple on purpose: tests compare every fast path against it.</summary>
+    public static uint SumScalar(ReadOnlySpan<byte> data, uint initial = 0)
+    {
+        ulong acc = initial;
+        int i = 0;
+        for (; i + 1 < data.Length; i += 2)
+        {
+            acc += BinaryPrimitives.ReadUInt16BigEndian(data.Slice(i, 2));
+        }
+        if (i < data.Length)
+        {
+            acc += (uint)data[i] << 8;
+        }
+        return FoldTo32(acc);
+    }
+
+    /// <summary>Folds a 64-bit one's-complement accumulator to 32 bits without losing carries.</summary>
+    public static uint FoldTo32(ulong acc)
+    {
+        acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
+        acc = (acc & 0xFFFF_FFFF) + (acc >> 32);
+        return (uint)acc;
+    }
+
+    /// <summary>Folds a partial sum to 16 bits (not complemented).</summary>
+    public static ushort Fold(uint sum)
+    {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (ushort)sum;
+    }
+
+    /// <summary>The checksum field value for <paramref name="data"/> (with its checksum field zeroed).</summary>
+    public static ushort Compute(ReadOnlySpan<byte> data, uint initial = 0) => (ushort)~Fold(Sum(data, initial));
+
+    /// <summary>True when <paramref name="data"/>, checksum field included, sums to 0xFFFF.</summary>
+    public static bool Verify(ReadOnlySpan<byte> data, uint initial = 0) => Fold(Sum(data, initial)) == 0xFFFF;
+}

@@ -1,0 +1,96 @@
+namespace FastTun.Packets.Datapath;
+
+/// <summary>
+/// Why a frame was not forwarded. Every rejection in the data path names one of these and bumps the
+/// per-worker counter for it; nothing is dropped silently. CLI names are kebab-case
+/// (<see cref="DropReasons.Name"/>): <c>NoTunnel</c> is shown as <c>no-tunnel</c>.
+/// Append new reasons before <see cref="Count"/>; the numeric values are not persisted anywhere.
+/// </summary>
+public enum DropReason : ushort
+{
+    None = 0,
+    // Layer 2
+    Truncated,
+    BadEthernet,
+    UnsupportedEtherType,
+    NotForUs,
+    BadArp,
+    // IPv4 header
+    BadIpVersion,
+    BadIpHeaderLength,
+    BadIpTotalLength,
+    BadIpChecksum,
+    BadIpOptions,
+    // Forwarding
+    TtlExceeded,
+    NoRoute,
+    FragNeeded,
+    NeighborUnresolved,
+    NeighborQueueFull,
+    NoHeadroom,
+    // Tunnels
+    NoTunnel,
+    BadChecksum,
+    GreBadVersion,
+    GreReservedBits,
+    GreChecksumMissing,
+    GreChecksumUnexpected,
+    GreKeyMismatch,
+    GreSequenceMissing,
+    GreSequenceOld,
+    GreUnsupportedProtocol,
+    EcnCeOnNotEct,
+    InnerMalformed,
+    // Fragments
+    ReassemblyTimeout,
+    ReassemblyOverflow,
+    ReassemblyBad,
+    FragmentMalformed,
+    // Local delivery
+    UnsupportedProtocol,
+    IcmpRateLimited,
+    // Ports
+    TxRingFull,
+    RxRingFull,
+    TxTooLarge,
+    Count,
+}
+
+public static class DropReasons
+{
+    private static readonly string[] Names = BuildNames();
+
+    /// <summary>kebab-case name for the CLI and metrics: <c>NoTunnel</c> → <c>no-tunnel</c>.</summary>
+    public static string Name(DropReason reason) =>
+        (uint)reason < (uint)Names.Length ? Names[(int)reason] : "unknown";
+
+    private static string[] BuildNames()
+    {
+        var names = new string[(int)DropReason.Count];
+        for (int i = 0; i < names.Length; i++)
+        {
+            names[i] = ToKebab(((DropReason)i).ToString());
+        }
+        return names;
+    }
+
+    internal static string ToKebab(string pascal)
+    {
+        var sb = new System.Text.StringBuilder(pascal.Length + 8);
+        for (int i = 0; i < pascal.Length; i++)
+        {
+            char c = pascal[i];
+            if (char.IsUpper(c))
+            {
+                // Break before an upper-case letter that starts a new word (IpChecksum → ip-checksum).
+                if (i > 0) sb.Append('-');
+                sb.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints one closing line "tests: N passed, N failed, N skipped".
+# The packet suite runs three times: with all SIMD paths, with AVX-512 off, and with hardware intrinsics off,
+# so the Vector512/256/128 and scalar paths are each exercised on this CPU.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CONFIG=${CONFIG:-Release}
+DOTNET=${DOTNET:-dotnet}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+
+run() { # label, env..., project
+  local label=$1; shift
+  echo "=== $label"
+  env "$@" 2>&1 | tee -a "$log" | grep -E '^(Passed!|Failed!|  Failed |  Skipped |\[xUnit.*(FAIL|SKIP))|error' || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+t() { echo "$DOTNET" test "$1" -c "$CONFIG" --no-build --nologo --verbosity quiet; }
+
+run "packets"                              $(t tests/FastTun.Packets.Tests)
+run "packets, DOTNET_EnableAVX512F=0"      DOTNET_EnableAVX512F=0 $(t tests/FastTun.Packets.Tests)
+run "packets, DOTNET_EnableHWIntrinsic=0"  DOTNET_EnableHWIntrinsic=0 $(t tests/FastTun.Packets.Tests)
+run "linux (root)"                         $(t tests/FastTun.Linux.Tests)
+run "gateway (root, netns)"                $(t tests/FastTun.Gateway.Tests)
+
+read -r passed failed skipped < <(awk '
+  /^(Passed|Failed)!/ {
+    for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:")  { f += $(i+1) }
+      if ($i == "Passed:")  { p += $(i+1) }
+      if ($i == "Skipped:") { s += $(i+1) }
+    }
+  }
+  END { printf "%d %d %d\n", p, f, s }' FS='[ ,]+' "$log")
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; status=1; fi
+exit $status
