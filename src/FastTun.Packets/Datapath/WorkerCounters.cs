@@ -1,0 +1,28 @@
+namespace FastTun.Packets.Datapath;
+
+/// <summary>
+/// Counters of one worker. Written only by that worker with plain increments (no atomics on the hot path);
+/// the control plane reads them racily and may see a value one batch old, which is fine for statistics.
+/// 64-bit loads and stores are atomic on x86-64 and arm64, so a reader never sees a torn count.
+/// </summary>
+public sealed class WorkerCounters
+{
+    public readonly long[] Drops = new long[(int)DropReason.Count];
+    public long Batches;
+    public long Packets;
+    /// <summary>Stopwatch ticks spent processing non-empty batches; busy ratio = BusyTicks / wall ticks.</summary>
+    public long BusyTicks;
+    public long Forwarded;
+    public long LocalDelivered;
+    public long IcmpSent;
+    public long ArpSent;
+
+    public void Drop(DropReason reason) => Drops[(int)reason]++;
+
+    public long TotalDrops()
+    {
+        long sum = 0;
+        for (int i = 1; i < Drops.Length; i++) sum += Drops[i];
+        return sum;
+    }
+}
