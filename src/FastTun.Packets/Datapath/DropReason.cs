@@ -53,6 +53,8 @@ public enum DropReason : ushort
     TxRingFull,
     RxRingFull,
     TxTooLarge,
+    // Gateway-built frames
+    PoolExhausted,
     Count,
 }
 

@@ -11,6 +11,8 @@ public enum FrameFlags : ushort
     TxOwned = 1 << 0,
     /// <summary>The frame was built by the gateway (ICMP, ARP, fragment) in a <see cref="FramePool"/> buffer.</summary>
     Generated = 1 << 1,
+    /// <summary>A reassembled datagram in an <see cref="Ipv4Reassembler"/> buffer (with <see cref="Generated"/>).</summary>
+    Reassembled = 1 << 2,
 }
 
 /// <summary>

@@ -173,6 +173,12 @@ public sealed class NeighborTable
         return e;
     }
 
+    /// <summary>Resolution gave up: packets to this address are dropped until the entry expires.</summary>
+    public void MarkFailed(NeighborEntry entry, long nowMs)
+    {
+        if (entry.State == NeighborState.Incomplete) entry.Set(NeighborState.Failed, 0, nowMs);
+    }
+
     public void AddStatic(ushort port, uint ip, ulong mac, long nowMs)
     {
         lock (_writeLock)

@@ -1,0 +1,147 @@
+using FastTun.Packets.Routing;
+using FastTun.Packets.Tunnels;
+
+namespace FastTun.Packets.Datapath;
+
+public enum NextHopKind : byte
+{
+    /// <summary>One of the gateway's own addresses: deliver locally (ARP, ICMP echo, tunnel decap).</summary>
+    Local,
+    /// <summary>A connected subnet on an Ethernet port: the neighbour is the destination itself.</summary>
+    Connected,
+    /// <summary>Via a gateway on an Ethernet port.</summary>
+    Gateway,
+    /// <summary>Into a tunnel (point-to-point, NOARP): encapsulate towards its remote.</summary>
+    Tunnel,
+}
+
+/// <summary>What a route's next-hop index means. The LPM table stores indices into
+/// <see cref="ForwardingState.NextHops"/>.</summary>
+public readonly record struct NextHop(NextHopKind Kind, ushort Port, uint Gateway, int Tunnel)
+{
+    public static NextHop LocalDelivery => new(NextHopKind.Local, PacketBatch.NoPort, 0, -1);
+    public static NextHop ConnectedTo(ushort port) => new(NextHopKind.Connected, port, 0, -1);
+    public static NextHop Via(ushort port, uint gateway) => new(NextHopKind.Gateway, port, gateway, -1);
+    public static NextHop Into(int tunnel) => new(NextHopKind.Tunnel, PacketBatch.NoPort, 0, tunnel);
+}
+
+/// <summary>An Ethernet port as the data path sees it.</summary>
+public sealed class PortInfo
+{
+    public PortInfo(ushort id, string name, ulong mac, int mtu, uint[] addresses)
+    {
+        Id = id;
+        Name = name;
+        Mac = mac;
+        Mtu = mtu;
+        Addresses = addresses;
+    }
+
+    public ushort Id { get; }
+    public string Name { get; }
+    /// <summary>MAC in the low 48 bits, first octet highest.</summary>
+    public ulong Mac { get; }
+    public int Mtu { get; }
+    /// <summary>Own IPv4 addresses on this port; the first is the source of ICMP errors leaving by it.</summary>
+    public uint[] Addresses { get; }
+    public uint PrimaryAddress => Addresses.Length > 0 ? Addresses[0] : 0;
+
+    public bool Owns(uint address)
+    {
+        foreach (uint a in Addresses) if (a == address) return true;
+        return false;
+    }
+}
+
+/// <summary>A tunnel as the data path sees it: the encap/decap state plus its MTU and own address.</summary>
+public sealed class TunnelPath
+{
+    /// <summary>How long a learned path MTU holds (Linux net.ipv4.route.mtu_expires: 600 s).</summary>
+    public const long PmtuExpiresMs = 600_000;
+    /// <summary>Lowest tunnel MTU PMTU learning may set (Linux min_pmtu 552 less the tunnel overhead).</summary>
+    public const int MinPmtu = 552;
+
+    private int _learnedMtu;
+    private long _learnedUntilMs;
+
+    public TunnelPath(Tunnel tunnel, int mtu, uint address)
+    {
+        Tunnel = tunnel;
+        ConfiguredMtu = mtu;
+        Address = address;
+    }
+
+    public Tunnel Tunnel { get; }
+    public int ConfiguredMtu { get; }
+    /// <summary>The tunnel interface's own address (1.1.1.1 on gw1): the source of ICMP errors leaving by it.</summary>
+    public uint Address { get; }
+
+    /// <summary>The MTU in force: the configured one, or a lower one learned from an underlay frag-needed.</summary>
+    public int Mtu(long nowMs)
+    {
+        int learned = Volatile.Read(ref _learnedMtu); // pairs with the writes in LearnPmtu; a stale read only delays the change
+        return learned != 0 && nowMs < Volatile.Read(ref _learnedUntilMs) ? Math.Min(learned, ConfiguredMtu) : ConfiguredMtu;
+    }
+
+    /// <summary>Applies an underlay ICMP frag-needed that quoted one of our tunnel packets.</summary>
+    public void LearnPmtu(int underlayMtu, long nowMs)
+    {
+        int mtu = Math.Max(underlayMtu - Tunnel.Settings.Overhead, MinPmtu - Tunnel.Settings.Overhead);
+        if (mtu >= ConfiguredMtu) return;
+        Volatile.Write(ref _learnedUntilMs, nowMs + PmtuExpiresMs); // expiry first: a reader seeing the new MTU sees a live expiry
+        Volatile.Write(ref _learnedMtu, mtu);
+    }
+}
+
+/// <summary>
+/// Everything a worker needs to forward, published as one reference: a reload builds a new state and swaps it
+/// in, and a worker reads it once per batch, so a batch never mixes two configurations. The route table inside
+/// is itself lock-free for single-route changes (`fasttun route add|del`); next hops are append-only for that.
+/// </summary>
+public sealed class ForwardingState
+{
+    private NextHop[] _nextHops;
+
+    public ForwardingState(Lpm4Table routes, NextHop[] nextHops, PortInfo[] ports, TunnelPath[] tunnels, TunnelTable decap)
+    {
+        Routes = routes;
+        _nextHops = nextHops;
+        Ports = ports;
+        Tunnels = tunnels;
+        Decap = decap;
+    }
+
+    public Lpm4Table Routes { get; }
+    public PortInfo[] Ports { get; }
+    public TunnelPath[] Tunnels { get; }
+    public TunnelTable Decap { get; }
+
+    /// <summary>Acquire: pairs with <see cref="AddNextHop"/>'s release so a route that names a new index is only
+    /// visible after the array holding that index.</summary>
+    public NextHop[] NextHops => Volatile.Read(ref _nextHops);
+
+    /// <summary>Control plane: returns the index of <paramref name="hop"/>, appending it when new. Call before
+    /// adding a route that uses the index.</summary>
+    public uint AddNextHop(NextHop hop)
+    {
+        lock (this)
+        {
+            var current = _nextHops;
+            int found = Array.IndexOf(current, hop);
+            if (found >= 0) return (uint)found;
+            var grown = new NextHop[current.Length + 1];
+            current.CopyTo(grown, 0);
+            grown[^1] = hop;
+            Volatile.Write(ref _nextHops, grown); // release: publish the entry before any route refers to it
+            return (uint)current.Length;
+        }
+    }
+
+    /// <summary>The own address an ICMP error should come from when it leaves through <paramref name="hop"/>.</summary>
+    public uint EgressAddress(in NextHop hop) => hop.Kind switch
+    {
+        NextHopKind.Connected or NextHopKind.Gateway => Ports[hop.Port].PrimaryAddress,
+        NextHopKind.Tunnel => Tunnels[hop.Tunnel].Address,
+        _ => 0,
+    };
+}

@@ -1,0 +1,240 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using FastTun.Packets.Headers;
+using FastTun.Packets.Tunnels;
+
+namespace FastTun.Packets.Datapath;
+
+public sealed partial class Pipeline
+{
+    /// <summary>Forwards a packet whose data starts at its valid IPv4 header towards <paramref name="hop"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Forward(ref Frame f, in NextHop hop, bool locallyOriginated)
+    {
+        Span<byte> packet = f.Data;
+        if (!locallyOriginated)
+        {
+            byte ttl = packet[Ipv4Header.TtlOffset];
+            if (ttl <= 1)
+            {
+                TimeExceeded(ref f);
+                return;
+            }
+            // TTL − 1 changes the (TTL, protocol) word by −0x0100: add 0x0100 to the checksum with end-around
+            // carry (RFC 1624 eqn. 3 specialised, as Linux's ip_decrease_ttl does).
+            packet[Ipv4Header.TtlOffset] = (byte)(ttl - 1);
+            uint sum = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset)) + 0x0100u;
+            BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset), (ushort)(sum + (sum >> 16)));
+        }
+        if (hop.Kind == NextHopKind.Tunnel) ForwardIntoTunnel(ref f, hop.Tunnel);
+        else SendOnPort(ref f, hop.Port, hop.Kind == NextHopKind.Gateway ? hop.Gateway : ReadDestination(packet));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TimeExceeded(ref Frame f)
+    {
+        SendIcmpError(f.Data, IcmpTimeExceeded, 0, 0);
+        f.Drop = DropReason.TtlExceeded;
+    }
+
+    /// <summary>Routes a packet the gateway itself originated (echo reply, ICMP error): no TTL decrement.</summary>
+    private void RouteLocallyOriginated(ref Frame f)
+    {
+        uint dst = ReadDestination(f.Data);
+        uint hopIndex = _routes.Lookup(dst);
+        if (hopIndex >= (uint)_hops.Length) _hops = _s.NextHops;
+        if (hopIndex >= (uint)_hops.Length) { f.Drop = DropReason.NoRoute; return; }
+        ref readonly NextHop hop = ref _hops[hopIndex];
+        if (hop.Kind == NextHopKind.Local) { f.Drop = DropReason.NotForUs; return; } // to ourselves: nothing to send
+        Forward(ref f, in hop, locallyOriginated: true);
+    }
+
+    private void ForwardIntoTunnel(ref Frame f, int tunnelIndex)
+    {
+        var path = _s.Tunnels[tunnelIndex];
+        int mtu = path.Mtu(_now);
+        if (f.Length > mtu && !FitOrFragment(ref f, mtu, tunnelIndex | TunnelMark)) return;
+        var reason = TunnelEncap.Encapsulate(path.Tunnel, ref f);
+        if (reason != DropReason.None) { f.Drop = reason; return; }
+        // The outer packet is routed like any other; a tunnel whose remote routes into a tunnel is refused
+        // (no nested encapsulation).
+        uint remote = path.Tunnel.Settings.Remote;
+        uint outerIndex = _routes.Lookup(remote);
+        if (outerIndex >= (uint)_hops.Length) { f.Drop = DropReason.NoRoute; return; }
+        ref readonly NextHop outer = ref _hops[outerIndex];
+        if (outer.Kind is NextHopKind.Tunnel or NextHopKind.Local) { f.Drop = DropReason.NoRoute; return; }
+        SendOnPort(ref f, outer.Port, outer.Kind == NextHopKind.Gateway ? outer.Gateway : remote);
+    }
+
+    private const int TunnelMark = 1 << 30;
+
+    /// <summary>
+    /// The packet is larger than the egress MTU. DF set: ICMP frag-needed carrying the MTU, drop. DF clear:
+    /// split it into fragments that each continue down the same path from <see cref="Generated"/>; the original
+    /// is consumed. Returns false when the caller should stop (always: the original never continues).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool FitOrFragment(ref Frame f, int mtu, int egress)
+    {
+        Span<byte> packet = f.Data;
+        Ipv4Header.TryParse(packet, out var ip);
+        if (ip.DontFragment)
+        {
+            SendIcmpError(packet, IcmpDestUnreachable, CodeFragNeeded, (uint)mtu);
+            f.Drop = DropReason.FragNeeded;
+            return false;
+        }
+        int start = Generated.Count;
+        Frame template = default;
+        template.InPort = f.InPort;
+        var reason = Ipv4Fragmenter.Fragment(packet, mtu, _pool, Generated, in template);
+        if (reason != DropReason.None) { f.Drop = DropReason.PoolExhausted; return false; }
+        int end = Generated.Count;
+        for (int i = start; i < end; i++)
+        {
+            ref Frame piece = ref Generated[i];
+            if ((egress & TunnelMark) != 0) ForwardIntoTunnel(ref piece, egress & ~TunnelMark);
+            else SendOnPort(ref piece, (ushort)egress, (uint)f.Scratch);
+            FinishGenerated(ref piece);
+        }
+        return false; // consumed: the fragments carry it on
+    }
+
+    /// <summary>Sends an IPv4 packet (data at its header) out of an Ethernet port to the neighbour
+    /// <paramref name="neighborIp"/>: MTU check, ARP resolution, Ethernet header.</summary>
+    private void SendOnPort(ref Frame f, ushort portId, uint neighborIp)
+    {
+        var port = _s.Ports[portId];
+        if (f.Length > port.Mtu)
+        {
+            f.Scratch = neighborIp; // the fragments need it
+            FitOrFragment(ref f, port.Mtu, portId);
+            return;
+        }
+        var entry = _lastNeighbor;
+        if (entry is null || entry.Ip != neighborIp || entry.Port != portId)
+        {
+            entry = Neighbors.Find(portId, neighborIp);
+            _lastNeighbor = entry;
+        }
+        if (entry is null || !entry.TryGetUsable(out ulong mac, out var state))
+        {
+            Park(ref f, portId, neighborIp, entry);
+            return;
+        }
+        if (state == NeighborState.Stale && _now >= entry.ProbeDueMs) ReprobeStale(entry, port);
+        if (f.Offset < 14) { f.Drop = DropReason.NoHeadroom; return; }
+        Span<byte> eth = f.Prepend(14);
+        NeighborEntry.WriteMac(mac, eth);
+        NeighborEntry.WriteMac(port.Mac, eth.Slice(6));
+        eth[12] = 0x08;
+        eth[13] = 0x00;
+        f.OutPort = portId;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReprobeStale(NeighborEntry entry, PortInfo port)
+    {
+        entry.ProbeDueMs = _now + NeighborTable.RetransMs;
+        SendArpRequest(port, entry.Ip);
+    }
+
+    /// <summary>No usable MAC yet: copy the packet into the pending queue and ask with ARP.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Park(ref Frame f, ushort portId, uint neighborIp, NeighborEntry? entry)
+    {
+        entry ??= Neighbors.GetOrCreate(portId, neighborIp, _now);
+        if (entry is null) { f.Drop = DropReason.NeighborQueueFull; return; }
+        if (entry.State == NeighborState.Failed)
+        {
+            f.Drop = DropReason.NeighborUnresolved;
+            return;
+        }
+        if (!_pending.TryPark(ref f, portId, neighborIp, _now, _pool))
+        {
+            f.Drop = DropReason.NeighborQueueFull;
+            return;
+        }
+        if (entry.Probes == 0 && _now >= entry.ProbeDueMs)
+        {
+            entry.Probes = 1;
+            entry.ProbeDueMs = _now + NeighborTable.RetransMs;
+            SendArpRequest(_s.Ports[portId], neighborIp);
+        }
+    }
+
+    /// <summary>Releases parked packets whose neighbour answered, retransmits ARP, and gives up on neighbours
+    /// that stayed silent for <see cref="NeighborTable.MaxProbes"/> requests (Linux then reports
+    /// host-unreachable to the sender, and so do we).</summary>
+    private void ServicePending()
+    {
+        if (_pending.Count == 0) return;
+        _pending.Service(this);
+    }
+
+    internal void ReleaseParked(ref Frame parked, ushort portId, uint neighborIp)
+    {
+        if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); ReleaseOwned(in parked); return; }
+        ref Frame g = ref Generated.Add();
+        g = parked;
+        g.OutPort = PacketBatch.NoPort;
+        g.Drop = DropReason.None;
+        SendOnPort(ref g, portId, neighborIp);
+        FinishGenerated(ref g);
+    }
+
+    internal void DropParked(ref Frame parked, bool unreachable)
+    {
+        if (unreachable) SendIcmpError(parked.Data, IcmpDestUnreachable, CodeHostUnreachable, 0);
+        Counters.Drop(DropReason.NeighborUnresolved);
+        ReleaseOwned(in parked);
+    }
+
+    internal bool ProbeIfDue(NeighborEntry entry)
+    {
+        if (_now < entry.ProbeDueMs) return true;
+        if (entry.Probes >= NeighborTable.MaxProbes)
+        {
+            if (entry.State == NeighborState.Incomplete) Neighbors.MarkFailed(entry, _now);
+            return false;
+        }
+        entry.Probes++;
+        entry.ProbeDueMs = _now + NeighborTable.RetransMs;
+        SendArpRequest(_s.Ports[entry.Port], entry.Ip);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SendArpRequest(PortInfo port, uint targetIp)
+    {
+        if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); return; }
+        ref Frame g = ref Generated.Add();
+        if (!_pool.TryRent(ref g)) { Generated.Count--; Counters.Drop(DropReason.PoolExhausted); return; }
+        Span<byte> buffer = g.Data.Length == 0 ? GetTail(ref g, 14 + ArpPacket.Length) : default;
+        Span<byte> ourMac = stackalloc byte[6];
+        NeighborEntry.WriteMac(port.Mac, ourMac);
+        Span<byte> broadcast = stackalloc byte[6];
+        broadcast.Fill(0xFF);
+        EthernetHeader.Write(buffer, broadcast, ourMac, EtherTypeArp);
+        ArpPacket.WriteRequest(buffer.Slice(14), ourMac, port.PrimaryAddress, targetIp);
+        g.OutPort = port.Id;
+        Counters.ArpSent++;
+    }
+
+    /// <summary>Grows an empty pool frame to <paramref name="length"/> bytes and returns them.</summary>
+    private static Span<byte> GetTail(ref Frame g, int length)
+    {
+        g.Length = length;
+        return g.Data;
+    }
+
+    /// <summary>Books a generated frame's outcome: a drop is counted and the frame freed at release time.</summary>
+    private void FinishGenerated(ref Frame g)
+    {
+        if (g.Drop != DropReason.None) Counters.Drop(g.Drop);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ReadDestination(ReadOnlySpan<byte> packet) =>
+        BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Ipv4Header.DestinationOffset));
+}

@@ -1,0 +1,139 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using FastTun.Packets.Headers;
+using FastTun.Packets.Tunnels;
+
+namespace FastTun.Packets.Datapath;
+
+public sealed partial class Pipeline
+{
+    /// <summary>A packet for one of our own addresses; data starts at its (valid) IPv4 header.</summary>
+    private void DeliverLocal(ref Frame f)
+    {
+        Ipv4Header.TryParse(f.Data, out var ip);
+        if (ip.IsFragment) { Reassemble(ref f); return; }
+        switch (ip.Protocol)
+        {
+            case Ipv4Header.ProtocolIpip or Ipv4Header.ProtocolGre:
+                Decapsulate(ref f);
+                return;
+            case Ipv4Header.ProtocolIcmp:
+                ReceiveIcmp(ref f);
+                return;
+            case Ipv4Header.ProtocolUdp:
+                // Nothing listens: port unreachable, which is also what ends a UDP traceroute to the gateway.
+                SendIcmpError(f.Data, IcmpDestUnreachable, CodePortUnreachable, 0);
+                f.Drop = DropReason.UnsupportedProtocol;
+                return;
+            case Ipv4Header.ProtocolTcp:
+                f.Drop = DropReason.UnsupportedProtocol;
+                return;
+            default:
+                SendIcmpError(f.Data, IcmpDestUnreachable, CodeProtocolUnreachable, 0);
+                f.Drop = DropReason.UnsupportedProtocol;
+                return;
+        }
+    }
+
+    private void Decapsulate(ref Frame f)
+    {
+        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out _);
+        if (reason == DropReason.None)
+        {
+            ReceiveIpv4(ref f); // the inner packet: checked and routed like any other
+            return;
+        }
+        if (reason == DropReason.NoTunnel)
+        {
+            // Like the kernel: a tunnel packet that matches no tunnel gets port-unreachable to its outer source.
+            f.Drop = DropReason.None;
+            SendIcmpError(f.Data, IcmpDestUnreachable, CodePortUnreachable, 0);
+        }
+        f.Drop = reason;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Reassemble(ref Frame f)
+    {
+        Frame whole = default;
+        var status = _reassembler.Add(f.Data, _now, ref whole, out var reason);
+        if (status == ReassemblyStatus.Dropped) { f.Drop = reason; return; }
+        // The fragment's bytes were copied: the rx frame is consumed either way.
+        if (status == ReassemblyStatus.Pending) return;
+        if (Generated.IsFull)
+        {
+            _reassembler.Return(whole);
+            f.Drop = DropReason.PoolExhausted;
+            return;
+        }
+        whole.Flags = FrameFlags.Generated | FrameFlags.Reassembled;
+        whole.InPort = f.InPort;
+        whole.OutPort = PacketBatch.NoPort;
+        ref Frame g = ref Generated.Add();
+        g = whole;
+        DeliverLocal(ref g);
+        FinishGenerated(ref g);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReceiveIcmp(ref Frame f)
+    {
+        Span<byte> packet = f.Data;
+        Ipv4Header.TryParse(packet, out var ip);
+        if (!IcmpHeader.TryParse(ip.Payload, out var icmp) || !icmp.IsChecksumValid())
+        {
+            f.Drop = DropReason.BadChecksum;
+            return;
+        }
+        Counters.LocalDelivered++;
+        if (icmp.Type == IcmpEchoRequest && icmp.Code == 0)
+        {
+            ReplyToEcho(ref f);
+            return;
+        }
+        if (icmp.Type == IcmpDestUnreachable && icmp.Code == CodeFragNeeded) LearnPmtu(ip.Payload);
+        // Other ICMP addressed to us (replies, errors) ends here: consumed.
+    }
+
+    /// <summary>Turns the echo request into the reply in place (RFC 792): swap addresses, type 0, TTL 64, the
+    /// request's TOS, DF clear as Linux sends it, then route it back like any locally originated packet.</summary>
+    private void ReplyToEcho(ref Frame f)
+    {
+        Span<byte> packet = f.Data;
+        Ipv4Header.TryParse(packet, out var ip);
+        uint requester = ip.Source;
+        ip.Source = ip.Destination;
+        ip.Destination = requester;
+        ip.Ttl = 64;
+        ip.Identification = NextIpId();
+        ip.FlagsAndFragment = 0;
+        ip.ComputeChecksum();
+        Span<byte> message = ip.Payload;
+        // Type 8 → 0 changes one 16-bit word (type, code): patch the ICMP checksum incrementally (RFC 1624).
+        message[0] = IcmpEchoReply;
+        ushort sum = BinaryPrimitives.ReadUInt16BigEndian(message.Slice(2));
+        uint adjusted = (uint)sum + ((uint)IcmpEchoRequest << 8);
+        BinaryPrimitives.WriteUInt16BigEndian(message.Slice(2), (ushort)(adjusted + (adjusted >> 16)));
+        RouteLocallyOriginated(ref f);
+    }
+
+    /// <summary>PMTU learning: an underlay frag-needed that quotes one of our tunnel packets lowers that
+    /// tunnel's MTU for <see cref="TunnelPath.PmtuExpiresMs"/>.</summary>
+    private void LearnPmtu(Span<byte> icmpMessage)
+    {
+        if (icmpMessage.Length < 8 + Ipv4Header.MinLength) return;
+        int mtu = BinaryPrimitives.ReadUInt16BigEndian(icmpMessage.Slice(6));
+        Span<byte> quoted = icmpMessage.Slice(8);
+        uint src = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(Ipv4Header.SourceOffset));
+        uint dst = BinaryPrimitives.ReadUInt32BigEndian(quoted.Slice(Ipv4Header.DestinationOffset));
+        byte proto = quoted[Ipv4Header.ProtocolOffset];
+        foreach (var t in _s.Tunnels)
+        {
+            var settings = t.Tunnel.Settings;
+            if (settings.Local == src && settings.Remote == dst && settings.Protocol == proto && mtu >= 68)
+            {
+                t.LearnPmtu(mtu, _now);
+            }
+        }
+    }
+}
