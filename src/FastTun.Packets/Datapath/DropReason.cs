@@ -53,6 +53,9 @@ public enum DropReason : ushort
     TxRingFull,
     RxRingFull,
     TxTooLarge,
+    // Tunnels (appended)
+    /// <summary>An outer IPv4 fragment reached decapsulation; the caller reassembles before decap.</summary>
+    TunnelFragment,
     Count,
 }
 
