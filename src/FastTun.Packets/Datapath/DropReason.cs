@@ -55,6 +55,9 @@ public enum DropReason : ushort
     TxTooLarge,
     // Gateway-built frames
     PoolExhausted,
+    // Tunnels (appended)
+    /// <summary>An outer IPv4 fragment reached decapsulation; the caller reassembles before decap.</summary>
+    TunnelFragment,
     Count,
 }
 
