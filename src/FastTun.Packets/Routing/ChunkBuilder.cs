@@ -1,0 +1,102 @@
+using System.Numerics;
+
+namespace FastTun.Packets.Routing;
+
+/// <summary>
+/// Builds one immutable chunk (the Poptrie for one /18) from its sorted long-prefix list. Layout, in uints:
+/// <code>
+/// node  = [childBitsLo, childBitsHi, leafRunBitsLo, leafRunBitsHi, childBase, leafBase]   (NodeSize = 6)
+///         child j of a node   = node at childBase + 6 * PopCount(childBits &amp; bitsUpTo(v))   (childBase pre-biased by −6)
+///         leaf for slot v     = uint at leafBase + PopCount(leafRunBits &amp; bitsUpTo(v))    (leafBase pre-biased by −1)
+/// </code>
+/// Node 0 (offset 0) covers address bits 18–23, its children bits 24–29, theirs bits 30–31 (the 4 real slots
+/// replicated ×16 over the 64, so every level uses the same <c>(addr &lt;&lt; shift) &gt;&gt; 26</c> index). A leaf
+/// run starts at a leaf slot whose value differs from the previous leaf slot (child slots are skipped), so
+/// runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
+/// </summary>
+internal sealed class ChunkBuilder
+{
+    internal const int NodeSize = 6;
+    internal const int RootShift = Lpm4Table.DirectBits;   // node 0 indexes address bits 18..23
+    private uint[] _buffer = new uint[1024];
+    private int _used;
+
+    public uint[] Build(ulong[] keys, uint[] values, int count)
+    {
+        _used = NodeSize;
+        BuildNode(0, keys, values, 0, count, RootShift, Lpm4Table.DeferToDirect);
+        return _buffer.AsSpan(0, _used).ToArray();
+    }
+
+    private void BuildNode(int node, ulong[] keys, uint[] values, int from, int to, int shift, uint inherited)
+    {
+        Span<uint> slot = stackalloc uint[64];
+        Span<int> childFrom = stackalloc int[64];
+        Span<int> childTo = stackalloc int[64];
+        slot.Fill(inherited);
+        ulong childBits = 0;
+        int paintLimit = shift + 6;   // prefixes up to this length end in this node
+
+        // (address, length) order paints a covering prefix before anything it covers.
+        for (int i = from; i < to; i++)
+        {
+            uint address = (uint)(keys[i] >> 8);
+            int length = (int)(keys[i] & 0xFF);
+            int v = (int)((address << shift) >> 26);
+            if (length <= paintLimit)
+            {
+                slot.Slice(v, 1 << (paintLimit - length)).Fill(values[i]);
+            }
+            else
+            {
+                if ((childBits & (1UL << v)) == 0)
+                {
+                    childBits |= 1UL << v;
+                    childFrom[v] = i;
+                }
+                childTo[v] = i + 1;
+            }
+        }
+
+        int children = BitOperations.PopCount(childBits);
+        int childBase = Reserve(children * NodeSize);
+        ulong runBits = 0;
+        int leaves = 0;
+        int leafBase = _used;
+        bool havePrevious = false;
+        uint previous = 0;
+        for (int v = 0; v < 64; v++)
+        {
+            if ((childBits & (1UL << v)) != 0) continue;
+            if (havePrevious && slot[v] == previous) continue;
+            runBits |= 1UL << v;
+            previous = slot[v];
+            havePrevious = true;
+            Reserve(1);
+            _buffer[leafBase + leaves++] = previous;
+        }
+
+        _buffer[node + 0] = (uint)childBits;
+        _buffer[node + 1] = (uint)(childBits >> 32);
+        _buffer[node + 2] = (uint)runBits;
+        _buffer[node + 3] = (uint)(runBits >> 32);
+        _buffer[node + 4] = (uint)(childBase - NodeSize);
+        _buffer[node + 5] = (uint)(leafBase - 1);
+
+        int child = childBase;
+        for (ulong bits = childBits; bits != 0; bits &= bits - 1)
+        {
+            int v = BitOperations.TrailingZeroCount(bits);
+            BuildNode(child, keys, values, childFrom[v], childTo[v], shift + 6, slot[v]);
+            child += NodeSize;
+        }
+    }
+
+    private int Reserve(int count)
+    {
+        int at = _used;
+        if (_used + count > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _used + count));
+        _used += count;
+        return at;
+    }
+}
