@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace FastTun.Linux.Tests;
+
+/// <summary>
+/// Compiles a C probe from tests/FastTun.Linux.Tests/abi/ with the system <c>cc</c> into a temporary directory, runs
+/// it and parses its output: one <c>name value</c> pair per line (e.g. <c>tpacket3_hdr.tp_mac 24</c>,
+/// <c>tpacket3_hdr.size 48</c>, <c>SOL_PACKET 263</c>). ABI tests then compare those numbers with the C# interop
+/// declarations, so the C compiler and the installed kernel headers are the oracle.
+/// </summary>
+public static class AbiProbe
+{
+    /// <summary>Compiles and runs <paramref name="cFileName"/> (a file name inside the abi/ folder) and returns its
+    /// values in output order. Throws with the compiler's message when it does not build.</summary>
+    public static IReadOnlyList<KeyValuePair<string, long>> Run(string cFileName, string extraCcArgs = "")
+    {
+        string source = FindSource(cFileName);
+        string dir = Path.Combine(Path.GetTempPath(), $"fasttun-abi-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string exe = Path.Combine(dir, Path.GetFileNameWithoutExtension(cFileName));
+            Exec("cc", $"-std=gnu11 -Wall -Werror -o \"{exe}\" \"{source}\" {extraCcArgs}");
+            return Parse(Exec(exe, ""));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Parses <c>name value</c> lines; blank lines are skipped, anything else is an error.</summary>
+    public static IReadOnlyList<KeyValuePair<string, long>> Parse(string output)
+    {
+        var values = new List<KeyValuePair<string, long>>();
+        foreach (string raw in output.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (line.Length == 0) continue;
+            string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length != 2 || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long v))
+                throw new FormatException($"ABI probe line is not 'name value': '{line}'");
+            values.Add(new(parts[0], v));
+        }
+        return values;
+    }
+
+    /// <summary>Finds abi/<paramref name="cFileName"/> by walking up from the test binaries to the checkout.</summary>
+    public static string FindSource(string cFileName)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            foreach (string candidate in new[]
+                     {
+                         Path.Combine(dir.FullName, "abi", cFileName),
+                         Path.Combine(dir.FullName, "tests", "FastTun.Linux.Tests", "abi", cFileName),
+                     })
+            {
+                if (File.Exists(candidate)) return candidate;
+            }
+        }
+        throw new FileNotFoundException($"ABI probe source abi/{cFileName} not found above {AppContext.BaseDirectory}");
+    }
+
+    private static string Exec(string file, string args)
+    {
+        var psi = new ProcessStartInfo(file, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(60_000))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {args} did not finish in 60 s");
+        }
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {args} exited {p.ExitCode}: {stderr.Result.Trim()}");
+        return stdout.Result;
+    }
+}
