@@ -1,0 +1,113 @@
+namespace FastTun.Gateway.Config;
+
+/// <summary>
+/// One single-valued configuration leaf as read, with the line that set it. A VyOS leaf holds one value:
+/// setting it again to the same value is harmless, to a different one is an error (a file of set lines is
+/// a description of one configuration, not a sequence of edits).
+/// </summary>
+internal struct Leaf<T>
+{
+    public T Value;
+    public string Text;
+    public int Line;
+    public bool IsSet;
+}
+
+internal sealed class EthernetDraft(string name, int firstLine)
+{
+    public string Name { get; } = name;
+    public int FirstLine { get; } = firstLine;
+    public List<(InterfaceAddress Address, int Line)> Addresses { get; } = [];
+    public Leaf<int> Mtu;
+    public Leaf<string> Description;
+    public Leaf<ulong> HwId;
+}
+
+/// <summary>The <c>fasttun interface NAME ...</c> settings, kept apart until NAME is matched to an ethernet.</summary>
+internal sealed class PortDraft(string name, int firstLine)
+{
+    public string Name { get; } = name;
+    public int FirstLine { get; } = firstLine;
+    public Leaf<PortDriver> Driver;
+    public Leaf<int> Queues;
+}
+
+internal sealed class TunnelDraft(string name, int firstLine)
+{
+    public string Name { get; } = name;
+    public int FirstLine { get; } = firstLine;
+    public List<(InterfaceAddress Address, int Line)> Addresses { get; } = [];
+    public Leaf<TunnelMode> Encapsulation;
+    public Leaf<uint> Local;
+    public Leaf<uint> Remote;
+    public Leaf<byte> Ttl;
+    public Leaf<TunnelTos> Tos;
+    public Leaf<uint> Key;
+    public Leaf<uint> InputKey;
+    public Leaf<uint> OutputKey;
+    public Leaf<bool> Checksum;
+    public Leaf<bool> InputChecksum;
+    public Leaf<bool> OutputChecksum;
+    public Leaf<bool> Sequence;
+    public Leaf<bool> InputSequence;
+    public Leaf<bool> OutputSequence;
+    public Leaf<bool> PathMtuDiscovery;
+    public Leaf<int> Mtu;
+    public Leaf<bool> Multicast;
+    public Leaf<string> Description;
+}
+
+internal sealed class RouteDraft(uint prefix, int length, int firstLine)
+{
+    public uint Prefix { get; } = prefix;
+    public int Length { get; } = length;
+    public int FirstLine { get; } = firstLine;
+    public List<NextHopDraft> NextHops { get; } = [];
+}
+
+internal sealed class NextHopDraft(uint address, int firstLine)
+{
+    public uint Address { get; } = address;
+    public int FirstLine { get; } = firstLine;
+    public Leaf<int> Distance;
+}
+
+internal sealed class NeighborDraft(uint address, int firstLine)
+{
+    public uint Address { get; } = address;
+    public int FirstLine { get; } = firstLine;
+    public Leaf<ulong> Mac;
+    public Leaf<string> Interface;
+}
+
+/// <summary>Everything read from a file before the commit checks.</summary>
+internal sealed class ConfigDraft
+{
+    public List<EthernetDraft> Ethernets { get; } = [];
+    public List<PortDraft> Ports { get; } = [];
+    public List<TunnelDraft> Tunnels { get; } = [];
+    public List<RouteDraft> Routes { get; } = [];
+    public List<NeighborDraft> Neighbors { get; } = [];
+    public Leaf<int> Workers;
+    public Leaf<string> ControlSocket;
+    public int IgnoredLines;
+
+    public EthernetDraft Ethernet(string name, int line) => Find(Ethernets, e => e.Name == name) ?? Add(Ethernets, new EthernetDraft(name, line));
+    public PortDraft Port(string name, int line) => Find(Ports, p => p.Name == name) ?? Add(Ports, new PortDraft(name, line));
+    public TunnelDraft Tunnel(string name, int line) => Find(Tunnels, t => t.Name == name) ?? Add(Tunnels, new TunnelDraft(name, line));
+    public NeighborDraft Neighbor(uint address, int line) => Find(Neighbors, n => n.Address == address) ?? Add(Neighbors, new NeighborDraft(address, line));
+
+    public RouteDraft Route(uint prefix, int length, int line) =>
+        Find(Routes, r => r.Prefix == prefix && r.Length == length) ?? Add(Routes, new RouteDraft(prefix, length, line));
+
+    public static NextHopDraft NextHop(RouteDraft route, uint address, int line) =>
+        Find(route.NextHops, h => h.Address == address) ?? Add(route.NextHops, new NextHopDraft(address, line));
+
+    private static T? Find<T>(List<T> list, Predicate<T> match) where T : class => list.Find(match);
+
+    private static T Add<T>(List<T> list, T item)
+    {
+        list.Add(item);
+        return item;
+    }
+}

@@ -1,0 +1,119 @@
+using System.Collections.Immutable;
+using System.Globalization;
+
+namespace FastTun.Gateway.Config;
+
+/// <summary>An address on an interface or tunnel: host-order address plus prefix length (10.1.5.1/24).</summary>
+public readonly record struct InterfaceAddress(uint Address, int PrefixLength)
+{
+    public uint Network => Address & ConfigIpv4.Mask(PrefixLength);
+    public bool Contains(uint address) => ConfigIpv4.Contains(Address, PrefixLength, address);
+    public override string ToString() => ConfigIpv4.FormatPrefix(Address, PrefixLength);
+}
+
+/// <summary>How a port reaches the wire: the Linux mechanism, chosen per interface.</summary>
+public enum PortDriver { AfPacket, AfXdp }
+
+public enum TunnelMode { Ipip, Gre }
+
+/// <summary>
+/// Outer TOS: <see cref="Inherit"/> copies the whole inner TOS (<c>tos inherit</c>); otherwise
+/// <see cref="Value"/> is the fixed DSCP byte and the ECN bits still come from the inner packet (RFC 6040),
+/// so <c>tos 0</c> copies only ECN.
+/// </summary>
+public readonly record struct TunnelTos(bool Inherit, byte Value)
+{
+    public static TunnelTos Inherited => new(true, 0);
+    public static TunnelTos Fixed(byte value) => new(false, value);
+    public override string ToString() => Inherit ? "inherit" : string.Create(CultureInfo.InvariantCulture, $"0x{Value:x2}");
+}
+
+/// <summary>A kernel interface FastTun owns (an <c>interfaces ethernet</c> node).</summary>
+/// <param name="Mtu">The configured MTU, or 1500 when <paramref name="MtuConfigured"/> is false: VyOS 1.2 then
+/// leaves the kernel's MTU alone, so the gateway should use the kernel interface's real MTU at run time.</param>
+public sealed record EthernetInterface(
+    string Name,
+    ImmutableArray<InterfaceAddress> Addresses,
+    int Mtu,
+    bool MtuConfigured,
+    PortDriver Driver,
+    int Queues,
+    string? Description,
+    ulong? HwId);
+
+/// <summary>A point-to-point IPIP or GRE tunnel (an <c>interfaces tunnel tunN</c> node).</summary>
+/// <param name="Ttl">Outer TTL; 0 means inherit the inner TTL.</param>
+/// <param name="Mtu">Configured MTU, or the underlay MTU less <see cref="Overhead"/>.</param>
+/// <param name="Underlay">The ethernet interface the outer packets leave by (routing <see cref="Remote"/>).</param>
+/// <param name="UnderlayNextHop">Where outer packets go on <see cref="Underlay"/>: <see cref="Remote"/> when it is
+/// on a connected subnet, else the next-hop of the static route that reaches it.</param>
+public sealed record Tunnel(
+    string Name,
+    TunnelMode Mode,
+    uint Local,
+    uint Remote,
+    ImmutableArray<InterfaceAddress> Addresses,
+    byte Ttl,
+    TunnelTos Tos,
+    bool PathMtuDiscovery,
+    uint? InputKey,
+    uint? OutputKey,
+    bool InputChecksum,
+    bool OutputChecksum,
+    bool InputSequence,
+    bool OutputSequence,
+    int Mtu,
+    bool MtuConfigured,
+    string Underlay,
+    uint UnderlayNextHop,
+    bool Multicast,
+    string? Description)
+{
+    /// <summary>Bytes added in front of the inner packet: 20 (IPv4) for IPIP; 20 + 4 + 4 per GRE output option
+    /// (key, checksum, sequence) for GRE. Input-only options cost nothing on transmit, as in the kernel
+    /// (ip_gre computes tun_hlen from the output flags).</summary>
+    public int Overhead => Mode == TunnelMode.Ipip ? 20 : 24 + (OutputKey.HasValue ? 4 : 0) + (OutputChecksum ? 4 : 0) + (OutputSequence ? 4 : 0);
+
+    /// <summary>The MTU the kernel would give this tunnel over an underlay of <paramref name="underlayMtu"/>.</summary>
+    public int MtuFor(int underlayMtu) => MtuConfigured ? Mtu : underlayMtu - Overhead;
+}
+
+/// <summary>A static route as installed: the best next-hop of a <c>protocols static route</c>.</summary>
+/// <param name="Interface">The interface or tunnel whose connected subnet holds <paramref name="NextHop"/>.</param>
+public sealed record StaticRoute(uint Prefix, int PrefixLength, uint NextHop, int Distance, string Interface)
+{
+    public override string ToString() =>
+        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} via {ConfigIpv4.Format(NextHop)} dev {Interface}";
+}
+
+/// <summary>A permanent neighbour entry (<c>fasttun neighbor A mac M</c>); MAC in the low 48 bits, first octet highest.</summary>
+public sealed record StaticNeighbor(uint Address, ulong Mac, string Interface)
+{
+    public static string FormatMac(ulong mac) => string.Create(CultureInfo.InvariantCulture,
+        $"{(mac >> 40) & 0xff:x2}:{(mac >> 32) & 0xff:x2}:{(mac >> 24) & 0xff:x2}:{(mac >> 16) & 0xff:x2}:{(mac >> 8) & 0xff:x2}:{mac & 0xff:x2}");
+}
+
+/// <summary>A subnet reachable directly on an interface or tunnel, derived from its addresses.</summary>
+public sealed record ConnectedRoute(uint Prefix, int PrefixLength, uint Source, string Interface)
+{
+    public override string ToString() =>
+        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} dev {Interface} src {ConfigIpv4.Format(Source)}";
+}
+
+/// <summary>A configuration problem with the place it was found.</summary>
+public sealed record ConfigDiagnostic(string Source, int Line, string Message)
+{
+    public override string ToString() => $"{Source}:{Line}: {Message}";
+}
+
+/// <summary>Thrown by <see cref="GatewayConfig.Load"/> and <see cref="GatewayConfig.Parse"/> with every error found.</summary>
+public sealed class ConfigException : Exception
+{
+    public ConfigException(IReadOnlyList<ConfigDiagnostic> errors)
+        : base(errors.Count == 1 ? errors[0].ToString() : $"{errors.Count} configuration errors:{Environment.NewLine}" + string.Join(Environment.NewLine, errors))
+    {
+        Errors = errors;
+    }
+
+    public IReadOnlyList<ConfigDiagnostic> Errors { get; }
+}
