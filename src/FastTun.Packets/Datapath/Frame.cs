@@ -9,7 +9,8 @@ public enum FrameFlags : ushort
     None = 0,
     /// <summary>A zero-copy TxBurst took the buffer: the rx port must not recycle it in RxDone.</summary>
     TxOwned = 1 << 0,
-    /// <summary>The frame was built by the gateway (ICMP, ARP, fragment) in a <see cref="FramePool"/> buffer.</summary>
+    /// <summary>The frame is in a buffer of the pipeline's own <see cref="FramePool"/> (ICMP, ARP, fragment, parked
+    /// copy): the pipeline returns it there after transmission. Rx frames never carry it.</summary>
     Generated = 1 << 1,
     /// <summary>A reassembled datagram in an <see cref="Ipv4Reassembler"/> buffer (with <see cref="Generated"/>).</summary>
     Reassembled = 1 << 2,

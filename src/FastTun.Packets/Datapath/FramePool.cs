@@ -44,7 +44,6 @@ public sealed unsafe class FramePool : IDisposable
         frame.Offset = Headroom;
         frame.Length = 0;
         frame.Capacity = FrameSize;
-        frame.Flags |= FrameFlags.Generated;
         return true;
     }
 

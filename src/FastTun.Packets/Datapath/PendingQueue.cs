@@ -35,6 +35,7 @@ internal sealed class PendingQueue
         {
             slot = default;
             if (!pool.TryRent(ref slot)) return false;
+            slot.Flags = FrameFlags.Generated;
             if (slot.Tailroom < f.Length) { pool.Return(slot); return false; }
             slot.Length = f.Length;
             f.Data.CopyTo(slot.Data);

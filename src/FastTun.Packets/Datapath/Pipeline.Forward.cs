@@ -93,6 +93,7 @@ public sealed partial class Pipeline
         for (int i = start; i < end; i++)
         {
             ref Frame piece = ref Generated[i];
+            piece.Flags = FrameFlags.Generated;
             if ((egress & TunnelMark) != 0) ForwardIntoTunnel(ref piece, egress & ~TunnelMark);
             else SendOnPort(ref piece, (ushort)egress, (uint)f.Scratch);
             FinishGenerated(ref piece);
@@ -210,6 +211,7 @@ public sealed partial class Pipeline
         if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); return; }
         ref Frame g = ref Generated.Add();
         if (!_pool.TryRent(ref g)) { Generated.Count--; Counters.Drop(DropReason.PoolExhausted); return; }
+        g.Flags = FrameFlags.Generated;
         Span<byte> buffer = g.Data.Length == 0 ? GetTail(ref g, 14 + ArpPacket.Length) : default;
         Span<byte> ourMac = stackalloc byte[6];
         NeighborEntry.WriteMac(port.Mac, ourMac);

@@ -52,6 +52,7 @@ public sealed partial class Pipeline
         if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); return; }
         ref Frame g = ref Generated.Add();
         if (!_pool.TryRent(ref g)) { Generated.Count--; Counters.Drop(DropReason.PoolExhausted); return; }
+        g.Flags = FrameFlags.Generated;
         int quoteLength = Math.Min(original.Length, IcmpErrorMaxLength - Ipv4Header.MinLength - 8);
         int total = Ipv4Header.MinLength + 8 + quoteLength;
         if (g.Tailroom < total) { ReleaseOwned(in g); Generated.Count--; return; }

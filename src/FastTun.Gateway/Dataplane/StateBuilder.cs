@@ -1,0 +1,104 @@
+using FastTun.Gateway.Config;
+using FastTun.Packets.Datapath;
+using FastTun.Packets.Routing;
+using PacketTunnels = FastTun.Packets.Tunnels;
+
+namespace FastTun.Gateway.Dataplane;
+
+/// <summary>What the gateway learned about a kernel interface it opened: its MAC and real MTU.</summary>
+public readonly record struct PortFacts(string Name, ulong Mac, int Mtu);
+
+/// <summary>
+/// Turns a validated <see cref="GatewayConfig"/> plus the facts of the opened ports into the
+/// <see cref="ForwardingState"/> workers read. Route table contents, in the kernel's terms:
+/// own addresses as /32 "local" routes, connected subnets (ethernet or tunnel), then static routes, whose
+/// next-hop is resolved through the connected subnet the validator named. Port ids are the order of
+/// <see cref="GatewayConfig.Interfaces"/>; tunnel indices the order of <see cref="GatewayConfig.Tunnels"/>.
+/// </summary>
+public static class StateBuilder
+{
+    public static ForwardingState Build(GatewayConfig config, IReadOnlyList<PortFacts> ports,
+        IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels = null)
+    {
+        if (ports.Count != config.Interfaces.Length)
+            throw new ArgumentException($"{ports.Count} ports opened for {config.Interfaces.Length} configured interfaces");
+
+        var hops = new List<NextHop>();
+        uint Hop(NextHop h)
+        {
+            int i = hops.IndexOf(h);
+            if (i >= 0) return (uint)i;
+            hops.Add(h);
+            return (uint)(hops.Count - 1);
+        }
+
+        var portInfos = new PortInfo[ports.Count];
+        var portIndex = new Dictionary<string, ushort>(StringComparer.Ordinal);
+        for (int i = 0; i < ports.Count; i++)
+        {
+            var iface = config.Interfaces[i];
+            if (iface.Name != ports[i].Name) throw new ArgumentException($"port {i} is {ports[i].Name}, expected {iface.Name}");
+            int mtu = iface.MtuConfigured ? iface.Mtu : ports[i].Mtu;
+            portInfos[i] = new PortInfo((ushort)i, iface.Name, ports[i].Mac, mtu, iface.Addresses.Select(a => a.Address).ToArray());
+            portIndex[iface.Name] = (ushort)i;
+        }
+
+        var tunnels = new TunnelPath[config.Tunnels.Length];
+        var tunnelIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        var decap = new PacketTunnels.TunnelTable();
+        for (int i = 0; i < tunnels.Length; i++)
+        {
+            var t = config.Tunnels[i];
+            var settings = ToSettings(t);
+            // A reload keeps a tunnel's runtime state (IP ID, GRE sequence numbers, counters) when its wire
+            // settings are unchanged, so a peer checking sequence numbers sees no reset.
+            PacketTunnels.Tunnel runtime = previousTunnels is not null && previousTunnels.TryGetValue(t.Name, out var old)
+                && SameWire(old.Settings, settings) ? old : new PacketTunnels.Tunnel(settings);
+            int underlayMtu = portInfos[portIndex[t.Underlay]].Mtu;
+            uint address = t.Addresses.Length > 0 ? t.Addresses[0].Address : 0;
+            tunnels[i] = new TunnelPath(runtime, t.MtuFor(underlayMtu), address);
+            tunnelIndex[t.Name] = i;
+            decap.Add(runtime);
+        }
+
+        var routes = new List<Route4>();
+        // Static routes first: a connected or local route for the same prefix replaces them below, as the
+        // kernel prefers distance 0.
+        foreach (var r in config.StaticRoutes)
+        {
+            NextHop h = tunnelIndex.TryGetValue(r.Interface, out int ti) ? NextHop.Into(ti) : NextHop.Via(portIndex[r.Interface], r.NextHop);
+            routes.Add(new Route4(r.Prefix, r.PrefixLength, Hop(h)));
+        }
+        foreach (var c in config.ConnectedRoutes)
+        {
+            NextHop h = tunnelIndex.TryGetValue(c.Interface, out int ti) ? NextHop.Into(ti) : NextHop.ConnectedTo(portIndex[c.Interface]);
+            routes.Add(new Route4(c.Prefix, c.PrefixLength, Hop(h)));
+        }
+        uint local = Hop(NextHop.LocalDelivery);
+        foreach (var iface in config.Interfaces)
+            foreach (var a in iface.Addresses) routes.Add(new Route4(a.Address, 32, local));
+        foreach (var t in config.Tunnels)
+            foreach (var a in t.Addresses) routes.Add(new Route4(a.Address, 32, local));
+
+        var table = new Lpm4Table();
+        foreach (var r in routes) table.AddOrReplace(r.Prefix, r.Length, r.NextHop); // later entries win
+        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap);
+    }
+
+    public static PacketTunnels.TunnelSettings ToSettings(Config.Tunnel t) => new(
+        t.Name,
+        t.Mode == Config.TunnelMode.Gre ? PacketTunnels.TunnelMode.Gre : PacketTunnels.TunnelMode.Ipip,
+        t.Local, t.Remote,
+        ttl: t.Ttl,
+        tos: t.Tos.Inherit ? PacketTunnels.TunnelTos.InheritFromInner : PacketTunnels.TunnelTos.Fixed(t.Tos.Value),
+        pmtuDiscovery: t.PathMtuDiscovery,
+        inputKey: t.InputKey, outputKey: t.OutputKey,
+        inputChecksum: t.InputChecksum, outputChecksum: t.OutputChecksum,
+        inputSequence: t.InputSequence, outputSequence: t.OutputSequence);
+
+    private static bool SameWire(PacketTunnels.TunnelSettings a, PacketTunnels.TunnelSettings b) =>
+        a.Mode == b.Mode && a.Local == b.Local && a.Remote == b.Remote && a.Ttl == b.Ttl && a.Tos == b.Tos
+        && a.PmtuDiscovery == b.PmtuDiscovery && a.InputKey == b.InputKey && a.OutputKey == b.OutputKey
+        && a.InputChecksum == b.InputChecksum && a.OutputChecksum == b.OutputChecksum
+        && a.InputSequence == b.InputSequence && a.OutputSequence == b.OutputSequence;
+}
