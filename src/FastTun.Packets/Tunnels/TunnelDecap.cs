@@ -17,7 +17,8 @@ public static class TunnelDecap
 {
     /// <summary>
     /// On entry <paramref name="frame"/>'s data starts at the outer IPv4 header; on success it is exactly the
-    /// inner IPv4 packet (link padding after the outer packet removed) and <paramref name="tunnel"/> the tunnel
+    /// inner IPv4 packet, ending at the inner total length (link padding and any slack after the
+    /// inner packet removed) and <paramref name="tunnel"/> the tunnel
     /// it arrived on. On failure the frame is unchanged and the reason names the first check that failed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -74,8 +75,9 @@ public static class TunnelDecap
             if (innerEcn != Ipv4Header.EcnCe) SetCe(innerBytes);
         }
 
+        int innerTotal = inner.TotalLength;
         frame.TrimFront(headerLength);
-        frame.Length = outerTotal - headerLength;
+        frame.Length = innerTotal;
         t._decapPackets++;
         t._decapBytes += frame.Length;
         tunnel = t;
