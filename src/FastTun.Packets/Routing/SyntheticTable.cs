@@ -123,7 +123,7 @@ public static class SyntheticTable
         // Tiny tables cannot hold their share of very short prefixes; cap each length at what public space has.
         for (int length = 8; length <= 16; length++)
         {
-            int cap = (int)((1L << length) * 3 / 4);
+            int cap = (int)((1L << length) * 82 / 100);   // ~86 % of space is public; leave room to draw distinct ones
             if (perLength[length] > cap)
             {
                 perLength[24] += perLength[length] - cap;
