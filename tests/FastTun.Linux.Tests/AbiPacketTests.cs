@@ -13,7 +13,7 @@ public class AbiPacketTests
     public static TheoryData<string> Structs() => new()
     {
         "tpacket_req3", "tpacket_hdr_variant1", "tpacket3_hdr", "tpacket_bd_ts", "tpacket_hdr_v1", "tpacket_block_desc",
-        "sockaddr_ll", "virtio_net_hdr", "tpacket_stats_v3", "packet_mreq", "ifreq",
+        "sockaddr_ll", "virtio_net_hdr", "tpacket_stats_v3", "packet_mreq", "ifreq", "iovec", "msghdr", "mmsghdr",
     };
 
     [Theory]

@@ -1,5 +1,6 @@
 /* Prints the kernel ABI of the AF_PACKET structs and constants FastTun uses, one "name value" per line, for
  * AbiPacketTests (compiled and run by AbiProbe at test time). struct.size is sizeof, struct.field is offsetof. */
+#define _GNU_SOURCE /* struct mmsghdr */
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -63,6 +64,12 @@ int main(void)
     printf("ifreq.ifr_flags %zu\n", offsetof(struct ifreq, ifr_flags));
     printf("ifreq.ifr_hwaddr_family %zu\n", offsetof(struct ifreq, ifr_hwaddr.sa_family));
     printf("ifreq.ifr_hwaddr_data %zu\n", offsetof(struct ifreq, ifr_hwaddr.sa_data));
+
+    SIZE(iovec); OFF(iovec, iov_base); OFF(iovec, iov_len);
+    SIZE(msghdr);
+    OFF(msghdr, msg_name); OFF(msghdr, msg_namelen); OFF(msghdr, msg_iov); OFF(msghdr, msg_iovlen);
+    OFF(msghdr, msg_control); OFF(msghdr, msg_controllen); OFF(msghdr, msg_flags);
+    SIZE(mmsghdr); OFF(mmsghdr, msg_hdr); OFF(mmsghdr, msg_len);
 
     CONST(SOL_PACKET); CONST(PACKET_ADD_MEMBERSHIP); CONST(PACKET_RX_RING); CONST(PACKET_STATISTICS);
     CONST(PACKET_VERSION); CONST(PACKET_RESERVE); CONST(PACKET_TX_RING); CONST(PACKET_LOSS);

@@ -1,0 +1,39 @@
+namespace FastTun.Linux.AfPacket;
+
+/// <summary>How an <see cref="AfPacketPort"/> sets up its socket and rings. Defaults suit a 1500-byte veth or NIC.</summary>
+public sealed record AfPacketOptions
+{
+    /// <summary>Rx block size; a power of two, a multiple of the page size and large enough for a 64 KB GSO
+    /// super-frame plus headers (the kernel truncates a frame that does not fit in one block).</summary>
+    public int RxBlockSize { get; init; } = 256 * 1024;
+    public int RxBlockCount { get; init; } = 16;
+    /// <summary>The kernel hands over a partly filled block after this many ms (rounded up to a jiffy).</summary>
+    public int BlockTimeoutMs { get; init; } = 1;
+    /// <summary>PACKET_RESERVE: bytes kept free in front of every received frame, the headroom encapsulation
+    /// writes into. At least 64.</summary>
+    public int Reserve { get; init; } = 128;
+    /// <summary>Tx slots. Each slot holds one frame of up to MTU + 18 bytes plus the 48-byte slot header.</summary>
+    public int TxFrameCount { get; init; } = 512;
+    /// <summary>PACKET_FANOUT group id (0–65535), or null for no fanout. Ports on the same interface with the same
+    /// group share its traffic by flow hash.</summary>
+    public int? FanoutGroup { get; init; }
+    /// <summary>PACKET_VNET_HDR: receive virtio-net headers so CHECKSUM_PARTIAL and GSO frames from a local stack
+    /// (veth) can be completed and segmented. Harmless on a NIC (the header is all zeros).</summary>
+    public bool VnetHeader { get; init; } = true;
+    /// <summary>PACKET_QDISC_BYPASS: transmit straight to the driver, as a NIC-owning gateway should.</summary>
+    public bool QdiscBypass { get; init; } = true;
+    /// <summary>Hold the interface in promiscuous mode while the port is open.</summary>
+    public bool Promiscuous { get; init; }
+    /// <summary>Frames in the port's pool for GSO segments; must exceed the largest batch the worker uses.</summary>
+    public int SegmentPoolFrames { get; init; } = 512;
+    /// <summary>Transmit with the mmap'd tx ring and one kick per burst (default), or with one sendmmsg per burst.</summary>
+    public AfPacketTxMode TxMode { get; init; } = AfPacketTxMode.Ring;
+}
+
+public enum AfPacketTxMode
+{
+    /// <summary>TPACKET_V3 tx ring: copy into slots, one sendto(NULL, 0, MSG_DONTWAIT) per burst.</summary>
+    Ring,
+    /// <summary>One sendmmsg per burst, straight from the frame buffers.</summary>
+    SendMmsg,
+}
