@@ -153,7 +153,11 @@ internal sealed class ConfigParser
             case "encapsulation":
                 if (v == "ipip") Set(ref tun.Encapsulation, TunnelMode.Ipip, v, $"{what} encapsulation (one encapsulation per tunnel)");
                 else if (v == "gre") Set(ref tun.Encapsulation, TunnelMode.Gre, v, $"{what} encapsulation (one encapsulation per tunnel)");
-                else Error($"encapsulation '{v}' is not supported (FastTun supports ipip and gre): {_text}");
+                else
+                {
+                    tun.EncapsulationRejected = true;
+                    Error($"encapsulation '{v}' is not supported (FastTun supports ipip and gre): {_text}");
+                }
                 break;
             case "local-ip":
                 if (TryAddress(v, "local-ip", out uint local)) Set(ref tun.Local, local, v, $"{what} local-ip");
@@ -228,14 +232,18 @@ internal sealed class ConfigParser
             Error($"'{w[4]}' is not an IPv4 prefix A.B.C.D/0-32: {_text}");
             return;
         }
-        var route = _draft.Route(prefix, length, _line);
-        if (w.Count == 5) return;
+        if (w.Count == 5)
+        {
+            _draft.Route(prefix, length, _line);
+            return;
+        }
         if (w[5] != "next-hop" || w.Count is not (7 or 9) || (w.Count == 9 && w[7] != "distance"))
         {
             Unknown();
             return;
         }
         if (!TryAddress(w[6], "next-hop", out uint nextHop)) return;
+        var route = _draft.Route(prefix, length, _line);
         var hop = ConfigDraft.NextHop(route, nextHop, _line);
         if (w.Count == 9 && TryInt(w[8], 1, 255, "distance", out int distance))
             Set(ref hop.Distance, distance, w[8], $"route {w[4]} next-hop {w[6]} distance");
