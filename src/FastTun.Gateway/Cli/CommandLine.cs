@@ -17,8 +17,29 @@ public static class CommandLine
         fasttun — userspace IPIP/GRE gateway
 
         Usage:
+          fasttun check --config FILE [--log-level LEVEL]
+                                     validate a configuration and print what it would build:
+                                     interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
           fasttun --help             show this help
           fasttun --version          show the version
+
+        Configuration: VyOS 1.2 'set' lines (show configuration commands), for example
+          set interfaces ethernet eth2 address '172.12.1.10/24'
+          set interfaces tunnel tun0 encapsulation 'ipip'        (ipip or gre)
+          set interfaces tunnel tun0 local-ip '172.12.1.10'
+          set interfaces tunnel tun0 remote-ip '172.12.1.11'
+          set interfaces tunnel tun0 address '1.1.1.1/24'
+          set interfaces tunnel tun0 parameters ip key|ikey|okey K   ttl N|inherit   tos XX|inherit
+          set interfaces tunnel tun0 parameters ip checksum | sequence   (also input-/output- forms)
+          set interfaces tunnel tun0 parameters ip pmtu-discovery enable|disable
+          set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]
+        plus FastTun's own lines:
+          set fasttun interface eth1 driver af_xdp|af_packet
+          set fasttun interface eth1 queues N
+          set fasttun workers N
+          set fasttun control-socket PATH
+          set fasttun neighbor 10.1.5.10 mac aa:bb:cc:dd:ee:ff   (and: neighbor A interface NAME)
+        'system ...', duplex, speed, smp-affinity and 'interfaces loopback lo' are accepted and ignored.
 
         """;
 
@@ -34,6 +55,8 @@ public static class CommandLine
             case "-h" or "--help" or "help":
                 Console.Out.Write(Usage);
                 return ExitOk;
+            case "check":
+                return CheckCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
             case "-V" or "--version" or "version":
                 Console.Out.WriteLine($"fasttun {Version}");
                 return ExitOk;

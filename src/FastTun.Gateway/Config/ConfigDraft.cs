@@ -38,6 +38,8 @@ internal sealed class TunnelDraft(string name, int firstLine)
     public int FirstLine { get; } = firstLine;
     public List<(InterfaceAddress Address, int Line)> Addresses { get; } = [];
     public Leaf<TunnelMode> Encapsulation;
+    /// <summary>An encapsulation line was present but named an unsupported mode (already reported).</summary>
+    public bool EncapsulationRejected;
     public Leaf<uint> Local;
     public Leaf<uint> Remote;
     public Leaf<byte> Ttl;

@@ -97,7 +97,7 @@ public sealed record StaticNeighbor(uint Address, ulong Mac, string Interface)
 public sealed record ConnectedRoute(uint Prefix, int PrefixLength, uint Source, string Interface)
 {
     public override string ToString() =>
-        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} dev {Interface} src {ConfigIpv4.Format(Source)}";
+        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} dev {Interface} proto kernel scope link src {ConfigIpv4.Format(Source)}";
 }
 
 /// <summary>A configuration problem with the place it was found.</summary>

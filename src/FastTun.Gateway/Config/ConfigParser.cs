@@ -106,7 +106,9 @@ internal sealed class ConfigParser
                 if (TryInterfaceAddress(w[5], out var address) && !eth.Addresses.Exists(a => a.Address == address))
                     eth.Addresses.Add((address, _line));
                 break;
-            case "description" when w.Count == 6: Set(ref eth.Description, w[5], w[5], $"ethernet {name} description"); break;
+            case "description" when w.Count == 6:
+                if (IsDescription(w[5])) Set(ref eth.Description, w[5], w[5], $"ethernet {name} description");
+                break;
             case "hw-id" when w.Count == 6:
                 if (TryMac(w[5], out ulong mac)) Set(ref eth.HwId, mac, w[5], $"ethernet {name} hw-id");
                 else Error($"hw-id '{w[5]}' is not a MAC address (xx:xx:xx:xx:xx:xx): {_text}");
@@ -153,7 +155,11 @@ internal sealed class ConfigParser
             case "encapsulation":
                 if (v == "ipip") Set(ref tun.Encapsulation, TunnelMode.Ipip, v, $"{what} encapsulation (one encapsulation per tunnel)");
                 else if (v == "gre") Set(ref tun.Encapsulation, TunnelMode.Gre, v, $"{what} encapsulation (one encapsulation per tunnel)");
-                else Error($"encapsulation '{v}' is not supported (FastTun supports ipip and gre): {_text}");
+                else
+                {
+                    tun.EncapsulationRejected = true;
+                    Error($"encapsulation '{v}' is not supported (FastTun supports ipip and gre): {_text}");
+                }
                 break;
             case "local-ip":
                 if (TryAddress(v, "local-ip", out uint local)) Set(ref tun.Local, local, v, $"{what} local-ip");
@@ -168,7 +174,9 @@ internal sealed class ConfigParser
                 if (v is "enable" or "disable") Set(ref tun.Multicast, v == "enable", v, $"{what} multicast");
                 else Error($"multicast must be 'enable' or 'disable', not '{v}': {_text}");
                 break;
-            case "description": Set(ref tun.Description, v, v, $"{what} description"); break;
+            case "description":
+                if (IsDescription(v)) Set(ref tun.Description, v, v, $"{what} description");
+                break;
             default: Unknown(); break;
         }
     }
@@ -228,14 +236,18 @@ internal sealed class ConfigParser
             Error($"'{w[4]}' is not an IPv4 prefix A.B.C.D/0-32: {_text}");
             return;
         }
-        var route = _draft.Route(prefix, length, _line);
-        if (w.Count == 5) return;
+        if (w.Count == 5)
+        {
+            _draft.Route(prefix, length, _line);
+            return;
+        }
         if (w[5] != "next-hop" || w.Count is not (7 or 9) || (w.Count == 9 && w[7] != "distance"))
         {
             Unknown();
             return;
         }
         if (!TryAddress(w[6], "next-hop", out uint nextHop)) return;
+        var route = _draft.Route(prefix, length, _line);
         var hop = ConfigDraft.NextHop(route, nextHop, _line);
         if (w.Count == 9 && TryInt(w[8], 1, 255, "distance", out int distance))
             Set(ref hop.Distance, distance, w[8], $"route {w[4]} next-hop {w[6]} distance");
@@ -345,6 +357,14 @@ internal sealed class ConfigParser
     private static bool IsTunnelName(string name) =>
         name.Length is >= 4 and <= 6 && name.StartsWith("tun", StringComparison.Ordinal) &&
         name.AsSpan(3).IndexOfAnyExceptInRange('0', '9') < 0 && (name.Length == 4 || name[3] != '0');
+
+    /// <summary>VyOS limits descriptions to 1-256 characters.</summary>
+    private bool IsDescription(string text)
+    {
+        if (text.Length is > 0 and <= 256) return true;
+        Error($"description must be 1 to 256 characters, not {text.Length}: {_text}");
+        return false;
+    }
 
     private void Ignore(string why)
     {

@@ -30,7 +30,7 @@ internal sealed partial class ConfigValidator
     {
         string name = $"tunnel {t.Name}";
         int errors = _errors.Count;
-        if (!t.Encapsulation.IsSet) Error(t.FirstLine, $"{name}: must configure the tunnel encapsulation (ipip or gre)");
+        if (!t.Encapsulation.IsSet && !t.EncapsulationRejected) Error(t.FirstLine, $"{name}: must configure the tunnel encapsulation (ipip or gre)");
         if (!t.Local.IsSet) Error(t.FirstLine, $"{name}: must configure the tunnel local-ip");
         else if (t.Local.Value == 0) Error(t.Local.Line, $"{name}: local-ip 0.0.0.0 (any) is not supported; name one of the gateway's addresses");
         if (!t.Remote.IsSet) Error(t.FirstLine, $"{name}: must configure the tunnel remote-ip (FastTun tunnels are point-to-point; there is no multipoint GRE)");
@@ -68,7 +68,7 @@ internal sealed partial class ConfigValidator
         bool multicast = t.Multicast.IsSet && t.Multicast.Value;
         if (multicast) Warn(t.Multicast.Line, $"{name}: multicast enable has no effect; FastTun forwards unicast only");
 
-        if (_errors.Count > errors) return null;
+        if (_errors.Count > errors || !t.Encapsulation.IsSet) return null;
         uint local = t.Local.Value, remote = t.Remote.Value;
         if (connected.Exists(c => c.Source == remote))
         {

@@ -68,6 +68,8 @@ internal sealed partial class ConfigValidator
         var result = ImmutableArray.CreateBuilder<EthernetInterface>();
         foreach (var e in draft.Ethernets)
         {
+            if (e.Addresses.Count == 0)
+                Warn(e.FirstLine, $"ethernet {e.Name} has no address: FastTun will own it, but nothing can be routed through it");
             var port = draft.Ports.Find(p => p.Name == e.Name);
             result.Add(new EthernetInterface(
                 e.Name,
@@ -163,6 +165,12 @@ internal sealed partial class ConfigValidator
                 usable.Add(new StaticRoute(r.Prefix, r.Length, h.Address, h.Distance.IsSet ? h.Distance.Value : 1, via.Interface));
             }
             if (usable.Count == 0) continue;
+            var shadow = connected.Find(c => c.Prefix == r.Prefix && c.PrefixLength == r.Length);
+            if (shadow is not null)
+            {
+                Warn(r.FirstLine, $"route {prefix} is not installed: it is the connected subnet of {shadow.Interface}, and the connected route wins, as in the kernel");
+                continue;
+            }
             usable.Sort((a, b) => a.Distance.CompareTo(b.Distance));
             if (usable.Count > 1 && usable[1].Distance == usable[0].Distance)
             {
