@@ -17,6 +17,9 @@ public static class CommandLine
         fasttun — userspace IPIP/GRE gateway
 
         Usage:
+          fasttun run --config FILE [--log-level LEVEL]
+                                     own the configured interfaces and forward; SIGHUP reloads,
+                                     SIGINT/SIGTERM stop cleanly (XDP programs detached)
           fasttun check --config FILE [--log-level LEVEL]
                                      validate a configuration and print what it would build:
                                      interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
@@ -55,6 +58,8 @@ public static class CommandLine
             case "-h" or "--help" or "help":
                 Console.Out.Write(Usage);
                 return ExitOk;
+            case "run":
+                return RunCommand.Run(args.AsSpan(1));
             case "check":
                 return CheckCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
             case "-V" or "--version" or "version":

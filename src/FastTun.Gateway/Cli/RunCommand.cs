@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using FastTun.Gateway.Config;
+using FastTun.Gateway.Dataplane;
+using FastTun.Linux.Interop;
+using FastTun.Linux.Netlink;
+using Microsoft.Extensions.Logging;
+
+namespace FastTun.Gateway.Cli;
+
+/// <summary>
+/// <c>fasttun run --config FILE</c>: owns the configured interfaces and forwards until SIGINT or SIGTERM.
+/// SIGHUP reloads the configuration (routes, tunnels, addresses) atomically; an invalid file is refused and
+/// the running configuration stays. Exit 0 after a clean stop, 1 on a start-up error or a worker fault, 2 on
+/// a usage error.
+/// </summary>
+public static class RunCommand
+{
+    public static int Run(ReadOnlySpan<string> args)
+    {
+        string? path = null;
+        var level = LogLevel.Information;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--config" or "-c" when i + 1 < args.Length:
+                    path = args[++i];
+                    break;
+                case "--log-level" when i + 1 < args.Length:
+                    if (!Logging.TryParseLevel(args[++i], out level)) return Usage($"unknown log level '{args[i]}'");
+                    break;
+                case "-h" or "--help":
+                    Console.Out.Write(CommandLine.Usage);
+                    return CommandLine.ExitOk;
+                default:
+                    return Usage($"unknown or incomplete argument '{args[i]}'");
+            }
+        }
+        if (path is null) return Usage("missing --config FILE");
+        if (!File.Exists(path)) return Usage($"configuration file '{path}' not found");
+
+        using var loggers = Logging.CreateFactory(level);
+        var logger = loggers.CreateLogger("fasttun");
+        if (Libc.geteuid() != 0)
+        {
+            logger.LogError("fasttun run needs root (raw sockets, XDP, interface settings)");
+            return CommandLine.ExitError;
+        }
+
+        GatewayRuntime runtime;
+        try
+        {
+            runtime = GatewayRuntime.Start(path, loggers);
+        }
+        catch (ConfigException e)
+        {
+            logger.LogError("{Config} is invalid:{NewLine}{Errors}", path, Environment.NewLine, string.Join(Environment.NewLine, e.Errors));
+            return CommandLine.ExitError;
+        }
+        catch (Exception e) when (e is LinuxException or NetInterfaceException or InvalidOperationException or IOException or DllNotFoundException)
+        {
+            logger.LogError("cannot start: {Error}", e.Message);
+            return CommandLine.ExitError;
+        }
+
+        using var stop = new ManualResetEventSlim();
+        int reloadRequests = 0;
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            Interlocked.Increment(ref reloadRequests); // consumed by the loop below; orders nothing else
+            stop.Set();
+        });
+
+        int exit = CommandLine.ExitOk;
+        using (runtime)
+        {
+            while (true)
+            {
+                stop.Wait(500);
+                if (Interlocked.Exchange(ref reloadRequests, 0) > 0)
+                {
+                    stop.Reset();
+                    logger.LogInformation("SIGHUP: reloading {Config}", path);
+                    TryReload(runtime, loggers, logger);
+                    continue;
+                }
+                if (runtime.Fault is { } fault)
+                {
+                    logger.LogCritical(fault, "a worker stopped on an internal error; shutting down");
+                    exit = CommandLine.ExitError;
+                    break;
+                }
+                if (stop.IsSet)
+                {
+                    logger.LogInformation("stopping");
+                    break;
+                }
+            }
+        }
+        return exit;
+    }
+
+    public static bool TryReload(GatewayRuntime runtime, ILoggerFactory loggers, ILogger logger)
+    {
+        try
+        {
+            runtime.Reload(loggers);
+            return true;
+        }
+        catch (ConfigException e)
+        {
+            logger.LogError("reload refused, keeping the running configuration: {Errors}", string.Join("; ", e.Errors));
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or ArgumentException)
+        {
+            logger.LogError("reload refused, keeping the running configuration: {Error}", e.Message);
+        }
+        return false;
+    }
+
+    private static int Usage(string message)
+    {
+        Console.Error.WriteLine($"fasttun run: {message}");
+        Console.Error.WriteLine("usage: fasttun run --config FILE [--log-level LEVEL]");
+        return CommandLine.ExitUsage;
+    }
+}

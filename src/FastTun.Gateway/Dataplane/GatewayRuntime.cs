@@ -1,0 +1,175 @@
+using FastTun.Gateway.Config;
+using FastTun.Linux.AfPacket;
+using FastTun.Linux.AfXdp;
+using FastTun.Linux.Ports;
+using FastTun.Packets.Datapath;
+using Microsoft.Extensions.Logging;
+using PacketsIpv4 = FastTun.Packets.Headers.Ipv4Address;
+
+namespace FastTun.Gateway.Dataplane;
+
+/// <summary>
+/// The running gateway: owns the interfaces of a configuration, one worker per queue, the shared neighbour
+/// table and the current <see cref="ForwardingState"/>. Control-plane operations (reload, route changes,
+/// neighbour changes, statistics) run on other threads and publish new state that workers pick up at their
+/// next batch.
+/// </summary>
+public sealed class GatewayRuntime : IDisposable
+{
+    private readonly ILogger _logger;
+    private readonly List<Worker> _workers = new();
+    private readonly object _controlLock = new();
+    private ForwardingState _state;
+    private PortFacts[] _facts = [];
+    private Timer? _agingTimer;
+
+    private GatewayRuntime(string configPath, GatewayConfig config, ILogger logger)
+    {
+        ConfigPath = configPath;
+        Config = config;
+        _logger = logger;
+        _state = null!;
+    }
+
+    public string ConfigPath { get; }
+    public GatewayConfig Config { get; private set; }
+    public NeighborTable Neighbors { get; } = new();
+    /// <summary>The state workers read; acquire pairs with the release in <see cref="Publish"/>.</summary>
+    public ForwardingState State => Volatile.Read(ref _state);
+    public IReadOnlyList<Worker> Workers => _workers;
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>Loads <paramref name="configPath"/>, takes over its interfaces and starts forwarding.</summary>
+    public static GatewayRuntime Start(string configPath, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("fasttun");
+        var config = GatewayConfig.Load(configPath, loggers.CreateLogger("config"));
+        var runtime = new GatewayRuntime(configPath, config, logger);
+        try
+        {
+            runtime.Open(loggers);
+            return runtime;
+        }
+        catch
+        {
+            runtime.Dispose();
+            throw;
+        }
+    }
+
+    private void Open(ILoggerFactory loggers)
+    {
+        var interfaces = Config.Interfaces;
+        if (interfaces.IsEmpty) throw new InvalidOperationException($"{ConfigPath}: no ethernet interface configured");
+        int queues = interfaces[0].Queues;
+        if (interfaces.Any(i => i.Queues != queues))
+            throw new InvalidOperationException("every interface needs the same number of queues: one worker serves one queue of each");
+
+        _facts = new PortFacts[interfaces.Length];
+        for (int i = 0; i < interfaces.Length; i++)
+        {
+            var iface = KernelGuard.Prepare(interfaces[i].Name, _logger);
+            if (iface.RxQueues < queues)
+                throw new InvalidOperationException($"{iface.Name} has {iface.RxQueues} rx queue(s); the configuration asks for {queues}");
+            ulong mac = NeighborEntry.ReadMac(iface.Mac);
+            if (interfaces[i].HwId is ulong hw && hw != mac)
+                _logger.LogWarning("{Interface}: hw-id {Configured} differs from the kernel's MAC {Actual}; using the kernel's",
+                    iface.Name, NeighborEntry.FormatMac(hw), iface.MacText);
+            _facts[i] = new PortFacts(iface.Name, mac, iface.Mtu);
+        }
+
+        Publish(StateBuilder.Build(Config, _facts));
+        ApplyStaticNeighbors(Config);
+
+        for (int w = 0; w < queues; w++)
+        {
+            var ports = new PacketPort[interfaces.Length];
+            try
+            {
+                for (int i = 0; i < interfaces.Length; i++) ports[i] = OpenPort(interfaces[i], w, (ushort)i, queues, loggers);
+            }
+            catch
+            {
+                foreach (var p in ports) p?.Dispose();
+                throw;
+            }
+            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors);
+            _workers.Add(new Worker(w, ports, pipeline));
+        }
+        foreach (var w in _workers) w.Start();
+        _agingTimer = new Timer(_ => Neighbors.Age(Environment.TickCount64), null, 1000, 1000);
+        LogSummary();
+    }
+
+    private PacketPort OpenPort(EthernetInterface iface, int queue, ushort id, int queues, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("port");
+        if (iface.Driver == PortDriver.AfXdp)
+            return new AfXdpPort(iface.Name, queue, id, new AfXdpOptions(), logger);
+        var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null };
+        var port = new AfPacketPort(iface.Name, id, options, queue);
+        logger.LogInformation("AF_PACKET {Interface} socket {Queue}: TPACKET_V3 rx ring, tx {TxMode}, {Fanout}",
+            iface.Name, queue, options.TxMode, queues > 1 ? $"fanout group {options.FanoutGroup}" : "no fanout");
+        return port;
+    }
+
+    private void LogSummary()
+    {
+        var s = State;
+        _logger.LogInformation("fasttun {Version} running {Config}: {Interfaces} interface(s), {Tunnels} tunnel(s), {Routes} route(s), {Workers} worker(s)",
+            Cli.CommandLine.Version, ConfigPath, s.Ports.Length, s.Tunnels.Length, s.Routes.Count, _workers.Count);
+        foreach (var p in s.Ports)
+            _logger.LogInformation("  {Name}: {Mac} mtu {Mtu} {Addresses}", p.Name, NeighborEntry.FormatMac(p.Mac), p.Mtu,
+                string.Join(" ", p.Addresses.Select(a => PacketsIpv4.Format(a))));
+        foreach (var t in s.Tunnels)
+            _logger.LogInformation("  {Tunnel}: {Settings} mtu {Mtu} address {Address}", t.Tunnel.Name, t.Tunnel.Settings,
+                t.ConfiguredMtu, PacketsIpv4.Format(t.Address));
+    }
+
+    private void Publish(ForwardingState state) => Volatile.Write(ref _state, state); // release: a worker's next batch sees it whole
+
+    private void ApplyStaticNeighbors(GatewayConfig config)
+    {
+        long now = Environment.TickCount64;
+        foreach (var n in config.Neighbors)
+        {
+            int port = config.Interfaces.IndexOf(config.FindInterface(n.Interface)!);
+            Neighbors.AddStatic((ushort)port, n.Address, n.Mac, now);
+        }
+    }
+
+    /// <summary>
+    /// Re-reads the configuration file and swaps in its routes, tunnels and addresses atomically. Workers finish
+    /// their current batch on the old state, so nothing in flight is lost. Interface changes (names, drivers,
+    /// queues) need a restart and are refused, as is an invalid file; the running state stays.
+    /// </summary>
+    public void Reload(ILoggerFactory loggers)
+    {
+        lock (_controlLock)
+        {
+            var fresh = GatewayConfig.Load(ConfigPath, loggers.CreateLogger("config"));
+            var before = Config.Interfaces.Select(i => (i.Name, i.Driver, i.Queues));
+            var after = fresh.Interfaces.Select(i => (i.Name, i.Driver, i.Queues));
+            if (!before.SequenceEqual(after))
+                throw new InvalidOperationException("interfaces, drivers or queue counts changed: that needs a restart, not a reload");
+            var previous = State.Tunnels.ToDictionary(t => t.Tunnel.Name, t => t.Tunnel, StringComparer.Ordinal);
+            var state = StateBuilder.Build(fresh, _facts, previous);
+            Publish(state);
+            ApplyStaticNeighbors(fresh);
+            Config = fresh;
+            _logger.LogInformation("reloaded {Config}: {Tunnels} tunnel(s), {Routes} route(s)", ConfigPath, state.Tunnels.Length, state.Routes.Count);
+        }
+    }
+
+    /// <summary>A worker that died on a bug (never on bad input); null while all are healthy.</summary>
+    public Exception? Fault => _workers.Select(w => w.Fault).FirstOrDefault(f => f is not null);
+
+    public void Dispose()
+    {
+        _agingTimer?.Dispose();
+        foreach (var w in _workers) w.Stop();
+        foreach (var w in _workers) w.Dispose();
+        _workers.Clear();
+        _logger.LogInformation("stopped; interfaces released");
+    }
+}
