@@ -11,11 +11,12 @@ BENCH_ARGS ?=
 APT_PACKAGES := make clang llvm libbpf-dev libxdp-dev iproute2 iputils-ping ethtool tshark tcpdump \
                 python3 python3-scapy iperf3 traceroute netsniff-ng curl procps
 
-.PHONY: deps apt-deps nuget-deps build native test test-packets test-linux test-gateway bench clean help
+.PHONY: deps apt-deps nuget-deps build native test bench clean help
 
 help:
 	@echo "make deps    install missing Debian packages and restore NuGet packages"
 	@echo "make build   build native/ and the .NET solution ($(CONFIG))"
+	@echo "make demo    deps + build + the seed topology with FastTun as gw1 and gw2 (root)"
 	@echo "make test    deps + build + every test suite (root tests need root)"
 	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
 	@echo "make clean   remove build output"
@@ -53,3 +54,7 @@ clean:
 	$(MAKE) -C native clean
 	$(DOTNET) clean FastTun.sln -c $(CONFIG) --verbosity quiet -nologo
 	rm -rf BenchmarkDotNet.Artifacts
+
+.PHONY: demo
+demo: deps build
+	bash bench/e2e/demo.sh
