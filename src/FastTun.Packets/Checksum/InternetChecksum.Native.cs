@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -103,13 +104,21 @@ public static partial class InternetChecksum
         return sum;
     }
 
-    /// <summary>Turns an exact native-order sum into the big-endian partial sum the API promises: fold to
-    /// 16 bits (0 only for a zero sum), swap to network order, add <paramref name="initial"/>.</summary>
+    /// <summary>
+    /// Turns an exact native-order sum into the partial sum the API promises, in about ten dependent
+    /// instructions. <paramref name="initial"/> is big-endian oriented; BSWAP32 of it is congruent (mod 0xFFFF)
+    /// to its byte-swapped value, because the word swap BSWAP also does is free in one's-complement
+    /// (2^16 ≡ 1), and it is zero only when <paramref name="initial"/> is. So it joins the native sum before
+    /// the single fold, and the folded 16 bits are swapped back to network order. Folding uses rotate-and-add:
+    /// the high half of x + ror(x, half) is x folded with end-around carry, and it is zero only for x = 0.
+    /// The result is at most 0xFFFF.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Finish(ulong nativeSum, uint initial)
     {
-        ushort folded = Fold(FoldTo32(nativeSum));
-        if (BitConverter.IsLittleEndian) folded = BinaryPrimitives.ReverseEndianness(folded);
-        return FoldTo32((ulong)initial + folded);
+        ulong sum = nativeSum + (BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(initial) : initial);
+        uint sum32 = (uint)((sum + BitOperations.RotateRight(sum, 32)) >> 32);
+        ushort folded = (ushort)((sum32 + BitOperations.RotateRight(sum32, 16)) >> 16);
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(folded) : folded;
     }
 }
