@@ -31,6 +31,13 @@ public static partial class InternetChecksum
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     ];
 
+    /// <summary>0, 1, ..., 63: compared against a length to build a load mask.</summary>
+    private static ReadOnlySpan<byte> ByteIndices =>
+    [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+        32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    ];
+
     /// <summary>Portable fast path without SIMD: 8-byte native reads, each split into its two 32-bit halves
     /// added into two 64-bit accumulators (no carry chain, no overflow below 2^32 reads).</summary>
     public static uint SumScalar64(ReadOnlySpan<byte> data, uint initial = 0)
