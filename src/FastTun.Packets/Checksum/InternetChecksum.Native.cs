@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -28,6 +29,13 @@ public static partial class InternetChecksum
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+
+    /// <summary>0, 1, ..., 63: compared against a length to build a load mask.</summary>
+    private static ReadOnlySpan<byte> ByteIndices =>
+    [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+        32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
     ];
 
     /// <summary>Portable fast path without SIMD: 8-byte native reads, each split into its two 32-bit halves
@@ -103,13 +111,21 @@ public static partial class InternetChecksum
         return sum;
     }
 
-    /// <summary>Turns an exact native-order sum into the big-endian partial sum the API promises: fold to
-    /// 16 bits (0 only for a zero sum), swap to network order, add <paramref name="initial"/>.</summary>
+    /// <summary>
+    /// Turns an exact native-order sum into the partial sum the API promises, in about ten dependent
+    /// instructions. <paramref name="initial"/> is big-endian oriented; BSWAP32 of it is congruent (mod 0xFFFF)
+    /// to its byte-swapped value, because the word swap BSWAP also does is free in one's-complement
+    /// (2^16 ≡ 1), and it is zero only when <paramref name="initial"/> is. So it joins the native sum before
+    /// the single fold, and the folded 16 bits are swapped back to network order. Folding uses rotate-and-add:
+    /// the high half of x + ror(x, half) is x folded with end-around carry, and it is zero only for x = 0.
+    /// The result is at most 0xFFFF.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Finish(ulong nativeSum, uint initial)
     {
-        ushort folded = Fold(FoldTo32(nativeSum));
-        if (BitConverter.IsLittleEndian) folded = BinaryPrimitives.ReverseEndianness(folded);
-        return FoldTo32((ulong)initial + folded);
+        ulong sum = nativeSum + (BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(initial) : initial);
+        uint sum32 = (uint)((sum + BitOperations.RotateRight(sum, 32)) >> 32);
+        ushort folded = (ushort)((sum32 + BitOperations.RotateRight(sum32, 16)) >> 16);
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(folded) : folded;
     }
 }
