@@ -58,8 +58,46 @@ public static class LpmGenTable
                 Lpm4Table table = LpmInputs.BuildTimed(routes, out TimeSpan build);
                 Console.WriteLine(LpmInputs.Describe(table, build));
             }
+            QuickMeasure(Lpm4Table.Build(routes), SyntheticTable.Destinations(routes, dests, seed + 1));
         }
         return 0;
+    }
+
+    /// <summary>
+    /// A rough Stopwatch + process-CPU-time check for development, not a substitute for the BenchmarkDotNet
+    /// suites: on a shared, oversubscribed machine the CPU-time figure excludes time spent descheduled.
+    /// </summary>
+    private static void QuickMeasure(Lpm4Table table, uint[] destinations)
+    {
+        var output = new uint[64];
+        Lpm4Reader reader = table.GetReader();
+        for (int round = 0; round < 3; round++)
+        {
+            Measure("single", () => { uint s = 0; foreach (uint a in destinations) s += reader.Lookup(a); return s; });
+            Measure("batch64", () =>
+            {
+                uint s = 0;
+                for (int i = 0; i + 64 <= destinations.Length; i += 64)
+                {
+                    reader.LookupBatch(destinations.AsSpan(i, 64), output);
+                    s += output[0];
+                }
+                return s;
+            });
+            Measure("chain", () => { uint x = 0; foreach (uint a in destinations) x = reader.Lookup(a ^ (x & 0xFF)); return x; });
+        }
+
+        void Measure(string name, Func<uint> body)
+        {
+            var process = Process.GetCurrentProcess();
+            TimeSpan cpu0 = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            uint result = body();
+            double wall = clock.Elapsed.TotalNanoseconds / destinations.Length;
+            process.Refresh();
+            double cpu = (process.TotalProcessorTime - cpu0).TotalNanoseconds / destinations.Length;
+            Console.WriteLine($"  {name,-8} wall {wall,7:F1} ns/lookup   cpu {cpu,7:F1} ns/lookup   (result {result})");
+        }
     }
 
     private static ulong ParseSeed(string text) =>
