@@ -36,7 +36,7 @@ public class LpmUpdateBenchmarks
     private int[] _order = [];
     private int _cursor;
     private Thread[] _readers = [];
-    private volatile bool _stop;
+    private volatile bool _stop;   // volatile: the readers must see Cleanup's store; orders nothing else
     private long _readerLookups;
 
     [GlobalSetup]
