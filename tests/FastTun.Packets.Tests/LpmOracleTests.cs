@@ -4,12 +4,10 @@ namespace FastTun.Packets.Tests;
 
 public class LpmOracleTests
 {
-    private static readonly Lazy<Route4[]> FullTable = new(() => SyntheticTable.Generate());
-
     [Fact]
     public void Lookup_FullSyntheticTable_MatchesRouteTrie()
     {
-        Route4[] routes = FullTable.Value;
+        Route4[] routes = LpmTestSupport.FullTable.Value;
         Lpm4Table table = Lpm4Table.Build(routes);
         RouteTrie trie = LpmTestSupport.BuildTrie(routes);
         Assert.Equal(SyntheticTable.DefaultPrefixCount, table.Count);
@@ -192,7 +190,7 @@ public class LpmOracleTests
     [Fact]
     public void MemoryBytes_FullSyntheticTable_WithinSixteenMebibytes()
     {
-        Lpm4Table table = Lpm4Table.Build(FullTable.Value);
+        Lpm4Table table = Lpm4Table.Build(LpmTestSupport.FullTable.Value);
         Assert.InRange(table.MemoryBytes, 3L << 20, 16L << 20);
     }
 }

@@ -5,6 +5,9 @@ namespace FastTun.Packets.Tests;
 /// <summary>Shared helpers for the LPM oracle tests: build both structures and compare on many addresses.</summary>
 internal static class LpmTestSupport
 {
+    /// <summary>The default 1,036,829-prefix synthetic table, generated once per test run.</summary>
+    public static readonly Lazy<Route4[]> FullTable = new(() => SyntheticTable.Generate());
+
     public static RouteTrie BuildTrie(ReadOnlySpan<Route4> routes)
     {
         var trie = new RouteTrie();

@@ -93,7 +93,7 @@ public class SyntheticTableTests
     [Fact]
     public void Generate_DefaultSize_DistinctPublicRoutesWithRequestedMix()
     {
-        Route4[] routes = SyntheticTable.Generate();
+        Route4[] routes = LpmTestSupport.FullTable.Value;
         Assert.Equal(SyntheticTable.DefaultPrefixCount, routes.Length);
         var perLength = new int[33];
         var distinct = new HashSet<(uint, int)>();
