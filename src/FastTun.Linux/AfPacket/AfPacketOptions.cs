@@ -5,8 +5,10 @@ public sealed record AfPacketOptions
 {
     /// <summary>Rx block size; a power of two, a multiple of the page size and large enough for a 64 KB GSO
     /// super-frame plus headers (the kernel truncates a frame that does not fit in one block).</summary>
-    public int RxBlockSize { get; init; } = 256 * 1024;
-    public int RxBlockCount { get; init; } = 16;
+    public int RxBlockSize { get; init; } = 128 * 1024;
+    /// <summary>At low rates each block closes on the timeout (at least one jiffy) holding a few frames, so the
+    /// count bounds how long the worker may stall before the kernel drops: 32 blocks ≈ 128 ms at HZ=250.</summary>
+    public int RxBlockCount { get; init; } = 32;
     /// <summary>The kernel hands over a partly filled block after this many ms (rounded up to a jiffy).</summary>
     public int BlockTimeoutMs { get; init; } = 1;
     /// <summary>PACKET_RESERVE: bytes kept free in front of every received frame, the headroom encapsulation

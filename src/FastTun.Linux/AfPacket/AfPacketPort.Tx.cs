@@ -130,5 +130,4 @@ public sealed unsafe partial class AfPacketPort
         }
         return busy;
     }
-
 }

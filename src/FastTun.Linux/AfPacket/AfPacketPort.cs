@@ -81,7 +81,10 @@ public sealed unsafe partial class AfPacketPort : PacketPort
         _txFrameSize = Math.Max(_txFrameSize, 2048);
         int txBlockSize = Math.Max(_txFrameSize, 64 * 1024);
         int txFramesPerBlock = txBlockSize / _txFrameSize;
-        int txBlockCount = Math.Max(1, (_options.TxFrameCount + txFramesPerBlock - 1) / txFramesPerBlock);
+        // sendmsg on a socket with a tx ring sends the ring, not the message: sendmmsg mode must not map one.
+        int txBlockCount = _options.TxMode == AfPacketTxMode.Ring
+            ? Math.Max(1, (_options.TxFrameCount + txFramesPerBlock - 1) / txFramesPerBlock)
+            : 0;
         _txFrameCount = txBlockCount * txFramesPerBlock;
 
         _rxBlockSize = _options.RxBlockSize;
@@ -120,7 +123,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
                 tp_frame_size = (uint)_txFrameSize,
                 tp_frame_nr = (uint)_txFrameCount,
             };
-            if (Libc.setsockopt(_fd, Libc.SOL_PACKET, Libc.PACKET_TX_RING, &txReq, sizeof(tpacket_req3)) < 0)
+            if (txBlockCount > 0 && Libc.setsockopt(_fd, Libc.SOL_PACKET, Libc.PACKET_TX_RING, &txReq, sizeof(tpacket_req3)) < 0)
                 throw LinuxException.FromLastError($"setsockopt(PACKET_TX_RING {_txFrameCount}x{_txFrameSize}) on {interfaceName}");
 
             nuint rxBytes = (nuint)_rxBlockSize * (nuint)_rxBlockCount;
