@@ -28,6 +28,9 @@ public sealed record AfPacketOptions
     public bool Promiscuous { get; init; }
     /// <summary>Frames in the port's pool for GSO segments; must exceed the largest batch the worker uses.</summary>
     public int SegmentPoolFrames { get; init; } = 512;
+    /// <summary>False for a transmit-only port (a traffic generator): the socket binds with protocol 0, so the
+    /// kernel copies no frames into its rx ring.</summary>
+    public bool Receive { get; init; } = true;
     /// <summary>Transmit with the mmap'd tx ring and one kick per burst (default), or with one sendmmsg per burst.</summary>
     public AfPacketTxMode TxMode { get; init; } = AfPacketTxMode.Ring;
 }

@@ -137,12 +137,12 @@ public sealed unsafe partial class AfPacketPort : PacketPort
             var addr = new sockaddr_ll
             {
                 sll_family = Libc.AF_PACKET,
-                sll_protocol = BinaryPrimitives.ReverseEndianness(Libc.ETH_P_ALL),
+                sll_protocol = _options.Receive ? BinaryPrimitives.ReverseEndianness(Libc.ETH_P_ALL) : (ushort)0,
                 sll_ifindex = nic.Index,
             };
             if (Libc.bind(_fd, &addr, sizeof(sockaddr_ll)) < 0) throw LinuxException.FromLastError($"bind(AF_PACKET) to {interfaceName}");
 
-            if (_options.FanoutGroup is int group)
+            if (_options.FanoutGroup is int group && _options.Receive)
             {
                 // Must follow bind: the kernel joins a fanout group only with a running (bound) socket.
                 SetOption(Libc.PACKET_FANOUT, (group & 0xFFFF) | (Libc.PACKET_FANOUT_HASH << 16), $"PACKET_FANOUT(hash, group {group})");
