@@ -55,7 +55,9 @@ public static class Reflector
         double secs = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"reflect-result rx {c.RxPackets} tx {c.TxPackets} rx-dropped {c.RxDropped} tx-dropped {c.TxDropped} " +
                           $"syscalls {c.Syscalls} batches {c.RxBatches} idle-polls {idlePolls} seconds {secs:F2} " +
-                          $"rx-pps {c.RxPackets / secs:F0} avg-batch {(c.RxBatches == 0 ? 0 : (double)c.RxPackets / c.RxBatches):F1}");
+                          $"rx-pps {c.RxPackets / secs:F0} avg-batch {(c.RxBatches == 0 ? 0 : (double)c.RxPackets / c.RxBatches):F1} " +
+                          $"user-ns/pkt {Process.GetCurrentProcess().UserProcessorTime.TotalNanoseconds / Math.Max(1, c.RxPackets):F0} " +
+                          $"sys-ns/pkt {Process.GetCurrentProcess().PrivilegedProcessorTime.TotalNanoseconds / Math.Max(1, c.RxPackets):F0} (whole run)");
         return 0;
     }
 

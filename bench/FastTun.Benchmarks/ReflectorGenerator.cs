@@ -52,7 +52,6 @@ public static class ReflectorGenerator
             if (q < batch.Count)
             {
                 ringFull += batch.Count - q;
-                port.Counters.TxDropped = 0;
                 Thread.Yield(); // let the kernel drain the ring (veth frees slots when the peer takes the frame)
             }
         }

@@ -211,7 +211,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     protected override void Dispose(bool disposing)
     {
         ReleaseNative();
-        if (disposing) _pool.Dispose();
+        _pool.Dispose(); // FramePool only frees native memory: safe from the finalizer too
     }
 
     private bool _released;
