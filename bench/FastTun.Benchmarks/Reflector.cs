@@ -9,7 +9,7 @@ namespace FastTun.Benchmarks;
 
 /// <summary>
 /// Hidden end-to-end commands used by bench/e2e/reflector.sh (not BenchmarkDotNet benchmarks):
-/// <c>reflect --driver af_packet --iface X --seconds N [--batch 64] [--tx ring|sendmmsg]</c> runs rx → swap MACs →
+/// <c>reflect --driver af_packet --iface X --seconds N [--batch 64] [--tx sendmmsg|ring]</c> runs rx → swap MACs →
 /// tx on one port until the time is up and prints its counters; <c>generate --iface X --seconds N [--size 60]
 /// [--pps R]</c> is a closed-loop AF_PACKET traffic source. Both only see <see cref="PacketPort"/>, so another
 /// driver plugs in through <see cref="ReflectorDrivers.Open"/>.
@@ -107,7 +107,7 @@ public sealed record ReflectorArgs(string Driver, string Iface, int Seconds, int
         string driver = "af_packet", iface = "";
         int seconds = 5, batch = 64, size = 60;
         long pps = 0;
-        var tx = AfPacketTxMode.Ring;
+        var tx = AfPacketTxMode.SendMmsg;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             string v = args[i + 1];
@@ -119,7 +119,7 @@ public sealed record ReflectorArgs(string Driver, string Iface, int Seconds, int
                 case "--batch": batch = int.Parse(v); break;
                 case "--size": size = int.Parse(v); break;
                 case "--pps": pps = long.Parse(v); break;
-                case "--tx": tx = v == "sendmmsg" ? AfPacketTxMode.SendMmsg : AfPacketTxMode.Ring; break;
+                case "--tx": tx = v == "ring" ? AfPacketTxMode.Ring : AfPacketTxMode.SendMmsg; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }

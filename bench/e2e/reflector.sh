@@ -23,7 +23,7 @@
 #   Cost per packet = CPU1 busy time (/proc/stat, all of user+system+irq+softirq) / delivered packets, and for
 #   the reflector also its own utime+stime (/proc/PID/stat) / delivered packets.
 #
-# Usage: bench/e2e/reflector.sh [ROUNDS=3] [SECONDS=4] ["SIZES=60 1514"] ["MODES=overload matched:60000"] [TX=ring|sendmmsg]
+# Usage: bench/e2e/reflector.sh [ROUNDS=3] [SECONDS=4] ["SIZES=60 1514"] ["MODES=overload matched:60000"] [TX=sendmmsg|ring]
 #   (frame sizes exclude the FCS: 60 = a 64-byte frame on the wire). Every process is time-bounded by its
 #   --seconds; cleanup (trap) kills only the PIDs this script started and deletes the two namespaces.
 set -euo pipefail
@@ -32,10 +32,10 @@ ROUNDS=${1:-3}
 SECS=${2:-4}
 SIZES=${3:-"60 1514"}
 MODES=${4:-"overload matched:60000"}
-TX=${5:-ring}
+TX=${5:-sendmmsg}    # reflector tx path for config "af_packet"
 BATCH=${BATCH:-64}   # reflector burst size (env)
 NICE=${NICE:-0}      # reflector nice level (env); the kernel's forwarding runs in softirq, which preempts any task
-CONFIGS=${CONFIGS:-"kernel af_packet"}   # interleaved in this order each round; af_packet_sendmmsg = --tx sendmmsg
+CONFIGS=${CONFIGS:-"kernel af_packet"}   # interleaved in this order each round; also af_packet_ring, af_packet_sendmmsg
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DLL=$ROOT/bench/FastTun.Benchmarks/bin/Release/net10.0/FastTun.Benchmarks.dll
 GEN=ftr-gen
@@ -98,13 +98,13 @@ run() {
         dut_kernel
     else
         dut_owned
-        local tx=$TX; [ "$config" = af_packet_sendmmsg ] && tx=sendmmsg
+        local tx=$TX; case $config in af_packet_ring) tx=ring ;; af_packet_sendmmsg) tx=sendmmsg ;; esac
         ip netns exec $DUT nice -n "$NICE" taskset -c 1 dotnet "$DLL" reflect --driver af_packet --iface r0 --tx "$tx" --batch "$BATCH" \
             --seconds $((SECS + 6)) > $WORK/reflect.log 2>&1 &
         rpid=$!; PIDS+=("$rpid")
         for _ in $(seq 50); do grep -q '^reflect:' $WORK/reflect.log && break; sleep 0.1; done
     fi
-    FT_GEN_DST_MAC=$R0_MAC ip netns exec $GEN taskset -c 0 dotnet "$DLL" generate --iface g0 --size "$size" \
+    FT_GEN_DST_MAC=$R0_MAC ip netns exec $GEN taskset -c 0 dotnet "$DLL" generate --iface g0 --tx ring --size "$size" \
         --pps "$pps" --seconds $((SECS + 3)) > $WORK/gen.log 2>&1 &
     local gpid=$!; PIDS+=("$gpid")
     sleep 2   # generator and reflector JIT warm-up

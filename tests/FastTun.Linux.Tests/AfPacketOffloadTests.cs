@@ -20,20 +20,23 @@ public class AfPacketOffloadTests
     {
         using var veth = new VethPair();
         string ns = $"ftns{Environment.ProcessId % 100000}";
+        // A per-process subnet, so a veth left behind by a crashed run cannot steal the route.
+        int net = Environment.ProcessId % 250 + 1;
+        string local = $"10.99.{net}.1", remote = $"10.99.{net}.2";
         Shell.Ip($"netns del {ns}", check: false);
         Shell.Ip($"netns add {ns}");
         try
         {
             Shell.Ip($"link set {veth.B} netns {ns}");
-            Shell.Ip($"-n {ns} addr add 10.99.0.2/24 dev {veth.B}");
+            Shell.Ip($"-n {ns} addr add {remote}/24 dev {veth.B}");
             Shell.Ip($"-n {ns} link set {veth.B} up");
-            Shell.Ip($"addr add 10.99.0.1/24 dev {veth.A}");
+            Shell.Ip($"addr add {local}/24 dev {veth.A}");
             Shell.Run("ip", $"netns exec {ns} ethtool -K {veth.B} tx on tso on gso on sg on");
 
             // 32 MB of ring: the kernel's TCP runs at GB/s and the asserting loop below is slow; the point here is
             // correctness of every frame, so the ring must not overflow.
             using var port = new AfPacketPort(veth.A, id: 7, new AfPacketOptions { RxBlockCount = 256 });
-            using var listener = new TcpListener(IPAddress.Parse("10.99.0.1"), 0);
+            using var listener = new TcpListener(IPAddress.Parse(local), 0);
             listener.Start();
             int tcpPort = ((IPEndPoint)listener.LocalEndpoint).Port;
             const int bytes = 4_000_000;
@@ -47,7 +50,7 @@ public class AfPacketOffloadTests
                 while ((n = stream.Read(buf)) > 0) receivedByApp += n;
             });
             var sender = Task.Run(() => Shell.Run("ip",
-                $"netns exec {ns} /usr/bin/python3 -c \"import socket; s=socket.create_connection(('10.99.0.1',{tcpPort})); s.sendall(b'x'*{bytes}); s.close()\"",
+                $"netns exec {ns} /usr/bin/python3 -c \"import socket; s=socket.create_connection(('{local}',{tcpPort})); s.sendall(b'x'*{bytes}); s.close()\"",
                 timeoutMs: 20_000));
 
             var seqs = new SortedDictionary<uint, int>();
@@ -69,7 +72,7 @@ public class AfPacketOffloadTests
                 foreach (ref Frame f in batch.Frames)
                 {
                     var data = f.Data;
-                    if (!IsTcpFromNamespace(data, tcpPort)) continue;
+                    if (!IsTcpFrom(data, IPAddress.Parse(remote), tcpPort)) continue;
                     frames++;
                     maxLength = Math.Max(maxLength, data.Length);
                     Assert.True(data.Length <= 1500 + 14, $"frame of {data.Length} bytes");
@@ -110,8 +113,8 @@ public class AfPacketOffloadTests
         }
     }
 
-    private static bool IsTcpFromNamespace(ReadOnlySpan<byte> f, int tcpPort) =>
+    private static bool IsTcpFrom(ReadOnlySpan<byte> f, IPAddress source, int tcpPort) =>
         f.Length >= 54 && BinaryPrimitives.ReadUInt16BigEndian(f[12..]) == 0x0800 && f[23] == 6
-        && BinaryPrimitives.ReadUInt32BigEndian(f[26..]) == 0x0A630002u
+        && f.Slice(26, 4).SequenceEqual(source.GetAddressBytes())
         && BinaryPrimitives.ReadUInt16BigEndian(f[(14 + (f[14] & 0xF) * 4 + 2)..]) == tcpPort;
 }

@@ -68,12 +68,14 @@ public class AfPacketPortTests
     }
 
     [RootTheory]
-    [InlineData(64)]
-    [InlineData(1514)]
-    public void TxBurst_FramesThroughPort_ReceivedByPeerUnchanged(int size)
+    [InlineData(64, AfPacketTxMode.Ring)]
+    [InlineData(1514, AfPacketTxMode.Ring)]
+    [InlineData(64, AfPacketTxMode.SendMmsg)]
+    [InlineData(1514, AfPacketTxMode.SendMmsg)]
+    public void TxBurst_FramesThroughPort_ReceivedByPeerUnchanged(int size, AfPacketTxMode mode)
     {
         using var veth = new VethPair();
-        using var port = new AfPacketPort(veth.A, id: 1);
+        using var port = new AfPacketPort(veth.A, id: 1, new AfPacketOptions { TxMode = mode });
         using var peer = new RawPacketSocket(veth.B);
         var batch = new PacketBatch(64);
         using var pool = new FramePool(64);
@@ -140,7 +142,7 @@ public class AfPacketPortTests
     public void TxBurst_BurstLargerThanTxRing_QueuesRingAndMarksRestFull()
     {
         using var veth = new VethPair();
-        using var port = new AfPacketPort(veth.A, id: 4, new AfPacketOptions { TxFrameCount = 32, QdiscBypass = true });
+        using var port = new AfPacketPort(veth.A, id: 4, new AfPacketOptions { TxFrameCount = 32, TxMode = AfPacketTxMode.Ring });
         using var peer = new RawPacketSocket(veth.B);
         Assert.Equal(32, port.TxSlots);
         var batch = new PacketBatch(256);

@@ -68,6 +68,9 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     public AfPacketPort(string interfaceName, ushort id, AfPacketOptions? options = null, int queue = 0)
         : base(interfaceName, queue, id)
     {
+        // No finalizer until the native resources exist: a constructor that throws early must not have a
+        // finalizer close fd 0 or touch a pool that was never created.
+        GC.SuppressFinalize(this);
         _options = options ?? new AfPacketOptions();
         if (_options.Reserve < 64) throw new ArgumentOutOfRangeException(nameof(options), "Reserve must be at least 64 bytes");
         var nic = NetInterface.Get(interfaceName);
@@ -142,6 +145,16 @@ public sealed unsafe partial class AfPacketPort : PacketPort
             };
             if (Libc.bind(_fd, &addr, sizeof(sockaddr_ll)) < 0) throw LinuxException.FromLastError($"bind(AF_PACKET) to {interfaceName}");
 
+            if (_options.TxMode == AfPacketTxMode.SendMmsg)
+            {
+                // sendmmsg fails a burst part-way with EAGAIN once the socket's unsent skbs reach SO_SNDBUF; give it
+                // room for several bursts of full-size frames. FORCE needs CAP_NET_ADMIN; plain SO_SNDBUF is capped
+                // by wmem_max but still better than the default.
+                int sndbuf = 4 << 20;
+                if (Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_SNDBUFFORCE, &sndbuf, sizeof(int)) < 0
+                    && Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, &sndbuf, sizeof(int)) < 0)
+                    throw LinuxException.FromLastError($"setsockopt(SO_SNDBUF) on {interfaceName}");
+            }
             if (_options.FanoutGroup is int group && _options.Receive)
             {
                 // Must follow bind: the kernel joins a fanout group only with a running (bound) socket.
@@ -164,12 +177,12 @@ public sealed unsafe partial class AfPacketPort : PacketPort
                 _msgs[i].msg_hdr.msg_iov = _vnetLength > 0 ? &_iovs[2 * i] : &_iovs[2 * i + 1];
                 _msgs[i].msg_hdr.msg_iovlen = (nuint)(_vnetLength > 0 ? 2 : 1);
             }
+            GC.ReRegisterForFinalize(this);
         }
         catch
         {
             ReleaseNative();
             _pool.Dispose();
-            GC.SuppressFinalize(this);
             throw;
         }
     }
