@@ -179,7 +179,10 @@ public class AfPacketPortTests
         Assert.True(got.Count > 100);
         Assert.Equal(got.Order().ToList(), got); // what arrived is in order and unique
         Assert.Equal(got.Count, got.Distinct().Count());
-        Assert.Equal(count, got.Count + port.Counters.RxDropped);
+        // Frames the kernel could not even queue (backlog full while softirq work was deferred) are counted by the
+        // sending veth as tx_dropped; everything else reached the socket or its tp_drops.
+        long backlogDrops = long.Parse(File.ReadAllText($"/sys/class/net/{veth.B}/statistics/tx_dropped"));
+        Assert.Equal(count, got.Count + port.Counters.RxDropped + backlogDrops);
         // After draining, the ring works again: nothing is stuck in a block we forgot to return.
         for (int i = 0; i < 100; i++) peer.Send(TestFrames.Udp(count + i, 64));
         Assert.Equal(Enumerable.Range(count, 100), Drain(port, 100));
@@ -190,21 +193,24 @@ public class AfPacketPortTests
     {
         using var veth = new VethPair(queues: 4);
         int group = Environment.ProcessId & 0xffff;
-        // Blocks close when full rather than every jiffy: the frames are all sent before the ports are drained.
-        var opts = new AfPacketOptions { FanoutGroup = group, BlockTimeoutMs = 200 };
+        var opts = new AfPacketOptions { FanoutGroup = group };
         using var p1 = new AfPacketPort(veth.A, id: 1, opts, queue: 0);
         using var p2 = new AfPacketPort(veth.A, id: 2, opts, queue: 1);
         using var peer = new RawPacketSocket(veth.B);
-        const int count = 2000;
-        for (int i = 0; i < count; i++) peer.Send(TestFrames.Udp(i, 64 + (i % 3) * 500, flow: i % 64));
-
+        const int count = 2000, chunk = 200;
         var a = new List<int>();
         var b = new List<int>();
         var sw = Stopwatch.StartNew();
-        while (a.Count + b.Count < count && sw.ElapsedMilliseconds < 5000)
+        // Chunks well below the kernel's 1000-frame backlog, drained in between, so nothing is lost before the
+        // fanout even when softirq work is deferred to ksoftirqd on a busy machine.
+        for (int sent = 0; sent < count; sent += chunk)
         {
-            a.AddRange(Drain(p1, 1, deadlineMs: 20));
-            b.AddRange(Drain(p2, 1, deadlineMs: 20));
+            for (int i = sent; i < sent + chunk; i++) peer.Send(TestFrames.Udp(i, 64 + (i % 3) * 500, flow: i % 64));
+            while (a.Count + b.Count < sent + chunk && sw.ElapsedMilliseconds < 10_000)
+            {
+                a.AddRange(Drain(p1, 1, deadlineMs: 20));
+                b.AddRange(Drain(p2, 1, deadlineMs: 20));
+            }
         }
         Assert.NotEmpty(a);
         Assert.NotEmpty(b);
