@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Tests;
@@ -63,13 +64,13 @@ public class LpmOracleTests
         var trie = new RouteTrie();
         void Add(string p, int len, uint nh)
         {
-            Assert.True(Route4.TryParseAddress(p, out uint a));
+            Assert.True(Ipv4Address.TryParse(p, out uint a));
             table.AddOrReplace(a, len, nh);
             trie.AddOrReplace(a, len, nh);
         }
         void Del(string p, int len)
         {
-            Assert.True(Route4.TryParseAddress(p, out uint a));
+            Assert.True(Ipv4Address.TryParse(p, out uint a));
             Assert.True(table.Delete(a, len));
             Assert.True(trie.Delete(a, len));
         }

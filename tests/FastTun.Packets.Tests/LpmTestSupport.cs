@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Tests;
@@ -25,7 +26,7 @@ internal static class LpmTestSupport
         {
             uint expected = trie.Lookup(addresses[i]);
             if (batch[i] != expected || (i % 7 == 0 && table.Lookup(addresses[i]) != expected))
-                Assert.Fail($"{Route4.FormatAddress(addresses[i])}: batch {batch[i]}, single {table.Lookup(addresses[i])}, trie {expected}");
+                Assert.Fail($"{Ipv4Address.Format(addresses[i])}: batch {batch[i]}, single {table.Lookup(addresses[i])}, trie {expected}");
         }
     }
 
