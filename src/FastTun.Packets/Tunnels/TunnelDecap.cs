@@ -50,9 +50,9 @@ public static class TunnelDecap
         }
         else if (protocol == Ipv4Header.ProtocolGre)
         {
-            reason = AcceptGre(table, data.Slice(outerHeaderLength, outerTotal - outerHeaderLength), source, destination,
-                out t, out int greLength);
-            if (reason != DropReason.None) return reason;
+            t = AcceptGre(table, data.Slice(outerHeaderLength, outerTotal - outerHeaderLength), source, destination,
+                out reason, out int greLength);
+            if (t is null) return reason;
             headerLength = outerHeaderLength + greLength;
         }
         else
@@ -79,17 +79,20 @@ public static class TunnelDecap
     /// <paramref name="gre"/> is the outer payload up to the outer total length. Not inlined: measured no slower
     /// for GRE, and it keeps the IPIP path small where callers inline Decapsulate.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static DropReason AcceptGre(TunnelTable table, Span<byte> gre, uint source, uint destination,
-        out Tunnel? tunnel, out int greLength)
+    private static Tunnel? AcceptGre(TunnelTable table, Span<byte> gre, uint source, uint destination,
+        out DropReason reason, out int greLength)
     {
-        tunnel = null;
+        // Returns the tunnel (reason None) or null with the reason; the tunnel is the return value rather than
+        // an out parameter so the caller's local is not address-exposed (which costs a write barrier per packet).
         greLength = 0;
-        if (!GreHeader.TryParse(gre, out _, out DropReason reason)) return reason;
+        if (!GreHeader.TryParse(gre, out _, out reason)) return null;
         uint flags = BinaryPrimitives.ReadUInt16BigEndian(gre);
+        reason = DropReason.GreUnsupportedProtocol;
         if (BinaryPrimitives.ReadUInt16BigEndian(gre.Slice(GreHeader.ProtocolTypeOffset)) != GreHeader.ProtocolIPv4)
-            return DropReason.GreUnsupportedProtocol;
+            return null;
         bool hasChecksum = (flags & GreHeader.FlagChecksum) != 0;
-        if (hasChecksum && !Checksum.InternetChecksum.Verify(gre)) return DropReason.BadChecksum;
+        reason = DropReason.BadChecksum;
+        if (hasChecksum && !Checksum.InternetChecksum.Verify(gre)) return null;
         int offset = GreHeader.OptionsOffset + (hasChecksum ? 4 : 0);
         uint? key = null;
         if ((flags & GreHeader.FlagKey) != 0)
@@ -98,18 +101,27 @@ public static class TunnelDecap
             offset += 4;
         }
         Tunnel? t = table.Lookup(source, destination, Ipv4Header.ProtocolGre, key);
-        if (t is null) return NoGreTunnel(table, source, destination);
+        if (t is null)
+        {
+            reason = NoGreTunnel(table, source, destination);
+            return null;
+        }
         if (hasChecksum != t.InputChecksum)
-            return hasChecksum ? DropReason.GreChecksumUnexpected : DropReason.GreChecksumMissing;
+        {
+            reason = hasChecksum ? DropReason.GreChecksumUnexpected : DropReason.GreChecksumMissing;
+            return null;
+        }
         bool hasSequence = (flags & GreHeader.FlagSequence) != 0;
         if (t.InputSequence)
         {
-            if (!hasSequence) return DropReason.GreSequenceMissing;
-            if (!t.AcceptSequence(BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset)))) return DropReason.GreSequenceOld;
+            reason = DropReason.GreSequenceMissing;
+            if (!hasSequence) return null;
+            reason = DropReason.GreSequenceOld;
+            if (!t.AcceptSequence(BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset)))) return null;
         }
         greLength = offset + (hasSequence ? 4 : 0);
-        tunnel = t;
-        return DropReason.None;
+        reason = DropReason.None;
+        return t;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
