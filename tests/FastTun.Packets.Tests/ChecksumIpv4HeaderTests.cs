@@ -185,9 +185,10 @@ public unsafe class ChecksumIpv4HeaderTests
     }
 
     [Fact]
-    public void WriteBatch_NegativeOffset_Throws()
+    public void WriteBatch_OffsetOutOfRange_Throws()
     {
         var batch = new PacketBatch(4);
         Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, int.MaxValue - 10));
     }
 }
