@@ -37,6 +37,32 @@ public unsafe class ChecksumIpv4HeaderTests
         }
     }
 
+    // Headers whose words sum to a multiple of 0xFFFF must get checksum 0x0000 (never 0xFFFF, which only an
+    // all-zero header could produce): the identification word is chosen to make that happen.
+    [Fact]
+    public void TryCompute_SumIsOnesComplementZero_ChecksumIsZero()
+    {
+        var rng = new Random(65535);
+        byte[] header = new byte[20];
+        for (int round = 0; round < 5000; round++)
+        {
+            ChecksumTestHeaders.FillRandom(rng, header, 5);
+            header[4] = 0; header[5] = 0;
+            uint sum = (ushort)~ChecksumTestHeaders.OracleChecksum(header);
+            ushort id = (ushort)((0xFFFF - sum) % 0xFFFF);
+            header[4] = (byte)(id >> 8); header[5] = (byte)id;
+            Assert.Equal(0x0000, ChecksumTestHeaders.OracleChecksum(header));
+            Assert.True(Ipv4HeaderChecksum.TryCompute(header, out ushort checksum));
+            Assert.Equal(0x0000, checksum);
+            fixed (byte* p = header)
+            {
+                header[10] = 0xAB;
+                Ipv4HeaderChecksum.WriteBatch([(nint)p]);
+            }
+            Assert.Equal(0x0000, ChecksumTestHeaders.StoredChecksum(header));
+        }
+    }
+
     // Every kind of malformed header is refused without an exception and without touching the bytes.
     [Theory]
     [InlineData("4500007300004000401100", 0)]           // 11 bytes: shorter than 20
@@ -159,9 +185,10 @@ public unsafe class ChecksumIpv4HeaderTests
     }
 
     [Fact]
-    public void WriteBatch_NegativeOffset_Throws()
+    public void WriteBatch_OffsetOutOfRange_Throws()
     {
         var batch = new PacketBatch(4);
         Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, int.MaxValue - 10));
     }
 }

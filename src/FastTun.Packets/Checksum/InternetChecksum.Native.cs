@@ -5,17 +5,31 @@ using System.Runtime.InteropServices;
 
 namespace FastTun.Packets.Checksum;
 
-// Shared pieces of the fast paths. They all sum the buffer as native-endian words, which is legal because the
+// Shared pieces of the fast paths, and how they work.
+//
+// Byte order: every fast path sums the buffer as native-endian words, which is legal because the
 // one's-complement sum is byte-order independent (RFC 1071 §2(B)): the sum of the byte-swapped words is the
 // byte-swapped sum. On a little-endian CPU that saves a byte shuffle per vector; the folded 16-bit result is
 // swapped once at the end (Finish).
 //
+// Widening without shuffles (SumVector128/256/512): a 64-bit lane v of a vector holds two 32-bit words, and a
+// 32-bit word is congruent to the sum of its two 16-bit words mod 0xFFFF (2^16 ≡ 1), so it is enough to know
+// the exact sum of all 32-bit words read. Each stream keeps s += v (64-bit, wrapping) and h += v >> 32 (the
+// high words, exact below 2^32 vectors). At the end the exact sum of the low words is s - (h << 32) (mod 2^64,
+// exact because the true value fits), so low + high is the exact total. Cost per vector: one shift and two
+// adds, no unpacking and no per-vector horizontal work; four independent streams keep the adders busy, and
+// the only horizontal reduction is one per call. Measured on the Zen 4 here at ~1.6 cycles per 64 bytes,
+// close to the 1.5 that three double-pumped 512-bit operations on four vector pipes allow. Wider unrolling
+// (8 vectors per iteration) was measured and gave nothing. The tail is one overlapping vector that ends at
+// the buffer end with the bytes already summed masked off (TailMask), so there is no scalar tail loop.
+//
 // Contract of every fast path (SumScalar64, SumVector128/256/512, Sum): the returned uint is a partial sum
 // whose Fold() equals Fold(SumScalar(data, initial)) for every input, including the one's-complement zero
 // distinction (Fold is 0x0000 only when initial is 0 and every byte is 0, 0xFFFF for any other multiple of
-// 0xFFFF). The raw 32-bit values may differ from SumScalar's, so callers must only Fold, Compute, Verify or
-// chain it through `initial`, never compare unfolded sums. Chaining stays exact because each path returns
-// a non-negative value congruent to SumScalar's modulo 0xFFFF and zero only when SumScalar's is zero.
+// 0xFFFF). The raw 32-bit values differ from SumScalar's (the fast paths return at most 0xFFFF), so callers
+// must only Fold, Compute, Verify or chain it through `initial`, never compare unfolded sums. Chaining stays
+// exact because each path returns a non-negative value congruent to SumScalar's modulo 0xFFFF and zero only
+// when SumScalar's is zero.
 public static partial class InternetChecksum
 {
     // 64 zero bytes then 64 0xFF bytes, kept in the image's read-only data. A load at offset

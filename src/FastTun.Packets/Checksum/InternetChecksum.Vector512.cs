@@ -8,13 +8,10 @@ namespace FastTun.Packets.Checksum;
 public static partial class InternetChecksum
 {
     /// <summary>
-    /// 64-byte vectors. Each vector is viewed as 64-bit lanes v; two accumulators per stream keep
-    /// s += v (wrapping) and h += v &gt;&gt; 32 (the high dwords, exact). At the end the exact sum of the low
-    /// dwords is s - (h &lt;&lt; 32) (mod 2^64, exact while it fits), so per lane low + high is the exact sum
-    /// of all dwords read, and a dword is congruent to the sum of its two 16-bit words mod 0xFFFF.
-    /// Cost per vector: one shift and two adds, no widening shuffles; four independent streams hide the add
-    /// latency. Falls back to <see cref="SumVector256"/> below 64 bytes or when 512-bit vectors are not
-    /// accelerated, so it is correct on any CPU.
+    /// 64-byte vectors (AVX-512), four independent accumulator streams; the method is described in
+    /// InternetChecksum.Native.cs. Up to 64 bytes take one masked load. Falls back to
+    /// <see cref="SumVector256"/> when 512-bit vectors are not accelerated, so it is correct on any CPU; Fold()
+    /// of the result equals Fold(<see cref="SumScalar"/>).
     /// </summary>
     public static uint SumVector512(ReadOnlySpan<byte> data, uint initial = 0)
     {

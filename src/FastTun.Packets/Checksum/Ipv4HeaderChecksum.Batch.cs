@@ -34,12 +34,15 @@ public static unsafe partial class Ipv4HeaderChecksum
     public static void WriteBatch(PacketBatch batch, int l3Offset = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(l3Offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(l3Offset, ushort.MaxValue);
         Span<Frame> frames = batch.Frames;
+        nint l3 = l3Offset;
+        int minLength = l3Offset + MinHeaderLength; // hoisted: one compare per frame instead of subtract and compare
         for (int i = 0; i < frames.Length; i++)
         {
             ref Frame f = ref frames[i];
-            byte* h = (byte*)f.Buffer + f.Offset + l3Offset;
-            if (f.Drop == DropReason.None && f.Length - l3Offset >= MinHeaderLength && *h == VersionIhlNoOptions)
+            byte* h = (byte*)f.Buffer + l3 + f.Offset;
+            if (f.Drop == DropReason.None && f.Length >= minLength && *h == VersionIhlNoOptions)
                 Unsafe.WriteUnaligned(h + ChecksumOffset, NativeChecksum20(ref *h));
             else
                 WriteFrameGeneral(ref f, l3Offset);
