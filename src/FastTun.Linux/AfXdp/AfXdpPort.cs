@@ -169,8 +169,6 @@ public sealed unsafe partial class AfXdpPort : PacketPort
         _completion = MapRing(off.cr, _options.CompletionRingSize, sizeof(ulong), Libc.XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
         _rx = MapRing(off.rx, _options.RxRingSize, sizeof(xdp_desc), Libc.XDP_PGOFF_RX_RING, "rx");
         _tx = MapRing(off.tx, _options.TxRingSize, sizeof(xdp_desc), Libc.XDP_PGOFF_TX_RING, "tx");
-        // The tx ring starts empty with all slots free to us.
-        _tx.CachedConsumer = 0;
 
         var addr = new sockaddr_xdp
         {
