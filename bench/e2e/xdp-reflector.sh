@@ -35,14 +35,14 @@ WARMUP=1.5
 GEN=ftx-gen-$$
 DUT=ftx-dut-$$
 OUT=${OUT:-bench/e2e/xdp-reflector-results.txt}
-LAUNCHER=/tmp/ftx-xdp-launcher-$$
+LOGS=/tmp/ftx-xdp-$$
 pids=()
 
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   ip netns del "$GEN" 2>/dev/null || true
   ip netns del "$DUT" 2>/dev/null || true
-  rm -rf "$LAUNCHER" "$LAUNCHER.gen" "$LAUNCHER.reflect"
+  rm -f "$LOGS.gen" "$LOGS.reflect"
 }
 trap cleanup EXIT
 
@@ -51,21 +51,7 @@ trap cleanup EXIT
 make -C native -s
 dotnet build bench/FastTun.Benchmarks -c Release -v q --nologo >/dev/null
 BENCH_DIR=$PWD/bench/FastTun.Benchmarks/bin/Release/net10.0
-if grep -q 'xdp-reflector' bench/FastTun.Benchmarks/Program.cs; then
-  RUN=(dotnet "$BENCH_DIR/FastTun.Benchmarks.dll" xdp-reflector)
-else
-  # Program.cs only runs BenchmarkSwitcher: call XdpReflector.Run from a throwaway launcher outside the repo.
-  mkdir -p "$LAUNCHER"
-  cat > "$LAUNCHER/launcher.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><Nullable>enable</Nullable></PropertyGroup>
-  <ItemGroup><ProjectReference Include="$PWD/bench/FastTun.Benchmarks/FastTun.Benchmarks.csproj" /></ItemGroup>
-</Project>
-XML
-  echo 'return FastTun.Benchmarks.XdpReflector.Run(args);' > "$LAUNCHER/Program.cs"
-  dotnet build "$LAUNCHER" -c Release -v q --nologo -o "$LAUNCHER/bin" >/dev/null
-  RUN=(dotnet "$LAUNCHER/bin/launcher.dll")
-fi
+RUN=(dotnet "$BENCH_DIR/FastTun.Benchmarks.dll" xdp-reflector)
 export FASTTUN_NATIVE_DIR=$PWD/native/build DOTNET_gcServer=0
 
 ip netns add "$GEN"
@@ -102,22 +88,22 @@ run_one() { # config size rate → prints the generator's result line
   total=$(awk -v s="$SECONDS_PER_RUN" -v w="$WARMUP" 'BEGIN{print int(s+w+10)}')
   if [ "$cfg" = xdp ]; then
     ip netns exec "$DUT" timeout "$total" taskset -c 1 "${RUN[@]}" reflect --if dut0 --mode "$MODE" \
-      --seconds "$(awk -v s="$SECONDS_PER_RUN" -v w="$WARMUP" 'BEGIN{print s+w+4}')" > "$LAUNCHER.reflect" 2>&1 &
+      --seconds "$(awk -v s="$SECONDS_PER_RUN" -v w="$WARMUP" 'BEGIN{print s+w+4}')" > "$LOGS.reflect" 2>&1 &
     rpid=$!; pids+=("$rpid")
     for _ in $(seq 100); do ip -n "$DUT" -d link show dut0 | grep -q 'prog/xdp' && break; sleep 0.1; done
     dpid=$(pgrep -P "$rpid" | head -1) # timeout's child: the reflector process itself
   fi
   ip netns exec "$GEN" timeout "$total" taskset -c 0 "${RUN[@]}" generate --if gen0 --mode "$MODE" --size "$size" --pps "$rate" --dut-pid "$dpid" --dut-napi napi/dut0- \
     --dst-mac "$DUT_MAC" --src-mac "$GEN_MAC" --src-ip 10.9.1.2 --dst-net 10.9.2.0 \
-    --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --cpu 1 > "$LAUNCHER.gen" 2>&1 &
+    --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --cpu 1 > "$LOGS.gen" 2>&1 &
   local gpid=$!; pids+=("$gpid")
   sleep 1; pin_napi
-  wait "$gpid" || { cat "$LAUNCHER.gen" >&2; return 1; }
+  wait "$gpid" || { cat "$LOGS.gen" >&2; return 1; }
   if [ -n "$rpid" ]; then
-    wait "$rpid" || { cat "$LAUNCHER.reflect" >&2; return 1; }
-    sed -n 's/^reflect/#   reflect/p' "$LAUNCHER.reflect" | tee -a "$OUT" >&2
+    wait "$rpid" || { cat "$LOGS.reflect" >&2; return 1; }
+    sed -n 's/^reflect/#   reflect/p' "$LOGS.reflect" | tee -a "$OUT" >&2
   fi
-  grep "^generate" "$LAUNCHER.gen"; grep "^generate" "$LAUNCHER.gen" | sed "s/^/#   /" >> "$OUT"
+  grep "^generate" "$LOGS.gen"; grep "^generate" "$LOGS.gen" | sed "s/^/#   /" >> "$OUT"
 }
 
 {

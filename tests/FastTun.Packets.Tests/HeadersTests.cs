@@ -95,7 +95,7 @@ public class HeadersTests
             ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(h);
             h[1] = (byte)rng.Next(256);
             ushort newWord = BinaryPrimitives.ReadUInt16BigEndian(h);
-            ushort incremental = TunnelDecap.IncrementalChecksum(BinaryPrimitives.ReadUInt16BigEndian(h.AsSpan(10)), oldWord, newWord);
+            ushort incremental = IncrementalChecksum.Update16(BinaryPrimitives.ReadUInt16BigEndian(h.AsSpan(10)), oldWord, newWord);
             BinaryPrimitives.WriteUInt16BigEndian(h.AsSpan(10), incremental);
             Assert.True(InternetChecksum.Verify(h), $"case {i}");
         }

@@ -90,8 +90,7 @@ public sealed record StaticRoute(uint Prefix, int PrefixLength, uint NextHop, in
 /// <summary>A permanent neighbour entry (<c>fasttun neighbor A mac M</c>); MAC in the low 48 bits, first octet highest.</summary>
 public sealed record StaticNeighbor(uint Address, ulong Mac, string Interface)
 {
-    public static string FormatMac(ulong mac) => string.Create(CultureInfo.InvariantCulture,
-        $"{(mac >> 40) & 0xff:x2}:{(mac >> 32) & 0xff:x2}:{(mac >> 24) & 0xff:x2}:{(mac >> 16) & 0xff:x2}:{(mac >> 8) & 0xff:x2}:{mac & 0xff:x2}");
+    public static string FormatMac(ulong mac) => FastTun.Packets.Datapath.NeighborEntry.FormatMac(mac);
 }
 
 /// <summary>A subnet reachable directly on an interface or tunnel, derived from its addresses.</summary>

@@ -112,8 +112,8 @@ public sealed partial class Pipeline
         // Type 8 → 0 changes one 16-bit word (type, code): patch the ICMP checksum incrementally (RFC 1624).
         message[0] = IcmpEchoReply;
         ushort sum = BinaryPrimitives.ReadUInt16BigEndian(message.Slice(2));
-        uint adjusted = (uint)sum + ((uint)IcmpEchoRequest << 8);
-        BinaryPrimitives.WriteUInt16BigEndian(message.Slice(2), (ushort)(adjusted + (adjusted >> 16)));
+        BinaryPrimitives.WriteUInt16BigEndian(message.Slice(2),
+            Checksum.IncrementalChecksum.Update16(sum, (ushort)(IcmpEchoRequest << 8 | message[1]), (ushort)(IcmpEchoReply << 8 | message[1])));
         RouteLocallyOriginated(ref f);
     }
 

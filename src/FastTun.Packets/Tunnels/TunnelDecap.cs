@@ -147,16 +147,7 @@ public static class TunnelDecap
         ushort newWord = (ushort)(oldWord | Ipv4Header.EcnCe);
         header[Ipv4Header.TosOffset] = (byte)newWord;
         ushort oldChecksum = BinaryPrimitives.ReadUInt16BigEndian(header.Slice(Ipv4Header.ChecksumOffset));
-        BinaryPrimitives.WriteUInt16BigEndian(header.Slice(Ipv4Header.ChecksumOffset), IncrementalChecksum(oldChecksum, oldWord, newWord));
+        BinaryPrimitives.WriteUInt16BigEndian(header.Slice(Ipv4Header.ChecksumOffset), Checksum.IncrementalChecksum.Update16(oldChecksum, oldWord, newWord));
     }
 
-    /// <summary>RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). Private until the shared incremental helpers in
-    /// Checksum/ land.</summary>
-    internal static ushort IncrementalChecksum(ushort checksum, ushort oldWord, ushort newWord)
-    {
-        uint sum = (uint)(ushort)~checksum + (ushort)~oldWord + newWord;
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
-    }
 }
