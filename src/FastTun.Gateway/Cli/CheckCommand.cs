@@ -120,8 +120,9 @@ public static class CheckCommand
         if (config.Neighbors.IsEmpty) s.AppendLine("  none static (resolved by ARP)");
         foreach (var n in config.Neighbors)
             s.AppendLine(inv, $"  {Ipv4Address.Format(n.Address)} dev {n.Interface} lladdr {StaticNeighbor.FormatMac(n.Mac)} PERMANENT");
-        int queues = config.Interfaces.Sum(e => e.Queues);
-        s.AppendLine(inv, $"workers: {(config.Workers is { } w ? w.ToString(inv) : $"one per port queue ({queues})")}");
+        // One worker serves one queue of every interface, so there are as many workers as queues per interface.
+        int queues = config.Interfaces.IsEmpty ? 0 : config.Interfaces.Max(e => e.Queues);
+        s.AppendLine(inv, $"workers: {(config.Workers is { } w ? w.ToString(inv) : $"one per queue ({queues}), each serving that queue of every interface")}");
         s.AppendLine(inv, $"control socket: {config.ControlSocket ?? "none"}");
         s.AppendLine(inv, $"ignored lines: {config.IgnoredLines}");
         s.AppendLine(inv, $"warnings: {config.Warnings.Length}");

@@ -37,7 +37,8 @@ public sealed partial class Pipeline
 
     private void Decapsulate(ref Frame f)
     {
-        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out _);
+        // ReceiveIpv4 verified the outer header checksum before routing the packet here.
+        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out _, outerChecksumVerified: true);
         if (reason == DropReason.None)
         {
             ReceiveIpv4(ref f); // the inner packet: checked and routed like any other

@@ -22,7 +22,14 @@ public static class TunnelDecap
     /// it arrived on. On failure the frame is unchanged and the reason names the first check that failed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel)
+    public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel) =>
+        Decapsulate(table, ref frame, out tunnel, outerChecksumVerified: false);
+
+    /// <summary>As <see cref="Decapsulate(TunnelTable, ref Frame, out Tunnel?)"/>; a caller that has already
+    /// verified the outer header checksum (the gateway pipeline does, before routing the packet to itself)
+    /// passes <paramref name="outerChecksumVerified"/> to skip summing the header a second time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel, bool outerChecksumVerified)
     {
         // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
         // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
@@ -31,7 +38,7 @@ public static class TunnelDecap
         Span<byte> data = frame.Data;
         if (!Ipv4Header.TryParse(data, out _, out DropReason reason)) return reason;
         int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
-        if (Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) return DropReason.BadIpChecksum;
+        if (!outerChecksumVerified && Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) return DropReason.BadIpChecksum;
         if ((BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
              & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0)
             return DropReason.TunnelFragment;
