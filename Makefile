@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 CONFIG ?= Release
 DOTNET ?= dotnet
+# One or more BenchmarkDotNet globs, space separated: FILTER='*Lpm* *Pipeline*'.
 FILTER ?= *
 # Extra BenchmarkDotNet arguments, e.g. BENCH_ARGS='--job short' for a quicker, noisier run.
 BENCH_ARGS ?=
@@ -48,7 +49,7 @@ test: deps build
 	CONFIG=$(CONFIG) DOTNET=$(DOTNET) bash tests/run-tests.sh
 
 bench: deps build
-	$(DOTNET) run -c $(CONFIG) --no-build --project bench/FastTun.Benchmarks -- --filter '$(FILTER)' $(BENCH_ARGS)
+	$(DOTNET) run -c $(CONFIG) --no-build --project bench/FastTun.Benchmarks -- --filter $(foreach f,$(FILTER),'$(f)') $(BENCH_ARGS)
 
 clean:
 	$(MAKE) -C native clean
