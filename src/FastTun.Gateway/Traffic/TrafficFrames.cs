@@ -106,7 +106,7 @@ public sealed unsafe class TrafficFrames : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(UdpHeader.DestinationPortOffset), TrafficSpec.VxlanPort);
         BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(UdpHeader.LengthOffset), (ushort)(outerLength - Ipv4Header.MinLength));
         BinaryPrimitives.WriteUInt16BigEndian(udp.Slice(UdpHeader.ChecksumOffset), 0);
-        Span<byte> vxlan = udp.Slice(UdpHeader.Length, 8);
+        Span<byte> vxlan = udp.Slice(UdpHeader.Length);
         BinaryPrimitives.WriteUInt32BigEndian(vxlan, 0x08000000); // I flag: the VNI is valid
         BinaryPrimitives.WriteUInt32BigEndian(vxlan.Slice(4), _spec.Vni << 8);
         byte[] innerDst = _spec.InnerDestinationMac ?? _spec.DestinationMac;

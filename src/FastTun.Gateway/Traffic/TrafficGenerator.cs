@@ -17,11 +17,15 @@ public sealed record GenResult(long Sent, long Bytes, double Seconds, long Defer
 /// per flow, one timestamp per batch), TxBurst, and keeps whatever the port could not take (ring full) at the
 /// front of the batch for the next burst, so a full ring never costs a sequence number. Paced mode is a token
 /// bucket: credit grows at the rate, batches are small (rate / 20 000, at most the batch size) so the
-/// receiver's backlog sees a smooth stream, and credit is capped at two batches so a stall never turns into
-/// a burst. Bounded by the duration; no allocation in the loop.
+/// receiver's backlog sees a smooth stream, and credit is capped (two batches or 256 frames, whichever is more) so a
+/// stall is caught up without a burst that overflows a backlog. Bounded by the duration; no allocation in the loop.
 /// </summary>
 public sealed class TrafficGenerator
 {
+    /// <summary>Credit kept across a stall (the generator descheduled): enough to catch up after tens of
+    /// milliseconds at modest rates, far below a veth backlog (1000) or our tx ring (2048).</summary>
+    private const int CatchUpFrames = 256;
+
     private readonly PacketPort _port;
     private readonly TrafficFrames _frames;
     private readonly PacketBatch _batch;
@@ -66,7 +70,7 @@ public sealed class TrafficGenerator
             {
                 credit += (now - lastRefill) * rate / freq;
                 lastRefill = now;
-                double cap = 2.0 * pacedBatch;
+                double cap = Math.Max(2.0 * pacedBatch, CatchUpFrames);
                 if (credit > cap) credit = cap;
                 if (credit < 1 && pending == 0)
                 {
