@@ -53,3 +53,7 @@ clean:
 	$(MAKE) -C native clean
 	$(DOTNET) clean FastTun.sln -c $(CONFIG) --verbosity quiet -nologo
 	rm -rf BenchmarkDotNet.Artifacts
+
+# End-to-end benchmark against the kernel (namespaces, root): writes bench/RESULTS.md. ROUNDS=, TRIAL= tune it.
+bench-e2e: deps build
+	bash bench/e2e/run.sh

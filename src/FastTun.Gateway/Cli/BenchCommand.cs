@@ -183,7 +183,7 @@ public static class BenchCommand
             if (!gen.WaitForExit(TimeSpan.FromSeconds(duration.TotalSeconds + 30))) Kill(gen);
             // Let frames in flight (rings, backlogs) arrive before the sink stops counting.
             Thread.Sleep(300);
-            Signal(sink.Id, "INT");
+            Signal(sink.Id, "TERM"); // not INT: a parent started in the background by a script passes SIGINT on ignored
             if (!sink.WaitForExit(TimeSpan.FromSeconds(10))) Kill(sink);
             if (gen.ExitCode != 0) throw new InvalidOperationException($"generator failed ({gen.ExitCode}): {genErr.Result}");
             using var g = JsonDocument.Parse(genOut);

@@ -137,6 +137,8 @@ public static class GenCommand
             int stopRequested = 0;
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Volatile.Write(ref stopRequested, 1); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Volatile.Write(ref stopRequested, 1); });
+            // Scripts that sample CPU counters around the run wait for this line (startup excluded).
+            Console.Error.WriteLine($"gen: sending on {iface} for {duration.TotalSeconds:0.###} s");
             // Volatile: pairs with the signal handlers' writes above; read once per 64 batches.
             var result = generator.Run(rate, duration, () => Volatile.Read(ref stopRequested) != 0);
             string drv = TrafficPorts.Name(driver);

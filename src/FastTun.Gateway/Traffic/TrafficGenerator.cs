@@ -116,6 +116,10 @@ public sealed class TrafficGenerator
             {
                 deferred += pending;
                 _port.Flush();
+                // The receiver pushes back (veth ring or backlog full). Its NAPI work may sit in ksoftirqd on this
+                // very CPU at a lower priority than ours: spinning on the kick would starve it (and a sink sharing
+                // the core). Yield instead.
+                Thread.Yield();
             }
             if ((loops & 255) == 0) DrainRx(rxBatch);
         }
