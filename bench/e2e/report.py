@@ -57,6 +57,15 @@ def fmt_ratio(r):
     return "—" if r is None else f"{r:.2f}×"
 
 
+def saturated(c, hop, size):
+    """Yes when the gateway dropped part of what the generator offered (delivered < 95 % of sent, median over
+    rounds); otherwise the generator was the limit and the delivered rate is only a lower bound of the gateway's."""
+    d, g = values(c, hop, size, "delivered_pps"), values(c, hop, size, "gen_pps")
+    if not d or not g:
+        return "—"
+    return "yes" if med(d) < 0.95 * med(g) else "no: generator-limited (lower bound)"
+
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=5).stdout.strip()
@@ -77,15 +86,20 @@ w(f"Machine: {os.cpu_count()} CPUs, {cpu_model}, Linux {platform.release()}; "
   f"load average at the end: {LOAD} (other helpers were compiling: figures are noisy).")
 w("")
 w("Values are medians over the rounds, with min–max in parentheses. \"delivered\" = test packets the sink received "
-  "÷ the generator's run time. Ratios compare medians of the same run.")
+  "÷ the generator's run time. Ratios compare medians of the same run. \"gateway saturated?\" says whether the gateway "
+  "dropped part of the offered load (delivered < 95 % of sent): where it did not, the generator was the limit, the "
+  "delivered rate is a lower bound of the gateway's capacity, and a ratio against such a row is bounded accordingly. "
+  "On this 2-core machine the generator shares CPU0 with the sink and with the ingress veth's receive work, and the "
+  "receiving veth pushes back on it (veth ptr_ring backpressure), so it reaches less than when it sends alone "
+  "(see Generator).")
 w("")
 
 for hop, title in (("encap", "Encap hop: generator in server1 → gw1 → sink on the underlay"),
                    ("decap", "Decap hop: generator of tunnel packets on the underlay → gw2 → sink in server2")):
     w(f"## {title}")
     w("")
-    w("| configuration | frame | delivered Mpps | vs kernel fwd | vs VXLAN | gateway CPU1 ns/pkt | of which softirq | fasttun process ns/pkt | generator Mpps |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("| configuration | frame | delivered Mpps | vs kernel fwd | vs VXLAN | gateway saturated? | gateway CPU1 ns/pkt | of which softirq | fasttun process ns/pkt | generator Mpps |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         k = values("kernel", hop, size, "delivered_pps")
         v = values("vxlan", hop, size, "delivered_pps")
@@ -93,7 +107,7 @@ for hop, title in (("encap", "Encap hop: generator in server1 → gw1 → sink o
             d = values(c, hop, size, "delivered_pps")
             if not d and not values(c, hop, size, "sent"):
                 continue
-            w(f"| {NAMES.get(c, c)} | {size} B | {fmt_mpps(d)} | {fmt_ratio(ratio(d, k))} | {fmt_ratio(ratio(d, v))} | "
+            w(f"| {NAMES.get(c, c)} | {size} B | {fmt_mpps(d)} | {fmt_ratio(ratio(d, k))} | {fmt_ratio(ratio(d, v))} | {saturated(c, hop, size)} | "
               f"{fmt_ns(values(c, hop, size, 'cpu1_ns_per_pkt'))} | {fmt_ns(values(c, hop, size, 'softirq_ns_per_pkt'))} | "
               f"{fmt_ns(values(c, hop, size, 'proc_ns_per_pkt'))} | {fmt_mpps(values(c, hop, size, 'gen_pps'))} |")
     w("")
@@ -119,6 +133,25 @@ for hop in ("encap", "decap"):
 w("")
 w("For comparison the kernel's whole forwarding cost on CPU1 is its softirq column in the hop tables above.")
 w("")
+diags = [r for r in recs if r["kind"] == "diag" and r.get("ok") and r.get("perf")]
+if diags:
+    w("Syscalls of the gateway process (one extra 64 B trial per configuration after the rounds, `perf stat` on the "
+      "syscall tracepoints attached to `fasttun run` for the trial minus one second; packets = delivered rate × that time). "
+      "The worker kicks tx with one sendto per burst when need_wakeup asks for it (copy mode: always), and sleeps in "
+      "poll only after empty passes.")
+    w("")
+    w("| configuration | hop | delivered Mpps | syscalls per packet | packets per sendto (tx kick) | recvfrom per packet | poll per packet |")
+    w("|---|---|---|---|---|---|---|")
+    for r in diags:
+        p = r["perf"]
+        pk = r["delivered_pps"] * r["perf_seconds"]
+        if pk <= 0:
+            continue
+        send = p.get("sys_enter_sendto", 0)
+        w(f"| {NAMES.get(r['config'], r['config'])} | {r['hop']} | {r['delivered_pps'] / 1e6:.3f} | "
+          f"{p.get('sys_enter', 0) / pk:.3f} | {'—' if not send else f'{pk / send:.1f}'} | "
+          f"{p.get('sys_enter_recvfrom', 0) / pk:.4f} | {p.get('sys_enter_poll', 0) / pk:.4f} |")
+    w("")
 
 w("## Generator")
 w("")

@@ -135,6 +135,7 @@ public static class GenCommand
             using var frames = new TrafficFrames(spec, batch);
             var generator = new TrafficGenerator(port, frames);
             int stopRequested = 0;
+            // Volatile.Write in the handlers (signal thread) pairs with the Volatile.Read in the loop's stop check.
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Volatile.Write(ref stopRequested, 1); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Volatile.Write(ref stopRequested, 1); });
             // Scripts that sample CPU counters around the run wait for this line (startup excluded).

@@ -40,17 +40,6 @@ public sealed class TrafficFlowTracker
     /// <summary>Packets whose flow id is beyond the tracker's capacity (not accounted).</summary>
     public long Untracked { get; private set; }
 
-    /// <summary>Expected sequences per flow so far: highest seen + 1, summed over flows.</summary>
-    public long Expected
-    {
-        get
-        {
-            long sum = 0;
-            for (int f = 0; f < _next.Length; f++) sum += (long)_next[f];
-            return sum;
-        }
-    }
-
     public void Record(ushort flow, ulong seq)
     {
         if (flow >= _next.Length)
