@@ -59,7 +59,18 @@ results=$work/results.jsonl
 : > "$results"
 pids=()
 
+# The kernel's forwarding runs in softirq on CPU1; under load the softirq work moves to ksoftirqd/1, a nice-0
+# thread that the neighbours' compilers would time-share. It gets the gateway's real-time priority for the run,
+# so every mode's packet processing on CPU1 is treated alike; restored on exit.
+ksoftirqd=$(pgrep -x "ksoftirqd/$GW_CPU" || true)
+ksoftirqd_policy=""
+if [ -n "$ksoftirqd" ]; then
+  ksoftirqd_policy=$(chrt -p "$ksoftirqd" | awk -F': ' '/policy/ {print $2}')
+  chrt -r -p 10 "$ksoftirqd"
+fi
+
 cleanup() {
+  if [ -n "$ksoftirqd" ] && [ "$ksoftirqd_policy" = SCHED_OTHER ]; then chrt -o -p 0 "$ksoftirqd" || true; fi
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
   sleep 0.5
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
@@ -139,15 +150,25 @@ trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args
   # CPU counters from the moment the generator starts sending (its .NET startup excluded) to its exit.
   for _ in $(seq 1 400); do grep -q "gen: sending" "$work/gen.err" 2>/dev/null && break; alive "$gpid" || break; sleep 0.01; done
   c0=$(cpu_sample); p0=$(proc_ticks "$gw_pid")
+  local perfpid=""
+  if [ -n "${DIAG:-}" ] && [ -n "$gw_pid" ]; then
+    # Syscalls of the gateway while it forwards: tracepoint counts, no sampling.
+    perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_enter_poll \
+      -p "$gw_pid" -o "$work/perf.txt" -- sleep $((TRIAL - 1)) >/dev/null 2>&1 &
+    perfpid=$!
+  fi
   for _ in $(seq 1 $(( (TRIAL + 30) * 50 ))); do alive "$gpid" || break; sleep 0.02; done
+  [ -n "$perfpid" ] && wait "$perfpid" 2>/dev/null
   c1=$(cpu_sample); p1=$(proc_ticks "$gw_pid")
   stop_pid "$gpid"
   grep -v "gen: sending" "$work/gen.err" >&2 || true
   sleep 0.3
   stop_pid "$spid"
-  /usr/bin/python3 - "$config" "$hop" "$size" "$gout" "$sout" "$c0" "$c1" "$p0" "$p1" "$HZ" >> "$results" <<'EOF'
+  local kind=hop
+  [ -n "${DIAG:-}" ] && kind=diag
+  /usr/bin/python3 - "$config" "$hop" "$size" "$gout" "$sout" "$c0" "$c1" "$p0" "$p1" "$HZ" "$kind" "$work/perf.txt" "$TRIAL" >> "$results" <<'EOF'
 import json, sys
-config, hop, size, gout, sout, c0, c1, p0, p1, hz = sys.argv[1:]
+config, hop, size, gout, sout, c0, c1, p0, p1, hz, kind, perf, trial = sys.argv[1:]
 def load(path):
     try:
         with open(path) as f: return json.loads(f.read().strip().splitlines()[-1])
@@ -156,7 +177,18 @@ g, s = load(gout), load(sout)
 busy0, soft0 = map(int, c0.split()); busy1, soft1 = map(int, c1.split())
 u0, s0, v0 = map(int, p0.split()); u1, s1, v1 = map(int, p1.split())
 tick = 1e9 / int(hz)
-rec = {"kind": "hop", "config": config, "hop": hop, "size": int(size), "ok": bool(g and s)}
+rec = {"kind": kind, "config": config, "hop": hop, "size": int(size), "ok": bool(g and s)}
+if kind == "diag":
+    counts = {}
+    try:
+        for line in open(perf):
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[0].isdigit():
+                counts[parts[2].split(":")[-1]] = int(parts[0])
+    except OSError:
+        pass
+    rec["perf"] = counts
+    rec["perf_seconds"] = int(trial) - 1
 if g and s:
     pk = s["packets"]
     rec.update(sent=g["sent"], gen_pps=g["pps"], deferred=g["deferred"], gen_syscalls=g["syscalls"], seconds=g["seconds"], received=pk,
@@ -288,6 +320,15 @@ for round in $(seq 1 "$ROUNDS"); do
   log "round $round: full path"
   for config in $PATH_CONFIGS; do full_path "$config"; done
 done
+# Diagnostics outside the measured rounds: syscalls of the FastTun gateway per delivered packet (perf stat on
+# syscall tracepoints attached to the gateway), encap and decap hop, 64 B.
+if command -v perf >/dev/null; then
+  log "diagnostics: gateway syscalls (perf stat)"
+  for config in $CONFIGS; do
+    case $config in xdp-*|pkt-*) ;; *) continue ;; esac
+    DIAG=1 SIZES=64 hops "$config"
+  done
+fi
 elapsed=$(( $(date -u +%s) - start ))
 bash "$topo" down --prefix "$P" >/dev/null 2>&1 || true
 cp "$results" "$root/bench/e2e/last-results.jsonl"

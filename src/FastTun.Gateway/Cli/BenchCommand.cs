@@ -88,6 +88,8 @@ public static class BenchCommand
             {
                 if (!json) Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"trial {t.Step,2}: offered {(t.RequestedRate > 0 ? $"{t.RequestedRate:F0} pps" : "max"),-14} sent {t.Sent,10} ({t.TxPps / 1e6:F3} Mpps)  received {t.Received,10} ({t.RxPps / 1e6:F3} Mpps)  loss {t.LossPercent:F4} %  {(t.Passed ? "pass" : "fail")}"));
+                if (!json && t.RequestedRate > 0 && t.TxPps < 0.95 * t.RequestedRate)
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"          the generator reached only {t.TxPps / t.RequestedRate:P0} of the offered rate (busy CPU?)"));
             });
         }
         catch (InvalidOperationException e)

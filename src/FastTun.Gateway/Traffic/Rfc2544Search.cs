@@ -6,6 +6,7 @@ public readonly record struct Rfc2544Outcome(long Sent, long Received, double Tx
 public sealed record Rfc2544Trial(int Step, double RequestedRate, long Sent, long Received, double TxPps, double RxPps,
     double LossPercent, bool Passed);
 
+/// <param name="ThroughputPps">The highest zero-loss rate the generator actually achieved (≤ the rate offered).</param>
 public sealed record Rfc2544Result(double ThroughputPps, bool GeneratorLimited, IReadOnlyList<Rfc2544Trial> Trials);
 
 /// <summary>
@@ -46,7 +47,8 @@ public static class Rfc2544Search
             if (t.Passed)
             {
                 lo = t.RequestedRate;
-                best = Math.Max(best, lo);
+                // The rate the generator achieved, not the one asked for: on a busy host it can fall short.
+                best = Math.Max(best, t.TxPps > 0 ? Math.Min(t.TxPps, lo) : lo);
             }
             else
             {
