@@ -24,6 +24,7 @@ public static class BenchCommand
                                       --inner-dst-mac]
         Each trial starts a sink on the rx interface, waits until it is ready, runs the generator for
         --duration seconds at the trial rate, then stops the sink and compares the counts.
+
         """;
 
     private static readonly HashSet<string> GenFlags = ["--csum", "--seq"];

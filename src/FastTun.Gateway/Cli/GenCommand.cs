@@ -20,6 +20,7 @@ public static class GenCommand
                            [--driver af_xdp|af_packet] [--queue Q] [--json]
                            [--encap ipip|gre|vxlan --outer-src A --outer-dst B [--key K] [--csum] [--seq]
                             [--vni N] [--inner-dst-mac MAC]]
+
         """;
 
     public static int Run(ReadOnlySpan<string> args)

@@ -17,6 +17,7 @@ public static class SinkCommand
         Usage: fasttun sink --iface X [--driver af_xdp|af_packet] [--queue Q] [--duration S] [--ip A]
                             [--mac MAC] [--json]
           --ip A     answer ARP who-has A with the interface MAC (so a gateway can resolve the sink)
+
         """;
 
     public static int Run(ReadOnlySpan<string> args)
