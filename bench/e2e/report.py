@@ -90,7 +90,8 @@ w("Values are medians over the rounds, with min–max in parentheses. \"delivere
   "dropped part of the offered load (delivered < 95 % of sent): where it did not, the generator was the limit, the "
   "delivered rate is a lower bound of the gateway's capacity, and a ratio against such a row is bounded accordingly. "
   "On this 2-core machine the generator shares CPU0 with the sink and with the ingress veth's receive work, and the "
-  "receiving veth pushes back on it (veth ptr_ring backpressure), so it reaches less than when it sends alone "
+  "receiving veth pushes back on it (when the receiver's backlog or XDP ring is full the AF_XDP copy-mode transmit "
+  "stops with EBUSY and the generator yields), so it reaches less than when it sends alone "
   "(see Generator).")
 w("")
 
