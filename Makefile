@@ -20,6 +20,7 @@ help:
 	@echo "make demo    deps + build + the seed topology with FastTun as gw1 and gw2 (root)"
 	@echo "make test    deps + build + every test suite (root tests need root)"
 	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
+	@echo "make bench-e2e  end-to-end benchmark against the kernel in namespaces (root): bench/RESULTS.md"
 	@echo "make clean   remove build output"
 
 deps: apt-deps nuget-deps
@@ -59,3 +60,8 @@ clean:
 .PHONY: demo
 demo: deps build
 	bash bench/e2e/demo.sh
+
+.PHONY: bench-e2e
+# End-to-end benchmark against the kernel (namespaces, root): writes bench/RESULTS.md. ROUNDS=, TRIAL= tune it.
+bench-e2e: deps build
+	bash bench/e2e/run.sh
