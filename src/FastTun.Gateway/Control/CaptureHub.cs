@@ -61,9 +61,11 @@ public sealed class CaptureHub
             if (!tunnelPoint && port < 0) throw new ArgumentException($"the {pointText} point sees ethernet frames: give an interface name, not tunnel {iface}");
             filter = tunnelPoint ? state.Ports.Length + tunnel : port;
         }
-        if (IsActive) throw new InvalidOperationException("a capture is already running; one at a time");
+        // Reserved here, so a second request gets a clear error; released when the stream ends or never starts.
+        if (Interlocked.CompareExchange(ref _active, 1, 0) != 0) throw new InvalidOperationException("a capture is already running; one at a time");
         var info = new JsonObject { ["point"] = pointText, ["iface"] = iface, ["count"] = count, ["duration"] = duration, ["snapLength"] = SnapLength };
-        return new ControlReply(ControlProtocol.Ok(info), (stream, stop) => Run(stream, point, filter, count, duration, stop));
+        return new ControlReply(ControlProtocol.Ok(info), (stream, stop) => Run(stream, point, filter, count, duration, stop),
+            () => Interlocked.Exchange(ref _active, 0));
     }
 
     public static bool TryParsePoint(string text, out CapturePoint point)
@@ -81,7 +83,6 @@ public sealed class CaptureHub
 
     private void Run(Stream stream, CapturePoint point, int filter, long count, double duration, CancellationToken stop)
     {
-        if (Interlocked.CompareExchange(ref _active, 1, 0) != 0) return; // lost a race with another capture: empty stream
         Interlocked.Increment(ref _sessions);
         var state = _runtime.State;
         var workers = _runtime.Workers;

@@ -6,7 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace FastTun.Gateway.Control;
 
 /// <summary>What a request produced: the answer line, and for a streaming command (capture) what to write after it.</summary>
-public sealed record ControlReply(JsonObject Body, Action<Stream, CancellationToken>? Stream = null);
+/// <param name="Abort">Called instead of <paramref name="Stream"/> when the answer line cannot be delivered, to
+/// release what the request reserved.</param>
+public sealed record ControlReply(JsonObject Body, Action<Stream, CancellationToken>? Stream = null, Action? Abort = null);
 
 /// <summary>
 /// The control socket: a Unix stream socket, mode 0600 in a directory created 0700, root peers only
@@ -126,7 +128,15 @@ public sealed class ControlServer : IDisposable
                 if (line is null) return;
                 if (line.Length == 0) continue;
                 var reply = Handle(line);
-                stream.Write(ControlProtocol.Line(reply.Body));
+                try
+                {
+                    stream.Write(ControlProtocol.Line(reply.Body));
+                }
+                catch
+                {
+                    reply.Abort?.Invoke();
+                    throw;
+                }
                 if (reply.Stream is not null)
                 {
                     reply.Stream(stream, _stopping.Token);
