@@ -32,7 +32,7 @@ public sealed class TableWriter
             numeric[c] = _rows.Count > 0 && _rows.All(r => c < r.Length && IsNumber(r[c]));
             foreach (var r in _rows) if (c < r.Length) widths[c] = Math.Max(widths[c], r[c].Length);
         }
-        WriteRow(output, _headers, widths, new bool[n]);
+        WriteRow(output, _headers, widths, numeric); // headers of number columns align right too
         foreach (var r in _rows) WriteRow(output, r, widths, numeric);
     }
 

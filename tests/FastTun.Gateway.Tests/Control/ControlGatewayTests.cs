@@ -92,9 +92,10 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
     {
         string socket = _lab.SocketOf("gw1");
         string dir = Path.GetDirectoryName(socket)!;
-        string client = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ntry:\n s.connect(sys.argv[1])\nexcept OSError as e:\n print('connect:', e.strerror); sys.exit(0)\n"
-            + "s.sendall(b'{\"cmd\":\"show\",\"what\":\"routes\"}\\n')\nprint(s.makefile().readline().strip())\n"
-            + "try:\n d = s.recv(100)\nexcept ConnectionResetError:\n d = b''\nprint('after:', repr(d))\n"; // unread request bytes make close(2) a reset
+        // The refusal comes right after accept(2), before any request: the client only reads.
+        string client = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.settimeout(10)\ntry:\n s.connect(sys.argv[1])\nexcept OSError as e:\n print('connect:', e.strerror); sys.exit(0)\n"
+            + "f=s.makefile('rb')\nprint(f.readline().decode().strip())\n"
+            + "try:\n d = s.recv(100)\nexcept ConnectionResetError:\n d = b''\nprint('after:', repr(d))\n";
         string script = Path.Combine(Path.GetTempPath(), $"fasttun-peer-{Environment.ProcessId}.py");
         File.WriteAllText(script, client);
         File.SetUnixFileMode(script, (UnixFileMode)0x1a4); // 0644: nobody must read it
