@@ -82,6 +82,7 @@ public sealed class ControlServer : IDisposable
 
     private void AcceptLoop()
     {
+        ControlThreadPriority.Raise();
         while (!_disposed)
         {
             Socket client;
@@ -112,6 +113,7 @@ public sealed class ControlServer : IDisposable
 
     private void Serve(Socket client)
     {
+        ControlThreadPriority.Raise();
         try
         {
             var peer = PeerCredentials.Read(client);
