@@ -16,11 +16,16 @@ public sealed class ControlClient : IDisposable
     {
         _socket = socket;
         Path = path;
-        Stream = new NetworkStream(socket, ownsSocket: true);
+        _network = new NetworkStream(socket, ownsSocket: true);
+        Stream = new BufferedStream(_network, 64 * 1024);
     }
 
+    private readonly NetworkStream _network;
+
     public string Path { get; }
-    public NetworkStream Stream { get; }
+    /// <summary>What the gateway sends, buffered: answers are read a byte at a time up to the newline, and a
+    /// capture's pcapng bytes follow its answer line in the same buffer.</summary>
+    public Stream Stream { get; }
 
     public static ControlClient Connect(string path)
     {
@@ -56,7 +61,7 @@ public sealed class ControlClient : IDisposable
     {
         try
         {
-            Stream.Write(ControlProtocol.Line(request));
+            _network.Write(ControlProtocol.Line(request));
             string? line = ControlProtocol.ReadLine(Stream) ?? throw new ControlClientException("the gateway closed the connection without answering");
             return JsonNode.Parse(line) as JsonObject ?? throw new ControlClientException($"unreadable answer: {line}");
         }
@@ -73,5 +78,9 @@ public sealed class ControlClient : IDisposable
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
     }
 
-    public void Dispose() => Stream.Dispose();
+    public void Dispose()
+    {
+        Stream.Dispose();
+        _network.Dispose();
+    }
 }

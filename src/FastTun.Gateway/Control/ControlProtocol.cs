@@ -25,8 +25,8 @@ public static class ControlProtocol
     public static byte[] Line(JsonNode node) => Encoding.UTF8.GetBytes(node.ToJsonString(Compact) + "\n");
 
     /// <summary>Reads one line (without its newline) of at most <see cref="MaxRequestBytes"/>; null at end of
-    /// stream. Byte by byte from a small buffer: requests are short, and it never reads past the newline, so
-    /// raw bytes after a line (capture) stay in the stream.</summary>
+    /// stream. Byte by byte: give it a buffered stream (both ends do), and read whatever follows the line (a
+    /// capture's pcapng) from that same stream.</summary>
     public static string? ReadLine(Stream stream)
     {
         var buffer = new MemoryStream();

@@ -124,9 +124,10 @@ public sealed class ControlServer : IDisposable
                 return;
             }
             using var stream = new NetworkStream(client, ownsSocket: false);
+            using var input = new BufferedStream(stream, 4096); // requests are read up to each newline from here
             while (!_disposed)
             {
-                string? line = ControlProtocol.ReadLine(stream);
+                string? line = ControlProtocol.ReadLine(input);
                 if (line is null) return;
                 if (line.Length == 0) continue;
                 var reply = Handle(line);
