@@ -88,35 +88,39 @@ public static class CaptureCommand
     /// the gateway writes it) without keeping the packets.</summary>
     public sealed class PcapNgSummary
     {
-        private readonly List<byte> _pending = new();
+        private byte[] _pending = new byte[64 * 1024];
+        private int _length;
         public long Packets { get; private set; }
         public long Lost { get; private set; }
 
         public void Feed(ReadOnlySpan<byte> bytes)
         {
-            foreach (byte b in bytes) _pending.Add(b);
-            while (_pending.Count >= 12)
+            if (_length + bytes.Length > _pending.Length) Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _length + bytes.Length));
+            bytes.CopyTo(_pending.AsSpan(_length));
+            _length += bytes.Length;
+            int at = 0;
+            while (_length - at >= 12)
             {
-                var head = _pending.GetRange(0, 8).ToArray();
-                uint type = BinaryPrimitives.ReadUInt32LittleEndian(head);
-                int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(4));
-                if (length < 12 || _pending.Count < length) return;
-                var block = _pending.GetRange(0, length).ToArray();
-                _pending.RemoveRange(0, length);
+                uint type = BinaryPrimitives.ReadUInt32LittleEndian(_pending.AsSpan(at));
+                int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(_pending.AsSpan(at + 4));
+                if (length < 12 || _length - at < length) break;
                 if (type == 6) Packets++;
-                else if (type == 5) Lost += OsDrop(block);
+                else if (type == 5) Lost += OsDrop(_pending.AsSpan(at, length));
+                at += length;
             }
+            _pending.AsSpan(at, _length - at).CopyTo(_pending); // keep the partial block
+            _length -= at;
         }
 
-        private static long OsDrop(byte[] block)
+        private static long OsDrop(ReadOnlySpan<byte> block)
         {
             int at = 20; // type, length, interface id, timestamp (2 × 32 bits)
             while (at + 4 <= block.Length - 4)
             {
-                ushort code = BinaryPrimitives.ReadUInt16LittleEndian(block.AsSpan(at));
-                ushort len = BinaryPrimitives.ReadUInt16LittleEndian(block.AsSpan(at + 2));
+                ushort code = BinaryPrimitives.ReadUInt16LittleEndian(block[at..]);
+                ushort len = BinaryPrimitives.ReadUInt16LittleEndian(block[(at + 2)..]);
                 if (code == 0) break;
-                if (code == 7 && len == 8) return (long)BinaryPrimitives.ReadUInt64LittleEndian(block.AsSpan(at + 4));
+                if (code == 7 && len == 8) return (long)BinaryPrimitives.ReadUInt64LittleEndian(block[(at + 4)..]);
                 at += 4 + ((len + 3) & ~3);
             }
             return 0;
