@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 CONFIG ?= Release
 DOTNET ?= dotnet
+# One or more BenchmarkDotNet globs, space separated: FILTER='*Lpm* *Pipeline*'.
 FILTER ?= *
 # Extra BenchmarkDotNet arguments, e.g. BENCH_ARGS='--job short' for a quicker, noisier run.
 BENCH_ARGS ?=
@@ -11,13 +12,15 @@ BENCH_ARGS ?=
 APT_PACKAGES := make clang llvm libbpf-dev libxdp-dev iproute2 iputils-ping ethtool tshark tcpdump \
                 python3 python3-scapy iperf3 traceroute netsniff-ng curl procps
 
-.PHONY: deps apt-deps nuget-deps build native test test-packets test-linux test-gateway bench clean help
+.PHONY: deps apt-deps nuget-deps build native test bench clean help
 
 help:
 	@echo "make deps    install missing Debian packages and restore NuGet packages"
 	@echo "make build   build native/ and the .NET solution ($(CONFIG))"
+	@echo "make demo    deps + build + the seed topology with FastTun as gw1 and gw2 (root)"
 	@echo "make test    deps + build + every test suite (root tests need root)"
 	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
+	@echo "make bench-e2e  end-to-end benchmark against the kernel in namespaces (root): bench/RESULTS.md"
 	@echo "make clean   remove build output"
 
 deps: apt-deps nuget-deps
@@ -47,9 +50,18 @@ test: deps build
 	CONFIG=$(CONFIG) DOTNET=$(DOTNET) bash tests/run-tests.sh
 
 bench: deps build
-	$(DOTNET) run -c $(CONFIG) --no-build --project bench/FastTun.Benchmarks -- --filter '$(FILTER)' $(BENCH_ARGS)
+	$(DOTNET) run -c $(CONFIG) --no-build --project bench/FastTun.Benchmarks -- --filter $(foreach f,$(FILTER),'$(f)') $(BENCH_ARGS)
 
 clean:
 	$(MAKE) -C native clean
 	$(DOTNET) clean FastTun.sln -c $(CONFIG) --verbosity quiet -nologo
 	rm -rf BenchmarkDotNet.Artifacts
+
+.PHONY: demo
+demo: deps build
+	bash bench/e2e/demo.sh
+
+.PHONY: bench-e2e
+# End-to-end benchmark against the kernel (namespaces, root): writes bench/RESULTS.md. ROUNDS=, TRIAL= tune it.
+bench-e2e: deps build
+	bash bench/e2e/run.sh

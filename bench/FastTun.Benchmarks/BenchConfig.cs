@@ -2,6 +2,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Perfolizer.Horology;
 
 namespace FastTun.Benchmarks;
 
@@ -14,7 +15,10 @@ public sealed class BenchConfig : ManualConfig
 {
     public BenchConfig()
     {
-        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance));
+        // Bounded runs (3 warmups, 7 measured iterations of 250 ms): a full `make bench` takes minutes, and medians
+        // of 7 are steadier than means of many on this shared 2-core machine.
+        AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+            .WithWarmupCount(3).WithIterationCount(7).WithIterationTime(TimeInterval.FromMilliseconds(250)));
         AddDiagnoser(MemoryDiagnoser.Default);
         Add(DefaultConfig.Instance);
         WithOptions(ConfigOptions.DisableOptimizationsValidator | ConfigOptions.JoinSummary);

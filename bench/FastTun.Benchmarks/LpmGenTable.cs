@@ -58,8 +58,71 @@ public static class LpmGenTable
                 Lpm4Table table = LpmInputs.BuildTimed(routes, out TimeSpan build);
                 Console.WriteLine(LpmInputs.Describe(table, build));
             }
+            Lpm4Table measured = Lpm4Table.Build(routes);
+            QuickMeasure(measured, SyntheticTable.Destinations(routes, dests, seed + 1));
+            QuickUpdates(measured, routes);
         }
         return 0;
+    }
+
+    /// <summary>
+    /// A rough Stopwatch + process-CPU-time check for development, not a substitute for the BenchmarkDotNet
+    /// suites: on a shared, oversubscribed machine the CPU-time figure excludes time spent descheduled.
+    /// </summary>
+    private static void QuickMeasure(Lpm4Table table, uint[] destinations)
+    {
+        var output = new uint[64];
+        Lpm4Reader reader = table.GetReader();
+        for (int round = 0; round < 3; round++)
+        {
+            Measure("single", () => { uint s = 0; foreach (uint a in destinations) s += reader.Lookup(a); return s; });
+            Measure("batch64", () =>
+            {
+                uint s = 0;
+                for (int i = 0; i + 64 <= destinations.Length; i += 64)
+                {
+                    reader.LookupBatch(destinations.AsSpan(i, 64), output);
+                    s += output[0];
+                }
+                return s;
+            });
+            Measure("chain", () => { uint x = 0; foreach (uint a in destinations) x = reader.Lookup(a ^ (x & 0xFF)); return x; });
+        }
+
+        void Measure(string name, Func<uint> body)
+        {
+            var process = Process.GetCurrentProcess();
+            TimeSpan cpu0 = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            uint result = body();
+            double wall = clock.Elapsed.TotalNanoseconds / destinations.Length;
+            process.Refresh();
+            double cpu = (process.TotalProcessorTime - cpu0).TotalNanoseconds / destinations.Length;
+            Console.WriteLine($"  {name,-8} wall {wall,7:F1} ns/lookup   cpu {cpu,7:F1} ns/lookup   (result {result})");
+        }
+    }
+
+    /// <summary>Single-threaded delete + re-add of random routes (no readers): the writer's own cost.</summary>
+    private static void QuickUpdates(Lpm4Table table, Route4[] routes)
+    {
+        var rng = new SplitMix64(99);
+        const int Operations = 200_000;
+        for (int round = 0; round < 3; round++)
+        {
+            var process = Process.GetCurrentProcess();
+            TimeSpan cpu0 = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < Operations; i++)
+            {
+                Route4 r = routes[(int)rng.NextInt((uint)routes.Length)];
+                table.Delete(r.Prefix, r.Length);
+                table.AddOrReplace(r.Prefix, r.Length, r.NextHop);
+            }
+            double wall = clock.Elapsed.TotalNanoseconds / Operations;
+            process.Refresh();
+            double cpu = (process.TotalProcessorTime - cpu0).TotalNanoseconds / Operations;
+            Console.WriteLine($"  delete+re-add  wall {wall,7:F0} ns/op ({1e9 / wall:N0}/s)   cpu {cpu,7:F0} ns/op ({1e9 / cpu:N0}/s)");
+        }
     }
 
     private static ulong ParseSeed(string text) =>

@@ -16,26 +16,31 @@
 #   --mode vxlan    kernel VXLAN (the only kernel tunnel here) carrying 1.1.1.0/24 between gw1 and gw2,
 #                   with the seed's static routes via 1.1.1.2 / 1.1.1.1.
 #   --mtu N         MTU of the gw1–gw2 underlay link (default 1500: tunnel MTU 1480 for ipip, 1476 for gre).
+#   --underlay bridge  put a Linux bridge (namespace ${P}wire, bridge br0) between gw1:eth2 and gw2:eth2, as the
+#                   seed's hand-built lab does. Frames on it can be captured even when both gateways use XDP
+#                   (XDP and AF_XDP transmit bypass the packet taps on the gateways' own interfaces).
+#                   Default: direct (one veth pair).
 #   --offload off   turn off tx checksum/TSO/GSO on the servers' veths (see LAB-NOTES: frames then arrive
 #                   with complete checksums and no super-frames). Default on.
 set -euo pipefail
 
 cmd=${1:-}; shift || true
-prefix=ft- mode=fasttun mtu=1500 offload=on
+prefix=ft- mode=fasttun mtu=1500 offload=on underlay=direct
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix) prefix=$2; shift 2 ;;
     --mode) mode=$2; shift 2 ;;
     --mtu) mtu=$2; shift 2 ;;
     --offload) offload=$2; shift 2 ;;
+    --underlay) underlay=$2; shift 2 ;;
     *) echo "topology.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-s1=${prefix}server1 g1=${prefix}gw1 g2=${prefix}gw2 s2=${prefix}server2
+s1=${prefix}server1 g1=${prefix}gw1 g2=${prefix}gw2 s2=${prefix}server2 wire=${prefix}wire
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 down() {
-  for ns in $s1 $g1 $g2 $s2; do
+  for ns in $s1 $g1 $g2 $s2 $wire; do
     if ip netns list | grep -qw "$ns"; then
       # Kill whatever still runs inside the namespace (a gateway, iperf3, tcpdump) before deleting it.
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
@@ -56,7 +61,19 @@ up() {
   # Links named as in the seed: gw:eth1 ↔ server:net0, gw1:eth2 ↔ gw2:eth2.
   ip link add net0 netns "$s1" type veth peer name eth1 netns "$g1"
   ip link add net0 netns "$s2" type veth peer name eth1 netns "$g2"
-  ip link add eth2 netns "$g1" type veth peer name eth2 netns "$g2"
+  if [ "$underlay" = bridge ]; then
+    ip netns add "$wire"
+    quiet_ipv6 "$wire"
+    nsx "$wire" ip link add br0 type bridge
+    ip link add eth2 netns "$g1" type veth peer name gw1 netns "$wire"
+    ip link add eth2 netns "$g2" type veth peer name gw2 netns "$wire"
+    for p in gw1 gw2; do
+      nsx "$wire" ip link set "$p" mtu "$mtu" master br0 up
+    done
+    nsx "$wire" ip link set br0 mtu "$mtu" up
+  else
+    ip link add eth2 netns "$g1" type veth peer name eth2 netns "$g2"
+  fi
   for ns in $g1 $g2; do
     nsx "$ns" ip link set eth2 mtu "$mtu"
     nsx "$ns" ip link set eth1 up
@@ -98,7 +115,7 @@ up() {
 }
 
 status() {
-  for ns in $s1 $g1 $g2 $s2; do
+  for ns in $s1 $g1 $g2 $s2 $wire; do
     echo "== $ns"; nsx "$ns" ip -br addr 2>/dev/null || echo "(absent)"
   done
 }
@@ -107,5 +124,5 @@ case $cmd in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,27p' "$0" >&2; exit 2 ;;
 esac

@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Net;
 using FastTun.Gateway.Config;
 
@@ -12,9 +13,9 @@ public class ConfigIpv4Tests
     [InlineData("172.12.1.10", 0xAC0C010Au)]
     public void TryParseAddress_Valid_ReturnsHostOrder(string text, uint expected)
     {
-        Assert.True(ConfigIpv4.TryParseAddress(text, out uint address));
+        Assert.True(Ipv4Address.TryParse(text, out uint address));
         Assert.Equal(expected, address);
-        Assert.Equal(text, ConfigIpv4.Format(address));
+        Assert.Equal(text, Ipv4Address.Format(address));
     }
 
     [Theory]
@@ -28,7 +29,7 @@ public class ConfigIpv4Tests
     [InlineData("a.b.c.d")]
     [InlineData("1000.1.1.1")]
     [InlineData("10.1.5.-1")]
-    public void TryParseAddress_Invalid_ReturnsFalse(string text) => Assert.False(ConfigIpv4.TryParseAddress(text, out _));
+    public void TryParseAddress_Invalid_ReturnsFalse(string text) => Assert.False(Ipv4Address.TryParse(text, out _));
 
     [Theory]
     [InlineData("10.1.5.1/24", 0x0A010501u, 24)]
@@ -59,8 +60,8 @@ public class ConfigIpv4Tests
         {
             uint value = (uint)random.NextInt64(0, 1L << 32);
             string text = new IPAddress([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]).ToString();
-            Assert.Equal(text, ConfigIpv4.Format(value));
-            Assert.True(ConfigIpv4.TryParseAddress(text, out uint parsed));
+            Assert.Equal(text, Ipv4Address.Format(value));
+            Assert.True(Ipv4Address.TryParse(text, out uint parsed));
             Assert.Equal(value, parsed);
         }
     }

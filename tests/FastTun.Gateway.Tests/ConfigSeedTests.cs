@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using FastTun.Gateway.Config;
 using Microsoft.Extensions.Logging;
 
@@ -91,7 +92,7 @@ public class ConfigSeedTests
         Assert.Equal("10.1.5.1/24", Assert.Single(config.Interfaces[0].Addresses).ToString());
         Assert.Equal("172.12.1.10/24", Assert.Single(config.Interfaces[1].Addresses).ToString());
         var tun = Assert.Single(config.Tunnels);
-        Assert.Equal(("tun0", TunnelMode.Ipip, "172.12.1.10", "172.12.1.11"), (tun.Name, tun.Mode, ConfigIpv4.Format(tun.Local), ConfigIpv4.Format(tun.Remote)));
+        Assert.Equal(("tun0", TunnelMode.Ipip, "172.12.1.10", "172.12.1.11"), (tun.Name, tun.Mode, Ipv4Address.Format(tun.Local), Ipv4Address.Format(tun.Remote)));
         Assert.Equal("1.1.1.1/24", Assert.Single(tun.Addresses).ToString());
         Assert.Equal(255, tun.Ttl);
         Assert.True(tun.Tos.Inherit);
@@ -116,7 +117,7 @@ public class ConfigSeedTests
         var config = GatewayConfig.Parse(SeedGw2, "gw2", new CapturingLogger());
 
         var tun = Assert.Single(config.Tunnels);
-        Assert.Equal(("172.12.1.11", "172.12.1.10", "eth2", 1480), (ConfigIpv4.Format(tun.Local), ConfigIpv4.Format(tun.Remote), tun.Underlay, tun.Mtu));
+        Assert.Equal(("172.12.1.11", "172.12.1.10", "eth2", 1480), (Ipv4Address.Format(tun.Local), Ipv4Address.Format(tun.Remote), tun.Underlay, tun.Mtu));
         Assert.Equal("10.1.5.0/24 via 1.1.1.1 dev tun0", Assert.Single(config.StaticRoutes).ToString());
         Assert.Equal("1.1.1.0/24 dev tun0 proto kernel scope link src 1.1.1.2", config.ConnectedRoutes.Single(c => c.Interface == "tun0").ToString());
     }

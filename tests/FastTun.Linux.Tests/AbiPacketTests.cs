@@ -1,6 +1,3 @@
-using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using FastTun.Linux.Interop;
 
 namespace FastTun.Linux.Tests;
@@ -18,36 +15,23 @@ public class AbiPacketTests
 
     [Theory]
     [MemberData(nameof(Structs))]
-    public void Struct_SizeAndEveryFieldOffset_MatchKernelAbi(string name)
-    {
-        Type t = StructType(name);
-        var c = s_probe.Value.Where(kv => kv.Key.StartsWith(name + ".", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[(name.Length + 1)..], kv => kv.Value);
-        Assert.True(c.ContainsKey("size"), $"abi_packet.c prints no {name}.size");
-        Assert.Equal(c["size"], SizeOf(t));
-
-        var fields = t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
-        Assert.NotEmpty(fields);
-        foreach (var f in fields)
-        {
-            Assert.True(c.ContainsKey(f.Name), $"{name}.{f.Name} is not checked by abi_packet.c");
-            Assert.True(c[f.Name] == (long)Marshal.OffsetOf(t, f.Name), $"{name}.{f.Name}: C offset {c[f.Name]}, C# {Marshal.OffsetOf(t, f.Name)}");
-        }
-        // And the other way: every field the C side knows is declared in C#.
-        foreach (string cField in c.Keys.Where(k => k != "size"))
-            Assert.Contains(fields, f => f.Name == cField);
-    }
+    public void Struct_SizeAndEveryFieldOffset_MatchKernelAbi(string name) =>
+        AbiProbe.AssertStructMatches(s_probe.Value, StructType(name));
 
     [Fact]
     public void Constants_EveryProbedConstant_MatchesLibc()
     {
-        var constants = s_probe.Value.Where(kv => !kv.Key.Contains('.')).ToList();
-        Assert.True(constants.Count > 50, $"only {constants.Count} constants probed");
-        foreach (var (name, value) in constants)
-        {
-            long actual = name == "IFNAMSIZ" ? ifreq.IFNAMSIZ : ConstantValue(name);
-            Assert.True(actual == value, $"{name}: kernel {value}, C# {actual}");
-        }
+        Assert.True(s_probe.Value.Count(kv => !kv.Key.Contains('.')) > 50, "too few constants probed");
+        AbiProbe.AssertConstantsMatch(s_probe.Value, typeof(Libc), "IFNAMSIZ");
+        Assert.Equal(ifreq.IFNAMSIZ, s_probe.Value.Single(kv => kv.Key == "IFNAMSIZ").Value);
+    }
+
+    [Fact]
+    public void AssertStructMatches_WrongOffset_Fails()
+    {
+        // The harness must be able to fail: a probe claiming tp_mac sits at 26 is rejected.
+        var lying = s_probe.Value.Select(kv => kv.Key == "tpacket3_hdr.tp_mac" ? new KeyValuePair<string, long>(kv.Key, 26) : kv).ToList();
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => AbiProbe.AssertStructMatches(lying, typeof(tpacket3_hdr)));
     }
 
     [Fact]
@@ -61,14 +45,4 @@ public class AbiPacketTests
 
     private static Type StructType(string name) =>
         typeof(Libc).Assembly.GetType("FastTun.Linux.Interop." + name) ?? throw new InvalidOperationException($"no C# struct {name}");
-
-    private static int SizeOf(Type t) =>
-        (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(t).Invoke(null, null)!;
-
-    private static long ConstantValue(string name)
-    {
-        var field = typeof(Libc).GetField(name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
-            ?? throw new InvalidOperationException($"Libc has no constant {name}");
-        return Convert.ToInt64(field.GetValue(null));
-    }
 }

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace FastTun.Linux.Tests;
 
@@ -44,6 +47,42 @@ public static class AbiProbe
             values.Add(new(parts[0], v));
         }
         return values;
+    }
+
+    /// <summary>Asserts that struct <paramref name="t"/> matches the probe's <c>NAME.size</c> and <c>NAME.field</c>
+    /// lines (NAME = <paramref name="cName"/> or the type's name): same size, every C# field at the C offset, and
+    /// every probed field declared in C#.</summary>
+    public static void AssertStructMatches(IReadOnlyList<KeyValuePair<string, long>> probe, Type t, string? cName = null)
+    {
+        string name = cName ?? t.Name;
+        var c = probe.Where(kv => kv.Key.StartsWith(name + ".", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[(name.Length + 1)..], kv => kv.Value);
+        Assert.True(c.ContainsKey("size"), $"the probe prints no {name}.size");
+        int size = (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(t).Invoke(null, null)!;
+        Assert.True(c["size"] == size, $"sizeof({name}): C {c["size"]}, C# {size}");
+        var fields = t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        Assert.NotEmpty(fields);
+        foreach (var f in fields)
+        {
+            Assert.True(c.ContainsKey(f.Name), $"{name}.{f.Name} is not printed by the probe");
+            long offset = Marshal.OffsetOf(t, f.Name);
+            Assert.True(c[f.Name] == offset, $"{name}.{f.Name}: C offset {c[f.Name]}, C# {offset}");
+        }
+        foreach (string cField in c.Keys.Where(k => k != "size"))
+            Assert.True(fields.Any(f => f.Name == cField), $"{name}.{cField} is in the C struct but not declared in C#");
+    }
+
+    /// <summary>Asserts that every probe line without a dot (a constant) equals the same-named const field of
+    /// <paramref name="holder"/> (e.g. the Libc partial class), except names in <paramref name="skip"/>.</summary>
+    public static void AssertConstantsMatch(IReadOnlyList<KeyValuePair<string, long>> probe, Type holder, params string[] skip)
+    {
+        foreach (var (name, value) in probe.Where(kv => !kv.Key.Contains('.') && !skip.Contains(kv.Key)))
+        {
+            var field = holder.GetField(name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static);
+            Assert.True(field != null, $"{holder.Name} has no constant {name}");
+            long actual = Convert.ToInt64(field!.GetValue(null));
+            Assert.True(actual == value, $"{name}: kernel {value}, C# {actual}");
+        }
     }
 
     /// <summary>Finds abi/<paramref name="cFileName"/> by walking up from the test binaries to the checkout.</summary>

@@ -18,7 +18,7 @@ public sealed class XdpProgramTests
     public void Dispose_LastPortOfInterface_LeavesNoXdpProgram(XdpAttachMode mode)
     {
         using var veth = new VethPair(queues: 2);
-        var options = AfXdpPortTests.SmallRings(mode) with { MaxQueues = 2 };
+        var options = AfXdpTestSupport.SmallRings(mode) with { MaxQueues = 2 };
         var port0 = new AfXdpPort(veth.A, 0, 0, options);
         var port1 = new AfXdpPort(veth.A, 1, 1, options);
         Assert.Equal(mode, XdpProgram.Query(veth.A));
@@ -46,7 +46,7 @@ public sealed class XdpProgramTests
         uint staleId = ProgramId(ifindex);
         Assert.Equal(crashed, XdpProgram.Query(veth.A));
 
-        using (var port = new AfXdpPort(veth.A, 0, 4, AfXdpPortTests.SmallRings(next)))
+        using (var port = new AfXdpPort(veth.A, 0, 4, AfXdpTestSupport.SmallRings(next)))
         {
             Assert.Equal(next, port.AttachMode);
             Assert.NotEqual(staleId, ProgramId(ifindex));
@@ -58,7 +58,7 @@ public sealed class XdpProgramTests
                 XdpPeerSocket.Build(frame, seq);
                 peer.Send(frame);
             }
-            Assert.Equal(seen.Length, AfXdpPortTests.Drain(port, new PacketBatch(64), 100, seen, seen.Length, 4));
+            Assert.Equal(seen.Length, AfXdpTestSupport.Drain(port, new PacketBatch(64), 100, seen, seen.Length, 4));
         }
         Assert.Null(XdpProgram.Query(veth.A));
     }
@@ -71,12 +71,12 @@ public sealed class XdpProgramTests
         try
         {
             Shell.Ip($"link set dev {veth.A} xdpgeneric obj {foreign} sec xdp");
-            var ex = Assert.Throws<LinuxException>(() => new AfXdpPort(veth.A, 0, 0, AfXdpPortTests.SmallRings(XdpAttachMode.Auto)));
+            var ex = Assert.Throws<LinuxException>(() => new AfXdpPort(veth.A, 0, 0, AfXdpTestSupport.SmallRings(XdpAttachMode.Auto)));
             Assert.Contains(veth.A, ex.Message);
             Assert.Contains("non-FastTun", ex.Message);
             Assert.Contains("foreign_pass", Shell.Ip($"-d link show {veth.A}")); // untouched
 
-            var forced = AfXdpPortTests.SmallRings(XdpAttachMode.Auto) with { ForceReplaceForeignProgram = true };
+            var forced = AfXdpTestSupport.SmallRings(XdpAttachMode.Auto) with { ForceReplaceForeignProgram = true };
             using (var port = new AfXdpPort(veth.A, 0, 0, forced))
             {
                 Assert.Equal(XdpAttachMode.Native, port.AttachMode); // Auto prefers driver mode; veth has it

@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Diagnostics;
 using FastTun.Packets.Routing;
 
@@ -72,7 +73,7 @@ public class LpmConcurrencyTests
                             if (!IsLegal(batch[i], output[i]) || !IsLegal(batch[i], single))
                             {
                                 Interlocked.Increment(ref violations);   // orders nothing; a counter read after Join
-                                firstViolation ??= $"{Route4.FormatAddress(batch[i])} → {output[i]}/{single}";
+                                firstViolation ??= $"{Ipv4Address.Format(batch[i])} → {output[i]}/{single}";
                             }
                         }
                         local += 128;

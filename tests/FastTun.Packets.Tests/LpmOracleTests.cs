@@ -1,15 +1,14 @@
+using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Tests;
 
 public class LpmOracleTests
 {
-    private static readonly Lazy<Route4[]> FullTable = new(() => SyntheticTable.Generate());
-
     [Fact]
     public void Lookup_FullSyntheticTable_MatchesRouteTrie()
     {
-        Route4[] routes = FullTable.Value;
+        Route4[] routes = LpmTestSupport.FullTable.Value;
         Lpm4Table table = Lpm4Table.Build(routes);
         RouteTrie trie = LpmTestSupport.BuildTrie(routes);
         Assert.Equal(SyntheticTable.DefaultPrefixCount, table.Count);
@@ -65,13 +64,13 @@ public class LpmOracleTests
         var trie = new RouteTrie();
         void Add(string p, int len, uint nh)
         {
-            Assert.True(Route4.TryParseAddress(p, out uint a));
+            Assert.True(Ipv4Address.TryParse(p, out uint a));
             table.AddOrReplace(a, len, nh);
             trie.AddOrReplace(a, len, nh);
         }
         void Del(string p, int len)
         {
-            Assert.True(Route4.TryParseAddress(p, out uint a));
+            Assert.True(Ipv4Address.TryParse(p, out uint a));
             Assert.True(table.Delete(a, len));
             Assert.True(trie.Delete(a, len));
         }
@@ -192,7 +191,7 @@ public class LpmOracleTests
     [Fact]
     public void MemoryBytes_FullSyntheticTable_WithinSixteenMebibytes()
     {
-        Lpm4Table table = Lpm4Table.Build(FullTable.Value);
+        Lpm4Table table = Lpm4Table.Build(LpmTestSupport.FullTable.Value);
         Assert.InRange(table.MemoryBytes, 3L << 20, 16L << 20);
     }
 }

@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Tests;
@@ -5,6 +6,9 @@ namespace FastTun.Packets.Tests;
 /// <summary>Shared helpers for the LPM oracle tests: build both structures and compare on many addresses.</summary>
 internal static class LpmTestSupport
 {
+    /// <summary>The default 1,036,829-prefix synthetic table, generated once per test run.</summary>
+    public static readonly Lazy<Route4[]> FullTable = new(() => SyntheticTable.Generate());
+
     public static RouteTrie BuildTrie(ReadOnlySpan<Route4> routes)
     {
         var trie = new RouteTrie();
@@ -22,7 +26,7 @@ internal static class LpmTestSupport
         {
             uint expected = trie.Lookup(addresses[i]);
             if (batch[i] != expected || (i % 7 == 0 && table.Lookup(addresses[i]) != expected))
-                Assert.Fail($"{Route4.FormatAddress(addresses[i])}: batch {batch[i]}, single {table.Lookup(addresses[i])}, trie {expected}");
+                Assert.Fail($"{Ipv4Address.Format(addresses[i])}: batch {batch[i]}, single {table.Lookup(addresses[i])}, trie {expected}");
         }
     }
 

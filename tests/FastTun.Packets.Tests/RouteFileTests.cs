@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Tests;
@@ -74,10 +75,10 @@ public class RouteFileTests
     public void TryParseAddress_Malformed_ReturnsFalse()
     {
         foreach (string bad in new[] { "", "1.2.3", "1.2.3.4.5", "1..3.4", "1.2.3.", "01234.1.1.1", "1.2.3.a", " 1.2.3.4", "256.0.0.0" })
-            Assert.False(Route4.TryParseAddress(bad, out _), bad);
-        Assert.True(Route4.TryParseAddress("255.255.255.255", out uint all));
+            Assert.False(Ipv4Address.TryParse(bad, out _), bad);
+        Assert.True(Ipv4Address.TryParse("255.255.255.255", out uint all));
         Assert.Equal(uint.MaxValue, all);
-        Assert.Equal("10.1.5.1", Route4.FormatAddress(0x0A010501));
+        Assert.Equal("10.1.5.1", Ipv4Address.Format(0x0A010501));
     }
 }
 
@@ -93,7 +94,7 @@ public class SyntheticTableTests
     [Fact]
     public void Generate_DefaultSize_DistinctPublicRoutesWithRequestedMix()
     {
-        Route4[] routes = SyntheticTable.Generate();
+        Route4[] routes = LpmTestSupport.FullTable.Value;
         Assert.Equal(SyntheticTable.DefaultPrefixCount, routes.Length);
         var perLength = new int[33];
         var distinct = new HashSet<(uint, int)>();

@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Globalization;
 using System.Text;
 using FastTun.Gateway.Config;
@@ -105,9 +106,9 @@ public static class CheckCommand
         if (config.Tunnels.IsEmpty) s.AppendLine("  none");
         foreach (var t in config.Tunnels)
         {
-            s.AppendLine(inv, $"  {t.Name}: {(t.Mode == TunnelMode.Ipip ? "ipip/ip" : "gre/ip")} remote {ConfigIpv4.Format(t.Remote)} local {ConfigIpv4.Format(t.Local)} dev {t.Underlay} {TunnelOptions(t)}");
-            string nextHop = t.UnderlayNextHop == t.Remote ? "" : $" via {ConfigIpv4.Format(t.UnderlayNextHop)}";
-            s.AppendLine(inv, $"    {(t.Addresses.IsEmpty ? "no address" : string.Join(' ', t.Addresses))} mtu {t.Mtu}{(t.MtuConfigured ? "" : $" (underlay mtu - {t.Overhead})")} outer packets to {ConfigIpv4.Format(t.Remote)}{nextHop} dev {t.Underlay}");
+            s.AppendLine(inv, $"  {t.Name}: {(t.Mode == TunnelMode.Ipip ? "ipip/ip" : "gre/ip")} remote {Ipv4Address.Format(t.Remote)} local {Ipv4Address.Format(t.Local)} dev {t.Underlay} {TunnelOptions(t)}");
+            string nextHop = t.UnderlayNextHop == t.Remote ? "" : $" via {Ipv4Address.Format(t.UnderlayNextHop)}";
+            s.AppendLine(inv, $"    {(t.Addresses.IsEmpty ? "no address" : string.Join(' ', t.Addresses))} mtu {t.Mtu}{(t.MtuConfigured ? "" : $" (underlay mtu - {t.Overhead})")} outer packets to {Ipv4Address.Format(t.Remote)}{nextHop} dev {t.Underlay}");
         }
         s.AppendLine("routes:");
         var routes = new List<(uint Prefix, int Length, string Text)>();
@@ -118,9 +119,10 @@ public static class CheckCommand
         s.AppendLine("neighbors:");
         if (config.Neighbors.IsEmpty) s.AppendLine("  none static (resolved by ARP)");
         foreach (var n in config.Neighbors)
-            s.AppendLine(inv, $"  {ConfigIpv4.Format(n.Address)} dev {n.Interface} lladdr {StaticNeighbor.FormatMac(n.Mac)} PERMANENT");
-        int queues = config.Interfaces.Sum(e => e.Queues);
-        s.AppendLine(inv, $"workers: {(config.Workers is { } w ? w.ToString(inv) : $"one per port queue ({queues})")}");
+            s.AppendLine(inv, $"  {Ipv4Address.Format(n.Address)} dev {n.Interface} lladdr {StaticNeighbor.FormatMac(n.Mac)} PERMANENT");
+        // One worker serves one queue of every interface, so there are as many workers as queues per interface.
+        int queues = config.Interfaces.IsEmpty ? 0 : config.Interfaces.Max(e => e.Queues);
+        s.AppendLine(inv, $"workers: {(config.Workers is { } w ? w.ToString(inv) : $"one per queue ({queues}), each serving that queue of every interface")}");
         s.AppendLine(inv, $"control socket: {config.ControlSocket ?? "none"}");
         s.AppendLine(inv, $"ignored lines: {config.IgnoredLines}");
         s.AppendLine(inv, $"warnings: {config.Warnings.Length}");

@@ -24,6 +24,13 @@ public static class CommandLine
           fasttun check --config FILE [--log-level LEVEL]
                                      validate a configuration and print what it would build:
                                      interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
+          fasttun gen --iface X --dst IP[:PORT] [--size N] [--rate PPS|max] [--flows N] [--duration S] ...
+                                     UDP test traffic with sequence numbers and timestamps over af_xdp or
+                                     af_packet, optionally in IPIP/GRE/VXLAN (fasttun gen --help)
+          fasttun sink --iface X [--duration S] [--ip A] [--json]
+                                     count test traffic: rate, loss, reordering, duplicates, latency
+          fasttun bench rfc2544 --tx-iface X --rx-iface Y --size S --duration S [--loss 0] ...
+                                     binary search for the highest zero-loss rate (fasttun bench --help)
 
         Talking to a running gateway (root only; socket from --control-socket PATH, default
         /run/fasttun/fasttun.sock, or 'set fasttun control-socket PATH' on the gateway's side):
@@ -86,6 +93,12 @@ public static class CommandLine
                 return ChangeCommands.Run(args[0], args.AsSpan(1), Console.Out, Console.Error);
             case "capture":
                 return CaptureCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
+            case "gen":
+                return GenCommand.Run(args.AsSpan(1));
+            case "sink":
+                return SinkCommand.Run(args.AsSpan(1));
+            case "bench":
+                return BenchCommand.Run(args.AsSpan(1));
             case "-V" or "--version" or "version":
                 Console.Out.WriteLine($"fasttun {Version}");
                 return ExitOk;

@@ -79,8 +79,17 @@ public static class RunCommand
         {
             var handler = new ControlHandler(runtime, loggers);
             string socketPath = controlSocket ?? runtime.Config.ControlSocket ?? ControlProtocol.DefaultSocketPath;
-            control = new ControlServer(socketPath, handler.Handle, loggers.CreateLogger("control"));
-            logger.LogInformation("control socket {Path} (mode 0600, root only)", socketPath);
+            try
+            {
+                control = new ControlServer(socketPath, handler.Handle, loggers.CreateLogger("control"));
+                logger.LogInformation("control socket {Path} (mode 0600, root only)", socketPath);
+            }
+            catch (InvalidOperationException e) when (controlSocket is null && runtime.Config.ControlSocket is null)
+            {
+                // The default path is shared by every namespace (/run is not per netns): a second gateway on the
+                // same host forwards anyway, and says how to get a socket of its own.
+                logger.LogWarning("{Error}; running without a control socket", e.Message);
+            }
             if (metrics is not null)
             {
                 metricsServer = new MetricsServer(metrics, () => GatewayViews.Stats(runtime, handler.Capture), loggers.CreateLogger("metrics"));

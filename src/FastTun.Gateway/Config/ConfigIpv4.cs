@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Globalization;
 
 namespace FastTun.Gateway.Config;
@@ -9,31 +10,6 @@ namespace FastTun.Gateway.Config;
 /// </summary>
 public static class ConfigIpv4
 {
-    public static bool TryParseAddress(string text, out uint address)
-    {
-        address = 0;
-        int octets = 0;
-        int i = 0;
-        while (true)
-        {
-            int start = i;
-            uint value = 0;
-            while (i < text.Length && text[i] is >= '0' and <= '9')
-            {
-                value = value * 10 + (uint)(text[i] - '0');
-                i++;
-                if (i - start > 3) return false;
-            }
-            int digits = i - start;
-            if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return false;
-            address = (address << 8) | value;
-            octets++;
-            if (octets == 4) return i == text.Length;
-            if (i >= text.Length || text[i] != '.') return false;
-            i++;
-        }
-    }
-
     /// <summary>Parses "A.B.C.D/L" with 0 ≤ L ≤ 32. Host bits are kept: an interface address keeps them.</summary>
     public static bool TryParsePrefix(string text, out uint address, out int length)
     {
@@ -41,7 +17,7 @@ public static class ConfigIpv4
         length = 0;
         int slash = text.IndexOf('/');
         if (slash < 0) return false;
-        if (!TryParseAddress(text[..slash], out address)) return false;
+        if (!Ipv4Address.TryParse(text[..slash], out address)) return false;
         string len = text[(slash + 1)..];
         if (len.Length is 0 or > 2 || (len.Length == 2 && len[0] == '0')) return false;
         if (!int.TryParse(len, NumberStyles.None, CultureInfo.InvariantCulture, out length)) return false;
@@ -52,9 +28,6 @@ public static class ConfigIpv4
 
     public static bool Contains(uint network, int length, uint address) => ((network ^ address) & Mask(length)) == 0;
 
-    public static string Format(uint address) =>
-        string.Create(CultureInfo.InvariantCulture, $"{address >> 24}.{(address >> 16) & 0xff}.{(address >> 8) & 0xff}.{address & 0xff}");
-
     public static string FormatPrefix(uint address, int length) =>
-        string.Create(CultureInfo.InvariantCulture, $"{Format(address)}/{length}");
+        string.Create(CultureInfo.InvariantCulture, $"{Ipv4Address.Format(address)}/{length}");
 }

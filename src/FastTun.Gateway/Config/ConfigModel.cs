@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Collections.Immutable;
 using System.Globalization;
 
@@ -83,21 +84,20 @@ public sealed record Tunnel(
 public sealed record StaticRoute(uint Prefix, int PrefixLength, uint NextHop, int Distance, string Interface)
 {
     public override string ToString() =>
-        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} via {ConfigIpv4.Format(NextHop)} dev {Interface}";
+        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} via {Ipv4Address.Format(NextHop)} dev {Interface}";
 }
 
 /// <summary>A permanent neighbour entry (<c>fasttun neighbor A mac M</c>); MAC in the low 48 bits, first octet highest.</summary>
 public sealed record StaticNeighbor(uint Address, ulong Mac, string Interface)
 {
-    public static string FormatMac(ulong mac) => string.Create(CultureInfo.InvariantCulture,
-        $"{(mac >> 40) & 0xff:x2}:{(mac >> 32) & 0xff:x2}:{(mac >> 24) & 0xff:x2}:{(mac >> 16) & 0xff:x2}:{(mac >> 8) & 0xff:x2}:{mac & 0xff:x2}");
+    public static string FormatMac(ulong mac) => FastTun.Packets.Datapath.NeighborEntry.FormatMac(mac);
 }
 
 /// <summary>A subnet reachable directly on an interface or tunnel, derived from its addresses.</summary>
 public sealed record ConnectedRoute(uint Prefix, int PrefixLength, uint Source, string Interface)
 {
     public override string ToString() =>
-        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} dev {Interface} proto kernel scope link src {ConfigIpv4.Format(Source)}";
+        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} dev {Interface} proto kernel scope link src {Ipv4Address.Format(Source)}";
 }
 
 /// <summary>A configuration problem with the place it was found.</summary>

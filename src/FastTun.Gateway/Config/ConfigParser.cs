@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 
@@ -318,7 +319,7 @@ internal sealed class ConfigParser
 
     private bool TryAddress(string text, string what, out uint address)
     {
-        if (ConfigIpv4.TryParseAddress(text, out address)) return true;
+        if (Ipv4Address.TryParse(text, out address)) return true;
         Error($"{what} '{text}' is not an IPv4 address: {_text}");
         return false;
     }
@@ -334,7 +335,7 @@ internal sealed class ConfigParser
 
     /// <summary>A GRE key as ip tunnel takes it: a decimal number or a dotted quad (which is the key's wire bytes).</summary>
     internal static bool TryKey(string text, out uint key) =>
-        ConfigIpv4.TryParseAddress(text, out key) ||
+        Ipv4Address.TryParse(text, out key) ||
         (text.Length is > 0 and <= 10 && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out key));
 
     internal static bool TryMac(string text, out ulong mac)

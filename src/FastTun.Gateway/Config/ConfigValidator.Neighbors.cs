@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Collections.Immutable;
 
 namespace FastTun.Gateway.Config;
@@ -10,7 +11,7 @@ internal sealed partial class ConfigValidator
         var result = ImmutableArray.CreateBuilder<StaticNeighbor>();
         foreach (var n in draft.Neighbors)
         {
-            string name = $"fasttun neighbor {ConfigIpv4.Format(n.Address)}";
+            string name = $"fasttun neighbor {Ipv4Address.Format(n.Address)}";
             int errors = _errors.Count;
             if (!n.Mac.IsSet) Error(n.FirstLine, $"{name}: mac is required");
             else if ((n.Mac.Value >> 40 & 1) != 0 || n.Mac.Value == 0)

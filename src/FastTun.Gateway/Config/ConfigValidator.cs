@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 
@@ -102,7 +103,7 @@ internal sealed partial class ConfigValidator
             {
                 var (otherName, b, otherLine) = all[j];
                 if (a.Address == b.Address)
-                    Error(line, $"{name}: address {ConfigIpv4.Format(a.Address)} is already on {otherName} (line {otherLine})");
+                    Error(line, $"{name}: address {Ipv4Address.Format(a.Address)} is already on {otherName} (line {otherLine})");
                 else if (a.Network == b.Network && a.PrefixLength == b.PrefixLength && name != otherName)
                     Error(line, $"{name}: subnet {ConfigIpv4.FormatPrefix(a.Network, a.PrefixLength)} is already connected on {otherName} (line {otherLine})");
                 else if (name != otherName && (b.Contains(a.Address) || a.Contains(b.Address)))
@@ -150,7 +151,7 @@ internal sealed partial class ConfigValidator
             var usable = new List<StaticRoute>();
             foreach (var h in r.NextHops)
             {
-                string hop = ConfigIpv4.Format(h.Address);
+                string hop = Ipv4Address.Format(h.Address);
                 if (connected.Exists(c => c.Source == h.Address))
                 {
                     Error(h.FirstLine, $"route {prefix}: next-hop {hop} is one of this gateway's own addresses");
@@ -174,11 +175,11 @@ internal sealed partial class ConfigValidator
             usable.Sort((a, b) => a.Distance.CompareTo(b.Distance));
             if (usable.Count > 1 && usable[1].Distance == usable[0].Distance)
             {
-                Error(r.FirstLine, $"route {prefix}: next-hops {ConfigIpv4.Format(usable[0].NextHop)} and {ConfigIpv4.Format(usable[1].NextHop)} have the same distance {usable[0].Distance}; FastTun does not do ECMP");
+                Error(r.FirstLine, $"route {prefix}: next-hops {Ipv4Address.Format(usable[0].NextHop)} and {Ipv4Address.Format(usable[1].NextHop)} have the same distance {usable[0].Distance}; FastTun does not do ECMP");
                 continue;
             }
             for (int i = 1; i < usable.Count; i++)
-                Warn(r.FirstLine, $"route {prefix}: next-hop {ConfigIpv4.Format(usable[i].NextHop)} (distance {usable[i].Distance}) is not installed; {ConfigIpv4.Format(usable[0].NextHop)} (distance {usable[0].Distance}) is preferred");
+                Warn(r.FirstLine, $"route {prefix}: next-hop {Ipv4Address.Format(usable[i].NextHop)} (distance {usable[i].Distance}) is not installed; {Ipv4Address.Format(usable[0].NextHop)} (distance {usable[0].Distance}) is preferred");
             result.Add(usable[0]);
         }
         return result.ToImmutable();

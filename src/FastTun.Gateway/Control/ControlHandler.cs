@@ -1,3 +1,4 @@
+using Ipv4Address = FastTun.Packets.Headers.Ipv4Address;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FastTun.Gateway.Config;
@@ -70,7 +71,7 @@ public sealed class ControlHandler
         string prefixText = Text(request, "prefix");
         if (!ConfigIpv4.TryParsePrefix(prefixText, out uint prefix, out int length))
         {
-            if (!ConfigIpv4.TryParseAddress(prefixText, out prefix)) throw new ArgumentException($"'{prefixText}' is not an IPv4 prefix (A.B.C.D/N)");
+            if (!Ipv4Address.TryParse(prefixText, out prefix)) throw new ArgumentException($"'{prefixText}' is not an IPv4 prefix (A.B.C.D/N)");
             length = 32;
         }
         switch (op)
@@ -79,7 +80,7 @@ public sealed class ControlHandler
             {
                 uint via = Address(request, "via");
                 var r = _runtime.AddRoute(prefix, length, via);
-                return new JsonObject { ["prefix"] = ConfigIpv4.FormatPrefix(prefix, length), ["via"] = ConfigIpv4.Format(via), ["kind"] = r.Hop.Kind.ToString().ToLowerInvariant() };
+                return new JsonObject { ["prefix"] = ConfigIpv4.FormatPrefix(prefix, length), ["via"] = Ipv4Address.Format(via), ["kind"] = r.Hop.Kind.ToString().ToLowerInvariant() };
             }
             case "del" or "delete":
                 _runtime.DeleteRoute(prefix, length);
@@ -102,10 +103,10 @@ public sealed class ControlHandler
                 if (!NeighborEntry.TryParseMac(macText, out ulong mac) || mac == 0 || (mac >> 40 & 1) != 0)
                     throw new ArgumentException($"'{macText}' is not a unicast MAC address (aa:bb:cc:dd:ee:ff)");
                 string name = _runtime.AddNeighbor(ip, mac, dev);
-                return new JsonObject { ["ip"] = ConfigIpv4.Format(ip), ["mac"] = NeighborEntry.FormatMac(mac), ["dev"] = name, ["state"] = "static" };
+                return new JsonObject { ["ip"] = Ipv4Address.Format(ip), ["mac"] = NeighborEntry.FormatMac(mac), ["dev"] = name, ["state"] = "static" };
             }
             case "del" or "delete":
-                return new JsonObject { ["ip"] = ConfigIpv4.Format(ip), ["dev"] = _runtime.DeleteNeighbor(ip, dev) };
+                return new JsonObject { ["ip"] = Ipv4Address.Format(ip), ["dev"] = _runtime.DeleteNeighbor(ip, dev) };
             default:
                 throw new ArgumentException($"neighbor {op}? use add or del");
         }
@@ -179,6 +180,6 @@ public sealed class ControlHandler
     private static uint Address(JsonObject request, string field)
     {
         string text = Text(request, field);
-        return ConfigIpv4.TryParseAddress(text, out uint a) ? a : throw new ArgumentException($"'{text}' is not an IPv4 address");
+        return Ipv4Address.TryParse(text, out uint a) ? a : throw new ArgumentException($"'{text}' is not an IPv4 address");
     }
 }

@@ -1,3 +1,4 @@
+using Ipv4Address = FastTun.Packets.Headers.Ipv4Address;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using FastTun.Gateway.Config;
@@ -57,8 +58,8 @@ public static class GatewayViews
             {
                 ["name"] = t.Name,
                 ["mode"] = s.Mode.ToString().ToLowerInvariant(),
-                ["local"] = ConfigIpv4.Format(s.Local),
-                ["remote"] = ConfigIpv4.Format(s.Remote),
+                ["local"] = Ipv4Address.Format(s.Local),
+                ["remote"] = Ipv4Address.Format(s.Remote),
                 ["addresses"] = new JsonArray((configured?.Addresses ?? []).Select(a => (JsonNode)JsonValue.Create(a.ToString())).ToArray()),
                 ["underlay"] = configured?.Underlay,
                 ["mtu"] = tp.Mtu(now),
@@ -98,7 +99,7 @@ public static class GatewayViews
             {
                 ["prefix"] = ConfigIpv4.FormatPrefix(r.Prefix, r.Length),
                 ["kind"] = h.Kind.ToString().ToLowerInvariant(),
-                ["via"] = r.Via != 0 ? ConfigIpv4.Format(r.Via) : h.Kind == NextHopKind.Gateway ? ConfigIpv4.Format(h.Gateway) : null,
+                ["via"] = r.Via != 0 ? Ipv4Address.Format(r.Via) : h.Kind == NextHopKind.Gateway ? Ipv4Address.Format(h.Gateway) : null,
                 ["dev"] = dev,
                 ["origin"] = r.Origin.ToString().ToLowerInvariant(),
             });
@@ -119,7 +120,7 @@ public static class GatewayViews
         {
             list.Add(new JsonObject
             {
-                ["ip"] = ConfigIpv4.Format(e.Ip),
+                ["ip"] = Ipv4Address.Format(e.Ip),
                 ["dev"] = e.Port < state.Ports.Length ? state.Ports[e.Port].Name : e.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["mac"] = e.State is NeighborState.Incomplete or NeighborState.Failed ? null : NeighborEntry.FormatMac(e.Mac),
                 ["state"] = e.State.ToString().ToLowerInvariant(),

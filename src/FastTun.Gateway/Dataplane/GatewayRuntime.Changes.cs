@@ -1,3 +1,4 @@
+using Ipv4Address = FastTun.Packets.Headers.Ipv4Address;
 using System.Collections.Immutable;
 using FastTun.Gateway.Config;
 using FastTun.Packets.Datapath;
@@ -51,11 +52,11 @@ public sealed partial class GatewayRuntime
             {
                 var lines = new List<string>();
                 foreach (var (k, via) in _routeChanges)
-                    lines.Add(via is uint v ? $"route add {ConfigIpv4.FormatPrefix(k.Prefix, k.Length)} via {ConfigIpv4.Format(v)}"
+                    lines.Add(via is uint v ? $"route add {ConfigIpv4.FormatPrefix(k.Prefix, k.Length)} via {Ipv4Address.Format(v)}"
                         : $"route del {ConfigIpv4.FormatPrefix(k.Prefix, k.Length)}");
                 foreach (var (k, mac) in _neighborChanges)
-                    lines.Add(mac is ulong m ? $"neighbor add {ConfigIpv4.Format(k.Ip)} mac {NeighborEntry.FormatMac(m)} dev {k.Dev}"
-                        : $"neighbor del {ConfigIpv4.Format(k.Ip)} dev {k.Dev}");
+                    lines.Add(mac is ulong m ? $"neighbor add {Ipv4Address.Format(k.Ip)} mac {NeighborEntry.FormatMac(m)} dev {k.Dev}"
+                        : $"neighbor del {Ipv4Address.Format(k.Ip)} dev {k.Dev}");
                 foreach (var (name, c) in _tunnelChanges) lines.Add($"tunnel set {name} {Describe(c)}");
                 return lines;
             }
@@ -71,7 +72,7 @@ public sealed partial class GatewayRuntime
         {
             var route = InstallRoute(State, Config, prefix, length, via);
             _routeChanges[(prefix, length)] = via;
-            _logger.LogInformation("route add {Prefix} via {Via}: {Hop}", ConfigIpv4.FormatPrefix(prefix, length), ConfigIpv4.Format(via), route.Hop);
+            _logger.LogInformation("route add {Prefix} via {Via}: {Hop}", ConfigIpv4.FormatPrefix(prefix, length), Ipv4Address.Format(via), route.Hop);
             return route;
         }
     }
@@ -105,7 +106,7 @@ public sealed partial class GatewayRuntime
             var (port, name) = NeighborPort(ip, dev);
             Neighbors.AddStatic(port, ip, mac, Environment.TickCount64);
             _neighborChanges[(name, ip)] = mac;
-            _logger.LogInformation("neighbor add {Ip} mac {Mac} dev {Dev}", ConfigIpv4.Format(ip), NeighborEntry.FormatMac(mac), name);
+            _logger.LogInformation("neighbor add {Ip} mac {Mac} dev {Dev}", Ipv4Address.Format(ip), NeighborEntry.FormatMac(mac), name);
             return name;
         }
     }
@@ -117,11 +118,11 @@ public sealed partial class GatewayRuntime
         {
             var (port, name) = NeighborPort(ip, dev);
             if (!Neighbors.Remove(port, ip))
-                throw new InvalidOperationException($"no neighbour {ConfigIpv4.Format(ip)} on {name}");
+                throw new InvalidOperationException($"no neighbour {Ipv4Address.Format(ip)} on {name}");
             bool fromFile = _fileConfig.Neighbors.Any(n => n.Address == ip && n.Interface == name);
             if (fromFile) _neighborChanges[(name, ip)] = null;
             else _neighborChanges.Remove((name, ip));
-            _logger.LogInformation("neighbor del {Ip} dev {Dev}", ConfigIpv4.Format(ip), name);
+            _logger.LogInformation("neighbor del {Ip} dev {Dev}", Ipv4Address.Format(ip), name);
             return name;
         }
     }
@@ -180,7 +181,7 @@ public sealed partial class GatewayRuntime
             if (effective.FindInterface(key.Dev) is null || port < 0)
             {
                 _neighborChanges.Remove(key);
-                _logger.LogWarning("runtime neighbour {Ip} dropped: {Dev} is gone", ConfigIpv4.Format(key.Ip), key.Dev);
+                _logger.LogWarning("runtime neighbour {Ip} dropped: {Dev} is gone", Ipv4Address.Format(key.Ip), key.Dev);
                 continue;
             }
             if (mac is ulong m) Neighbors.AddStatic((ushort)port, key.Ip, m, now);
@@ -208,14 +209,14 @@ public sealed partial class GatewayRuntime
         foreach (var c in config.ConnectedRoutes)
             if (ConfigIpv4.Contains(c.Prefix, c.PrefixLength, via) && (best is null || c.PrefixLength > best.PrefixLength)) best = c;
         if (best is null)
-            throw new InvalidOperationException($"next-hop {ConfigIpv4.Format(via)} is not on a connected subnet (no interface or tunnel address covers it)");
+            throw new InvalidOperationException($"next-hop {Ipv4Address.Format(via)} is not on a connected subnet (no interface or tunnel address covers it)");
         if (config.Interfaces.Any(i => i.Addresses.Any(a => a.Address == via)) || config.Tunnels.Any(t => t.Addresses.Any(a => a.Address == via)))
-            throw new InvalidOperationException($"next-hop {ConfigIpv4.Format(via)} is one of this gateway's own addresses");
+            throw new InvalidOperationException($"next-hop {Ipv4Address.Format(via)} is one of this gateway's own addresses");
         for (int t = 0; t < state.Tunnels.Length; t++)
             if (state.Tunnels[t].Tunnel.Name == best.Interface) return NextHop.Into(t);
         for (int p = 0; p < state.Ports.Length; p++)
             if (state.Ports[p].Name == best.Interface) return NextHop.Via((ushort)p, via);
-        throw new InvalidOperationException($"next-hop {ConfigIpv4.Format(via)}: {best.Interface} is not running");
+        throw new InvalidOperationException($"next-hop {Ipv4Address.Format(via)}: {best.Interface} is not running");
     }
 
     private (ushort Port, string Name) NeighborPort(uint ip, string? dev)
@@ -235,14 +236,14 @@ public sealed partial class GatewayRuntime
             var iface = Config.FindInterface(c.Interface);
             if (iface is not null) return ((ushort)Config.Interfaces.IndexOf(iface), iface.Name);
         }
-        throw new InvalidOperationException($"{ConfigIpv4.Format(ip)} is on no ethernet subnet; name the interface with dev NAME");
+        throw new InvalidOperationException($"{Ipv4Address.Format(ip)} is on no ethernet subnet; name the interface with dev NAME");
     }
 
     private static void CheckPrefix(uint prefix, int length)
     {
         if (length is < 0 or > 32) throw new InvalidOperationException($"prefix length {length} is not 0..32");
         if ((prefix & ~Route4.Mask(length)) != 0)
-            throw new InvalidOperationException($"{ConfigIpv4.Format(prefix)}/{length} has host bits set; did you mean {ConfigIpv4.FormatPrefix(prefix & Route4.Mask(length), length)}?");
+            throw new InvalidOperationException($"{Ipv4Address.Format(prefix)}/{length} has host bits set; did you mean {ConfigIpv4.FormatPrefix(prefix & Route4.Mask(length), length)}?");
     }
 
     /// <summary>The file's configuration with the tunnel changes applied. <paramref name="strict"/> throws on a

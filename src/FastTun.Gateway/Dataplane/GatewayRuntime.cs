@@ -64,6 +64,10 @@ public sealed partial class GatewayRuntime : IDisposable
         int queues = interfaces[0].Queues;
         if (interfaces.Any(i => i.Queues != queues))
             throw new InvalidOperationException("every interface needs the same number of queues: one worker serves one queue of each");
+        if (Config.Workers is int workers && workers != queues)
+            throw new InvalidOperationException($"'set fasttun workers {workers}' does not match {queues} queue(s) per interface: one worker serves one queue of every interface, so set the queues instead");
+        if (queues > 1 && Config.Tunnels.Any(t => t.OutputSequence))
+            throw new InvalidOperationException("a tunnel with output sequence numbers needs one sender: use one queue per interface (GRE sequence numbers must leave in order)");
 
         _facts = new PortFacts[interfaces.Length];
         for (int i = 0; i < interfaces.Length; i++)

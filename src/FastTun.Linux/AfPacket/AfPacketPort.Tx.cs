@@ -18,7 +18,7 @@ public sealed unsafe partial class AfPacketPort
             if (f.OutPort != Id || f.Drop != DropReason.None) continue;
             if (f.Length > _txMaxFrame || f.Length < 14)
             {
-                RejectTx(ref f, DropReason.TxTooLarge);
+                RejectTx(ref f, f.Length < 14 ? DropReason.Truncated : DropReason.TxTooLarge);
                 continue;
             }
             byte* slot = _txBase + (long)_txHead * _txFrameSize;
@@ -74,7 +74,7 @@ public sealed unsafe partial class AfPacketPort
             if (f.OutPort != Id || f.Drop != DropReason.None) continue;
             if (f.Length > _txMaxFrame || f.Length < 14)
             {
-                RejectTx(ref f, DropReason.TxTooLarge);
+                RejectTx(ref f, f.Length < 14 ? DropReason.Truncated : DropReason.TxTooLarge);
                 continue;
             }
             iovec* iov = &_iovs[2 * n + 1];
@@ -130,5 +130,4 @@ public sealed unsafe partial class AfPacketPort
         }
         return busy;
     }
-
 }

@@ -68,6 +68,9 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     public AfPacketPort(string interfaceName, ushort id, AfPacketOptions? options = null, int queue = 0)
         : base(interfaceName, queue, id)
     {
+        // No finalizer until the native resources exist: a constructor that throws early must not have a
+        // finalizer close fd 0 or touch a pool that was never created.
+        GC.SuppressFinalize(this);
         _options = options ?? new AfPacketOptions();
         if (_options.Reserve < 64) throw new ArgumentOutOfRangeException(nameof(options), "Reserve must be at least 64 bytes");
         var nic = NetInterface.Get(interfaceName);
@@ -81,7 +84,10 @@ public sealed unsafe partial class AfPacketPort : PacketPort
         _txFrameSize = Math.Max(_txFrameSize, 2048);
         int txBlockSize = Math.Max(_txFrameSize, 64 * 1024);
         int txFramesPerBlock = txBlockSize / _txFrameSize;
-        int txBlockCount = Math.Max(1, (_options.TxFrameCount + txFramesPerBlock - 1) / txFramesPerBlock);
+        // sendmsg on a socket with a tx ring sends the ring, not the message: sendmmsg mode must not map one.
+        int txBlockCount = _options.TxMode == AfPacketTxMode.Ring
+            ? Math.Max(1, (_options.TxFrameCount + txFramesPerBlock - 1) / txFramesPerBlock)
+            : 0;
         _txFrameCount = txBlockCount * txFramesPerBlock;
 
         _rxBlockSize = _options.RxBlockSize;
@@ -120,7 +126,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
                 tp_frame_size = (uint)_txFrameSize,
                 tp_frame_nr = (uint)_txFrameCount,
             };
-            if (Libc.setsockopt(_fd, Libc.SOL_PACKET, Libc.PACKET_TX_RING, &txReq, sizeof(tpacket_req3)) < 0)
+            if (txBlockCount > 0 && Libc.setsockopt(_fd, Libc.SOL_PACKET, Libc.PACKET_TX_RING, &txReq, sizeof(tpacket_req3)) < 0)
                 throw LinuxException.FromLastError($"setsockopt(PACKET_TX_RING {_txFrameCount}x{_txFrameSize}) on {interfaceName}");
 
             nuint rxBytes = (nuint)_rxBlockSize * (nuint)_rxBlockCount;
@@ -134,12 +140,22 @@ public sealed unsafe partial class AfPacketPort : PacketPort
             var addr = new sockaddr_ll
             {
                 sll_family = Libc.AF_PACKET,
-                sll_protocol = BinaryPrimitives.ReverseEndianness(Libc.ETH_P_ALL),
+                sll_protocol = _options.Receive ? BinaryPrimitives.ReverseEndianness(Libc.ETH_P_ALL) : (ushort)0,
                 sll_ifindex = nic.Index,
             };
             if (Libc.bind(_fd, &addr, sizeof(sockaddr_ll)) < 0) throw LinuxException.FromLastError($"bind(AF_PACKET) to {interfaceName}");
 
-            if (_options.FanoutGroup is int group)
+            if (_options.TxMode == AfPacketTxMode.SendMmsg)
+            {
+                // sendmmsg fails a burst part-way with EAGAIN once the socket's unsent skbs reach SO_SNDBUF; give it
+                // room for several bursts of full-size frames. FORCE needs CAP_NET_ADMIN; plain SO_SNDBUF is capped
+                // by wmem_max but still better than the default.
+                int sndbuf = 4 << 20;
+                if (Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_SNDBUFFORCE, &sndbuf, sizeof(int)) < 0
+                    && Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, &sndbuf, sizeof(int)) < 0)
+                    throw LinuxException.FromLastError($"setsockopt(SO_SNDBUF) on {interfaceName}");
+            }
+            if (_options.FanoutGroup is int group && _options.Receive)
             {
                 // Must follow bind: the kernel joins a fanout group only with a running (bound) socket.
                 SetOption(Libc.PACKET_FANOUT, (group & 0xFFFF) | (Libc.PACKET_FANOUT_HASH << 16), $"PACKET_FANOUT(hash, group {group})");
@@ -161,12 +177,12 @@ public sealed unsafe partial class AfPacketPort : PacketPort
                 _msgs[i].msg_hdr.msg_iov = _vnetLength > 0 ? &_iovs[2 * i] : &_iovs[2 * i + 1];
                 _msgs[i].msg_hdr.msg_iovlen = (nuint)(_vnetLength > 0 ? 2 : 1);
             }
+            GC.ReRegisterForFinalize(this);
         }
         catch
         {
             ReleaseNative();
             _pool.Dispose();
-            GC.SuppressFinalize(this);
             throw;
         }
     }
@@ -208,7 +224,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     protected override void Dispose(bool disposing)
     {
         ReleaseNative();
-        if (disposing) _pool.Dispose();
+        _pool.Dispose(); // FramePool only frees native memory: safe from the finalizer too
     }
 
     private bool _released;

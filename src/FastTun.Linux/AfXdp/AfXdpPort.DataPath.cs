@@ -92,12 +92,18 @@ public sealed unsafe partial class AfXdpPort
                 DropTx(ref f, DropReason.TxRingFull);
                 continue;
             }
+            if (f.Length <= 0)
+            {
+                DropTx(ref f, DropReason.Truncated);
+                continue;
+            }
             ulong addr;
             uint index = (uint)(f.Handle >> _frameShift);
             if ((f.Flags & FrameFlags.Generated) == 0 && f.Handle < _umemLength && f.Buffer == (nint)(_umem + f.Handle)
-                && _state[index] == StateApp)
+                && _state[index] == StateApp && f.Offset >= 0 && f.Offset + f.Length <= _options.FrameSize)
             {
-                // Our own frame: post it where it is; RxDone must leave it alone.
+                // Our own frame: post it where it is; RxDone must leave it alone. The range check matters: the
+                // kernel skips a descriptor that leaves its chunk and never completes it, which would lose the frame.
                 _state[index] = StateTx;
                 f.Flags |= FrameFlags.TxOwned;
                 addr = f.Handle + (ulong)f.Offset;

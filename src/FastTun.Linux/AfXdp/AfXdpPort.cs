@@ -49,6 +49,8 @@ public sealed unsafe partial class AfXdpPort : PacketPort
         _state = new byte[_options.FrameCount];
         _umemLength = (ulong)_options.FrameCount * (ulong)_options.FrameSize;
 
+        if ((uint)queue >= (uint)_options.MaxQueues)
+            throw new ArgumentOutOfRangeException(nameof(queue), queue, $"{interfaceName}: queue must be below MaxQueues ({_options.MaxQueues})");
         _ifindex = (int)Libc.if_nametoindex(interfaceName);
         if (_ifindex == 0) throw LinuxException.FromLastError($"AF_XDP on {interfaceName}: no such interface");
 
@@ -167,8 +169,6 @@ public sealed unsafe partial class AfXdpPort : PacketPort
         _completion = MapRing(off.cr, _options.CompletionRingSize, sizeof(ulong), Libc.XDP_UMEM_PGOFF_COMPLETION_RING, "completion");
         _rx = MapRing(off.rx, _options.RxRingSize, sizeof(xdp_desc), Libc.XDP_PGOFF_RX_RING, "rx");
         _tx = MapRing(off.tx, _options.TxRingSize, sizeof(xdp_desc), Libc.XDP_PGOFF_TX_RING, "tx");
-        // The tx ring starts empty with all slots free to us.
-        _tx.CachedConsumer = 0;
 
         var addr = new sockaddr_xdp
         {
@@ -187,6 +187,12 @@ public sealed unsafe partial class AfXdpPort : PacketPort
         // Copy mode pushes at most 32 frames through the skb path per sendto unless the budget is raised.
         int budget = _options.TxRingSize;
         TxBudgetRaised = Libc.setsockopt(_fd, Libc.SOL_XDP, Libc.XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(int)) == 0;
+        // Copy mode also charges every skb in flight to the socket's send buffer. The default (~208 KB) covers
+        // under a hundred 1514-byte frames, so a slow receiver stalls sendto (EAGAIN) long before the tx ring
+        // is used, and the ring then overflows. Size it for a full tx ring; memory is only used while in flight.
+        int sndbuf = (int)Math.Min(int.MaxValue / 2, (long)_options.TxRingSize * _options.FrameSize * 2);
+        if (Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_SNDBUFFORCE, &sndbuf, sizeof(int)) != 0)
+            Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, &sndbuf, sizeof(int));
         return 0;
     }
 

@@ -7,13 +7,10 @@ namespace FastTun.Packets.Checksum;
 public static partial class InternetChecksum
 {
     /// <summary>
-    /// 16-byte vectors. Each vector is viewed as 64-bit lanes v; two accumulators per stream keep
-    /// s += v (wrapping) and h += v &gt;&gt; 32 (the high dwords, exact). At the end the exact sum of the low
-    /// dwords is s - (h &lt;&lt; 32) (mod 2^64, exact while it fits), so per lane low + high is the exact sum
-    /// of all dwords read, and a dword is congruent to the sum of its two 16-bit words mod 0xFFFF.
-    /// Cost per vector: one shift and two adds, no widening shuffles; four independent streams hide the add
-    /// latency. Short inputs (&lt; 16 bytes) take scalar 8/4/2-byte reads; without SIMD it runs
-    /// <see cref="SumScalar64"/>, so it is correct on any CPU.
+    /// 16-byte vectors (SSE2/AdvSimd), four independent accumulator streams; the method is described in
+    /// InternetChecksum.Native.cs. Below 16 bytes it uses scalar 8/4/2-byte reads; without SIMD it runs
+    /// <see cref="SumScalar64"/>, so it is correct on any CPU; Fold() of the result equals
+    /// Fold(<see cref="SumScalar"/>).
     /// </summary>
     public static uint SumVector128(ReadOnlySpan<byte> data, uint initial = 0)
     {

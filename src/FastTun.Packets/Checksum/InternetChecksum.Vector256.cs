@@ -7,13 +7,10 @@ namespace FastTun.Packets.Checksum;
 public static partial class InternetChecksum
 {
     /// <summary>
-    /// 32-byte vectors. Each vector is viewed as 64-bit lanes v; two accumulators per stream keep
-    /// s += v (wrapping) and h += v &gt;&gt; 32 (the high dwords, exact). At the end the exact sum of the low
-    /// dwords is s - (h &lt;&lt; 32) (mod 2^64, exact while it fits), so per lane low + high is the exact sum
-    /// of all dwords read, and a dword is congruent to the sum of its two 16-bit words mod 0xFFFF.
-    /// Cost per vector: one shift and two adds, no widening shuffles; four independent streams hide the add
-    /// latency. Falls back to <see cref="SumVector128"/> below 32 bytes or when 256-bit vectors are not
-    /// accelerated, so it is correct on any CPU.
+    /// 32-byte vectors (AVX2), four independent accumulator streams; the method is described in
+    /// InternetChecksum.Native.cs. Falls back to <see cref="SumVector128"/> below 32 bytes or when 256-bit
+    /// vectors are not accelerated, so it is correct on any CPU; Fold() of the result equals
+    /// Fold(<see cref="SumScalar"/>).
     /// </summary>
     public static uint SumVector256(ReadOnlySpan<byte> data, uint initial = 0)
     {

@@ -6,7 +6,8 @@ namespace FastTun.Packets.Checksum;
 /// RFC 1071 Internet checksum. <see cref="Sum"/> returns an unfolded 32-bit one's-complement partial sum so
 /// callers can chain pieces (pseudo-header + header + payload); <see cref="Fold"/> reduces it to 16 bits and
 /// <see cref="Compute"/> returns the value to write into a header (complemented).
-/// This file holds the scalar reference; the vector paths must match it bit for bit.
+/// This file holds the scalar reference; the fast paths (InternetChecksum.Native.cs, .Vector*.cs) must give
+/// the same Fold() for every input.
 /// </summary>
 public static partial class InternetChecksum
 {

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using FastTun.Packets.Checksum;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Tunnels;
 
@@ -14,17 +15,12 @@ public sealed partial class Pipeline
         Span<byte> packet = f.Data;
         if (!locallyOriginated)
         {
-            byte ttl = packet[Ipv4Header.TtlOffset];
-            if (ttl <= 1)
+            // TTL − 1 with the header checksum patched incrementally (RFC 1624); false when TTL ≤ 1.
+            if (!IncrementalChecksum.TryDecrementTtl(packet))
             {
                 TimeExceeded(ref f);
                 return;
             }
-            // TTL − 1 changes the (TTL, protocol) word by −0x0100: add 0x0100 to the checksum with end-around
-            // carry (RFC 1624 eqn. 3 specialised, as Linux's ip_decrease_ttl does).
-            packet[Ipv4Header.TtlOffset] = (byte)(ttl - 1);
-            uint sum = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset)) + 0x0100u;
-            BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset), (ushort)(sum + (sum >> 16)));
         }
         if (hop.Kind == NextHopKind.Tunnel) ForwardIntoTunnel(ref f, hop.Tunnel);
         else SendOnPort(ref f, hop.Port, hop.Kind == NextHopKind.Gateway ? hop.Gateway : ReadDestination(packet));

@@ -37,7 +37,8 @@ public sealed partial class Pipeline
 
     private void Decapsulate(ref Frame f)
     {
-        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out var tunnel);
+        // ReceiveIpv4 verified the outer header checksum before routing the packet here.
+        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out var tunnel, outerChecksumVerified: true);
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);
@@ -120,8 +121,8 @@ public sealed partial class Pipeline
         // Type 8 → 0 changes one 16-bit word (type, code): patch the ICMP checksum incrementally (RFC 1624).
         message[0] = IcmpEchoReply;
         ushort sum = BinaryPrimitives.ReadUInt16BigEndian(message.Slice(2));
-        uint adjusted = (uint)sum + ((uint)IcmpEchoRequest << 8);
-        BinaryPrimitives.WriteUInt16BigEndian(message.Slice(2), (ushort)(adjusted + (adjusted >> 16)));
+        BinaryPrimitives.WriteUInt16BigEndian(message.Slice(2),
+            Checksum.IncrementalChecksum.Update16(sum, (ushort)(IcmpEchoRequest << 8 | message[1]), (ushort)(IcmpEchoReply << 8 | message[1])));
         RouteLocallyOriginated(ref f);
     }
 

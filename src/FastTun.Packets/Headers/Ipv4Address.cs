@@ -10,23 +10,34 @@ public static class Ipv4Address
     public static uint Parse(string text) =>
         TryParse(text, out uint value) ? value : throw new FormatException($"not an IPv4 address: '{text}'");
 
-    /// <summary>Strict dotted quad: four decimal parts 0..255, no leading '+', no whitespace, at most three digits.</summary>
+    /// <summary>Strict dotted quad: four decimal parts 0..255 of one to three digits, no sign, no whitespace, and no
+    /// leading zero (inet_aton would read "010" as octal 8; refusing it avoids that ambiguity). The one parser
+    /// for addresses in configuration, route files and the CLI.</summary>
     public static bool TryParse([NotNullWhen(true)] string? text, out uint value)
     {
         value = 0;
-        if (text is null) return false;
-        ReadOnlySpan<char> s = text;
+        return text is not null && TryParse(text.AsSpan(), out value);
+    }
+
+    /// <inheritdoc cref="TryParse(string?, out uint)"/>
+    public static bool TryParse(ReadOnlySpan<char> text, out uint value)
+    {
+        value = 0;
         for (int part = 0; part < 4; part++)
         {
-            int dot = s.IndexOf('.');
-            ReadOnlySpan<char> digits = part < 3 ? (dot < 0 ? default : s.Slice(0, dot)) : s;
-            if (part < 3 && dot < 0) return false;
-            if (digits.Length is 0 or > 3) return false;
-            foreach (char c in digits) if (c is < '0' or > '9') return false;
-            int octet = int.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+            int dot = text.IndexOf('.');
+            if ((part < 3) != (dot >= 0)) return false;
+            ReadOnlySpan<char> digits = part < 3 ? text.Slice(0, dot) : text;
+            if (digits.Length is 0 or > 3 || (digits.Length > 1 && digits[0] == '0')) return false;
+            int octet = 0;
+            foreach (char c in digits)
+            {
+                if (c is < '0' or > '9') return false;
+                octet = octet * 10 + (c - '0');
+            }
             if (octet > 255) return false;
             value = (value << 8) | (uint)octet;
-            if (part < 3) s = s.Slice(dot + 1);
+            if (part < 3) text = text.Slice(dot + 1);
         }
         return true;
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace FastTun.Packets.Routing;
 
@@ -14,6 +15,7 @@ namespace FastTun.Packets.Routing;
 /// run starts at a leaf slot whose value differs from the previous leaf slot (child slots are skipped), so
 /// runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
 /// </summary>
+[SkipLocalsInit]   // the stackalloc'd slot tables are fully written before they are read
 internal sealed class ChunkBuilder
 {
     internal const int NodeSize = 6;

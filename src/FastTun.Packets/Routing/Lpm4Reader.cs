@@ -32,8 +32,8 @@ public readonly struct Lpm4Reader
     public uint Lookup(uint address)
     {
         nuint top = address >> Lpm4Table.ChunkShift;
-        // Data-dependent loads: the chunk's contents are read through the reference loaded here, and the
-        // writer published them before the reference (Volatile.Write in Lpm4Table.Rebuild).
+        // Acquire, pairing with the writer's Volatile.Write in Lpm4Table.Rebuild: the chunk's contents, written
+        // before that store, are visible through the reference loaded here (a plain mov on x64).
         uint[]? chunk = Volatile.Read(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_chunks), top));
         if (chunk is null) return Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_direct), top);
         uint leaf = WalkChunk(chunk, address);
@@ -100,6 +100,7 @@ public readonly struct Lpm4Reader
         ref uint direct = ref MemoryMarshal.GetArrayDataReference(_direct);
         foreach (uint address in group)
         {
+            // Same acquire as in Lookup (pairs with Rebuild's Volatile.Write); only used as a prefetch hint here.
             uint[]? chunk = Volatile.Read(ref Unsafe.Add(ref chunks, address >> Lpm4Table.ChunkShift));
             // A chunk can move during a GC between here and the walk; the prefetch is then merely wasted.
             if (chunk is not null) Sse.Prefetch0(Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(chunk)));

@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Runtime.CompilerServices;
 
 namespace FastTun.Packets.Routing;
@@ -270,6 +271,6 @@ public sealed partial class Lpm4Table
     {
         if (length is < 0 or > 32) throw new ArgumentOutOfRangeException(nameof(length), "length must be 0..32");
         if ((prefix & ~Route4.Mask(length)) != 0)
-            throw new ArgumentException($"{Route4.FormatAddress(prefix)}/{length} has host bits set", nameof(prefix));
+            throw new ArgumentException($"{Ipv4Address.Format(prefix)}/{length} has host bits set", nameof(prefix));
     }
 }

@@ -1,3 +1,4 @@
+using FastTun.Packets.Headers;
 using System.Buffers.Binary;
 using System.Globalization;
 
@@ -57,13 +58,13 @@ public static class RouteFile
         ReadOnlySpan<char> nextHopText = text[space..].Trim();
         int slash = prefixText.IndexOf('/');
         if (slash < 0) throw new RouteFileException(source, lineNumber, $"missing '/LEN' in '{prefixText}'");
-        if (!Route4.TryParseAddress(prefixText[..slash], out uint prefix))
+        if (!Ipv4Address.TryParse(prefixText[..slash], out uint prefix))
             throw new RouteFileException(source, lineNumber, $"bad IPv4 address '{prefixText[..slash]}'");
         if (!int.TryParse(prefixText[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int length) || length > 32)
             throw new RouteFileException(source, lineNumber, $"bad prefix length '{prefixText[(slash + 1)..]}' (0..32)");
         if ((prefix & ~Route4.Mask(length)) != 0)
             throw new RouteFileException(source, lineNumber,
-                $"{prefixText} has host bits set (did you mean {Route4.FormatAddress(prefix & Route4.Mask(length))}/{length}?)");
+                $"{prefixText} has host bits set (did you mean {Ipv4Address.Format(prefix & Route4.Mask(length))}/{length}?)");
         if (!uint.TryParse(nextHopText, NumberStyles.None, CultureInfo.InvariantCulture, out uint nextHop) || nextHop > Lpm4Table.MaxNextHop)
             throw new RouteFileException(source, lineNumber, $"bad next hop '{nextHopText}' (0..{Lpm4Table.MaxNextHop})");
         return new Route4(prefix, length, nextHop);

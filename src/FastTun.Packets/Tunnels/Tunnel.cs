@@ -6,18 +6,25 @@ namespace FastTun.Packets.Tunnels;
 /// <summary>
 /// Runtime state of one tunnel: its settings, the outer header template built once, the next IP ID, the GRE
 /// sequence numbers and the per-tunnel counters. The data path mutates it without locks, so a tunnel's
-/// transmit side and its receive side each belong to one worker at a time; only the GRE transmit sequence is
-/// drawn atomically, because Linux peers drop the duplicates two racing workers would send.
+/// transmit side and its receive side each belong to one worker at a time.
 /// </summary>
 public sealed class Tunnel
 {
     /// <summary>Outer IPv4 (20) + GRE header bytes with every constant field filled: version/IHL, protocol,
-    /// addresses, GRE flags, protocol type and key. Checksum and sequence fields are zero.</summary>
+    /// addresses, GRE flags, protocol type and key. Checksum and sequence fields are zero. Encapsulation writes
+    /// the same bytes from the words below (fixed-size stores instead of a variable-length copy).</summary>
     internal readonly byte[] Template;
     /// <summary>One's-complement partial sum of the constant outer IPv4 words (version/IHL, protocol,
     /// addresses), so the per-packet header checksum only adds the five words that change.</summary>
     internal readonly uint ConstantHeaderSum;
-    /// <summary>Offset of the GRE sequence field from the start of the outer header, or 0 when not sent.</summary>
+    /// <summary>Outer source and destination (host order) and protocol, as written at offsets 12, 16 and 9.</summary>
+    internal readonly uint Local, Remote;
+    internal readonly byte Protocol;
+    /// <summary>GRE flags and protocol type (first GRE word), or 0 for IPIP.</summary>
+    internal readonly uint GreWord0;
+    internal readonly uint OutputKey;
+    /// <summary>Offsets from the start of the outer header of the GRE key and sequence fields, 0 when not sent.</summary>
+    internal readonly int KeyFieldOffset;
     internal readonly int SequenceFieldOffset;
     /// <summary>Fixed DSCP bits (ECN bits clear) when TOS is not inherited.</summary>
     internal readonly byte FixedDscp;
@@ -29,7 +36,7 @@ public sealed class Tunnel
     internal readonly bool InputSequence;
 
     private ushort _nextId;
-    private int _txSequence;
+    private uint _txSequence;
     /// <summary>Linux's i_seqno: last accepted sequence + 1, or 0 before the first (then anything is accepted).</summary>
     private uint _rxNextSequence;
 
@@ -51,6 +58,9 @@ public sealed class Tunnel
         InputChecksum = settings.InputChecksum;
         InputSequence = settings.InputSequence;
 
+        Local = settings.Local;
+        Remote = settings.Remote;
+        Protocol = settings.Protocol;
         Template = new byte[HeaderLength];
         Ipv4Header.Write(Template, 0, 0, 0, 0, 0, settings.Protocol, settings.Local, settings.Remote);
         BinaryPrimitives.WriteUInt16BigEndian(Template.AsSpan(Ipv4Header.ChecksumOffset), 0);
@@ -60,6 +70,10 @@ public sealed class Tunnel
         {
             GreHeader.Write(Template.AsSpan(Ipv4Header.MinLength), GreHeader.ProtocolIPv4, settings.OutputChecksum,
                 settings.OutputKey, settings.OutputSequence ? 0u : null);
+            GreWord0 = BinaryPrimitives.ReadUInt32BigEndian(Template.AsSpan(Ipv4Header.MinLength));
+            OutputKey = settings.OutputKey ?? 0;
+            if (settings.OutputKey.HasValue)
+                KeyFieldOffset = Ipv4Header.MinLength + GreHeader.OptionsOffset + (settings.OutputChecksum ? 4 : 0);
             if (settings.OutputSequence)
                 SequenceFieldOffset = HeaderLength - 4;
         }
@@ -86,11 +100,10 @@ public sealed class Tunnel
         return id;
     }
 
-    /// <summary>The GRE sequence number for the next packet: 0 first, then +1 (Linux atomic_fetch_inc).</summary>
-    internal uint NextTxSequence() =>
-        // Interlocked only makes two workers encapsulating for the same tunnel draw distinct numbers; it
-        // orders nothing else.
-        (uint)(Interlocked.Increment(ref _txSequence) - 1);
+    /// <summary>The GRE sequence number for the next packet: 0 first, then +1, as Linux's o_seqno. Not atomic:
+    /// a sequenced tunnel must be sent by one worker anyway, since packets two workers interleave reach the
+    /// peer out of order and it drops the late ones as old.</summary>
+    internal uint NextTxSequence() => _txSequence++;
 
     /// <summary>
     /// Linux ip_tunnel_rcv: with input sequencing, a number older than or equal to the last accepted one

@@ -22,19 +22,31 @@ public static class TunnelDecap
     /// it arrived on. On failure the frame is unchanged and the reason names the first check that failed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel)
+    public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel) =>
+        Decapsulate(table, ref frame, out tunnel, outerChecksumVerified: false);
+
+    /// <summary>As <see cref="Decapsulate(TunnelTable, ref Frame, out Tunnel?)"/>; a caller that has already
+    /// verified the outer header checksum (the gateway pipeline does, before routing the packet to itself)
+    /// passes <paramref name="outerChecksumVerified"/> to skip summing the header a second time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel, bool outerChecksumVerified)
     {
+        // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
+        // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
+        // size, become calls.
         tunnel = null;
         Span<byte> data = frame.Data;
-        if (!Ipv4Header.TryParse(data, out Ipv4Header outer, out DropReason reason)) return reason;
-        int outerHeaderLength = outer.HeaderLength;
-        if (Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) return DropReason.BadIpChecksum;
-        if (outer.IsFragment) return DropReason.TunnelFragment;
+        if (!Ipv4Header.TryParse(data, out _, out DropReason reason)) return reason;
+        int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
+        if (!outerChecksumVerified && Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) return DropReason.BadIpChecksum;
+        if ((BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
+             & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0)
+            return DropReason.TunnelFragment;
 
-        int outerTotal = outer.TotalLength;
-        Span<byte> payload = data.Slice(outerHeaderLength, outerTotal - outerHeaderLength);
-        uint source = outer.Source, destination = outer.Destination;
-        byte protocol = outer.Protocol;
+        int outerTotal = BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.TotalLengthOffset));
+        uint source = BinaryPrimitives.ReadUInt32BigEndian(data.Slice(Ipv4Header.SourceOffset));
+        uint destination = BinaryPrimitives.ReadUInt32BigEndian(data.Slice(Ipv4Header.DestinationOffset));
+        byte protocol = data[Ipv4Header.ProtocolOffset];
         int headerLength;
         Tunnel? t;
         if (protocol == Ipv4Header.ProtocolIpip)
@@ -45,20 +57,10 @@ public static class TunnelDecap
         }
         else if (protocol == Ipv4Header.ProtocolGre)
         {
-            if (!GreHeader.TryParse(payload, out GreHeader gre, out reason)) return reason;
-            if (gre.ProtocolType != GreHeader.ProtocolIPv4) return DropReason.GreUnsupportedProtocol;
-            bool hasChecksum = gre.HasChecksum;
-            if (hasChecksum && !gre.IsChecksumValid()) return DropReason.BadChecksum;
-            t = table.Lookup(source, destination, protocol, gre.HasKey ? gre.Key : null);
-            if (t is null) return NoGreTunnel(table, source, destination);
-            if (hasChecksum != t.InputChecksum)
-                return hasChecksum ? DropReason.GreChecksumUnexpected : DropReason.GreChecksumMissing;
-            if (t.InputSequence)
-            {
-                if (!gre.HasSequence) return DropReason.GreSequenceMissing;
-                if (!t.AcceptSequence(gre.SequenceNumber)) return DropReason.GreSequenceOld;
-            }
-            headerLength = outerHeaderLength + gre.HeaderLength;
+            t = AcceptGre(table, data.Slice(outerHeaderLength, outerTotal - outerHeaderLength), source, destination,
+                out reason, out int greLength);
+            if (t is null) return reason;
+            headerLength = outerHeaderLength + greLength;
         }
         else
         {
@@ -66,27 +68,83 @@ public static class TunnelDecap
         }
 
         Span<byte> innerBytes = data.Slice(headerLength, outerTotal - headerLength);
-        if (!Ipv4Header.TryParse(innerBytes, out Ipv4Header inner)) return DropReason.InnerMalformed;
+        if (!Ipv4Header.TryParse(innerBytes, out _)) return DropReason.InnerMalformed;
+        int innerTotal = BinaryPrimitives.ReadUInt16BigEndian(innerBytes.Slice(Ipv4Header.TotalLengthOffset));
 
-        if ((outer.Tos & Ipv4Header.EcnMask) == Ipv4Header.EcnCe)
-        {
-            int innerEcn = inner.Tos & Ipv4Header.EcnMask;
-            if (innerEcn == Ipv4Header.EcnNotEct) return DropReason.EcnCeOnNotEct;
-            if (innerEcn != Ipv4Header.EcnCe) SetCe(innerBytes);
-        }
+        if ((data[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe && !PropagateCe(innerBytes))
+            return DropReason.EcnCeOnNotEct;
 
-        int innerTotal = inner.TotalLength;
         frame.TrimFront(headerLength);
         frame.Length = innerTotal;
-        t._decapPackets++;
-        t._decapBytes += frame.Length;
+        t!._decapPackets++;
+        t._decapBytes += innerTotal;
         tunnel = t;
         return DropReason.None;
+    }
+
+    /// <summary>GRE receive checks in Linux order (gre_parse_header, then ip_tunnel_rcv after the lookup).
+    /// <paramref name="gre"/> is the outer payload up to the outer total length. Not inlined: measured no slower
+    /// for GRE, and it keeps the IPIP path small where callers inline Decapsulate.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Tunnel? AcceptGre(TunnelTable table, Span<byte> gre, uint source, uint destination,
+        out DropReason reason, out int greLength)
+    {
+        // Returns the tunnel (reason None) or null with the reason; the tunnel is the return value rather than
+        // an out parameter so the caller's local is not address-exposed (which costs a write barrier per packet).
+        greLength = 0;
+        if (!GreHeader.TryParse(gre, out _, out reason)) return null;
+        uint flags = BinaryPrimitives.ReadUInt16BigEndian(gre);
+        reason = DropReason.GreUnsupportedProtocol;
+        if (BinaryPrimitives.ReadUInt16BigEndian(gre.Slice(GreHeader.ProtocolTypeOffset)) != GreHeader.ProtocolIPv4)
+            return null;
+        bool hasChecksum = (flags & GreHeader.FlagChecksum) != 0;
+        reason = DropReason.BadChecksum;
+        if (hasChecksum && !Checksum.InternetChecksum.Verify(gre)) return null;
+        int offset = GreHeader.OptionsOffset + (hasChecksum ? 4 : 0);
+        uint? key = null;
+        if ((flags & GreHeader.FlagKey) != 0)
+        {
+            key = BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset));
+            offset += 4;
+        }
+        Tunnel? t = table.Lookup(source, destination, Ipv4Header.ProtocolGre, key);
+        if (t is null)
+        {
+            reason = NoGreTunnel(table, source, destination);
+            return null;
+        }
+        if (hasChecksum != t.InputChecksum)
+        {
+            reason = hasChecksum ? DropReason.GreChecksumUnexpected : DropReason.GreChecksumMissing;
+            return null;
+        }
+        bool hasSequence = (flags & GreHeader.FlagSequence) != 0;
+        if (t.InputSequence)
+        {
+            reason = DropReason.GreSequenceMissing;
+            if (!hasSequence) return null;
+            reason = DropReason.GreSequenceOld;
+            if (!t.AcceptSequence(BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset)))) return null;
+        }
+        greLength = offset + (hasSequence ? 4 : 0);
+        reason = DropReason.None;
+        return t;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static DropReason NoGreTunnel(TunnelTable table, uint source, uint destination) =>
         table.HasEndpoints(source, destination, Ipv4Header.ProtocolGre) ? DropReason.GreKeyMismatch : DropReason.NoTunnel;
+
+    /// <summary>RFC 6040 decapsulation when the outer header is CE (rare, so not inlined): an ECT inner packet
+    /// becomes CE; a CE one stays; a not-ECT one must be dropped (returns false).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool PropagateCe(Span<byte> inner)
+    {
+        int innerEcn = inner[Ipv4Header.TosOffset] & Ipv4Header.EcnMask;
+        if (innerEcn == Ipv4Header.EcnNotEct) return false;
+        if (innerEcn != Ipv4Header.EcnCe) SetCe(inner);
+        return true;
+    }
 
     /// <summary>Marks an ECT inner header CE and patches its checksum incrementally (RFC 1624 eqn. 3) for the
     /// changed first word (version/IHL, TOS), instead of summing the header again.</summary>
@@ -96,16 +154,7 @@ public static class TunnelDecap
         ushort newWord = (ushort)(oldWord | Ipv4Header.EcnCe);
         header[Ipv4Header.TosOffset] = (byte)newWord;
         ushort oldChecksum = BinaryPrimitives.ReadUInt16BigEndian(header.Slice(Ipv4Header.ChecksumOffset));
-        BinaryPrimitives.WriteUInt16BigEndian(header.Slice(Ipv4Header.ChecksumOffset), IncrementalChecksum(oldChecksum, oldWord, newWord));
+        BinaryPrimitives.WriteUInt16BigEndian(header.Slice(Ipv4Header.ChecksumOffset), Checksum.IncrementalChecksum.Update16(oldChecksum, oldWord, newWord));
     }
 
-    /// <summary>RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). Private until the shared incremental helpers in
-    /// Checksum/ land.</summary>
-    internal static ushort IncrementalChecksum(ushort checksum, ushort oldWord, ushort newWord)
-    {
-        uint sum = (uint)(ushort)~checksum + (ushort)~oldWord + newWord;
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        return (ushort)~sum;
-    }
 }

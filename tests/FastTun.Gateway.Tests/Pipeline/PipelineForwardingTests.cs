@@ -198,6 +198,47 @@ public class PipelineForwardingTests
     }
 
     [Fact]
+    public void Process_UnderlayFragNeededQuotingOurTunnel_LowersTunnelMtu()
+    {
+        using var lab = new SeedLab();
+        // An underlay router (172.12.1.254) says our outer packet to gw2 needs MTU 1400.
+        var quotedOuter = new byte[20 + 8];
+        Ipv4Header.Write(quotedOuter, 0, 1500, 9, true, 254, Ipv4Header.ProtocolIpip, Gw1Wan, Gw2Wan);
+        var icmp = new byte[20 + 8 + quotedOuter.Length];
+        Ipv4Header.Write(icmp, 0xC0, (ushort)icmp.Length, 1, false, 64, Ipv4Header.ProtocolIcmp, 0xAC0C01FE, Gw1Wan);
+        IcmpHeader.Write(icmp.AsSpan(20), 3, 4, 1400);
+        quotedOuter.CopyTo(icmp, 28);
+        IcmpHeader.TryParse(icmp.AsSpan(20), out var h);
+        h.ComputeChecksum();
+        lab.Run(lab.Gw1, (Eth2, Eth(Gw1Eth2Mac, 0x02aabbccdd01, icmp)));
+        Assert.Equal(1380, lab.State1.Tunnels[0].Mtu(lab.Now));
+
+        var (o, rx) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2, payload: 1400 - 28, df: true))));
+        Assert.Equal(DropReason.FragNeeded, rx[0].Drop);
+        var err = Ip(L3(Assert.Single(o).Bytes));
+        Assert.True(IcmpHeader.TryParse(err.Payload, out var e));
+        Assert.Equal(1380u, e.RestOfHeader & 0xFFFF);
+        // Learned MTUs expire (Linux mtu_expires, 600 s).
+        Assert.Equal(1480, lab.State1.Tunnels[0].Mtu(lab.Now + TunnelPath.PmtuExpiresMs));
+    }
+
+    [Fact]
+    public void Process_FragNeededForSomeoneElsesPacket_IgnoredForPmtu()
+    {
+        using var lab = new SeedLab();
+        var quotedOuter = new byte[28];
+        Ipv4Header.Write(quotedOuter, 0, 1500, 9, true, 254, Ipv4Header.ProtocolIpip, 0xAC0C0163, Gw2Wan);
+        var icmp = new byte[20 + 8 + quotedOuter.Length];
+        Ipv4Header.Write(icmp, 0xC0, (ushort)icmp.Length, 1, false, 64, Ipv4Header.ProtocolIcmp, 0xAC0C01FE, Gw1Wan);
+        IcmpHeader.Write(icmp.AsSpan(20), 3, 4, 600);
+        quotedOuter.CopyTo(icmp, 28);
+        IcmpHeader.TryParse(icmp.AsSpan(20), out var h);
+        h.ComputeChecksum();
+        lab.Run(lab.Gw1, (Eth2, Eth(Gw1Eth2Mac, 0x02aabbccdd01, icmp)));
+        Assert.Equal(1480, lab.State1.Tunnels[0].Mtu(lab.Now));
+    }
+
+    [Fact]
     public void Tick_NeighborSilent_ThreeProbesThenHostUnreachable()
     {
         using var lab = new SeedLab(staticNeighbors: false);

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace FastTun.Gateway.Tests.Netns;
+
+/// <summary>
+/// The seed topology in namespaces (bench/e2e/topology.sh, bridge underlay) with two real `fasttun run`
+/// processes as gw1 and gw2, plus a "stranger" host on the underlay bridge (172.12.1.99) that crafts packets
+/// with scapy. Everything it creates is removed on dispose: processes by PID, namespaces by prefix.
+/// </summary>
+public sealed class GatewayLab : IDisposable
+{
+    private static int s_next;
+    private readonly List<Process> _gateways = new();
+    private readonly string _dir;
+
+    public GatewayLab(string mode, string driver)
+    {
+        Mode = mode;
+        Driver = driver;
+        Prefix = $"t{Environment.ProcessId % 100}{Interlocked.Increment(ref s_next)}-";
+        Root = FindRoot();
+        _dir = Directory.CreateTempSubdirectory("fasttun-lab-").FullName;
+        try
+        {
+            // AF_XDP cannot finish CHECKSUM_PARTIAL frames from the servers' own stacks, so their offloads go off;
+            // AF_PACKET keeps them on and completes them from the virtio-net header.
+            string offload = driver == "af_xdp" ? "off" : "on";
+            Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload {offload}");
+            Run("ip", $"netns add {Prefix}stranger");
+            Ip($"link add str0 netns {Prefix}wire type veth peer name eth0 netns {Prefix}stranger");
+            Exec("wire", "ip link set str0 master br0 up");
+            Exec("stranger", "ip link set eth0 up");
+            Exec("stranger", "ip addr add 172.12.1.99/24 dev eth0");
+            Exec("stranger", "ip link set lo up");
+            foreach (var gw in new[] { "gw1", "gw2" }) Start(gw);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Mode { get; }
+    public string Driver { get; }
+    public string Prefix { get; }
+    public string Root { get; }
+    public string LogOf(string gw) => File.ReadAllText(Path.Combine(_dir, gw + ".log"));
+    public string ConfigOf(string gw) => Path.Combine(_dir, gw + ".conf");
+    public int PidOf(string gw) => _gateways[gw == "gw1" ? 0 : 1].Id;
+
+    private void Start(string gw)
+    {
+        string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'");
+        File.WriteAllText(ConfigOf(gw), config);
+        string log = Path.Combine(_dir, gw + ".log");
+        var psi = new ProcessStartInfo("ip", $"netns exec {Prefix}{gw} {Path.Combine(AppContext.BaseDirectory, "fasttun")} run --config {ConfigOf(gw)}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var p = Process.Start(psi)!;
+        var sink = new StreamWriter(log, append: false) { AutoFlush = true };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        _gateways.Add(p);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"{gw} exited {p.ExitCode}: {File.ReadAllText(log)}");
+            if (File.ReadAllText(log).Contains(" running ")) return;
+            Thread.Sleep(100);
+        }
+        throw new TimeoutException($"{gw} did not start in 20 s: {File.ReadAllText(log)}");
+    }
+
+    /// <summary>Runs a command in namespace ${Prefix}<paramref name="ns"/>; returns exit code and stdout+stderr.</summary>
+    public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>
+        Run("ip", $"netns exec {Prefix}{ns} {command}", check, timeoutMs);
+
+    public void Ip(string args) => Run("ip", args);
+
+    /// <summary>Runs a scapy script as the stranger on the underlay.</summary>
+    public (int Code, string Output) Scapy(string ns, string script, int timeoutMs = 30_000)
+    {
+        string file = Path.Combine(_dir, $"scapy{Interlocked.Increment(ref s_next)}.py");
+        File.WriteAllText(file, "import logging\nlogging.getLogger('scapy.runtime').setLevel(logging.ERROR)\nfrom scapy.all import *\nconf.verb = 0\n" + script);
+        return Exec(ns, $"/usr/bin/python3 {file}", check: true, timeoutMs);
+    }
+
+    public string MacOf(string ns, string dev) => Exec(ns, $"cat /sys/class/net/{dev}/address").Output.Trim();
+
+    public void Signal(string gw, string signal)
+    {
+        var p = _gateways[gw == "gw1" ? 0 : 1];
+        if (p.HasExited) throw new InvalidOperationException($"{gw} has exited with {p.ExitCode}: {LogOf(gw)}");
+        Run("kill", $"-{signal} {p.Id}");
+    }
+
+    /// <summary>Throws with the gateway's log when it is no longer running (a crash must not hide behind a
+    /// timeout in some later check).</summary>
+    public void AssertAlive()
+    {
+        for (int i = 0; i < _gateways.Count; i++)
+        {
+            var p = _gateways[i];
+            if (p.HasExited) throw new InvalidOperationException($"gw{i + 1} has exited with {p.ExitCode}: {LogOf($"gw{i + 1}")}");
+        }
+    }
+
+    public static (int Code, string Output) Run(string file, string args, bool check = true, int timeoutMs = 30_000)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var output = new StringBuilder();
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        if (!p.WaitForExit(timeoutMs))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {args} did not finish in {timeoutMs} ms: {output}");
+        }
+        p.WaitForExit();
+        string text;
+        lock (output) text = output.ToString();
+        if (check && p.ExitCode != 0) throw new InvalidOperationException($"{file} {args} exited {p.ExitCode}: {text}");
+        return (p.ExitCode, text);
+    }
+
+    public static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FastTun.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("FastTun.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _gateways)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    Run("kill", $"-TERM {p.Id}", check: false);
+                    if (!p.WaitForExit(10_000)) p.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException) { }
+            p.Dispose();
+        }
+        Run("ip", $"netns del {Prefix}stranger", check: false);
+        Run("bash", $"{Root}/bench/e2e/topology.sh down --prefix {Prefix}", check: false);
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,194 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using FastTun.Packets.Checksum;
+using FastTun.Packets.Datapath;
+
+namespace FastTun.Packets.Tests;
+
+/// <summary>Ipv4HeaderChecksum (fixed-size path, general path, batch writers) against the scalar oracle.</summary>
+public unsafe class ChecksumIpv4HeaderTests
+{
+    [Fact]
+    public void TryCompute_KnownHeaderWithGarbageInField_MatchesWire()
+    {
+        byte[] header = Convert.FromHexString("450000730000400040110000c0a80001c0a800c7");
+        header[10] = 0x12; header[11] = 0x34; // the field is ignored
+        Assert.True(Ipv4HeaderChecksum.TryCompute(header, out ushort checksum));
+        Assert.Equal(0xb861, checksum);
+        Assert.False(Ipv4HeaderChecksum.Verify(header));
+        Assert.True(Ipv4HeaderChecksum.TryWrite(header));
+        Assert.True(Ipv4HeaderChecksum.Verify(header));
+        Assert.True(InternetChecksum.Verify(header));
+    }
+
+    [Fact]
+    public void TryCompute_RandomHeadersEveryIhl_MatchesOracle()
+    {
+        var rng = new Random(791);
+        byte[] header = new byte[64];
+        for (int round = 0; round < 50_000; round++)
+        {
+            int ihl = round % 3 == 0 ? 5 : rng.Next(5, 16);
+            int extra = rng.Next(0, 4);
+            ChecksumTestHeaders.FillRandom(rng, header, ihl);
+            header[10] = (byte)rng.Next(256); header[11] = (byte)rng.Next(256);
+            Assert.True(Ipv4HeaderChecksum.TryCompute(header.AsSpan(0, ihl * 4 + extra), out ushort checksum));
+            Assert.Equal(ChecksumTestHeaders.OracleChecksum(header.AsSpan(0, ihl * 4)), checksum);
+        }
+    }
+
+    // Headers whose words sum to a multiple of 0xFFFF must get checksum 0x0000 (never 0xFFFF, which only an
+    // all-zero header could produce): the identification word is chosen to make that happen.
+    [Fact]
+    public void TryCompute_SumIsOnesComplementZero_ChecksumIsZero()
+    {
+        var rng = new Random(65535);
+        byte[] header = new byte[20];
+        for (int round = 0; round < 5000; round++)
+        {
+            ChecksumTestHeaders.FillRandom(rng, header, 5);
+            header[4] = 0; header[5] = 0;
+            uint sum = (ushort)~ChecksumTestHeaders.OracleChecksum(header);
+            ushort id = (ushort)((0xFFFF - sum) % 0xFFFF);
+            header[4] = (byte)(id >> 8); header[5] = (byte)id;
+            Assert.Equal(0x0000, ChecksumTestHeaders.OracleChecksum(header));
+            Assert.True(Ipv4HeaderChecksum.TryCompute(header, out ushort checksum));
+            Assert.Equal(0x0000, checksum);
+            fixed (byte* p = header)
+            {
+                header[10] = 0xAB;
+                Ipv4HeaderChecksum.WriteBatch([(nint)p]);
+            }
+            Assert.Equal(0x0000, ChecksumTestHeaders.StoredChecksum(header));
+        }
+    }
+
+    // Every kind of malformed header is refused without an exception and without touching the bytes.
+    [Theory]
+    [InlineData("4500007300004000401100", 0)]           // 11 bytes: shorter than 20
+    [InlineData("450000730000400040110000c0a80001c0a800", 0)] // 19 bytes
+    [InlineData("650000730000400040110000c0a80001c0a800c7", 0)] // version 6
+    [InlineData("440000730000400040110000c0a80001c0a800c7", 0)] // IHL 4
+    [InlineData("400000730000400040110000c0a80001c0a800c7", 0)] // IHL 0
+    [InlineData("460000730000400040110000c0a80001c0a800c7", 3)] // IHL 6 but only 23 bytes
+    [InlineData("4f0000730000400040110000c0a80001c0a800c7", 39)] // IHL 15 but only 59 bytes
+    public void TryWrite_Malformed_ReturnsFalseUntouched(string hex, int extraBytes)
+    {
+        byte[] header = [.. Convert.FromHexString(hex), .. new byte[extraBytes]];
+        byte[] before = (byte[])header.Clone();
+        Assert.False(Ipv4HeaderChecksum.TryCompute(header, out _));
+        Assert.False(Ipv4HeaderChecksum.TryWrite(header));
+        Assert.False(Ipv4HeaderChecksum.Verify(header));
+        Assert.Equal(before, header);
+    }
+
+    // 64 headers (a third with options) at odd addresses in one native block: the pointer batch writes what
+    // TryWrite writes header by header, and leaves the non-IPv4 one alone.
+    [Fact]
+    public void WriteBatch_Pointers_MatchesSingle()
+    {
+        const int Count = 64, Stride = 67;
+        var rng = new Random(1500);
+        byte* block = (byte*)NativeMemory.AlignedAlloc(Count * Stride, 64);
+        try
+        {
+            for (int round = 0; round < 200; round++)
+            {
+                var blockSpan = new Span<byte>(block, Count * Stride);
+                var pointers = new nint[Count];
+                var expected = new byte[Count][];
+                for (int i = 0; i < Count; i++)
+                {
+                    Span<byte> header = blockSpan.Slice(i * Stride + (i & 3), 60);
+                    int ihl = i % 3 == 0 ? rng.Next(6, 16) : 5;
+                    ChecksumTestHeaders.FillRandom(rng, header, ihl);
+                    header[10] = (byte)rng.Next(256); header[11] = (byte)rng.Next(256);
+                    if (i == 17) header[0] = 0x65; // not IPv4: must stay as it is
+                    pointers[i] = (nint)block + i * Stride + (i & 3);
+                    byte[] copy = header.Slice(0, ihl * 4).ToArray();
+                    Ipv4HeaderChecksum.TryWrite(copy);
+                    expected[i] = copy;
+                }
+                Ipv4HeaderChecksum.WriteBatch(pointers);
+                for (int i = 0; i < Count; i++)
+                {
+                    var header = new ReadOnlySpan<byte>((byte*)pointers[i], expected[i].Length);
+                    Assert.True(header.SequenceEqual(expected[i]), $"round {round} header {i}");
+                    if (i != 17) Assert.True(Ipv4HeaderChecksum.Verify(header));
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(block);
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(14)]
+    [InlineData(18)]
+    public void WriteBatch_PacketBatch_MatchesSingleAndMarksMalformed(int l3Offset)
+    {
+        var rng = new Random(l3Offset);
+        using var pool = new FramePool(256, 256, 64);
+        var batch = new PacketBatch(256);
+        for (int round = 0; round < 20; round++)
+        {
+            int count = rng.Next(1, 257);
+            var expectedData = new byte[count][];
+            var expectedDrop = new DropReason[count];
+            for (int i = 0; i < count; i++)
+            {
+                ref Frame f = ref batch.Add();
+                Assert.True(pool.TryRent(ref f));
+                int kind = rng.Next(0, 16);
+                int ihl = kind == 1 ? rng.Next(6, 16) : 5;
+                f.Length = l3Offset + ihl * 4 + rng.Next(0, 40);
+                Span<byte> data = f.Data;
+                rng.NextBytes(data);
+                ChecksumTestHeaders.FillRandom(rng, data.Slice(l3Offset), ihl);
+                data[l3Offset + 10] = (byte)rng.Next(256);
+                switch (kind)
+                {
+                    case 2: f.Drop = DropReason.NoRoute; break;                     // already dropped: skipped
+                    case 3: f.Length = l3Offset + rng.Next(0, 20); break;          // truncated
+                    case 4: data[l3Offset] = 0x65; break;                           // version 6
+                    case 5: data[l3Offset] = 0x43; break;                           // IHL 3
+                    case 6: data[l3Offset] = 0x4f; f.Length = l3Offset + 40; break; // options beyond the data
+                }
+                expectedDrop[i] = kind switch
+                {
+                    2 => DropReason.NoRoute,
+                    3 or 6 => DropReason.Truncated,
+                    4 => DropReason.BadIpVersion,
+                    5 => DropReason.BadIpHeaderLength,
+                    _ => DropReason.None,
+                };
+                byte[] copy = f.Data.ToArray();
+                if (expectedDrop[i] == DropReason.None)
+                    Assert.True(Ipv4HeaderChecksum.TryWrite(copy.AsSpan(l3Offset)));
+                expectedData[i] = copy;
+            }
+
+            Ipv4HeaderChecksum.WriteBatch(batch, l3Offset);
+
+            for (int i = 0; i < count; i++)
+            {
+                ref Frame f = ref batch[i];
+                Assert.Equal(expectedDrop[i], f.Drop);
+                Assert.True(f.Data.SequenceEqual(expectedData[i]), $"round {round} frame {i}");
+                pool.Return(f);
+            }
+            batch.Clear();
+        }
+    }
+
+    [Fact]
+    public void WriteBatch_OffsetOutOfRange_Throws()
+    {
+        var batch = new PacketBatch(4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, int.MaxValue - 10));
+    }
+}
