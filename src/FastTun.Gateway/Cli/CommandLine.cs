@@ -17,9 +17,10 @@ public static class CommandLine
         fasttun — userspace IPIP/GRE gateway
 
         Usage:
-          fasttun run --config FILE [--log-level LEVEL]
+          fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:9464] [--log-level LEVEL]
                                      own the configured interfaces and forward; SIGHUP reloads,
-                                     SIGINT/SIGTERM stop cleanly (XDP programs detached)
+                                     SIGINT/SIGTERM stop cleanly (XDP programs detached); --metrics
+                                     serves Prometheus text on GET /metrics (loopback only)
           fasttun check --config FILE [--log-level LEVEL]
                                      validate a configuration and print what it would build:
                                      interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
@@ -30,6 +31,21 @@ public static class CommandLine
                                      count test traffic: rate, loss, reordering, duplicates, latency
           fasttun bench rfc2544 --tx-iface X --rx-iface Y --size S --duration S [--loss 0] ...
                                      binary search for the highest zero-loss rate (fasttun bench --help)
+
+        Talking to a running gateway (root only; socket from --control-socket PATH, default
+        /run/fasttun/fasttun.sock, or 'set fasttun control-socket PATH' on the gateway's side):
+          fasttun show interfaces|tunnels|routes|neighbors|stats [--json]
+          fasttun stats [--watch [--interval S] [--count N]] [--json]
+                                     counters; --watch refreshes pps/bps rates until Ctrl-C
+          fasttun route add PREFIX via NEXTHOP | route del PREFIX
+          fasttun neighbor add IP mac MAC [dev NAME] | neighbor del IP [dev NAME]
+          fasttun tunnel set NAME [ttl N|inherit] [tos XX|inherit] [key K] [pmtu-discovery on|off]
+          fasttun reload             re-read the configuration file (as SIGHUP); prints the error if refused
+          fasttun capture --point rx|tx|drop|decap|encap [--iface NAME] [--count N] [--duration S]
+                          -w FILE.pcapng
+                                     live capture at a processing point; drops carry their reason
+        Runtime changes (route, neighbor, tunnel set) override the file until restart and survive reloads.
+
           fasttun --help             show this help
           fasttun --version          show the version
 
@@ -69,6 +85,14 @@ public static class CommandLine
                 return RunCommand.Run(args.AsSpan(1));
             case "check":
                 return CheckCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
+            case "show":
+                return ShowCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
+            case "stats":
+                return ShowCommand.Run(["stats", .. args.AsSpan(1)], Console.Out, Console.Error);
+            case "route" or "neighbor" or "neighbour" or "tunnel" or "reload":
+                return ChangeCommands.Run(args[0], args.AsSpan(1), Console.Out, Console.Error);
+            case "capture":
+                return CaptureCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
             case "gen":
                 return GenCommand.Run(args.AsSpan(1));
             case "sink":

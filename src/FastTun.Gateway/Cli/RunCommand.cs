@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using FastTun.Gateway.Config;
+using FastTun.Gateway.Control;
 using FastTun.Gateway.Dataplane;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Netlink;
@@ -18,6 +19,8 @@ public static class RunCommand
     public static int Run(ReadOnlySpan<string> args)
     {
         string? path = null;
+        string? controlSocket = null;
+        System.Net.IPEndPoint? metrics = null;
         var level = LogLevel.Information;
         for (int i = 0; i < args.Length; i++)
         {
@@ -25,6 +28,13 @@ public static class RunCommand
             {
                 case "--config" or "-c" when i + 1 < args.Length:
                     path = args[++i];
+                    break;
+                case "--control-socket" when i + 1 < args.Length:
+                    controlSocket = args[++i];
+                    break;
+                case "--metrics" when i + 1 < args.Length:
+                    if (!MetricsServer.TryParseEndpoint(args[++i], out var ep)) return Usage($"--metrics wants ADDRESS:PORT (e.g. 127.0.0.1:9464), not '{args[i]}'");
+                    metrics = ep;
                     break;
                 case "--log-level" when i + 1 < args.Length:
                     if (!Logging.TryParseLevel(args[++i], out level)) return Usage($"unknown log level '{args[i]}'");
@@ -63,6 +73,37 @@ public static class RunCommand
             return CommandLine.ExitError;
         }
 
+        ControlServer? control = null;
+        MetricsServer? metricsServer = null;
+        try
+        {
+            var handler = new ControlHandler(runtime, loggers);
+            string socketPath = controlSocket ?? runtime.Config.ControlSocket ?? ControlProtocol.DefaultSocketPath;
+            try
+            {
+                control = new ControlServer(socketPath, handler.Handle, loggers.CreateLogger("control"));
+                logger.LogInformation("control socket {Path} (mode 0600, root only)", socketPath);
+            }
+            catch (InvalidOperationException e) when (controlSocket is null && runtime.Config.ControlSocket is null)
+            {
+                // The default path is shared by every namespace (/run is not per netns): a second gateway on the
+                // same host forwards anyway, and says how to get a socket of its own.
+                logger.LogWarning("{Error}; running without a control socket", e.Message);
+            }
+            if (metrics is not null)
+            {
+                metricsServer = new MetricsServer(metrics, () => GatewayViews.Stats(runtime, handler.Capture), loggers.CreateLogger("metrics"));
+                logger.LogInformation("Prometheus metrics on http://{Endpoint}/metrics", metricsServer.Endpoint);
+            }
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            logger.LogError("cannot start the control socket or metrics endpoint: {Error}", e.Message);
+            control?.Dispose();
+            runtime.Dispose();
+            return CommandLine.ExitError;
+        }
+
         using var stop = new ManualResetEventSlim();
         int reloadRequests = 0;
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
@@ -76,6 +117,8 @@ public static class RunCommand
 
         int exit = CommandLine.ExitOk;
         using (runtime)
+        using (control)
+        using (metricsServer)
         {
             while (true)
             {
@@ -124,7 +167,7 @@ public static class RunCommand
     private static int Usage(string message)
     {
         Console.Error.WriteLine($"fasttun run: {message}");
-        Console.Error.WriteLine("usage: fasttun run --config FILE [--log-level LEVEL]");
+        Console.Error.WriteLine("usage: fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]");
         return CommandLine.ExitUsage;
     }
 }

@@ -14,7 +14,7 @@ namespace FastTun.Gateway.Dataplane;
 /// neighbour changes, statistics) run on other threads and publish new state that workers pick up at their
 /// next batch.
 /// </summary>
-public sealed class GatewayRuntime : IDisposable
+public sealed partial class GatewayRuntime : IDisposable
 {
     private readonly ILogger _logger;
     private readonly List<Worker> _workers = new();
@@ -82,8 +82,7 @@ public sealed class GatewayRuntime : IDisposable
             _facts[i] = new PortFacts(iface.Name, mac, iface.Mtu);
         }
 
-        Publish(StateBuilder.Build(Config, _facts));
-        ApplyStaticNeighbors(Config);
+        lock (_controlLock) Rebuild(Config);
 
         for (int w = 0; w < queues; w++)
         {
@@ -156,12 +155,10 @@ public sealed class GatewayRuntime : IDisposable
             var after = fresh.Interfaces.Select(i => (i.Name, i.Driver, i.Queues));
             if (!before.SequenceEqual(after))
                 throw new InvalidOperationException("interfaces, drivers or queue counts changed: that needs a restart, not a reload");
-            var previous = State.Tunnels.ToDictionary(t => t.Tunnel.Name, t => t.Tunnel, StringComparer.Ordinal);
-            var state = StateBuilder.Build(fresh, _facts, previous);
-            Publish(state);
-            ApplyStaticNeighbors(fresh);
-            Config = fresh;
-            _logger.LogInformation("reloaded {Config}: {Tunnels} tunnel(s), {Routes} route(s)", ConfigPath, state.Tunnels.Length, state.Routes.Count);
+            Rebuild(fresh); // keeps the runtime changes; see GatewayRuntime.Changes.cs
+            var state = State;
+            _logger.LogInformation("reloaded {Config}: {Tunnels} tunnel(s), {Routes} route(s), {Changes} runtime change(s) kept",
+                ConfigPath, state.Tunnels.Length, state.Routes.Count, _routeChanges.Count + _neighborChanges.Count + _tunnelChanges.Count);
         }
     }
 

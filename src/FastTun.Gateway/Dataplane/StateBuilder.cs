@@ -5,6 +5,13 @@ using PacketTunnels = FastTun.Packets.Tunnels;
 
 namespace FastTun.Gateway.Dataplane;
 
+/// <summary>Where an installed route came from, as <c>fasttun show routes</c> prints it.</summary>
+public enum RouteOrigin { Local, Connected, Static, Runtime }
+
+/// <summary>One route of the running table, kept beside the LPM table for listing.</summary>
+/// <param name="Via">The next-hop address as configured (also for a route into a tunnel), or 0.</param>
+public readonly record struct InstalledRoute(uint Prefix, int Length, NextHop Hop, RouteOrigin Origin, uint Via = 0);
+
 /// <summary>What the gateway learned about a kernel interface it opened: its MAC and real MTU.</summary>
 public readonly record struct PortFacts(string Name, ulong Mac, int Mtu);
 
@@ -18,7 +25,14 @@ public readonly record struct PortFacts(string Name, ulong Mac, int Mtu);
 public static class StateBuilder
 {
     public static ForwardingState Build(GatewayConfig config, IReadOnlyList<PortFacts> ports,
-        IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels = null)
+        IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels = null) =>
+        Build(config, ports, previousTunnels, out _);
+
+    /// <summary>As <see cref="Build(GatewayConfig, IReadOnlyList{PortFacts}, IReadOnlyDictionary{string, PacketTunnels.Tunnel}?)"/>,
+    /// and also returns the installed routes with their origin, for <c>fasttun show routes</c> (the LPM table
+    /// itself cannot be enumerated).</summary>
+    public static ForwardingState Build(GatewayConfig config, IReadOnlyList<PortFacts> ports,
+        IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels, out List<InstalledRoute> installed)
     {
         if (ports.Count != config.Interfaces.Length)
             throw new ArgumentException($"{ports.Count} ports opened for {config.Interfaces.Length} configured interfaces");
@@ -62,26 +76,39 @@ public static class StateBuilder
         }
 
         var routes = new List<Route4>();
+        var origins = new List<RouteOrigin>();
+        var vias = new List<uint>();
         // Static routes first: a connected or local route for the same prefix replaces them below, as the
         // kernel prefers distance 0.
         foreach (var r in config.StaticRoutes)
         {
             NextHop h = tunnelIndex.TryGetValue(r.Interface, out int ti) ? NextHop.Into(ti) : NextHop.Via(portIndex[r.Interface], r.NextHop);
             routes.Add(new Route4(r.Prefix, r.PrefixLength, Hop(h)));
+            origins.Add(RouteOrigin.Static);
+            vias.Add(r.NextHop);
         }
         foreach (var c in config.ConnectedRoutes)
         {
             NextHop h = tunnelIndex.TryGetValue(c.Interface, out int ti) ? NextHop.Into(ti) : NextHop.ConnectedTo(portIndex[c.Interface]);
             routes.Add(new Route4(c.Prefix, c.PrefixLength, Hop(h)));
+            origins.Add(RouteOrigin.Connected);
+            vias.Add(0);
         }
         uint local = Hop(NextHop.LocalDelivery);
         foreach (var iface in config.Interfaces)
-            foreach (var a in iface.Addresses) routes.Add(new Route4(a.Address, 32, local));
+            foreach (var a in iface.Addresses) { routes.Add(new Route4(a.Address, 32, local)); origins.Add(RouteOrigin.Local); vias.Add(0); }
         foreach (var t in config.Tunnels)
-            foreach (var a in t.Addresses) routes.Add(new Route4(a.Address, 32, local));
+            foreach (var a in t.Addresses) { routes.Add(new Route4(a.Address, 32, local)); origins.Add(RouteOrigin.Local); vias.Add(0); }
 
         var table = new Lpm4Table();
-        foreach (var r in routes) table.AddOrReplace(r.Prefix, r.Length, r.NextHop); // later entries win
+        var byPrefix = new Dictionary<(uint, int), InstalledRoute>();
+        for (int i = 0; i < routes.Count; i++)
+        {
+            var r = routes[i];
+            table.AddOrReplace(r.Prefix, r.Length, r.NextHop); // later entries win
+            byPrefix[(r.Prefix, r.Length)] = new InstalledRoute(r.Prefix, r.Length, hops[(int)r.NextHop], origins[i], vias[i]);
+        }
+        installed = byPrefix.Values.ToList();
         return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap);
     }
 

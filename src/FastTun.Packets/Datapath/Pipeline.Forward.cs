@@ -52,6 +52,7 @@ public sealed partial class Pipeline
         if (f.Length > mtu && !FitOrFragment(ref f, mtu, tunnelIndex | TunnelMark)) return;
         var reason = TunnelEncap.Encapsulate(path.Tunnel, ref f);
         if (reason != DropReason.None) { f.Drop = reason; return; }
+        if (_tap is not null) _tap.Encapsulated(f.Data, tunnelIndex);
         // The outer packet is routed like any other; a tunnel whose remote routes into a tunnel is refused
         // (no nested encapsulation).
         uint remote = path.Tunnel.Settings.Remote;

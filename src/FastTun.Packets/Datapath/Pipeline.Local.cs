@@ -38,9 +38,10 @@ public sealed partial class Pipeline
     private void Decapsulate(ref Frame f)
     {
         // ReceiveIpv4 verified the outer header checksum before routing the packet here.
-        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out _, outerChecksumVerified: true);
+        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out var tunnel, outerChecksumVerified: true);
         if (reason == DropReason.None)
         {
+            if (_tap is not null) CaptureDecap(f.Data, tunnel);
             ReceiveIpv4(ref f); // the inner packet: checked and routed like any other
             return;
         }
@@ -51,6 +52,13 @@ public sealed partial class Pipeline
             SendIcmpError(f.Data, IcmpDestUnreachable, CodePortUnreachable, 0);
         }
         f.Drop = reason;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CaptureDecap(ReadOnlySpan<byte> inner, Tunnel? tunnel)
+    {
+        for (int t = 0; t < _s.Tunnels.Length; t++)
+            if (ReferenceEquals(_s.Tunnels[t].Tunnel, tunnel)) { _tap!.Decapsulated(inner, t); return; }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -34,6 +34,10 @@ public sealed partial class Pipeline : IDisposable
     private ushort _ipId;
     private long _nextTimerMs;
 
+    // The capture tap: published by the control plane in _captureSlot, read once per batch into _tap.
+    private CaptureTap? _captureSlot;
+    private CaptureTap? _tap;
+
     // One-entry neighbour cache: packets of a batch mostly share a next hop.
     private NeighborEntry? _lastNeighbor;
 
@@ -56,10 +60,20 @@ public sealed partial class Pipeline : IDisposable
     public int PendingCount => _pending.Count;
     public int PoolAvailable => _pool.Available;
 
+    /// <summary>The running capture's tap for this worker, or null. Control plane sets and clears it; the worker
+    /// picks the change up at its next batch.</summary>
+    public CaptureTap? Capture
+    {
+        get => Volatile.Read(ref _captureSlot); // acquire: pairs with the setter's release
+        set => Volatile.Write(ref _captureSlot, value); // release: the tap and its ring are built before a worker sees them
+    }
+
     /// <summary>Runs every stage over <paramref name="batch"/>. Reads the forwarding state once.</summary>
     public void Process(PacketBatch batch, long nowMs)
     {
         BeginBatch(nowMs);
+        var tap = _tap;
+        if (tap is not null) tap.BeforeStages(batch);
         for (int i = 0; i < batch.Count; i++)
         {
             ref Frame f = ref batch[i];
@@ -67,6 +81,7 @@ public sealed partial class Pipeline : IDisposable
             if (f.Drop != DropReason.None) Counters.Drop(f.Drop);
             else if (f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
         }
+        if (tap is not null) tap.AfterStages(batch, Generated);
         Counters.Packets += batch.Count;
         Counters.Batches++;
     }
@@ -79,6 +94,7 @@ public sealed partial class Pipeline : IDisposable
         BeginBatch(nowMs);
         _nextTimerMs = nowMs + 10;
         ServicePending();
+        if (_tap is not null && Generated.Count > 0) _tap.Generated(Generated);
         int expired = _reassembler.Expire(nowMs);
         Counters.Drops[(int)DropReason.ReassemblyTimeout] += expired;
     }
@@ -101,6 +117,7 @@ public sealed partial class Pipeline : IDisposable
         }
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
+        _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,86 @@
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using FastTun.Gateway.Control;
+
+namespace FastTun.Gateway.Cli;
+
+/// <summary>Thrown when the gateway answers <c>{"ok":false}</c> or cannot be reached; the message is for the user.</summary>
+public sealed class ControlClientException(string message) : Exception(message);
+
+/// <summary>The CLI's side of the control socket: one connection, requests answered in turn.</summary>
+public sealed class ControlClient : IDisposable
+{
+    private readonly Socket _socket;
+
+    private ControlClient(Socket socket, string path)
+    {
+        _socket = socket;
+        Path = path;
+        _network = new NetworkStream(socket, ownsSocket: true);
+        Stream = new BufferedStream(_network, 64 * 1024);
+    }
+
+    private readonly NetworkStream _network;
+
+    public string Path { get; }
+    /// <summary>What the gateway sends, buffered: answers are read a byte at a time up to the newline, and a
+    /// capture's pcapng bytes follow its answer line in the same buffer.</summary>
+    public Stream Stream { get; }
+
+    public static ControlClient Connect(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return new ControlClient(socket, path);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            string why = e.SocketErrorCode switch
+            {
+                SocketError.AddressNotAvailable or SocketError.ConnectionRefused => "no gateway is listening there (is fasttun run running?)",
+                SocketError.AccessDenied => "permission denied: the control socket is for root only (run with sudo)",
+                _ => e.Message,
+            };
+            if (!File.Exists(path) && e.SocketErrorCode != SocketError.AccessDenied) why = "no such socket (is fasttun run running? give its --control-socket PATH)";
+            throw new ControlClientException($"cannot connect to {path}: {why}");
+        }
+    }
+
+    /// <summary>Sends one request and returns the answer's data; throws with the gateway's error text.</summary>
+    public JsonNode? Request(JsonObject request)
+    {
+        var answer = RequestRaw(request);
+        if (answer["ok"]?.GetValue<bool>() == true) return answer["data"];
+        throw new ControlClientException(answer["error"]?.GetValue<string>() ?? "the gateway answered without ok or error");
+    }
+
+    public JsonObject RequestRaw(JsonObject request)
+    {
+        try
+        {
+            _network.Write(ControlProtocol.Line(request));
+            string? line = ControlProtocol.ReadLine(Stream) ?? throw new ControlClientException("the gateway closed the connection without answering");
+            return JsonNode.Parse(line) as JsonObject ?? throw new ControlClientException($"unreadable answer: {line}");
+        }
+        catch (IOException e)
+        {
+            throw new ControlClientException($"control socket {Path}: {e.Message}");
+        }
+    }
+
+    /// <summary>Closes our sending side: the gateway sees end of stream (ends a capture) and may still answer.</summary>
+    public void ShutdownSend()
+    {
+        try { _socket.Shutdown(SocketShutdown.Send); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        Stream.Dispose();
+        _network.Dispose();
+    }
+}

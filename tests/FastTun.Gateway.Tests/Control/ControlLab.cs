@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using FastTun.Gateway.Cli;
+
+namespace FastTun.Gateway.Tests.Control;
+
+/// <summary>
+/// The seed topology in namespaces (bench/e2e/topology.sh, IPIP configs, AF_XDP) with two `fasttun run`
+/// processes whose control sockets live in a private temporary directory (/run is shared between
+/// namespaces), gw1 also serving Prometheus metrics. Everything is removed on dispose: gateways by PID,
+/// namespaces by prefix. Shared by the tests of one class; each test leaves the gateways as it found them.
+/// </summary>
+public sealed class ControlLab : IDisposable
+{
+    private static int s_next;
+    private readonly List<Process> _gateways = new();
+
+    public ControlLab()
+    {
+        Prefix = $"cl{Environment.ProcessId % 1000}{Interlocked.Increment(ref s_next)}-";
+        Root = FindRoot();
+        Dir = Directory.CreateTempSubdirectory("fasttun-control-").FullName;
+        MetricsPort = 19000 + Environment.ProcessId % 1000;
+        try
+        {
+            Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --offload off");
+            Start("gw1", $"--metrics 127.0.0.1:{MetricsPort}");
+            Start("gw2", "");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Prefix { get; }
+    public string Root { get; }
+    public string Dir { get; }
+    public int MetricsPort { get; }
+    public string SocketOf(string gw) => Path.Combine(Dir, gw, "fasttun.sock");
+    public string ConfigOf(string gw) => Path.Combine(Dir, gw + ".conf");
+    public string LogOf(string gw) => File.ReadAllText(Path.Combine(Dir, gw + ".log"));
+    public static string Fasttun => Path.Combine(AppContext.BaseDirectory, "fasttun");
+
+    private void Start(string gw, string extra)
+    {
+        File.Copy(Path.Combine(Root, "configs", $"{gw}-ipip.conf"), ConfigOf(gw), overwrite: true);
+        string log = Path.Combine(Dir, gw + ".log");
+        var psi = new ProcessStartInfo("ip", $"netns exec {Prefix}{gw} {Fasttun} run --config {ConfigOf(gw)} --control-socket {SocketOf(gw)} {extra}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var p = Process.Start(psi)!;
+        _gateways.Add(p);
+        var sink = new StreamWriter(log, append: false) { AutoFlush = true };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"{gw} exited {p.ExitCode}: {File.ReadAllText(log)}");
+            if (File.Exists(SocketOf(gw)) && File.ReadAllText(log).Contains("control socket")) return;
+            Thread.Sleep(100);
+        }
+        throw new TimeoutException($"{gw} did not start in 30 s: {File.ReadAllText(log)}");
+    }
+
+    /// <summary>Runs a CLI command in-process against gw's socket: exit code, stdout, stderr.</summary>
+    public (int Code, string Out, string Err) Cli(string gw, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        string[] full = [.. args, "--control-socket", SocketOf(gw)];
+        int code = full[0] switch
+        {
+            "show" => ShowCommand.Run(full.AsSpan(1), output, error),
+            "stats" => ShowCommand.Run(["stats", .. full.AsSpan(1)], output, error),
+            "capture" => CaptureCommand.Run(full.AsSpan(1), output, error),
+            _ => ChangeCommands.Run(full[0], full.AsSpan(1), output, error),
+        };
+        return (code, output.ToString(), error.ToString());
+    }
+
+    /// <summary>One request to gw's control socket; the raw answer.</summary>
+    public JsonObject Request(string gw, JsonObject request)
+    {
+        using var client = ControlClient.Connect(SocketOf(gw));
+        return client.RequestRaw(request);
+    }
+
+    public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>
+        Run("ip", $"netns exec {Prefix}{ns} {command}", check, timeoutMs);
+
+    public void AssertAlive()
+    {
+        for (int i = 0; i < _gateways.Count; i++)
+            if (_gateways[i].HasExited) throw new InvalidOperationException($"gw{i + 1} exited {_gateways[i].ExitCode}: {LogOf($"gw{i + 1}")}");
+    }
+
+    public static (int Code, string Output) Run(string file, string args, bool check = true, int timeoutMs = 30_000)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var output = new StringBuilder();
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        if (!p.WaitForExit(timeoutMs))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {args} did not finish in {timeoutMs} ms: {output}");
+        }
+        p.WaitForExit();
+        string text;
+        lock (output) text = output.ToString();
+        if (check && p.ExitCode != 0) throw new InvalidOperationException($"{file} {args} exited {p.ExitCode}: {text}");
+        return (p.ExitCode, text);
+    }
+
+    public static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FastTun.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("FastTun.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _gateways)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    Run("kill", $"-TERM {p.Id}", check: false);
+                    if (!p.WaitForExit(10_000)) p.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            p.Dispose();
+        }
+        Run("bash", $"{Root}/bench/e2e/topology.sh down --prefix {Prefix}", check: false);
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+    }
+}
