@@ -66,7 +66,8 @@ run_mode() { # mode (ipip|gre), config suffix, title
   ok "namespaces ${P}server1 ${P}gw1 ${P}gw2 ${P}server2, underlay bridge ${P}wire/br0 (host offloads off for AF_XDP)"
   for gw in gw1 gw2; do
     # ip netns exec execs the command, so $! is the gateway's own PID (a shell function would add a subshell).
-    ip netns exec "$P$gw" "$FASTTUN" run --config "configs/$gw-$suffix.conf" --log-level information >"$WORK/$gw.log" 2>&1 &
+    ip netns exec "$P$gw" "$FASTTUN" run --config "configs/$gw-$suffix.conf" --control-socket "$WORK/$gw.sock" \
+      --log-level information >"$WORK/$gw.log" 2>&1 &
     PIDS+=($!)
   done
   for gw in gw1 gw2; do
@@ -87,6 +88,13 @@ run_mode() { # mode (ipip|gre), config suffix, title
   if grep -q " 0% packet loss" "$WORK/ping.txt"; then ok "server1 pings server2 through tun0"; else bad "ping lost packets"; fi
   sleep 0.3
   kill -INT $cap 2>/dev/null; wait $cap 2>/dev/null
+
+  step "fasttun show tunnels / show stats on gw1 (control socket)"
+  "$FASTTUN" show tunnels --control-socket "$WORK/gw1.sock" 2>&1 | indent
+  "$FASTTUN" show stats --control-socket "$WORK/gw1.sock" 2>&1 | sed -n '/^TUNNEL/,/^$/p' | indent
+  if "$FASTTUN" show tunnels --control-socket "$WORK/gw1.sock" --json 2>/dev/null | grep -q '"tun0"'; then
+    ok "gw1's counters: every ping crossed tun0 (encap and decap)"
+  else bad "fasttun show tunnels failed"; fi
 
   step "traceroute -n 10.1.8.10"
   nsx server1 traceroute -n -q 1 -w 2 -m 5 10.1.8.10 >"$WORK/trace.txt" 2>&1
