@@ -83,7 +83,7 @@ w(f"Run {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M U
   f"(bench/e2e/run.sh, {a.elapsed} s): {a.rounds} interleaved rounds of {' '.join(configs)}; "
   f"{a.trial:g} s per trial at the generator's maximum rate, 16 flows.")
 w(f"Machine: {os.cpu_count()} CPUs, {cpu_model}, Linux {platform.release()}; "
-  f"load average at the end: {LOAD} (other helpers were compiling: figures are noisy).")
+  f"load average at the end: {LOAD} (the benchmark's own processes count in it; a shared 2-core machine is noisy, so compare ratios from one run).")
 w("")
 w("Values are medians over the rounds, with min–max in parentheses. \"delivered\" = test packets the sink received "
   "÷ the generator's run time. Ratios compare medians of the same run. \"gateway saturated?\" says whether the gateway "

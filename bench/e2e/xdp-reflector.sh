@@ -23,11 +23,11 @@
 # Offered load: RATES lists generator rates in pps; 0 = saturating (as fast as CPU0 sends, which also
 # starves the sink's NAPI thread on CPU0, so delivered pps there is a floor for both configs alike).
 #
-# Usage: [ROUNDS=3] [SECONDS=4] [SIZES="64 1514"] [RATES="0 100000"] [MODE=native|generic] bench/e2e/xdp-reflector.sh
+# Usage: [ROUNDS=3] [RUN_SECONDS=4] [SIZES="64 1514"] [RATES="0 100000"] [MODE=native|generic] bench/e2e/xdp-reflector.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
-SECONDS_PER_RUN=${SECONDS:-4}
+SECONDS_PER_RUN=${RUN_SECONDS:-4}  # not $SECONDS: bash counts seconds since start in it
 SIZES=${SIZES:-64 1514}
 RATES=${RATES:-0 100000}
 MODE=${MODE:-native}

@@ -103,33 +103,11 @@ public sealed class ControlLab : IDisposable
             if (_gateways[i].HasExited) throw new InvalidOperationException($"gw{i + 1} exited {_gateways[i].ExitCode}: {LogOf($"gw{i + 1}")}");
     }
 
-    public static (int Code, string Output) Run(string file, string args, bool check = true, int timeoutMs = 30_000)
-    {
-        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var p = Process.Start(psi)!;
-        var output = new StringBuilder();
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        if (!p.WaitForExit(timeoutMs))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {args} did not finish in {timeoutMs} ms: {output}");
-        }
-        p.WaitForExit();
-        string text;
-        lock (output) text = output.ToString();
-        if (check && p.ExitCode != 0) throw new InvalidOperationException($"{file} {args} exited {p.ExitCode}: {text}");
-        return (p.ExitCode, text);
-    }
+    /// <summary>Runs a setup or check command; see <see cref="Netns.GatewayLab.Run"/>.</summary>
+    public static (int Code, string Output) Run(string file, string args, bool check = true, int timeoutMs = 30_000) =>
+        Netns.GatewayLab.Run(file, args, check, timeoutMs);
 
-    public static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "FastTun.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("FastTun.sln not found above " + AppContext.BaseDirectory);
-    }
+    public static string FindRoot() => Netns.GatewayLab.FindRoot();
 
     public void Dispose()
     {
