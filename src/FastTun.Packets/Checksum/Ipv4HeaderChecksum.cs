@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using FastTun.Packets.Datapath;
 
 namespace FastTun.Packets.Checksum;
 
