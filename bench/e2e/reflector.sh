@@ -47,7 +47,10 @@ DROP_OBJ=$WORK/reflector_drop.o
 [ -f "$DLL" ] || { echo "build first: dotnet build bench/FastTun.Benchmarks -c Release" >&2; exit 1; }
 
 cleanup() {
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    # Only our own children that are still dotnet (a finished PID may have been reused).
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && [ "$(cat /proc/"$p"/comm 2>/dev/null)" = dotnet ] && kill "$p" 2>/dev/null || true
+    done
     ip netns del $GEN 2>/dev/null || true
     ip netns del $DUT 2>/dev/null || true
 }
