@@ -90,7 +90,7 @@ run_one() { # config size rate → prints the generator's result line
     ip netns exec "$DUT" timeout "$total" taskset -c 1 "${RUN[@]}" reflect --if dut0 --mode "$MODE" \
       --seconds "$(awk -v s="$SECONDS_PER_RUN" -v w="$WARMUP" 'BEGIN{print s+w+4}')" > "$LOGS.reflect" 2>&1 &
     rpid=$!; pids+=("$rpid")
-    for _ in $(seq 100); do ip -n "$DUT" -d link show dut0 | grep -q 'prog/xdp' && break; sleep 0.1; done
+    for _ in $(seq 100); do ip -n "$DUT" -d link show dut0 2>/dev/null | grep -q 'prog/xdp' && break; sleep 0.1; done
     dpid=$(pgrep -P "$rpid" | head -1) # timeout's child: the reflector process itself
   fi
   ip netns exec "$GEN" timeout "$total" taskset -c 0 "${RUN[@]}" generate --if gen0 --mode "$MODE" --size "$size" --pps "$rate" --dut-pid "$dpid" --dut-napi napi/dut0- \
