@@ -97,10 +97,23 @@ internal sealed class ConfigDraft
     public EthernetDraft Ethernet(string name, int line) => Find(Ethernets, e => e.Name == name) ?? Add(Ethernets, new EthernetDraft(name, line));
     public PortDraft Port(string name, int line) => Find(Ports, p => p.Name == name) ?? Add(Ports, new PortDraft(name, line));
     public TunnelDraft Tunnel(string name, int line) => Find(Tunnels, t => t.Name == name) ?? Add(Tunnels, new TunnelDraft(name, line));
-    public NeighborDraft Neighbor(uint address, int line) => Find(Neighbors, n => n.Address == address) ?? Add(Neighbors, new NeighborDraft(address, line));
+    // Routes and neighbours can be many (a generated table), so they are indexed; interfaces are few.
+    private readonly Dictionary<(uint, int), RouteDraft> _routeIndex = [];
+    private readonly Dictionary<uint, NeighborDraft> _neighborIndex = [];
 
-    public RouteDraft Route(uint prefix, int length, int line) =>
-        Find(Routes, r => r.Prefix == prefix && r.Length == length) ?? Add(Routes, new RouteDraft(prefix, length, line));
+    public NeighborDraft Neighbor(uint address, int line)
+    {
+        if (!_neighborIndex.TryGetValue(address, out var neighbor))
+            _neighborIndex.Add(address, neighbor = Add(Neighbors, new NeighborDraft(address, line)));
+        return neighbor;
+    }
+
+    public RouteDraft Route(uint prefix, int length, int line)
+    {
+        if (!_routeIndex.TryGetValue((prefix, length), out var route))
+            _routeIndex.Add((prefix, length), route = Add(Routes, new RouteDraft(prefix, length, line)));
+        return route;
+    }
 
     public static NextHopDraft NextHop(RouteDraft route, uint address, int line) =>
         Find(route.NextHops, h => h.Address == address) ?? Add(route.NextHops, new NextHopDraft(address, line));
