@@ -48,7 +48,6 @@ public sealed partial class Pipeline
         if (reason == DropReason.NoTunnel)
         {
             // Like the kernel: a tunnel packet that matches no tunnel gets port-unreachable to its outer source.
-            f.Drop = DropReason.None;
             SendIcmpError(f.Data, IcmpDestUnreachable, CodePortUnreachable, 0);
         }
         f.Drop = reason;

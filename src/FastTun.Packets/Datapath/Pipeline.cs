@@ -149,9 +149,7 @@ public sealed partial class Pipeline : IDisposable
         f.Length = ip.TotalLength; // drop Ethernet padding
         uint hopIndex = _routes.Lookup(ip.Destination);
         if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex); return; }
-        ref readonly NextHop hop = ref _hops[hopIndex];
-        if (hop.Kind == NextHopKind.Local) { DeliverLocal(ref f); return; }
-        Forward(ref f, in hop, locallyOriginated: false);
+        Dispatch(ref f, in _hops[hopIndex]);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -163,7 +161,7 @@ public sealed partial class Pipeline : IDisposable
             _hops = _s.NextHops;
             if (hopIndex < (uint)_hops.Length)
             {
-                ReceiveIpv4Routed(ref f, in _hops[hopIndex]);
+                Dispatch(ref f, in _hops[hopIndex]);
                 return;
             }
         }
@@ -171,7 +169,9 @@ public sealed partial class Pipeline : IDisposable
         f.Drop = DropReason.NoRoute;
     }
 
-    private void ReceiveIpv4Routed(ref Frame f, in NextHop hop)
+    /// <summary>After the route lookup: to ourselves, or onwards.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Dispatch(ref Frame f, in NextHop hop)
     {
         if (hop.Kind == NextHopKind.Local) DeliverLocal(ref f);
         else Forward(ref f, in hop, locallyOriginated: false);
