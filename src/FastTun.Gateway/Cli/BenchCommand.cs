@@ -143,12 +143,7 @@ public static class BenchCommand
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"fasttun bench: {message}");
-        Console.Error.Write(UsageText);
-        return CommandLine.ExitUsage;
-    }
+    private static int Usage(string message) => CliErrors.Usage("bench", message, UsageText);
 
     /// <summary>One trial = one sink process and one generator process.</summary>
     private sealed class TrialRunner(string txIface, string rxIface, string? txNs, string? rxNs, string? txCpu, string? rxCpu,

@@ -161,16 +161,7 @@ public static class GenCommand
         }
     }
 
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"fasttun gen: {message}");
-        Console.Error.Write(UsageText);
-        return CommandLine.ExitUsage;
-    }
+    private static int Usage(string message) => CliErrors.Usage("gen", message, UsageText);
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine($"fasttun gen: {message}");
-        return CommandLine.ExitError;
-    }
+    private static int Fail(string message) => CliErrors.Fail("gen", message);
 }

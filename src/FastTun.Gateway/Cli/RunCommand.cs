@@ -164,10 +164,6 @@ public static class RunCommand
         return false;
     }
 
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"fasttun run: {message}");
-        Console.Error.WriteLine("usage: fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]");
-        return CommandLine.ExitUsage;
-    }
+    private static int Usage(string message) => CliErrors.Usage("run", message,
+        "usage: fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]\n");
 }

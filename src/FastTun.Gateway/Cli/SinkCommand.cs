@@ -78,16 +78,7 @@ public static class SinkCommand
         return CommandLine.ExitOk;
     }
 
-    private static int Usage(string message)
-    {
-        Console.Error.WriteLine($"fasttun sink: {message}");
-        Console.Error.Write(UsageText);
-        return CommandLine.ExitUsage;
-    }
+    private static int Usage(string message) => CliErrors.Usage("sink", message, UsageText);
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine($"fasttun sink: {message}");
-        return CommandLine.ExitError;
-    }
+    private static int Fail(string message) => CliErrors.Fail("sink", message);
 }
