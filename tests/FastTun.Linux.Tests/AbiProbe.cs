@@ -16,7 +16,12 @@ public static class AbiProbe
 {
     /// <summary>Compiles and runs <paramref name="cFileName"/> (a file name inside the abi/ folder) and returns its
     /// values in output order. Throws with the compiler's message when it does not build.</summary>
-    public static IReadOnlyList<KeyValuePair<string, long>> Run(string cFileName, string extraCcArgs = "")
+    public static IReadOnlyList<KeyValuePair<string, long>> Run(string cFileName, string extraCcArgs = "") =>
+        Parse(RunOutput(cFileName, extraCcArgs));
+
+    /// <summary>Compiles and runs <paramref name="cFileName"/> and returns what it printed, for probes with an
+    /// output format of their own.</summary>
+    public static string RunOutput(string cFileName, string extraCcArgs = "")
     {
         string source = FindSource(cFileName);
         string dir = Path.Combine(Path.GetTempPath(), $"fasttun-abi-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -25,7 +30,7 @@ public static class AbiProbe
         {
             string exe = Path.Combine(dir, Path.GetFileNameWithoutExtension(cFileName));
             Exec("cc", $"-std=gnu11 -Wall -Werror -o \"{exe}\" \"{source}\" {extraCcArgs}");
-            return Parse(Exec(exe, ""));
+            return Exec(exe, "");
         }
         finally
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -30,7 +29,7 @@ public sealed class XdpAbiTests
     [Fact]
     public void XdpStructs_SizesAndOffsets_MatchKernelHeaders()
     {
-        var probe = AbiProbe.Run("abi_xdp.c");
+        var probe = Probe();
         var seenFields = new HashSet<string>();
         int checkedLines = 0;
         foreach (var (key, kind, value) in probe)
@@ -67,7 +66,7 @@ public sealed class XdpAbiTests
     [Fact]
     public void XdpConstants_Values_MatchKernelHeaders()
     {
-        var probe = AbiProbe.Run("abi_xdp.c");
+        var probe = Probe();
         int checkedConstants = 0;
         foreach (var (name, kind, value) in probe)
         {
@@ -83,48 +82,16 @@ public sealed class XdpAbiTests
     private static long SizeOf(Type t) =>
         (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(t).Invoke(null, null)!;
 
-    /// <summary>Compiles a probe from tests/FastTun.Linux.Tests/abi with cc, runs it, parses
-    /// "name kind value" lines. (A generic AbiProbe helper is being written for AF_PACKET; this private copy
-    /// is meant to be merged into it.)</summary>
-    private static class AbiProbe
+    /// <summary>The probe's "name kind value" lines (kind is size, offset or const), compiled and run by the
+    /// shared <see cref="AbiProbe"/>.</summary>
+    private static List<(string Key, string Kind, long Value)> Probe()
     {
-        public static List<(string Key, string Kind, long Value)> Run(string source)
+        var lines = new List<(string, string, long)>();
+        foreach (string line in AbiProbe.RunOutput("abi_xdp.c").Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            string src = Path.Combine(RepoRoot(), "tests", "FastTun.Linux.Tests", "abi", source);
-            string exe = Path.Combine(Path.GetTempPath(), $"fasttun-{Path.GetFileNameWithoutExtension(source)}-{Environment.ProcessId}");
-            try
-            {
-                Exec("cc", $"-Wall -Werror -o {exe} {src}");
-                var lines = new List<(string, string, long)>();
-                foreach (string line in Exec(exe, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    string[] w = line.Split(' ');
-                    lines.Add(w[0] == "const" ? (w[1], "const", long.Parse(w[2])) : (w[0], w[1], long.Parse(w[2])));
-                }
-                return lines;
-            }
-            finally
-            {
-                File.Delete(exe);
-            }
+            string[] w = line.Split(' ');
+            lines.Add(w[0] == "const" ? (w[1], "const", long.Parse(w[2])) : (w[0], w[1], long.Parse(w[2])));
         }
-
-        private static string Exec(string file, string args)
-        {
-            var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var p = Process.Start(psi)!;
-            string stdout = p.StandardOutput.ReadToEnd();
-            string stderr = p.StandardError.ReadToEnd();
-            Assert.True(p.WaitForExit(60_000), $"{file} timed out");
-            Assert.True(p.ExitCode == 0, $"{file} {args} exited {p.ExitCode}: {stderr}");
-            return stdout;
-        }
-
-        private static string RepoRoot()
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "FastTun.sln"))) return dir.FullName;
-            throw new DirectoryNotFoundException($"FastTun.sln not found above {AppContext.BaseDirectory}");
-        }
+        return lines;
     }
 }

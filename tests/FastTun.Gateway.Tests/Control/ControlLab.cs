@@ -42,33 +42,14 @@ public sealed class ControlLab : IDisposable
     public string SocketOf(string gw) => Path.Combine(Dir, gw, "fasttun.sock");
     public string ConfigOf(string gw) => Path.Combine(Dir, gw + ".conf");
     public string LogOf(string gw) => File.ReadAllText(Path.Combine(Dir, gw + ".log"));
-    public static string Fasttun => Path.Combine(AppContext.BaseDirectory, "fasttun");
+    public static string Fasttun => Netns.GatewayProcess.Fasttun;
 
     private void Start(string gw, string extra)
     {
         File.Copy(Path.Combine(Root, "configs", $"{gw}-ipip.conf"), ConfigOf(gw), overwrite: true);
-        string log = Path.Combine(Dir, gw + ".log");
-        var psi = new ProcessStartInfo("ip", $"netns exec {Prefix}{gw} {Fasttun} run --config {ConfigOf(gw)} --control-socket {SocketOf(gw)} {extra}")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        var p = Process.Start(psi)!;
-        _gateways.Add(p);
-        var sink = new StreamWriter(log, append: false) { AutoFlush = true };
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (p.HasExited) throw new InvalidOperationException($"{gw} exited {p.ExitCode}: {File.ReadAllText(log)}");
-            if (File.Exists(SocketOf(gw)) && File.ReadAllText(log).Contains("control socket")) return;
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException($"{gw} did not start in 30 s: {File.ReadAllText(log)}");
+        Netns.GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)} --control-socket {SocketOf(gw)} {extra}",
+            Path.Combine(Dir, gw + ".log"), log => File.Exists(SocketOf(gw)) && log.Contains("control socket"),
+            TimeSpan.FromSeconds(30), _gateways);
     }
 
     /// <summary>Runs a CLI command in-process against gw's socket: exit code, stdout, stderr.</summary>
@@ -111,21 +92,7 @@ public sealed class ControlLab : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _gateways)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    Run("kill", $"-TERM {p.Id}", check: false);
-                    if (!p.WaitForExit(10_000)) p.Kill(entireProcessTree: true);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
+        foreach (var p in _gateways) Netns.GatewayProcess.Stop(p);
         Run("bash", $"{Root}/bench/e2e/topology.sh down --prefix {Prefix}", check: false);
         try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
     }

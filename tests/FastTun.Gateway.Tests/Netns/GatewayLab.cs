@@ -54,28 +54,8 @@ public sealed class GatewayLab : IDisposable
     {
         string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'");
         File.WriteAllText(ConfigOf(gw), config);
-        string log = Path.Combine(_dir, gw + ".log");
-        var psi = new ProcessStartInfo("ip", $"netns exec {Prefix}{gw} {Path.Combine(AppContext.BaseDirectory, "fasttun")} run --config {ConfigOf(gw)}")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        var p = Process.Start(psi)!;
-        var sink = new StreamWriter(log, append: false) { AutoFlush = true };
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        _gateways.Add(p);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (p.HasExited) throw new InvalidOperationException($"{gw} exited {p.ExitCode}: {File.ReadAllText(log)}");
-            if (File.ReadAllText(log).Contains(" running ")) return;
-            Thread.Sleep(100);
-        }
-        throw new TimeoutException($"{gw} did not start in 20 s: {File.ReadAllText(log)}");
+        GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)}", Path.Combine(_dir, gw + ".log"),
+            log => log.Contains(" running "), TimeSpan.FromSeconds(20), _gateways);
     }
 
     /// <summary>Runs a command in namespace ${Prefix}<paramref name="ns"/>; returns exit code and stdout+stderr.</summary>
@@ -142,19 +122,7 @@ public sealed class GatewayLab : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _gateways)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    Run("kill", $"-TERM {p.Id}", check: false);
-                    if (!p.WaitForExit(10_000)) p.Kill(entireProcessTree: true);
-                }
-            }
-            catch (InvalidOperationException) { }
-            p.Dispose();
-        }
+        foreach (var p in _gateways) GatewayProcess.Stop(p);
         Run("ip", $"netns del {Prefix}stranger", check: false);
         Run("bash", $"{Root}/bench/e2e/topology.sh down --prefix {Prefix}", check: false);
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace FastTun.Gateway.Tests.Netns;
+
+/// <summary>Starts and stops real `fasttun run` processes inside a lab's namespaces, for the netns fixtures.</summary>
+public static class GatewayProcess
+{
+    public static string Fasttun => Path.Combine(AppContext.BaseDirectory, "fasttun");
+
+    /// <summary>
+    /// Starts `fasttun <paramref name="fasttunArgs"/>` in namespace <paramref name="netns"/>, its stdout and stderr
+    /// going to <paramref name="logPath"/>, and adds it to <paramref name="started"/> at once (so the fixture
+    /// stops it even if it never becomes ready). Returns when <paramref name="ready"/> holds for the log text;
+    /// throws with the log when the process exits first or the time runs out.
+    /// </summary>
+    public static Process Start(string netns, string fasttunArgs, string logPath, Func<string, bool> ready,
+        TimeSpan timeout, List<Process> started)
+    {
+        var psi = new ProcessStartInfo("ip", $"netns exec {netns} {Fasttun} {fasttunArgs}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var p = Process.Start(psi)!;
+        started.Add(p);
+        var sink = new StreamWriter(logPath, append: false) { AutoFlush = true };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (sink) sink.WriteLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"{netns}: fasttun exited {p.ExitCode}: {File.ReadAllText(logPath)}");
+            if (ready(File.ReadAllText(logPath))) return p;
+            Thread.Sleep(100);
+        }
+        throw new TimeoutException($"{netns}: fasttun not ready in {timeout.TotalSeconds:0} s: {File.ReadAllText(logPath)}");
+    }
+
+    /// <summary>SIGTERM, ten seconds to stop cleanly, then kill.</summary>
+    public static void Stop(Process p)
+    {
+        try
+        {
+            if (!p.HasExited)
+            {
+                GatewayLab.Run("kill", $"-TERM {p.Id}", check: false);
+                if (!p.WaitForExit(10_000)) p.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException) { }
+        p.Dispose();
+    }
+}
