@@ -10,12 +10,8 @@ namespace FastTun.Benchmarks;
 /// header in a 64-byte aligned frame). Targets on this machine: 1500 B in at most 19 ns (80 GB/s, DPDK
 /// rte_raw_cksum -march=native), 9000 B at 100 GB/s or more. A path this CPU does not accelerate falls
 /// back to the next narrower one, so its row then repeats that one.
-/// <para>Run settings: the shared BenchConfig job (in-process) shortened by the attributes below, which
-/// BenchmarkDotNet applies to every job of the class. <c>--job short</c> is not needed and is best left off:
-/// it adds a second job next to BenchConfig's, built out of process unless <c>--inProcess</c> is also given.</para>
 /// </summary>
 [Config(typeof(ChecksumThroughputConfig))]
-[WarmupCount(3), IterationCount(5), IterationTime(250)]
 public unsafe class ChecksumBenchmarks
 {
     private byte* _block;

@@ -8,11 +8,7 @@ namespace FastTun.Benchmarks;
 /// <summary>
 /// Forwarding TTL decrement over 64 headers: RFC 1624 incremental patch against a full header recompute.
 /// Every variant restores the TTL afterwards (one byte store) so each invocation sees the same input.
-/// <para>Run settings: the shared BenchConfig job (in-process) shortened by the attributes below, which
-/// BenchmarkDotNet applies to every job of the class. <c>--job short</c> is not needed and is best left off:
-/// it adds a second job next to BenchConfig's, built out of process unless <c>--inProcess</c> is also given.</para>
 /// </summary>
-[WarmupCount(3), IterationCount(5), IterationTime(250)]
 public class IncrementalChecksumBenchmarks
 {
     private const int Frames = 64;

@@ -9,11 +9,7 @@ namespace FastTun.Benchmarks;
 /// rte_ipv4_cksum takes 3.4 ns for one here). <see cref="FrameSize"/> 2048 puts every header at the same
 /// offset of 2 KB-strided buffers, which all map to two L1 sets (64 lines into 16 ways): the headers then
 /// come from L2. 2112 (2 KB + one line) spreads them over the sets, as a pool with cache-line colouring would.
-/// <para>Run settings: the shared BenchConfig job (in-process) shortened by the attributes below, which
-/// BenchmarkDotNet applies to every job of the class. <c>--job short</c> is not needed and is best left off:
-/// it adds a second job next to BenchConfig's, built out of process unless <c>--inProcess</c> is also given.</para>
 /// </summary>
-[WarmupCount(3), IterationCount(5), IterationTime(250)]
 public class Ipv4HeaderChecksumBenchmarks
 {
     private const int Frames = 64;
