@@ -14,6 +14,17 @@ public enum NeighborState : byte
     Static,
 }
 
+/// <summary>Why an entry exists: it decides what may evict it.</summary>
+public enum NeighborOrigin : byte
+{
+    /// <summary>The data path needed it (a next hop, a tunnel's underlay gateway, a connected destination) or a
+    /// learned entry was used for sending. Never evicted by a learned entry.</summary>
+    Used,
+    /// <summary>Created from an ARP request aimed at us by a sender on a connected subnet of the receiving port.
+    /// Bounded per port (<see cref="NeighborTable.LearnedPerPort"/>) and evicted least-recently-confirmed first.</summary>
+    Learned,
+}
+
 /// <summary>
 /// One (port, IPv4 address) → MAC binding. The MAC and the state are packed into one 64-bit word so a reader
 /// sees both from the same update: bits 0–47 MAC (first octet in bits 40–47), bits 48–55 state.
@@ -24,14 +35,22 @@ public sealed class NeighborEntry
     private long _updatedMs;
     private long _probeDueMs;
 
-    internal NeighborEntry(ushort port, uint ip)
+    private int _origin;
+
+    internal NeighborEntry(ushort port, uint ip, NeighborOrigin origin = NeighborOrigin.Used)
     {
         Port = port;
         Ip = ip;
+        _origin = (int)origin;
     }
 
     public ushort Port { get; }
     public uint Ip { get; }
+
+    /// <summary>Learned until the data path sends through it; a plain int read, written under the table's lock
+    /// or once by a worker (a racing reader sees Learned one lookup longer, which is harmless).</summary>
+    public NeighborOrigin Origin => (NeighborOrigin)Volatile.Read(ref _origin);
+    internal void MarkUsed() => Volatile.Write(ref _origin, (int)NeighborOrigin.Used); // read by the writer's eviction scan
 
     /// <summary>Volatile: pairs with the Volatile.Write in <see cref="Set"/> so mac and state are read together.</summary>
     public NeighborState State => (NeighborState)(byte)(Volatile.Read(ref _word) >> 48);
@@ -103,6 +122,10 @@ public sealed class NeighborEntry
 /// <see cref="NeighborEntry"/>'s packed word. Inserts and removals (rare: a new neighbour, aging, the control
 /// plane) take a lock. Bounded: at most <see cref="Capacity"/> entries; when full, stale and failed entries are
 /// evicted first and a new neighbour is refused (counted by the caller) if none can go.
+///
+/// Strangers cannot fill it: ARP creates an entry only for a request aimed at us from a sender on a connected
+/// subnet of the receiving port (<see cref="SetConnected"/>), such learned entries are capped per port and evict
+/// each other least-recently-confirmed first, and they never displace an entry the data path uses.
 /// </summary>
 public sealed class NeighborTable
 {
@@ -117,16 +140,56 @@ public sealed class NeighborTable
     private readonly object _writeLock = new();
     private NeighborEntry?[] _slots;
     private int _count;
+    // Per port: (network, mask) pairs of its connected subnets. Replaced whole by SetConnected.
+    private (uint Network, uint Mask)[][] _connected = [];
+    private long _ignoredOffSubnet;
+    private long _learnedEvicted;
 
-    public NeighborTable(int capacity = 4096)
+    public NeighborTable(int capacity = 4096, int learnedPerPort = 256)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity));
+        if (learnedPerPort < 1) throw new ArgumentOutOfRangeException(nameof(learnedPerPort));
         Capacity = capacity;
+        LearnedPerPort = Math.Min(learnedPerPort, capacity);
         _slots = new NeighborEntry?[(int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 2)];
     }
 
     public int Capacity { get; }
+    /// <summary>At most this many <see cref="NeighborOrigin.Learned"/> entries per port.</summary>
+    public int LearnedPerPort { get; }
     public int Count => Volatile.Read(ref _count);
+    /// <summary>ARP requests aimed at us whose sender is on no connected subnet of the receiving port.</summary>
+    public long IgnoredOffSubnet => Interlocked.Read(ref _ignoredOffSubnet);
+    /// <summary>Learned entries pushed out by newer learned entries on the same port.</summary>
+    public long LearnedEvicted => Interlocked.Read(ref _learnedEvicted);
+
+    /// <summary>Control plane: the connected subnets of every port (port id, network, prefix length), replacing
+    /// the previous set. ARP learns only senders inside one of the receiving port's subnets.</summary>
+    public void SetConnected(IEnumerable<(ushort Port, uint Network, int Length)> subnets)
+    {
+        var byPort = new List<(uint, uint)>[ushort.MaxValue + 1];
+        int ports = 0;
+        foreach (var (port, network, length) in subnets)
+        {
+            if (length is < 0 or > 32) throw new ArgumentOutOfRangeException(nameof(subnets), $"prefix length {length}");
+            uint mask = length == 0 ? 0 : uint.MaxValue << (32 - length);
+            (byPort[port] ??= []).Add((network & mask, mask));
+            ports = Math.Max(ports, port + 1);
+        }
+        var fresh = new (uint, uint)[ports][];
+        for (int p = 0; p < ports; p++) fresh[p] = byPort[p]?.ToArray() ?? [];
+        Volatile.Write(ref _connected, fresh); // release: workers see whole arrays
+    }
+
+    /// <summary>True when <paramref name="ip"/> lies in a connected subnet of <paramref name="port"/>.</summary>
+    public bool IsOnConnectedSubnet(ushort port, uint ip)
+    {
+        var connected = Volatile.Read(ref _connected); // acquire: pairs with SetConnected
+        if (port >= connected.Length) return false;
+        foreach (var (network, mask) in connected[port])
+            if ((ip & mask) == network) return true;
+        return false;
+    }
 
     private static int Hash(ushort port, uint ip) => (int)((ip * 0x9E3779B1u) ^ ((uint)port * 0x85EBCA6Bu));
 
@@ -157,6 +220,71 @@ public sealed class NeighborTable
             if (_count >= Capacity && !EvictOneLocked(nowMs)) return null;
             var e = new NeighborEntry(port, ip);
             e.Set(NeighborState.Incomplete, 0, nowMs);
+            InsertLocked(e);
+            return e;
+        }
+    }
+
+    /// <summary>Lookup for sending: a learned entry the data path sends through becomes a used one, so learned
+    /// traffic can no longer evict it. One extra field read per lookup.</summary>
+    public NeighborEntry? FindForUse(ushort port, uint ip)
+    {
+        var e = Find(port, ip);
+        if (e is not null && e.Origin == NeighborOrigin.Learned) e.MarkUsed();
+        return e;
+    }
+
+    /// <summary>
+    /// The ARP receive path's one call. Any ARP from a sender we already have an entry for refreshes it (static
+    /// entries excepted); a new entry is created only for a request or reply aimed at us
+    /// (<paramref name="aimedAtUs"/>) from a sender on a connected subnet of <paramref name="port"/>, as a
+    /// <see cref="NeighborOrigin.Learned"/> entry within that port's cap. Sender 0.0.0.0 (an ARP probe) teaches nothing.
+    /// </summary>
+    public NeighborEntry? LearnFromArp(ushort port, uint sender, ulong senderMac, long nowMs, bool aimedAtUs)
+    {
+        if (sender == 0) return null;
+        var e = Find(port, sender);
+        if (e is null)
+        {
+            if (!aimedAtUs) return null;
+            if (!IsOnConnectedSubnet(port, sender))
+            {
+                Interlocked.Increment(ref _ignoredOffSubnet); // a statistic; orders nothing
+                return null;
+            }
+            e = CreateLearned(port, sender, nowMs);
+            if (e is null) return null;
+        }
+        if (e.State == NeighborState.Static) return e;
+        e.Probes = 0;
+        e.Set(NeighborState.Reachable, senderMac, nowMs);
+        return e;
+    }
+
+    private NeighborEntry? CreateLearned(ushort port, uint ip, long nowMs)
+    {
+        lock (_writeLock)
+        {
+            var found = Find(port, ip);
+            if (found is not null) return found;
+            NeighborEntry? lru = null;
+            int learned = 0;
+            foreach (var s in _slots)
+            {
+                if (s is null || s.Port != port || s.Origin != NeighborOrigin.Learned) continue;
+                learned++;
+                if (lru is null || s.UpdatedMs < lru.UpdatedMs) lru = s;
+            }
+            var e = new NeighborEntry(port, ip, NeighborOrigin.Learned);
+            e.Set(NeighborState.Incomplete, 0, nowMs);
+            if (learned >= LearnedPerPort || _count >= Capacity)
+            {
+                // A learned entry only ever displaces a learned one of its own port, never one the data path uses.
+                if (lru is null) return null;
+                Interlocked.Increment(ref _learnedEvicted); // a statistic; orders nothing
+                RebuildLocked(x => !ReferenceEquals(x, lru), e); // one rebuild removes the old and adds the new
+                return e;
+            }
             InsertLocked(e);
             return e;
         }
@@ -240,11 +368,20 @@ public sealed class NeighborTable
 
     private bool EvictOneLocked(long nowMs)
     {
+        // Learned entries go first (oldest first), then stale or failed ones the data path created.
         NeighborEntry? victim = null;
         foreach (var e in _slots)
         {
-            if (e is null || e.State is NeighborState.Static or NeighborState.Reachable or NeighborState.Incomplete) continue;
+            if (e is null || e.Origin != NeighborOrigin.Learned) continue;
             if (victim is null || e.UpdatedMs < victim.UpdatedMs) victim = e;
+        }
+        if (victim is null)
+        {
+            foreach (var e in _slots)
+            {
+                if (e is null || e.State is NeighborState.Static or NeighborState.Reachable or NeighborState.Incomplete) continue;
+                if (victim is null || e.UpdatedMs < victim.UpdatedMs) victim = e;
+            }
         }
         if (victim is null) return false;
         RebuildLocked(e => !ReferenceEquals(e, victim));
@@ -259,7 +396,7 @@ public sealed class NeighborTable
         Volatile.Write(ref _slots, copy); // release: the entry is fully built before readers can find it
     }
 
-    private void RebuildLocked(Func<NeighborEntry, bool> keep)
+    private void RebuildLocked(Func<NeighborEntry, bool> keep, NeighborEntry? add = null)
     {
         var fresh = new NeighborEntry?[_slots.Length];
         int n = 0;
@@ -267,6 +404,11 @@ public sealed class NeighborTable
         {
             if (e is null || !keep(e)) continue;
             Place(fresh, e);
+            n++;
+        }
+        if (add is not null)
+        {
+            Place(fresh, add);
             n++;
         }
         _count = n;
