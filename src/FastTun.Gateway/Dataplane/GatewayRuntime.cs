@@ -18,6 +18,7 @@ public sealed partial class GatewayRuntime : IDisposable
 {
     private readonly ILogger _logger;
     private readonly List<Worker> _workers = new();
+    private readonly List<InterfaceLock> _locks = new();
     private readonly object _controlLock = new();
     private ForwardingState _state;
     private PortFacts[] _facts = [];
@@ -68,6 +69,9 @@ public sealed partial class GatewayRuntime : IDisposable
             throw new InvalidOperationException($"'set fasttun workers {workers}' does not match {queues} queue(s) per interface: one worker serves one queue of every interface, so set the queues instead");
         if (queues > 1 && Config.Tunnels.Any(t => t.OutputSequence))
             throw new InvalidOperationException("a tunnel with output sequence numbers needs one sender: use one queue per interface (GRE sequence numbers must leave in order)");
+
+        // edge hook: one owner per interface; taken before anything touches an interface.
+        foreach (var iface in interfaces) _locks.Add(InterfaceLock.Acquire(iface.Name));
 
         _facts = new PortFacts[interfaces.Length];
         for (int i = 0; i < interfaces.Length; i++)
@@ -171,6 +175,8 @@ public sealed partial class GatewayRuntime : IDisposable
         foreach (var w in _workers) w.Stop();
         foreach (var w in _workers) w.Dispose();
         _workers.Clear();
+        foreach (var l in _locks) l.Dispose(); // after the ports (and their XDP links) are closed
+        _locks.Clear();
         _logger.LogInformation("stopped; interfaces released");
     }
 }

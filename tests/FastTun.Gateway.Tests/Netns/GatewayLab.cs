@@ -58,6 +58,34 @@ public sealed class GatewayLab : IDisposable
             log => log.Contains(" running "), TimeSpan.FromSeconds(20), _gateways);
     }
 
+    /// <summary>kill -9 of a gateway (no cleanup of its own), then waits for it to be gone.</summary>
+    public void Kill9(string gw)
+    {
+        var p = _gateways[gw == "gw1" ? 0 : 1];
+        Run("kill", $"-KILL {p.Id}", check: false);
+        p.WaitForExit(10_000);
+    }
+
+    /// <summary>Starts <paramref name="gw"/> again (after <see cref="Kill9"/>) and waits until it runs.</summary>
+    public void Restart(string gw)
+    {
+        var started = new List<Process>();
+        try
+        {
+            GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)}", Path.Combine(_dir, gw + ".log"),
+                log => log.Contains(" running "), TimeSpan.FromSeconds(20), started);
+        }
+        finally
+        {
+            if (started.Count > 0) _gateways[gw == "gw1" ? 0 : 1] = started[0];
+        }
+    }
+
+    /// <summary>Runs a second `fasttun run` with <paramref name="gw"/>'s configuration in its namespace and
+    /// returns its exit code and output (it is expected to refuse and exit).</summary>
+    public (int Code, string Output) RunSecondInstance(string gw) =>
+        Exec(gw, $"{GatewayProcess.Fasttun} run --config {ConfigOf(gw)} --control-socket {_dir}/{gw}-second.sock", check: false, timeoutMs: 30_000);
+
     /// <summary>Runs a command in namespace ${Prefix}<paramref name="ns"/>; returns exit code and stdout+stderr.</summary>
     public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>
         Run("ip", $"netns exec {Prefix}{ns} {command}", check, timeoutMs);
