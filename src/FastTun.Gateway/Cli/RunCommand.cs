@@ -51,12 +51,6 @@ public static class RunCommand
 
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
-        if (Libc.geteuid() != 0)
-        {
-            logger.LogError("fasttun run needs root (raw sockets, XDP, interface settings)");
-            return CommandLine.ExitError;
-        }
-
         GatewayRuntime runtime;
         try
         {
@@ -95,10 +89,12 @@ public static class RunCommand
                 metricsServer = new MetricsServer(metrics, () => GatewayViews.Stats(runtime, handler.Capture), loggers.CreateLogger("metrics"));
                 logger.LogInformation("Prometheus metrics on http://{Endpoint}/metrics", metricsServer.Endpoint);
             }
+            Privileges.DropAfterSetup(runtime.Config, logger); // edge hook: service user, no capabilities from here on
         }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or LinuxException)
         {
-            logger.LogError("cannot start the control socket or metrics endpoint: {Error}", e.Message);
+            logger.LogError("cannot start the control socket or metrics endpoint, or drop privileges: {Error}", e.Message);
+            metricsServer?.Dispose();
             control?.Dispose();
             runtime.Dispose();
             return CommandLine.ExitError;

@@ -70,6 +70,7 @@ public sealed partial class GatewayRuntime : IDisposable
         if (queues > 1 && Config.Tunnels.Any(t => t.OutputSequence))
             throw new InvalidOperationException("a tunnel with output sequence numbers needs one sender: use one queue per interface (GRE sequence numbers must leave in order)");
 
+        Privileges.CheckBeforeSetup(Config); // edge hook: capabilities, not the uid
         // edge hook: one owner per interface; taken before anything touches an interface.
         foreach (var iface in interfaces) _locks.Add(InterfaceLock.Acquire(iface.Name));
 

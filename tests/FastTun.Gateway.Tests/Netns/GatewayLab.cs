@@ -14,10 +14,12 @@ public sealed class GatewayLab : IDisposable
     private readonly List<Process> _gateways = new();
     private readonly string _dir;
 
-    public GatewayLab(string mode, string driver)
+    /// <param name="extraConfig">Lines appended to both gateways' configurations.</param>
+    public GatewayLab(string mode, string driver, string extraConfig = "")
     {
         Mode = mode;
         Driver = driver;
+        ExtraConfig = extraConfig;
         Prefix = $"t{Environment.ProcessId % 100}{Interlocked.Increment(ref s_next)}-";
         Root = FindRoot();
         _dir = Directory.CreateTempSubdirectory("fasttun-lab-").FullName;
@@ -43,6 +45,7 @@ public sealed class GatewayLab : IDisposable
     }
 
     public string Mode { get; }
+    public string ExtraConfig { get; }
     public string Driver { get; }
     public string Prefix { get; }
     public string Root { get; }
@@ -52,7 +55,7 @@ public sealed class GatewayLab : IDisposable
 
     private void Start(string gw)
     {
-        string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'");
+        string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'") + "\n" + ExtraConfig + "\n";
         File.WriteAllText(ConfigOf(gw), config);
         GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)}", Path.Combine(_dir, gw + ".log"),
             log => log.Contains(" running "), TimeSpan.FromSeconds(20), _gateways);
