@@ -168,6 +168,8 @@ public static class GatewayViews
                 ["batches"] = c.Batches,
                 ["packets"] = c.Packets,
                 ["forwarded"] = c.Forwarded,
+                ["consumed"] = c.Consumed,
+                ["rxDropped"] = c.RxDropped,
                 ["localDelivered"] = c.LocalDelivered,
                 ["icmpSent"] = c.IcmpSent,
                 ["arpSent"] = c.ArpSent,

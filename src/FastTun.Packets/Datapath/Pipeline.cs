@@ -78,8 +78,10 @@ public sealed partial class Pipeline : IDisposable
         {
             ref Frame f = ref batch[i];
             Classify(ref f);
-            if (f.Drop != DropReason.None) Counters.Drop(f.Drop);
+            // edge hook (exact accounting): every rx frame lands in exactly one of Forwarded, Consumed, RxDropped.
+            if (f.Drop != DropReason.None) { Counters.Drop(f.Drop); Counters.RxDropped++; }
             else if (f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
+            else Counters.Consumed++;
         }
         if (tap is not null) tap.AfterStages(batch, Generated);
         Counters.Packets += batch.Count;

@@ -177,3 +177,49 @@ public class PipelineEdgeTests
         Assert.Contains(o, s => s.Port == Eth2);
     }
 }
+
+/// <summary>Issue #12 item 8 in the pipeline: every rx frame is counted exactly once.</summary>
+public class PipelineAccountingTests
+{
+    [Fact]
+    public void Process_FuzzedAndValidFrames_EveryFrameCountedOnce()
+    {
+        using var lab = new SeedLab();
+        var rng = new Random(8);
+        var arpReply = new byte[28];
+        Span<byte> s1 = stackalloc byte[6], g1 = stackalloc byte[6];
+        NeighborEntry.WriteMac(Server1Mac, s1);
+        NeighborEntry.WriteMac(Gw1Eth1Mac, g1);
+        ArpPacket.Write(arpReply, ArpPacket.OperationReply, s1, Server1, g1, Gw1Lan);
+        var templates = new List<(ushort, byte[])>
+        {
+            (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2))), // forwarded into the tunnel (parked for ARP first)
+            (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Gw1Lan))), // echo to us: answered (parked for ARP first)
+            (Eth2, Eth(Gw1Eth2Mac, Gw2Eth2Mac, Ping(Gw2Wan, Server1, df: false, payload: 3000)[..1400])), // truncated
+            (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Udp(Server1, Gw1Lan, 64))), // port unreachable
+            (Eth1, Eth(0x02aaaaaaaaaa, Server1Mac, Ping(Server1, Server2))), // not for us
+            (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(0x7F000001, Server2))), // martian
+            (Eth1, Eth(Gw1Eth1Mac, Server1Mac, arpReply, 0x0806)), // learned: consumed
+        };
+        long frames = 0;
+        for (int round = 0; round < 400; round++, lab.Now += 5)
+        {
+            var batch = new (ushort, byte[])[rng.Next(1, 40)];
+            for (int i = 0; i < batch.Length; i++)
+            {
+                var (port, t) = templates[rng.Next(templates.Count)];
+                var bytes = (byte[])t.Clone();
+                int mutations = rng.Next(0, 4);
+                for (int m = 0; m < mutations; m++) bytes[rng.Next(bytes.Length)] ^= (byte)rng.Next(1, 256);
+                if (rng.Next(8) == 0) bytes = bytes[..rng.Next(0, bytes.Length)];
+                batch[i] = (port, bytes);
+            }
+            frames += batch.Length;
+            lab.Run(lab.Gw1, batch);
+        }
+        var c = lab.Gw1.Counters;
+        Assert.Equal(frames, c.Packets);
+        Assert.Equal(c.Packets, c.Forwarded + c.Consumed + c.RxDropped);
+        Assert.True(c.Forwarded > 0 && c.Consumed > 0 && c.RxDropped > 0, $"{c.Forwarded} {c.Consumed} {c.RxDropped}");
+    }
+}
