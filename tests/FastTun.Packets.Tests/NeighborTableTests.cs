@@ -243,3 +243,18 @@ public class NeighborTableLearningTests
         }
     }
 }
+
+public class NeighborTableAllocationTests
+{
+    [Fact]
+    public void Age_NothingExpires_AllocatesNothing()
+    {
+        var t = new NeighborTable();
+        for (uint i = 1; i <= 100; i++) t.Learn(0, i, 0x02aa00000000UL + i, 0, create: true);
+        t.Age(1); // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) t.Age(2 + i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(100, t.Count);
+    }
+}

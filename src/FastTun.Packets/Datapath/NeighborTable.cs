@@ -345,10 +345,21 @@ public sealed class NeighborTable
                 if (e.State == NeighborState.Reachable && nowMs - e.UpdatedMs >= ReachableMs)
                     e.Set(NeighborState.Stale, e.Mac, nowMs);
             }
-            int before = _count;
-            RebuildLocked(e => !Expired(e, nowMs));
-            return before - _count;
+            // Rebuild only when something expires: the timer runs every second, and a copy of the slot array
+            // each time (64 KB at the default capacity) was steady garbage for the GC on an idle table.
+            int expired = 0;
+            foreach (var e in _slots) if (e is not null && Expired(e, nowMs)) expired++;
+            if (expired == 0) return 0;
+            return RemoveExpiredLocked(nowMs);
         }
+    }
+
+    // Its own method: the lambda's closure over nowMs would otherwise be allocated on every Age call.
+    private int RemoveExpiredLocked(long nowMs)
+    {
+        int before = _count;
+        RebuildLocked(e => !Expired(e, nowMs));
+        return before - _count;
     }
 
     private static bool Expired(NeighborEntry e, long nowMs) => e.State switch

@@ -223,3 +223,43 @@ public class PipelineAccountingTests
         Assert.True(c.Forwarded > 0 && c.Consumed > 0 && c.RxDropped > 0, $"{c.Forwarded} {c.Consumed} {c.RxDropped}");
     }
 }
+
+/// <summary>Issue #12 item 9 in the pipeline: steady forwarding (both directions of the tunnel, and ticks) allocates nothing.</summary>
+public class PipelineAllocationTests
+{
+    [Fact]
+    public void Process_SteadyTunnelTraffic_AllocatesNothing()
+    {
+        using var lab = new SeedLab();
+        using var pool = new FramePool(64, 2048);
+        byte[] outbound = Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2));
+        var inner = Ping(Server2, Server1);
+        var outer = new byte[20 + inner.Length];
+        Ipv4Header.Write(outer, 0, (ushort)outer.Length, 7, true, 64, Ipv4Header.ProtocolIpip, Gw2Wan, Gw1Wan);
+        inner.CopyTo(outer, 20);
+        byte[] inbound = Eth(Gw1Eth2Mac, Gw2Eth2Mac, outer);
+        var batch = new PacketBatch(32);
+        void Round(long now)
+        {
+            batch.Clear();
+            for (int i = 0; i < 32; i++)
+            {
+                ref Frame f = ref batch.Add();
+                Assert.True(pool.TryRent(ref f));
+                var src = (i & 1) == 0 ? outbound : inbound;
+                f.Length = src.Length;
+                src.CopyTo(f.Data);
+                f.InPort = (i & 1) == 0 ? Eth1 : Eth2;
+            }
+            lab.Gw1.Process(batch, now);
+            lab.Gw1.Tick(now);
+            lab.Gw1.ReleaseGenerated();
+            for (int i = 0; i < batch.Count; i++) pool.Return(batch[i]);
+        }
+        for (int i = 0; i < 2000; i++) Round(1000 + i); // warm up (tiering, first-use paths)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20_000; i++) Round(5000 + i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(22_000L * 32, lab.Gw1.Counters.Forwarded);
+    }
+}
