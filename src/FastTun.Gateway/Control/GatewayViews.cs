@@ -169,6 +169,7 @@ public static class GatewayViews
                 ["packets"] = c.Packets,
                 ["forwarded"] = c.Forwarded,
                 ["consumed"] = c.Consumed,
+                ["checksumsCompleted"] = c.ChecksumsCompleted,
                 ["rxDropped"] = c.RxDropped,
                 ["localDelivered"] = c.LocalDelivered,
                 ["icmpSent"] = c.IcmpSent,

@@ -105,7 +105,11 @@ public sealed partial class GatewayRuntime : IDisposable
             _workers.Add(new Worker(w, ports, pipeline));
         }
         foreach (var w in _workers) w.Start();
-        _agingTimer = new Timer(_ => Neighbors.Age(Environment.TickCount64), null, 1000, 1000);
+        _agingTimer = new Timer(_ =>
+        {
+            Neighbors.Age(Environment.TickCount64);
+            ReportOffloadOnce(); // edge hook: partial checksums logged once with the remedy
+        }, null, 1000, 1000);
         LogSummary();
     }
 

@@ -152,6 +152,7 @@ public sealed partial class Pipeline : IDisposable
         var sourceDrop = _s.Sources.Check(ip.Source, f.InPort, inTunnel, _s, in _routes, _hops);
         if (sourceDrop != DropReason.None) { f.Drop = sourceDrop; return; }
         f.Length = ip.TotalLength; // drop Ethernet padding
+        if (inTunnel is null && !CompleteOffloadedChecksum(ref f)) return; // edge hook: partial (offloaded) checksums
         uint hopIndex = _routes.Lookup(ip.Destination);
         if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex); return; }
         Dispatch(ref f, in _hops[hopIndex]);

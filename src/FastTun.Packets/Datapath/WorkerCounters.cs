@@ -22,6 +22,8 @@ public sealed class WorkerCounters
     /// also counts drops of frames the gateway made or parked).</summary>
     public long RxDropped;
     public long LocalDelivered;
+    /// <summary>TCP/UDP checksums a sender's offload left partial, completed by the pipeline.</summary>
+    public long ChecksumsCompleted;
     public long IcmpSent;
     public long ArpSent;
 

@@ -263,3 +263,27 @@ public class PipelineAllocationTests
         Assert.Equal(22_000L * 32, lab.Gw1.Counters.Forwarded);
     }
 }
+
+/// <summary>Issue #12 item 7 in the pipeline: an offloaded (partial) TCP checksum is completed before forwarding.</summary>
+public class PipelineOffloadTests
+{
+    [Fact]
+    public void Process_TcpWithPartialChecksum_CompletedThenEncapsulated()
+    {
+        using var lab = new SeedLab();
+        var p = new byte[20 + 20 + 100];
+        Ipv4Header.Write(p, 0, (ushort)p.Length, 9, true, 64, Ipv4Header.ProtocolTcp, Server1, Server2);
+        p[20 + 12] = 0x50;
+        for (int i = 40; i < p.Length; i++) p[i] = (byte)i;
+        uint pseudo = Packets.Checksum.PartialChecksum.PseudoHeaderSum(p, 6, p.Length - 20);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(36), Packets.Checksum.InternetChecksum.Fold(pseudo));
+        Assert.False(Packets.Checksum.InternetChecksum.Verify(p.AsSpan(20), pseudo)); // as the sender's NIC would get it
+
+        var (o, rx) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, p)));
+        Assert.Equal(DropReason.None, rx[0].Drop);
+        Assert.Equal(1, lab.Gw1.Counters.ChecksumsCompleted);
+        var sent = Assert.Single(o);
+        var inner = L3(sent.Bytes).AsSpan(20); // inside the IPIP outer header
+        Assert.True(Packets.Checksum.InternetChecksum.Verify(inner.Slice(20), pseudo));
+    }
+}
