@@ -15,7 +15,8 @@ public sealed class GatewayLab : IDisposable
     private readonly string _dir;
 
     /// <param name="extraConfig">Lines appended to both gateways' configurations.</param>
-    public GatewayLab(string mode, string driver, string extraConfig = "")
+    /// <param name="offload">Checksum offload on the hosts' veths: null for the driver's default (off for af_xdp).</param>
+    public GatewayLab(string mode, string driver, string extraConfig = "", bool? offload = null)
     {
         Mode = mode;
         Driver = driver;
@@ -27,8 +28,8 @@ public sealed class GatewayLab : IDisposable
         {
             // AF_XDP cannot finish CHECKSUM_PARTIAL frames from the servers' own stacks, so their offloads go off;
             // AF_PACKET keeps them on and completes them from the virtio-net header.
-            string offload = driver == "af_xdp" ? "off" : "on";
-            Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload {offload}");
+            string offloadMode = (offload ?? driver != "af_xdp") ? "on" : "off";
+            Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload {offloadMode}");
             Run("ip", $"netns add {Prefix}stranger");
             Ip($"link add str0 netns {Prefix}wire type veth peer name eth0 netns {Prefix}stranger");
             Exec("wire", "ip link set str0 master br0 up");
