@@ -9,6 +9,7 @@
 source "$(dirname "$0")/edge-lab.sh"
 ROUNDS=${ROUNDS:-3} N=${N:-1000}
 trap lab_down EXIT
+trap 'exit 130' INT TERM
 lab_up
 start_gw1
 out=$work/latency.jsonl; : > "$out"

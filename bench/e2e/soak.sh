@@ -9,6 +9,7 @@ source "$(dirname "$0")/edge-lab.sh"
 SOAK_SECONDS=${SOAK_SECONDS:-600} SAMPLE=${SAMPLE:-10} PROBE_SECONDS=${PROBE_SECONDS:-5}
 REPORT=${REPORT:-$root/bench/e2e/soak-results.md}
 trap lab_down EXIT
+trap 'exit 130' INT TERM
 lab_up
 start_gw1
 
