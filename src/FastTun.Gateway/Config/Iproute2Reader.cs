@@ -249,8 +249,14 @@ internal sealed class Iproute2Reader
                     break;
                 case "key" or "ikey" or "okey":
                     if (!ConfigParser.TryKey(v, out uint key)) { Error($"{opt} must be 0-4294967295 or a dotted quad, not '{v}': {_text}"); return false; }
-                    if (opt == "key") { t.Key = (key, v, _line); t.InputKey = t.OutputKey = null; }
-                    else if (opt == "ikey") t.InputKey = (key, v, _line);
+                    if (opt == "key") { t.Key = (key, v, _line); t.InputKey = t.OutputKey = null; break; }
+                    if (t.Key is { } both)
+                    {
+                        // One direction changes: the other keeps the key 'key' gave it.
+                        (t.InputKey, t.OutputKey) = (both, both);
+                        t.Key = null;
+                    }
+                    if (opt == "ikey") t.InputKey = (key, v, _line);
                     else t.OutputKey = (key, v, _line);
                     break;
                 case "csum": t.Checksum = _line; break;
