@@ -98,3 +98,36 @@ public class ConfigBootTests
             && d.Message.Contains(fragment, StringComparison.Ordinal));
     }
 }
+
+/// <summary>The repository's config.boot and iproute2 forms of the seed gateways.</summary>
+public class ConfigRepoFormatTests
+{
+    [Theory]
+    [InlineData("gw1")]
+    [InlineData("gw2")]
+    public void Load_RepoBoot_SameModelAsSetFile(string gw)
+    {
+        var boot = GatewayConfig.Load(ConfigTestSupport.ConfigFile($"{gw}-ipip.boot"), new CapturingLogger());
+        Assert.Equal(ConfigFormat.Boot, boot.Format);
+        ConfigTestSupport.AssertSameModel(GatewayConfig.Load(ConfigTestSupport.ConfigFile($"{gw}-ipip.conf"), new CapturingLogger()), boot);
+    }
+
+    [Theory]
+    [InlineData("gw1")]
+    [InlineData("gw2")]
+    public void Load_RepoIproute2_SameModelAsSetFileExceptIproute2Defaults(string gw)
+    {
+        string path = ConfigTestSupport.ConfigFile($"{gw}-ipip.sh");
+        var ip = GatewayConfig.Load(path, new CapturingLogger());
+        Assert.Equal(ConfigFormat.Iproute2, ip.Format);
+        var tun = Assert.Single(ip.Tunnels);
+        Assert.Equal((0, TunnelTos.Fixed(0)), (tun.Ttl, tun.Tos)); // iproute2: ttl inherit, tos 0
+
+        // With VyOS's defaults written out, it is exactly the set file.
+        string text = File.ReadAllText(path);
+        int add = text.IndexOf("ip tunnel add tun0", StringComparison.Ordinal);
+        int eol = text.IndexOf('\n', add);
+        var vyos = GatewayConfig.Parse(text.Insert(eol, " ttl 255 tos inherit"), path, new CapturingLogger());
+        ConfigTestSupport.AssertSameModel(GatewayConfig.Load(ConfigTestSupport.ConfigFile($"{gw}-ipip.conf"), new CapturingLogger()), vyos);
+    }
+}
