@@ -86,6 +86,19 @@ public class MultipathTests
         Assert.All(counts, c => Assert.InRange(c, 9_000, 11_000));
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Pick_SequentialSourcePorts_SpreadEvenly(int members)
+    {
+        // Real flows often differ only in a few low bits: one client's ephemeral ports to one server.
+        var counts = new int[members];
+        for (uint port = 32768; port < 32768 + 12_000; port++)
+            counts[Multipath.Pick(Multipath.Hash(0x0A01050A, 0x0A01080A, 6, (port << 16) | 443), members)]++;
+        Assert.All(counts, c => Assert.InRange(c, 12_000 / members * 90 / 100, 12_000 / members * 110 / 100));
+    }
+
     [Fact]
     public void Select_PlainHop_ReturnsItAndGroupReturnsAMember()
     {
