@@ -110,7 +110,7 @@ public static class ConfigPrinter
     /// <summary>Nodes that take a value (tag nodes: <c>ethernet eth1 {</c>); every other inner word is a plain node.</summary>
     private static readonly HashSet<string> TagNodes = ["ethernet", "tunnel", "loopback", "route", "interface-route", "next-hop",
         "next-hop-interface", "interface", "neighbor"];
-    private static readonly HashSet<string> PlainNodes = ["interfaces", "protocols", "static", "parameters", "ip", "fasttun"];
+    private static readonly HashSet<string> PlainNodes = ["interfaces", "protocols", "static", "parameters", "ip", "fasttun", "blackhole"];
 
     private sealed class BootNode(string head)
     {
