@@ -75,13 +75,24 @@ public sealed class SourceCheck
         ref readonly NextHop hop = ref hops[index];
         // Own addresses are /32 local routes (and nothing else is), so the lookup finds them too.
         if (hop.Kind == NextHopKind.Local) return DropReason.MartianSource;
+        // The way back is a blackhole: no usable route, as fib_validate_source sees a non-unicast route.
+        if (hop.Kind == NextHopKind.Blackhole) return DropReason.RpFilter;
         if (Mode == RpFilterMode.Loose) return DropReason.None;
-        bool sameInterface = inTunnel is null
-            ? hop.Kind is NextHopKind.Connected or NextHopKind.Gateway && hop.Port == inPort
-            : hop.Kind == NextHopKind.Tunnel && (uint)hop.Tunnel < (uint)state.Tunnels.Length
-              && ReferenceEquals(state.Tunnels[hop.Tunnel].Tunnel, inTunnel);
-        return sameInterface ? DropReason.None : DropReason.RpFilter;
+        if (hop.Kind == NextHopKind.Multipath)
+        {
+            // Strict with ECMP (Linux, fib_validate_source): any path of the group leaving by the arrival interface.
+            if ((uint)hop.Group >= (uint)state.Multipath.Length) return DropReason.RpFilter;
+            foreach (ref readonly NextHop member in state.Multipath[hop.Group].AsSpan())
+                if (LeavesBy(in member, inPort, inTunnel, state)) return DropReason.None;
+            return DropReason.RpFilter;
+        }
+        return LeavesBy(in hop, inPort, inTunnel, state) ? DropReason.None : DropReason.RpFilter;
     }
+
+    private static bool LeavesBy(in NextHop hop, ushort inPort, Tunnel? inTunnel, ForwardingState state) => inTunnel is null
+        ? hop.Kind is NextHopKind.Connected or NextHopKind.Gateway && hop.Port == inPort
+        : hop.Kind == NextHopKind.Tunnel && (uint)hop.Tunnel < (uint)state.Tunnels.Length
+          && ReferenceEquals(state.Tunnels[hop.Tunnel].Tunnel, inTunnel);
 
     /// <summary>Binary search over the (few) own addresses.</summary>
     public bool IsOwn(uint address) => Array.BinarySearch(_own, address) >= 0;

@@ -68,12 +68,3 @@ public class InterfaceLockTests
     public void Acquire_BadName_Throws(string name) =>
         Assert.Throws<ArgumentException>(() => InterfaceLock.Acquire(name, Path.GetTempPath()));
 }
-
-/// <summary>A theory that needs root and network namespaces; skipped with the reason otherwise.</summary>
-public sealed class NetnsTheoryAttribute : TheoryAttribute
-{
-    public NetnsTheoryAttribute()
-    {
-        if (!Environment.IsPrivilegedProcess) Skip = "needs root for network namespaces, veth and XDP: run make test as root";
-    }
-}
