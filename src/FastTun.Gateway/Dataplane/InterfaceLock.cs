@@ -30,7 +30,9 @@ public sealed class InterfaceLock : IDisposable
     {
         if (interfaceName.Length == 0 || interfaceName.Contains('/') || interfaceName is "." or "..")
             throw new ArgumentException($"'{interfaceName}' is not an interface name", nameof(interfaceName));
-        Directory.CreateDirectory(directory);
+        // 0700 like the control socket's directory (the default socket lives here too): root's business only.
+        if (!Directory.Exists(directory) && !OperatingSystem.IsWindows())
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         string path = System.IO.Path.Combine(directory, $"net{NetnsInode()}.{interfaceName}.lock");
         FileStream file;
         try
