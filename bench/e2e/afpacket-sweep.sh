@@ -57,7 +57,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
+# No fork (ps under load takes tens of ms, and the trial's CPU window starts after this loop): state from /proc.
+# The comm field may hold spaces, so take the state after its closing parenthesis.
+alive() { local line; { read -r line < "/proc/$1/stat"; } 2>/dev/null || return 1; line=${line##*) }; [ "${line:0:1}" != Z ]; }
 stop_pid() {
   local pid=$1; [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
