@@ -10,6 +10,9 @@
 #   GW_PRIO  prefix for the gateway command (run.sh: "chrt -r 10")
 #   KSOFTIRQD_RT  1: ksoftirqd/1 at chrt -r 10 for the run, as run.sh does (1)
 #   EXTRA    extra config lines for the gateway, separated by ';'
+#   SINK     xsk: `fasttun sink` (AF_XDP) on gw2:eth2, as run.sh (default); tc: a tc ingress drop program on gw2:eth2
+#            (bench/e2e/reflector_drop.bpf.c) counted by the interface's rx_packets: no sink process to wake per
+#            packet from inside the gateway's transmit (the veth peer's NAPI runs in the sender's syscall)
 #   E2E_PREFIX  namespace prefix (afpkt-)     OUT  JSON lines file (stdout summary always)
 # Each point: sink up, generator at the rate for TRIAL s, sink down; the gateway stays up for the whole sweep.
 # Record: offered (the generator's achieved rate), delivered (sink packets / generator seconds), CPU1 busy and
@@ -26,6 +29,7 @@ ROUNDS=${ROUNDS:-1}
 DRIVER=${DRIVER:-af_packet}
 ENCAP=${ENCAP:-ipip}
 SIZE=${SIZE:-64}
+SINK=${SINK:-xsk}
 RPS=${RPS:-1}
 GW_PRIO=${GW_PRIO-"chrt -r 10"}
 KSOFTIRQD_RT=${KSOFTIRQD_RT:-1}
@@ -83,6 +87,10 @@ for ns in $G1 $G2; do for dev in eth1 eth2; do
 done; done
 if [ -n "${TC_DROP:-}" ]; then for dev in eth1 eth2; do
   nsx "$G1" tc qdisc add dev $dev clsact; nsx "$G1" tc filter add dev $dev ingress bpf da obj "$TC_DROP" sec tc; done; fi
+if [ "$SINK" = tc ]; then
+  clang -O2 -target bpf -I/usr/include/$(gcc -print-multiarch) -c "$root/bench/e2e/reflector_drop.bpf.c" -o "$work/drop.o"
+  nsx "$G2" tc qdisc add dev eth2 clsact; nsx "$G2" tc filter add dev eth2 ingress bpf da obj "$work/drop.o" sec tc
+fi
 gw1_eth1=$(nsx "$G1" cat /sys/class/net/eth1/address); gw2_eth2=$(nsx "$G2" cat /sys/class/net/eth2/address)
 
 cfg=$work/gw1.conf
@@ -94,16 +102,20 @@ ip netns exec "$G1" $GW_PRIO taskset -c $GW_CPU "$F" run --config "$cfg" --contr
 gw=$!; pids+=("$gw")
 for _ in $(seq 1 100); do grep -q running "$work/gw.log" 2>/dev/null && break; alive "$gw" || { cat "$work/gw.log" >&2; exit 1; }; sleep 0.1; done
 
-echo "# driver=$DRIVER encap=$ENCAP size=$SIZE rps=$RPS gw_prio='$GW_PRIO' ksoftirqd_rt=$KSOFTIRQD_RT extra='$EXTRA'" >&2
+echo "# sink=$SINK driver=$DRIVER encap=$ENCAP size=$SIZE rps=$RPS gw_prio='$GW_PRIO' ksoftirqd_rt=$KSOFTIRQD_RT extra='$EXTRA'" >&2
 printf '%-8s %10s %10s %6s %9s %9s %9s %9s %9s %9s %9s\n' rate offered delivered ratio cpu1_ns soft_ns user_ns sys_ns proc_ns busy_ns bl_drops >&2
 for round in $(seq 1 "$ROUNDS"); do
 for rate in $RATES; do
   : > "$work/sink.err"
+  rx0=$(nsx "$G2" cat /sys/class/net/eth2/statistics/rx_packets)
   # gateway counters before the point (a .NET start: not inside the measured window)
   "$F" show interfaces --json --control-socket "$work/ctl.sock" > "$work/if0.json" 2>/dev/null || echo '{}' > "$work/if0.json"
-  ip netns exec "$G2" $NICE taskset -c $GEN_CPU "$F" sink --iface eth2 --ip 172.12.1.11 --duration $((TRIAL + 20)) --json > "$work/sink.json" 2> "$work/sink.err" &
-  spid=$!; pids+=("$spid")
-  for _ in $(seq 1 200); do grep -q "sink: ready" "$work/sink.err" 2>/dev/null && break; sleep 0.05; done
+  spid=""
+  if [ "$SINK" = xsk ]; then
+    ip netns exec "$G2" $NICE taskset -c $GEN_CPU "$F" sink --iface eth2 --ip 172.12.1.11 --duration $((TRIAL + 20)) --json > "$work/sink.json" 2> "$work/sink.err" &
+    spid=$!; pids+=("$spid")
+    for _ in $(seq 1 200); do grep -q "sink: ready" "$work/sink.err" 2>/dev/null && break; sleep 0.05; done
+  fi
   : > "$work/gen.err"
   ip netns exec "$S1" $NICE taskset -c $GEN_CPU "$F" gen --iface net0 --size "$SIZE" --rate "$rate" --flows 16 --duration "$TRIAL" \
       --batch 256 --json --dst 10.1.8.10:9 --src 10.1.5.10 --dst-mac "$gw1_eth1" > "$work/gen.json" 2> "$work/gen.err" &
@@ -114,10 +126,12 @@ for rate in $RATES; do
   c1=$(cpu_sample); p1=$(proc_ticks "$gw"); q1=$(rq_ns); d1=$(backlog_drops)
   [ -n "${DEBUG:-}" ] && echo "debug: p0=$p0 p1=$p1 q0=$q0 q1=$q1 gen=$(cat "$work/gen.err" | head -3)" >&2
   stop_pid "$gpid"; sleep 0.3; stop_pid "$spid"
+  rx1=$(nsx "$G2" cat /sys/class/net/eth2/statistics/rx_packets)
+  [ "$SINK" = tc ] && echo "{\"packets\": $((rx1 - rx0)), \"rx_dropped\": null}" > "$work/sink.json"
   "$F" show interfaces --json --control-socket "$work/ctl.sock" > "$work/if1.json" 2>/dev/null || echo '{}' > "$work/if1.json"
-  /usr/bin/python3 - "$rate" "$work/gen.json" "$work/sink.json" "$c0" "$c1" "$p0" "$p1" "$HZ" "$DRIVER" "$ENCAP" "$SIZE" "$RPS" "$GW_PRIO" "$EXTRA" "$round" "$q0" "$q1" "$d0" "$d1" "$work/if0.json" "$work/if1.json" <<'EOF' | tee -a "$OUT"
+  /usr/bin/python3 - "$rate" "$work/gen.json" "$work/sink.json" "$c0" "$c1" "$p0" "$p1" "$HZ" "$DRIVER" "$ENCAP" "$SIZE" "$RPS" "$GW_PRIO" "$EXTRA" "$round" "$q0" "$q1" "$d0" "$d1" "$work/if0.json" "$work/if1.json" "$SINK" <<'EOF' | tee -a "$OUT"
 import json, sys
-rate, gout, sout, c0, c1, p0, p1, hz, driver, encap, size, rps, prio, extra, rnd, q0, q1, d0, d1, if0, if1 = sys.argv[1:]
+rate, gout, sout, c0, c1, p0, p1, hz, driver, encap, size, rps, prio, extra, rnd, q0, q1, d0, d1, if0, if1, sink = sys.argv[1:]
 def ifs(p):
     try: return {i["name"]: i for i in json.load(open(p))["interfaces"]}
     except Exception: return {}
@@ -133,7 +147,7 @@ b0, f0 = map(int, c0.split()); b1, f1 = map(int, c1.split())
 u0, s0, e0 = map(int, p0.split()); u1, s1, e1 = map(int, p1.split())
 tick = 1e9 / int(hz)
 r = {"kind": "sweep", "rate": rate, "driver": driver, "encap": encap, "size": int(size), "rps": int(rps), "gw_prio": prio,
-     "extra": extra, "round": int(rnd), "ok": bool(g and s)}
+     "extra": extra, "round": int(rnd), "sink": sink, "ok": bool(g and s)}
 if g and s:
     pk = s["packets"]; sec = g["seconds"]
     r.update(offered_pps=g["pps"], delivered_pps=pk / sec if sec else 0, sent=g["sent"], received=pk,
