@@ -207,7 +207,7 @@ for c in path_configs:
     ic = pv(c, "idle_cpu_pct")
     w(f"| {NAMES.get(c, c)} | {rs} | {fmt_ratio(ratio(r, kr))} | {ts} | {fmt_ratio(ratio(t, kt))} | {'—' if not ic else f'{max(ic):.3f}'} |")
 w("")
-w("Idle CPU: both gateways' exact run time (schedstat) over 2 s with no traffic before the ping, in % of one core "
+w("Idle CPU: both gateways' exact run time (schedstat) over 2 s with no traffic after the ping and iperf3, in % of one core "
   "(the largest over the rounds).")
 w("")
 

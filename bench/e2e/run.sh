@@ -27,7 +27,7 @@
 # run divided by the packets the sink received; split into softirq and the fasttun process's utime+stime
 # (/proc/PID/stat). Neighbours are static (FastTun config lines / ip neigh) so no trial waits for ARP.
 #
-# Full path: before the ping, the gateways' CPU time over IDLE_SECONDS (2) with no traffic (an idle gateway
+# Full path: after the ping and iperf3, the gateways' CPU time over IDLE_SECONDS (2) with no traffic (an idle gateway
 # must use none).
 # Environment: ROUNDS (3), TRIAL seconds (3), SIZES ("64 1514"), CONFIGS (all seven), PINGS (50),
 # IPERF_SECONDS (3), E2E_PREFIX (ge-), PATH_CONFIGS (full-path configurations), GEN_CHECK (1: generator alone vs
@@ -301,16 +301,8 @@ full_path() { # config
     start_gateway "$G1" "gw1-$encap.conf" "$driver"; g1pid=$gw_pid
     start_gateway "$G2" "gw2-$encap.conf" "$driver"; g2pid=$gw_pid
   fi
-  local idle="null"
-  if [ "$mode" = fasttun ]; then
-    # An idle gateway uses no CPU: both gateways' exact run time over IDLE_SECONDS without traffic.
-    local a0 b0 a1 b1
-    a0=$(proc_ticks "$g1pid"); b0=$(proc_ticks "$g2pid"); sleep "$IDLE_SECONDS"; a1=$(proc_ticks "$g1pid"); b1=$(proc_ticks "$g2pid")
-    idle=$(awk -v a0="${a0##* }" -v a1="${a1##* }" -v b0="${b0##* }" -v b1="${b1##* }" -v t="$IDLE_SECONDS" \
-      'BEGIN {printf "%.4f", ((a1 - a0) + (b1 - b0)) / 1e9 / t * 100}')
-  fi
   nsx "$S1" ping -c 3 -i 0.2 -W 1 10.1.8.10 >/dev/null 2>&1 || true   # warm ARP on every hop
-  local rtt bps
+  local rtt bps idle
   rtt=$(nsx "$S1" taskset -c $GEN_CPU ping -q -c "$PINGS" -i 0.02 -W 1 10.1.8.10 2>/dev/null | awk -F'/' '/^rtt|^round-trip/ {print $5}')
   ip netns exec "$S2" taskset -c $SINK_CPU timeout $((IPERF_SECONDS + 20)) iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
   local ipid=$!; pids+=("$ipid")
@@ -320,6 +312,14 @@ full_path() { # config
 try: print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])
 except Exception: print("")')
   stop_pid "$ipid"
+  idle="null"
+  if [ "$mode" = fasttun ]; then
+    # An idle gateway uses no CPU: both gateways' exact run time over IDLE_SECONDS without traffic.
+    local a0 b0 a1 b1
+    a0=$(proc_ticks "$g1pid"); b0=$(proc_ticks "$g2pid"); sleep "$IDLE_SECONDS"; a1=$(proc_ticks "$g1pid"); b1=$(proc_ticks "$g2pid")
+    idle=$(awk -v a0="${a0##* }" -v a1="${a1##* }" -v b0="${b0##* }" -v b1="${b1##* }" -v t="$IDLE_SECONDS" \
+      'BEGIN {printf "%.4f", ((a1 - a0) + (b1 - b0)) / 1e9 / t * 100}')
+  fi
   stop_pid "$g1pid"; stop_pid "$g2pid"
   echo "{\"kind\": \"path\", \"config\": \"$config\", \"rtt_ms\": ${rtt:-null}, \"tcp_bps\": ${bps:-null}, \"idle_cpu_pct\": $idle}" >> "$results"
   log "   $config full path: ping avg ${rtt:-?} ms, iperf3 $(awk -v b="${bps:-0}" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s"
