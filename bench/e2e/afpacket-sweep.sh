@@ -71,15 +71,41 @@ stop_pid() {
   alive "$pid" && kill -9 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null || true
 }
-# Frames dropped at the full per-CPU backlog (softnet_stat column 2, hex), CPU0 + CPU1
-backlog_drops() { local s=0 h; for h in $(awk '{print $2}' /proc/net/softnet_stat); do s=$((s + 16#$h)); done; echo $s; }
-cpu_sample() { awk -v c="cpu$GW_CPU" '$1==c {print $2+$3+$4+$7+$8, $8}' /proc/stat; }
-# utime stime (ticks, sampled) and the precise run time of all threads (ns, schedstat); CPU1 task run time (ns)
-proc_ticks() { echo "$(awk '{print $14, $15}' "/proc/$1/stat") $(cat /proc/"$1"/task/*/schedstat | awk '{s+=$1} END {printf "%.0f", s}')"; }
-# CPU1 busy (ns, precise): wall clock minus cpuidle residency (µs); ksoftirqd/1's run time (ns)
-rq_ns() { awk -v u="$(cut -d' ' -f1 /proc/uptime)" -v i="$(cat /sys/devices/system/cpu/cpu$GW_CPU/cpuidle/state*/time | awk '{s+=$1} END {print s}')" \
-  -v k="$(awk '{print $1}' /proc/"${ksoftirqd:-self}"/schedstat)" 'BEGIN {printf "%.0f %.0f", u * 1e9 - i * 1e3, k}'; }
+# Frames dropped at the full per-CPU backlog (softnet_stat column 2, hex), all CPUs
+backlog_drops() { local s=0 h rest; while read -r _ h rest; do s=$((s + 16#$h)); done < /proc/net/softnet_stat; echo $s; }
+# The samples that open and close a trial's CPU window use shell builtins only: under a load average of 20 every
+# fork+exec (awk, cat, grep, ps) costs tens of ms, and a dozen of them put the window's start seconds after the
+# generator's (records carry window_s; report.py ignores CPU figures from windows shorter than 80 % of the trial).
+# ns_of SECONDS.FRACTION -> integer ns
+ns_of() { local w=${1%.*} f=${1#*.}000000000; echo $(( w * 1000000000 + 10#${f:0:9} )); }
+# cpu1 busy and softirq jiffies, CPU1's exact busy time in ns (wall clock minus cpuidle residency), uptime in ns
+cpu_sample() {
+  local name u n sy idle io irq sirq rest up idle_us=0 t f
+  for f in /sys/devices/system/cpu/cpu$GW_CPU/cpuidle/state*/time; do { read -r t < "$f"; } 2>/dev/null && idle_us=$((idle_us + t)); done
+  read -r up _ < /proc/uptime; up=$(ns_of "$up")
+  while read -r name u n sy idle io irq sirq rest; do
+    [ "$name" = "cpu$GW_CPU" ] && { echo "$((u + n + sy + irq + sirq)) $sirq $((up - idle_us * 1000)) $up"; return; }
+  done < /proc/stat
+}
+# utime stime (jiffies), voluntary context switches (sleeps in poll = wakeups) of all the process's threads, and
+# the threads' exact run time in ns (schedstat; utime/stime are tick samples, which alias with a worker that wakes
+# on the tick-driven TPACKET_V3 block timer)
+proc_ticks() {
+  local line k v t r=0 vcs=0 f pid=${1:-}
+  if [ -n "$pid" ] && { read -r line < "/proc/$pid/stat"; } 2>/dev/null; then
+    line=${line##*) }
+    set -- $line   # state ppid ... : utime is field 12, stime 13 after the comm
+    local ut=${12} st=${13}
+    for f in /proc/"$pid"/task/*/schedstat; do { read -r t _ < "$f"; } 2>/dev/null && r=$((r + t)); done
+    for f in /proc/"$pid"/task/*/status; do
+      while read -r k v; do [ "$k" = voluntary_ctxt_switches: ] && vcs=$((vcs + v)); done < "$f" 2>/dev/null
+    done
+    echo "$ut $st $vcs $r"
+  else echo "0 0 0 0"; fi
+}
 
+# ksoftirqd/1's run time (ns), exact
+ksoft_ns() { local t=0; [ -n "$ksoftirqd" ] && read -r t _ < "/proc/$ksoftirqd/schedstat"; echo "$t"; }
 bash "$topo" up --prefix "$P" --mode fasttun --mtu 1600 --offload off
 for ns in $G1 $G2; do for dev in eth1 eth2; do
   nsx "$ns" ethtool -K "$dev" tx off tso off gso off >/dev/null 2>&1 || true
@@ -120,10 +146,13 @@ for rate in $RATES; do
   ip netns exec "$S1" $NICE taskset -c $GEN_CPU "$F" gen --iface net0 --size "$SIZE" --rate "$rate" --flows 16 --duration "$TRIAL" \
       --batch 256 --json --dst 10.1.8.10:9 --src 10.1.5.10 --dst-mac "$gw1_eth1" > "$work/gen.json" 2> "$work/gen.err" &
   gpid=$!; pids+=("$gpid")
-  for _ in $(seq 1 400); do grep -q "gen: sending" "$work/gen.err" 2>/dev/null && break; alive "$gpid" || break; sleep 0.01; done
-  c0=$(cpu_sample); p0=$(proc_ticks "$gw"); q0=$(rq_ns); d0=$(backlog_drops)
+  for _ in $(seq 1 400); do
+    mapfile -t errlines < "$work/gen.err" 2>/dev/null || true
+    [[ "${errlines[*]:-}" == *"gen: sending"* ]] && break; alive "$gpid" || break; sleep 0.01
+  done
+  c0=$(cpu_sample); p0=$(proc_ticks "$gw"); q0=$(ksoft_ns); d0=$(backlog_drops)
   for _ in $(seq 1 $(( (TRIAL + 20) * 50 ))); do alive "$gpid" || break; sleep 0.02; done
-  c1=$(cpu_sample); p1=$(proc_ticks "$gw"); q1=$(rq_ns); d1=$(backlog_drops)
+  c1=$(cpu_sample); p1=$(proc_ticks "$gw"); q1=$(ksoft_ns); d1=$(backlog_drops)
   [ -n "${DEBUG:-}" ] && echo "debug: p0=$p0 p1=$p1 q0=$q0 q1=$q1 gen=$(cat "$work/gen.err" | head -3)" >&2
   stop_pid "$gpid"; sleep 0.3; stop_pid "$spid"
   rx1=$(nsx "$G2" cat /sys/class/net/eth2/statistics/rx_packets)
@@ -143,21 +172,23 @@ def load(p):
     try: return json.loads(open(p).read().strip().splitlines()[-1])
     except Exception: return None
 g, s = load(gout), load(sout)
-b0, f0 = map(int, c0.split()); b1, f1 = map(int, c1.split())
-u0, s0, e0 = map(int, p0.split()); u1, s1, e1 = map(int, p1.split())
+b0, f0, x0, up0 = map(int, c0.split()); b1, f1, x1, up1 = map(int, c1.split())
+u0, s0, v0, e0 = map(int, p0.split()); u1, s1, v1, e1 = map(int, p1.split())
 tick = 1e9 / int(hz)
 r = {"kind": "sweep", "rate": rate, "driver": driver, "encap": encap, "size": int(size), "rps": int(rps), "gw_prio": prio,
      "extra": extra, "round": int(rnd), "sink": sink, "ok": bool(g and s)}
 if g and s:
     pk = s["packets"]; sec = g["seconds"]
+    window = (up1 - up0) / 1e9
+    pkc = pk if window >= 0.8 * sec else 0   # CPU figures only from a window that covered the run
     r.update(offered_pps=g["pps"], delivered_pps=pk / sec if sec else 0, sent=g["sent"], received=pk,
-             cpu1_ns=(b1 - b0) * tick / pk if pk else None, softirq_ns=(f1 - f0) * tick / pk if pk else None,
-             user_ns=(u1 - u0) * tick / pk if pk else None, sys_ns=(s1 - s0) * tick / pk if pk else None,
-             proc_ns=(e1 - e0) / pk if pk else None,
+             cpu1_ns=(b1 - b0) * tick / pkc if pkc else None, softirq_ns=(f1 - f0) * tick / pkc if pkc else None,
+             user_ns=(u1 - u0) * tick / pkc if pkc else None, sys_ns=(s1 - s0) * tick / pkc if pkc else None,
+             proc_ns=(e1 - e0) / pkc if pkc else None,
              backlog_drops=int(d1) - int(d0), sink_rx_dropped=s.get("rx_dropped"),
              gw_rx=dif("eth1", "rxPackets"), gw_ring_drops=dif("eth1", "rxDropped"), gw_tx=dif("eth2", "txPackets"), gw_tx_drops=dif("eth2", "txDropped"),
-             busy_ns=(int(q1.split()[0]) - int(q0.split()[0])) / pk if pk else None,
-             ksoftirqd_ns=(int(q1.split()[1]) - int(q0.split()[1])) / pk if pk else None,
+             busy_ns=(x1 - x0) / pkc if pkc else None, window_s=window,
+             ksoftirqd_ns=(int(q1) - int(q0)) / pkc if pkc else None,
              cpu1_busy=(b1 - b0) * tick / 1e9 / sec if sec else None)
 print(json.dumps(r))
 f = lambda v: "-" if v is None else "%.0f" % v

@@ -101,18 +101,34 @@ topology() { # fasttun|kernel|vxlan
   fi
 }
 
-# cpu1 busy and softirq jiffies, and CPU1's exact busy time in ns (wall clock minus cpuidle residency)
+# The samples that open and close a trial's CPU window use shell builtins only: under a load average of 20 every
+# fork+exec (awk, cat, grep, ps) costs tens of ms, and a dozen of them put the window's start seconds after the
+# generator's (records carry window_s; report.py ignores CPU figures from windows shorter than 80 % of the trial).
+# ns_of SECONDS.FRACTION -> integer ns
+ns_of() { local w=${1%.*} f=${1#*.}000000000; echo $(( w * 1000000000 + 10#${f:0:9} )); }
+# cpu1 busy and softirq jiffies, CPU1's exact busy time in ns (wall clock minus cpuidle residency), uptime in ns
 cpu_sample() {
-  local idle_us; idle_us=$(cat /sys/devices/system/cpu/cpu$GW_CPU/cpuidle/state*/time 2>/dev/null | awk '{s+=$1} END {printf "%.0f", s}')
-  awk -v c="cpu$GW_CPU" -v u="$(cut -d' ' -f1 /proc/uptime)" -v i="${idle_us:-0}" '$1==c {printf "%d %d %.0f %.0f\n", $2+$3+$4+$7+$8, $8, u * 1e9 - i * 1e3, u * 1e9}' /proc/stat
+  local name u n sy idle io irq sirq rest up idle_us=0 t f
+  for f in /sys/devices/system/cpu/cpu$GW_CPU/cpuidle/state*/time; do { read -r t < "$f"; } 2>/dev/null && idle_us=$((idle_us + t)); done
+  read -r up _ < /proc/uptime; up=$(ns_of "$up")
+  while read -r name u n sy idle io irq sirq rest; do
+    [ "$name" = "cpu$GW_CPU" ] && { echo "$((u + n + sy + irq + sirq)) $sirq $((up - idle_us * 1000)) $up"; return; }
+  done < /proc/stat
 }
-# utime stime (jiffies) and voluntary context switches (sleeps in poll = wakeups) of all the process's threads
+# utime stime (jiffies), voluntary context switches (sleeps in poll = wakeups) of all the process's threads, and
+# the threads' exact run time in ns (schedstat; utime/stime are tick samples, which alias with a worker that wakes
+# on the tick-driven TPACKET_V3 block timer)
 proc_ticks() {
-  if [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ]; then
-    local t; t=$(awk '{print $14, $15}' "/proc/$1/stat")
-    # + the threads' exact run time in ns (schedstat; utime/stime are tick samples, which alias with a worker
-    # that wakes on the tick-driven TPACKET_V3 block timer). mawk's %d stops at 2^31: print with %.0f.
-    echo "$t $(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s+=$2} END {print s+0}') $(cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$1} END {printf "%.0f", s}')"
+  local line k v t r=0 vcs=0 f pid=${1:-}
+  if [ -n "$pid" ] && { read -r line < "/proc/$pid/stat"; } 2>/dev/null; then
+    line=${line##*) }
+    set -- $line   # state ppid ... : utime is field 12, stime 13 after the comm
+    local ut=${12} st=${13}
+    for f in /proc/"$pid"/task/*/schedstat; do { read -r t _ < "$f"; } 2>/dev/null && r=$((r + t)); done
+    for f in /proc/"$pid"/task/*/status; do
+      while read -r k v; do [ "$k" = voluntary_ctxt_switches: ] && vcs=$((vcs + v)); done < "$f" 2>/dev/null
+    done
+    echo "$ut $st $vcs $r"
   else echo "0 0 0 0"; fi
 }
 
@@ -180,7 +196,11 @@ trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args
       --duration "$TRIAL" --batch 256 --json "$@" > "$gout" 2> "$work/gen.err" &
   gpid=$!; pids+=("$gpid")
   # CPU counters from the moment the generator starts sending (its .NET startup excluded) to its exit.
-  for _ in $(seq 1 400); do grep -q "gen: sending" "$work/gen.err" 2>/dev/null && break; alive "$gpid" || break; sleep 0.01; done
+  local errlines=()
+  for _ in $(seq 1 400); do
+    mapfile -t errlines < "$work/gen.err" 2>/dev/null || true
+    [[ "${errlines[*]:-}" == *"gen: sending"* ]] && break; alive "$gpid" || break; sleep 0.01
+  done
   c0=$(cpu_sample); p0=$(proc_ticks "$gw_pid")
   local perfpid=""
   if [ -n "${DIAG:-}" ] && [ -n "$gw_pid" ]; then
@@ -223,17 +243,23 @@ if kind == "diag":
     rec["perf_seconds"] = int(trial) - 1
 if g and s:
     pk = s["packets"]
+    # CPU figures only from a window that covered most of the generator's run; otherwise they would divide a
+    # part of the CPU time by all the packets.
+    if (up1 - up0) / 1e9 < 0.8 * g["seconds"]:
+        pk_cpu = 0
+    else:
+        pk_cpu = pk
     rec.update(sent=g["sent"], gen_pps=g["pps"], deferred=g["deferred"], gen_syscalls=g["syscalls"], seconds=g["seconds"], received=pk,
                delivered_pps=pk / g["seconds"] if g["seconds"] > 0 else 0, sink_pps=s["pps"],
                bad_checksum=s["bad_checksum"], lost_gaps=s["lost"], reordered=s["reordered"],
                p50_us=s["latency_ns"]["p50"] / 1e3, p99_us=s["latency_ns"]["p99"] / 1e3,
-               cpu1_ns_per_pkt=(busy1 - busy0) * tick / pk if pk else None,
-               softirq_ns_per_pkt=(soft1 - soft0) * tick / pk if pk else None,
-               cpu1_exact_ns_per_pkt=(exact1 - exact0) / pk if pk else None,
+               cpu1_ns_per_pkt=(busy1 - busy0) * tick / pk_cpu if pk_cpu else None,
+               softirq_ns_per_pkt=(soft1 - soft0) * tick / pk_cpu if pk_cpu else None,
+               cpu1_exact_ns_per_pkt=(exact1 - exact0) / pk_cpu if pk_cpu else None,
                # The process's exact run time, split into user and system in the proportion of its tick samples.
-               proc_ns_per_pkt=(r1 - r0) / pk if pk and r0 > 0 else None,
-               proc_user_ns_per_pkt=(r1 - r0) * (u1 - u0) / max(1, (u1 - u0) + (s1 - s0)) / pk if pk and r0 > 0 else None,
-               proc_sys_ns_per_pkt=(r1 - r0) * (s1 - s0) / max(1, (u1 - u0) + (s1 - s0)) / pk if pk and r0 > 0 else None,
+               proc_ns_per_pkt=(r1 - r0) / pk_cpu if pk_cpu and r0 > 0 else None,
+               proc_user_ns_per_pkt=(r1 - r0) * (u1 - u0) / max(1, (u1 - u0) + (s1 - s0)) / pk_cpu if pk_cpu and r0 > 0 else None,
+               proc_sys_ns_per_pkt=(r1 - r0) * (s1 - s0) / max(1, (u1 - u0) + (s1 - s0)) / pk_cpu if pk_cpu and r0 > 0 else None,
                pkts_per_wakeup=pk / (v1 - v0) if u0 + s0 > 0 and v1 > v0 else None,
                cpu1_busy_share=(busy1 - busy0) * tick / 1e9 / g["seconds"] if g["seconds"] > 0 else None)
 print(json.dumps(rec))
