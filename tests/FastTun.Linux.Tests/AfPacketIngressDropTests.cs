@@ -70,4 +70,14 @@ public class AfPacketIngressDropTests
         // Closing the port detaches the program with it: the kernel answers again.
         Assert.True(KernelAnswers(peer, request), "the kernel still drops after the port closed");
     }
+
+    [RootFact]
+    public void TryAttach_NoSuchInterface_NullWithReason()
+    {
+        using var drop = KernelIngressDrop.TryAttach(int.MaxValue, out var error);
+        Assert.Null(drop);
+        Assert.NotNull(error);
+        Assert.Contains("BPF_LINK_CREATE", error);
+        Assert.Contains(int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), error);
+    }
 }
