@@ -158,7 +158,7 @@ start_l3fwd() { # ns port-for-10.1.8.0/24 eth-dest(port,MAC)
   bash "$root/bench/e2e/l3fwd.sh" routes "$dir" "$port"
   local logf=$dir/log
   ip netns exec "$ns" $GW_PRIO taskset -c $GW_CPU "$l3fwd_bin" -l $GW_CPU -n 1 --no-huge -m 256 --no-pci --file-prefix "${P}l3fwd" \
-      --vdev net_af_xdp0,iface=eth1 --vdev net_af_xdp1,iface=eth2 -- -p 0x3 --config "(0,0,$GW_CPU),(1,0,$GW_CPU)" \
+      --vdev "net_af_xdp0,iface=eth1${L3FWD_VDEV_ARGS:-}" --vdev "net_af_xdp1,iface=eth2${L3FWD_VDEV_ARGS:-}" -- -p 0x3 --config "(0,0,$GW_CPU),(1,0,$GW_CPU)" \
       --parse-ptype --rule_ipv4 "$dir/r4.cfg" --rule_ipv6 "$dir/r6.cfg" --eth-dest "$dest" > "$logf" 2>&1 &
   gw_pid=$!
   pids+=("$gw_pid")
