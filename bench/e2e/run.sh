@@ -82,6 +82,7 @@ cleanup() {
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
   bash "$topo" down --prefix "$P" >/dev/null 2>&1 || true
   ip netns del "${P}ga" 2>/dev/null || true; ip netns del "${P}gb" 2>/dev/null || true
+  rm -rf "/var/run/dpdk/${P}l3fwd"   # l3fwd's EAL runtime directory (--file-prefix)
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
