@@ -4,6 +4,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Benchmarks;
 

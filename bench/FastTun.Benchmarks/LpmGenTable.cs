@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Benchmarks;
 

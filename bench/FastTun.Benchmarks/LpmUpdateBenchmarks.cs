@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Benchmarks;
 

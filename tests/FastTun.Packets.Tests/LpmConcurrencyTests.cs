@@ -1,6 +1,7 @@
 using FastTun.Packets.Headers;
 using System.Diagnostics;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Packets.Tests;
 
