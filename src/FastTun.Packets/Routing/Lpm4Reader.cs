@@ -20,11 +20,11 @@ public readonly unsafe struct Lpm4Reader
 {
     /// <summary>How many lookups ahead <see cref="LookupBatch"/> prefetches the chunk (entries: twice as far).</summary>
     private const int Distance = 8;
-    private readonly ulong* _entries;
+    private readonly uint* _entries;
     private readonly uint* _pool;
     private readonly object _owner;   // keeps the native region mapped while this reader exists
 
-    internal Lpm4Reader(ulong* entries, uint* pool, object owner)
+    internal Lpm4Reader(uint* entries, uint* pool, object owner)
     {
         _entries = entries;
         _pool = pool;
@@ -37,12 +37,14 @@ public readonly unsafe struct Lpm4Reader
     {
         // Acquire, pairing with the writer's Volatile.Write in Lpm4Table.Rebuild/SetDirect: the chunk the entry names
         // was completely written before the entry (a plain mov on x64; the chunk load depends on it).
-        ulong entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);
-        uint offset = (uint)(entry >> 32);
-        if (offset == 0) return (uint)entry;
-        uint leaf = WalkChunk(_pool + offset, address);
+        uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);
+        if (entry - Lpm4Table.ChunkTag >= Lpm4Table.ChunkLimit) return entry;   // a next hop or NoRoute
+        uint* chunk = _pool + (entry - Lpm4Table.ChunkTag);
+        uint leaf = WalkChunk(chunk, address);
+        // The direct answer sits right after the root node, on the line the walk has just read.
+        leaf = leaf != Lpm4Table.DeferToDirect ? leaf : Volatile.Read(ref chunk[ChunkBuilder.DirectSlot]);
         GC.KeepAlive(_owner);   // no code: keeps the mapping alive until the chunk has been read
-        return leaf != Lpm4Table.DeferToDirect ? leaf : (uint)entry;
+        return leaf;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -105,9 +107,9 @@ public readonly unsafe struct Lpm4Reader
     private void PrefetchChunk(uint address)
     {
         // Only a hint: a stale entry prefetches a block that may be reused by then, which is harmless. No branch on
-        // "has a chunk" (about half the /18s of a full table do, so it would mispredict often): offset 0 prefetches
-        // the pool's first line, which costs nothing.
-        Sse.Prefetch0(_pool + (uint)(_entries[address >> Lpm4Table.ChunkShift] >> 32));
+        // "has a chunk" (about half the /18s of a full table do, so it would mispredict often): a next hop prefetches
+        // some line of the pool, which costs a little bandwidth and no stall.
+        Sse.Prefetch0(_pool + (_entries[address >> Lpm4Table.ChunkShift] & 0x7FFF_FFFF));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -7,16 +7,16 @@ namespace FastTun.Packets.Routing;
 /// IPv4 longest-prefix-match table: prefixes /0–/32 → next-hop index (0..<see cref="MaxNextHop"/>), one writer,
 /// any number of lock-free readers. Layout and reasoning: Routing/README.md.
 ///
-/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 64-bit entries
-/// (2 MiB, exactly one huge page) indexed by the top 18 address bits: the low half is the answer of the longest
-/// prefix of /18 or shorter ("painted" over the entries it covers), the high half the offset of the /18's chunk in
-/// the chunk pool, 0 when the /18 holds no longer prefix. A chunk is a small Poptrie: nodes of 6 uints (64-bit
+/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
+/// (1 MiB: it stays in a core's L2) indexed by the top 18 address bits. An entry is either the answer of the
+/// longest prefix of /18 or shorter ("painted" over the entries it covers), or, with the top bit set, the offset of
+/// the /18's chunk in the chunk pool; the chunk then carries the /18's direct answer in a header word. A chunk is a small Poptrie: nodes of 6 uints (64-bit
 /// child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides (bits 18–23, 24–29, 30–31),
 /// a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. A /24 costs the
 /// entry, then the root node and its leaf (same or adjacent line).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
-/// in a free block, then publishes it with one 64-bit store of the entry (offset and direct answer together).
+/// in a free block, then publishes it with one 32-bit store of the entry.
 /// The old block is retired under a <see cref="Qsbr"/> token and reused only after every registered reader has
 /// passed a quiescent point. Readers of a table that is changed in place must be registered with its
 /// <see cref="Qsbr"/> domain (workers use <see cref="Qsbr.Shared"/>). The table's memory as a whole is unmapped by
@@ -31,8 +31,11 @@ public sealed partial class Lpm4Table
 {
     /// <summary>Lookup answer when no prefix covers the address.</summary>
     public const uint NoRoute = uint.MaxValue;
-    /// <summary>Largest storable next-hop index (2^32 − 3 distinct next hops).</summary>
-    public const uint MaxNextHop = 0xFFFF_FFFD;
+    /// <summary>Largest storable next-hop index (2^31 next hops): entries with the top bit set name chunks.</summary>
+    public const uint MaxNextHop = 0x7FFF_FFFF;
+    /// <summary>An entry in [ChunkTag, ChunkTag + ChunkLimit) holds ChunkTag + the chunk's offset in the pool.</summary>
+    internal const uint ChunkTag = 0x8000_0000;
+    internal const uint ChunkLimit = 0x7FFF_FFFF;   // so NoRoute (0xFFFF_FFFF) is never read as a chunk
     /// <summary>Chunk leaf meaning "no prefix longer than /18 covers this; answer from the direct entry".</summary>
     internal const uint DeferToDirect = 0xFFFF_FFFE;
     internal const int DirectBits = 18;
@@ -44,7 +47,8 @@ public sealed partial class Lpm4Table
 
     // Data plane: read by any thread without locks.
     private readonly NativeRegion _region;
-    private readonly unsafe ulong* _entries;   // 2^18 × (chunk offset << 32 | direct answer), in _region
+    private readonly unsafe uint* _entries;   // 2^18 × (direct answer, or ChunkTag + chunk offset), in _region
+    private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /18's direct answer
     private readonly ChunkPool _pool;
     private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each published chunk
 
@@ -66,10 +70,12 @@ public sealed partial class Lpm4Table
     {
         ArgumentNullException.ThrowIfNull(readers);
         Readers = readers;
-        _region = new NativeRegion((nuint)(DirectSize * sizeof(ulong) + PoolReserve));
-        _entries = (ulong*)_region.Base;
-        new Span<ulong>(_entries, DirectSize).Fill(NoRoute);
-        _pool = new ChunkPool((uint*)(_region.Base + DirectSize * sizeof(ulong)), (nuint)PoolReserve, readers);
+        _region = new NativeRegion(NativeRegion.HugePage + (nuint)PoolReserve);
+        _entries = (uint*)_region.Base;
+        new Span<uint>(_entries, DirectSize).Fill(NoRoute);
+        _directValue.AsSpan().Fill(NoRoute);
+        // The pool starts on the next huge page; the 1 MiB of entries has the first one to itself.
+        _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
     }
 
     /// <summary>The QSBR domain whose readers may hold chunks of this table.</summary>
@@ -85,10 +91,10 @@ public sealed partial class Lpm4Table
     public int Count { get; private set; }
 
     /// <summary>
-    /// Bytes of the lookup structure (the 2 MiB entry array and the live chunks, 16-byte granules) — what readers
+    /// Bytes of the lookup structure (the 1 MiB entry array and the live chunks, 16-byte granules) — what readers
     /// touch. The writer's route set is reported by <see cref="ControlMemoryBytes"/>.
     /// </summary>
-    public long MemoryBytes => (long)DirectSize * sizeof(ulong) + _pool.LiveBytes;
+    public long MemoryBytes => (long)DirectSize * sizeof(uint) + _pool.LiveBytes;
 
     /// <summary>Bytes the chunk pool has touched: live, free and retired blocks (the resident-memory cost).</summary>
     public long PoolTouchedBytes => _pool.TouchedBytes;
@@ -260,35 +266,42 @@ public sealed partial class Lpm4Table
     }
 
     /// <summary>
-    /// Replaces the direct answer of entry <paramref name="e"/>, keeping its chunk offset. Only the writer stores
-    /// entries, so the read-modify-write is race-free; the single aligned 64-bit store means a reader sees the old
-    /// or the new entry. No ordering is needed against other entries: each address depends on exactly one.
+    /// Sets the direct answer of /18 number <paramref name="e"/>: in the entry itself, or, when the entry names a
+    /// chunk, in that chunk's <see cref="ChunkBuilder.DirectSlot"/>. Single aligned 32-bit stores: a reader sees the
+    /// old or the new answer. No ordering is needed against other entries: each address depends on exactly one.
     /// </summary>
-    private unsafe void SetDirect(int e, uint nextHop) =>
-        Volatile.Write(ref _entries[e], (_entries[e] & 0xFFFF_FFFF_0000_0000UL) | nextHop);
+    private unsafe void SetDirect(int e, uint nextHop)
+    {
+        _directValue[e] = nextHop;
+        uint entry = _entries[e];
+        if (entry - ChunkTag < ChunkLimit) Volatile.Write(ref _pool.Base[entry - ChunkTag + ChunkBuilder.DirectSlot], nextHop);
+        else Volatile.Write(ref _entries[e], nextHop);
+    }
 
     private unsafe void Rebuild(int chunk)
     {
         ChunkRoutes? routes = _long[chunk];
-        uint offset = 0;
+        uint entry = _directValue[chunk];
         int uints = 0;
         if (routes is not null)
         {
             ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count);
             uints = built.Length;
-            offset = _pool.Allocate(uints);
-            built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
+            uint offset = _pool.Allocate(uints);
+            var target = new Span<uint>(_pool.Base + offset, uints);
+            built.CopyTo(target);
+            target[ChunkBuilder.DirectSlot] = entry;
+            entry = ChunkTag + offset;
             _chunkCount++;
         }
-        ulong old = _entries[chunk];
+        uint old = _entries[chunk];
         // Release: the chunk's contents, written above, are visible before the entry that publishes them; a reader
         // reaches the chunk only through this entry (a data-dependent load), so it never sees a partial chunk.
-        Volatile.Write(ref _entries[chunk], ((ulong)offset << 32) | (uint)old);
-        uint oldOffset = (uint)(old >> 32);
-        if (oldOffset != 0)
+        Volatile.Write(ref _entries[chunk], entry);
+        if (old - ChunkTag < ChunkLimit)
         {
             _chunkCount--;
-            _pool.Retire(oldOffset, _chunkUints[chunk]);   // freed after every registered reader is quiescent
+            _pool.Retire(old - ChunkTag, _chunkUints[chunk]);   // reused after every registered reader is quiescent
         }
         _chunkUints[chunk] = uints;
     }
