@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using FastTun.Packets.Routing;
 using FastTun.TestFixtures;
 
@@ -15,7 +16,7 @@ namespace FastTun.Benchmarks;
 public static class LpmSideBySide
 {
     private const int Bulk = 64;
-    private const uint NoRoute = Lpm4Table.NoRoute;
+    private static readonly uint[] Output = new uint[Bulk];
 
     public static int Run(string[] args)
     {
@@ -38,13 +39,17 @@ public static class LpmSideBySide
 
         Lpm4Reader reader = table.GetReader();
         var batch = new uint[dests.Length];
-        reader.LookupBatch(dests, batch);
+        for (int i = 0; i < dests.Length; i += Bulk)   // batches as the pipeline uses them (last one may be short)
+            reader.LookupBatch(dests.AsSpan(i, Math.Min(Bulk, dests.Length - i)), batch.AsSpan(i));
         long mismatches = 0;
         for (int i = 0; i < dests.Length; i++)
             mismatches += (reader.Lookup(dests[i]) != answers[i] ? 1 : 0) + (batch[i] != answers[i] ? 1 : 0);
         Console.WriteLine($"info fasttun_mismatches {mismatches}");
 
+        // Warm up, give the background JIT (pinned to the same CPU) time to install tier-1 code, warm up again.
         for (int warm = 0; warm < 3; warm++) Round(reader, dests, print: false);
+        Thread.Sleep(500);
+        for (int warm = 0; warm < 2; warm++) Round(reader, dests, print: false);
         Console.WriteLine("ready");
         string? command;
         while ((command = Console.ReadLine()) is not null && command != "quit")
@@ -72,6 +77,10 @@ public static class LpmSideBySide
         }
     }
 
+    // The loops run a few times each, so tiering would leave them in tier-0/OSR code (and a method with stackalloc
+    // gets no OSR at all): compile them fully optimized at once, as the C side is compiled with -O3. The table's
+    // own methods still tier up normally.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Single(Lpm4Reader reader, uint[] d)
     {
         uint sum = 0;
@@ -79,9 +88,10 @@ public static class LpmSideBySide
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Bulk64(Lpm4Reader reader, uint[] d)
     {
-        Span<uint> output = stackalloc uint[Bulk];
+        Span<uint> output = Output;
         uint sum = 0;
         for (int i = 0; i + Bulk <= d.Length; i += Bulk)
         {
@@ -91,6 +101,7 @@ public static class LpmSideBySide
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Chain(Lpm4Reader reader, uint[] d)
     {
         uint x = 0;

@@ -54,7 +54,10 @@ def run_table(label, routes, dests, cpu, rounds, dll):
     t0 = time.time()
     dpdk = Side("dpdk_lpm_bench", pin + [os.path.join(HERE, "dpdk_lpm_bench"), str(cpu), routes, dests, answers])
     print(f"bench-lpm: {label}: DPDK ready after {time.time() - t0:.0f} s", file=sys.stderr)
-    fast = Side("lpm-side", pin + ["dotnet", dll, "lpm-side", routes, dests, answers])
+    # Pinned to one CPU, the runtime never promoted anything past tier 0 (checked with DOTNET_JitDisasmSummary:
+    # no Tier1 method in the whole process), so FastTun's side runs fully optimized from the start, as the C side
+    # is compiled with -O3.
+    fast = Side("lpm-side", pin + ["env", "DOTNET_TieredCompilation=0", "dotnet", dll, "lpm-side", routes, dests, answers])
     samples = {}
     checks = {}
     for r in range(rounds):
@@ -118,7 +121,9 @@ def main():
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Both programs pinned to CPU {args.cpu}, rounds "
              f"interleaved (DPDK, FastTun, FastTun, DPDK, ...), {args.rounds} rounds, medians in ns per lookup; "
              "ratio > 1 means FastTun is faster. DPDK runs with `--no-huge` (4 KiB pages: EAL's memfd gets no "
-             "transparent huge pages here); FastTun's table asks for 2 MiB pages. Shared 2-core host: expect 10-40 % noise.", ""]
+             "transparent huge pages here); FastTun's table asks for 2 MiB pages. FastTun runs with "
+             "`DOTNET_TieredCompilation=0` (pinned to one CPU, tiering never left tier 0). Shared 2-core host: expect "
+             "10-40 % noise.", ""]
     tables = [] if args.skip_dfz else [("1M-prefix DFZ-like table (seed 0x5eedf4577)", dfz_routes, dfz_dests)]
     tables.append(("seed gateway's small table (bench/lpm/small.routes)", small_routes, small_dests))
     for label, routes, dests in tables:
