@@ -1,4 +1,5 @@
 using FastTun.Packets.Headers;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace FastTun.Packets.Routing;
@@ -36,6 +37,8 @@ public sealed partial class Lpm4Table
     /// <summary>An entry in [ChunkTag, ChunkTag + ChunkLimit) holds ChunkTag + the chunk's offset in the pool.</summary>
     internal const uint ChunkTag = 0x8000_0000;
     internal const uint ChunkLimit = 0x7FFF_FFFF;   // so NoRoute (0xFFFF_FFFF) is never read as a chunk
+    /// <summary>Pool offset of a chunk without prefixes (one leaf, DeferToDirect) that direct entries walk.</summary>
+    internal const uint EmptyChunk = ChunkPool.GranuleUints;
     /// <summary>Chunk leaf meaning "no prefix longer than /18 covers this; answer from the direct entry".</summary>
     internal const uint DeferToDirect = 0xFFFF_FFFE;
     internal const int DirectBits = 18;
@@ -76,6 +79,10 @@ public sealed partial class Lpm4Table
         _directValue.AsSpan().Fill(NoRoute);
         // The pool starts on the next huge page; the 1 MiB of entries has the first one to itself.
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
+        ReadOnlySpan<uint> empty = _builder.Build([], [], 0);
+        uint emptyAt = _pool.Allocate(empty.Length);
+        Debug.Assert(emptyAt == EmptyChunk);
+        empty.CopyTo(new Span<uint>(_pool.Base + emptyAt, empty.Length));
     }
 
     /// <summary>The QSBR domain whose readers may hold chunks of this table.</summary>

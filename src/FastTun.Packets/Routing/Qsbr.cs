@@ -25,6 +25,7 @@ public sealed class Qsbr
     private readonly bool[] _used;          // writer-side bookkeeping, under _registration
     private readonly Lock _registration = new();
     private long _epoch = 1;
+    private int _slotLimit;                 // 1 + highest slot ever registered: the writer scans only these
 
     public Qsbr(int maxReaders = 128)
     {
@@ -42,6 +43,8 @@ public sealed class Qsbr
             {
                 if (_used[i]) continue;
                 _used[i] = true;
+                // Release: the slot is online (below) only after the writer can see it is worth scanning.
+                if (i >= _slotLimit) Volatile.Write(ref _slotLimit, i + 1);
                 var reader = new QsbrReader(this, i);
                 reader.Online();
                 return reader;
@@ -74,7 +77,8 @@ public sealed class Qsbr
     public ulong OldestSeen()
     {
         ulong oldest = ulong.MaxValue;
-        for (int i = 0; i < _slots.Length; i++)
+        int limit = Volatile.Read(ref _slotLimit);   // acquire: pairs with Register's release
+        for (int i = 0; i < limit; i++)
         {
             // Acquire, pairing with the reader's release store in Quiescent/Offline: what it read before is done.
             ulong seen = Volatile.Read(ref _slots[i].Seen);
