@@ -17,6 +17,7 @@ public static class LpmSideBySide
 {
     private const int Bulk = 64;
     private static readonly uint[] Output = new uint[Bulk];
+    private static readonly string Side = Environment.GetEnvironmentVariable("FASTTUN_SIDE_NAME") is { Length: > 0 } n ? n : "fasttun";
 
     public static int Run(string[] args)
     {
@@ -27,8 +28,9 @@ public static class LpmSideBySide
         }
         Route4[] routes = RouteFile.Read(args[1]).ToArray();
         uint[] dests = RouteFile.ReadDestinations(args[2]);
-        uint[] answers = RouteFile.ReadDestinations(args[3]);
-        if (answers.Length != dests.Length) throw new InvalidDataException($"{args[3]}: {answers.Length} answers for {dests.Length} destinations");
+        // "-" skips the comparison (A/B runs of two FastTun builds without DPDK); FASTTUN_SIDE_NAME renames the side.
+        uint[]? answers = args[3] == "-" ? null : RouteFile.ReadDestinations(args[3]);
+        if (answers is not null && answers.Length != dests.Length) throw new InvalidDataException($"{args[3]}: {answers.Length} answers for {dests.Length} destinations");
 
         var clock = Stopwatch.StartNew();
         Lpm4Table table = Lpm4Table.Build(routes);
@@ -42,7 +44,7 @@ public static class LpmSideBySide
         for (int i = 0; i < dests.Length; i += Bulk)   // batches as the pipeline uses them (last one may be short)
             reader.LookupBatch(dests.AsSpan(i, Math.Min(Bulk, dests.Length - i)), batch.AsSpan(i));
         long mismatches = 0;
-        for (int i = 0; i < dests.Length; i++)
+        for (int i = 0; answers is not null && i < dests.Length; i++)
             mismatches += (reader.Lookup(dests[i]) != answers[i] ? 1 : 0) + (batch[i] != answers[i] ? 1 : 0);
         Console.WriteLine($"info fasttun_mismatches {mismatches}");
 
@@ -73,7 +75,7 @@ public static class LpmSideBySide
             long start = Stopwatch.GetTimestamp();
             uint check = body();
             double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / dests.Length;
-            if (print) Console.WriteLine($"result fasttun {loop} {ns.ToString("F3", CultureInfo.InvariantCulture)} {check}");
+            if (print) Console.WriteLine($"result {Side} {loop} {ns.ToString("F3", CultureInfo.InvariantCulture)} {check}");
         }
     }
 

@@ -1,5 +1,4 @@
 using FastTun.Packets.Headers;
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace FastTun.Packets.Routing;
@@ -81,7 +80,7 @@ public sealed partial class Lpm4Table
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
         ReadOnlySpan<uint> empty = _builder.Build([], [], 0);
         uint emptyAt = _pool.Allocate(empty.Length);
-        Debug.Assert(emptyAt == EmptyChunk);
+        if (emptyAt != EmptyChunk) throw new InvalidOperationException("the empty chunk must be the pool's first block");
         empty.CopyTo(new Span<uint>(_pool.Base + emptyAt, empty.Length));
     }
 
