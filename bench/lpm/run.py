@@ -129,6 +129,9 @@ def main():
     for label, routes, dests in tables:
         med, samples, info = run_table(label, routes, dests, args.cpu, args.rounds, args.dll)
         lines += table_markdown(label, med, samples, info) + [""]
+    notes = os.path.join(HERE, "NOTES.md")   # the change log with predictions, kept with the figures
+    if os.path.exists(notes):
+        lines += open(notes).read().rstrip("\n").split("\n") + [""]
     lines.append("<!-- end:lpm -->")
     text = "\n".join(lines) + "\n"
     print(text)
