@@ -76,4 +76,4 @@ bench-lpm: deps build
 	  echo "bench-lpm: installing libdpdk-dev"; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq libdpdk-dev >/dev/null; }
 	$(MAKE) -C bench/lpm
-	python3 bench/lpm/run.py --rounds $(ROUNDS) --cpu $(LPM_CPU)
+	flock /tmp/fasttun-bench.lock python3 bench/lpm/run.py --rounds $(ROUNDS) --cpu $(LPM_CPU)
