@@ -32,28 +32,46 @@ public readonly unsafe struct Lpm4Reader
     }
 
     /// <summary>Longest-prefix match; <see cref="Lpm4Table.NoRoute"/> when nothing covers the address.</summary>
+    /// <remarks>
+    /// Branches on "does this /18 have a chunk": for one lookup whose result feeds the next (latency), a predicted
+    /// branch lets the CPU run ahead, which measured faster than the branch-free form (chain 94 vs 141 ns in an
+    /// interleaved A/B). <see cref="LookupBatch"/> uses the branch-free form, which wins on throughput.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Lookup(uint address)
     {
         // Acquire, pairing with the writer's Volatile.Write in Lpm4Table.Rebuild/SetDirect: the chunk the entry names
         // was completely written before the entry (a plain mov on x64; the chunk load depends on it).
         uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);
-        // No branch on "does this /18 have a chunk" (about half of a full table's do, so it would mispredict
-        // often): an entry without one walks the table's empty chunk instead, whose only leaf defers to the direct
-        // answer, and the selects below compile to conditional moves.
-        uint offset = entry - Lpm4Table.ChunkTag;
-        bool isChunk = offset < Lpm4Table.ChunkLimit;
-        uint* chunk = _pool + (isChunk ? offset : Lpm4Table.EmptyChunk);
+        if (entry - Lpm4Table.ChunkTag >= Lpm4Table.ChunkLimit) return entry;   // a next hop or NoRoute
+        uint* chunk = _pool + (entry - Lpm4Table.ChunkTag);
         // The root's leaves usually run into the next cache line; ask for it now, in parallel with the node's line,
         // instead of after the node has been read (one memory latency instead of two in a dependent chain).
         if (Sse.IsSupported) Sse.Prefetch0(chunk + 16);
         uint leaf = WalkChunk(chunk, address);
         // The chunk's direct answer sits right after the root node, on the line the walk has just read.
-        uint header = Volatile.Read(ref chunk[ChunkBuilder.DirectSlot]);
-        uint direct = isChunk ? header : entry;
-        leaf = leaf != Lpm4Table.DeferToDirect ? leaf : direct;
+        leaf = leaf != Lpm4Table.DeferToDirect ? leaf : Volatile.Read(ref chunk[ChunkBuilder.DirectSlot]);
         GC.KeepAlive(_owner);   // no code: keeps the mapping alive until the chunk has been read
         return leaf;
+    }
+
+    /// <summary>
+    /// The same answer as <see cref="Lookup"/> without a branch on "has a chunk" (about half the /18s of a full
+    /// table do, so it mispredicts often when lookups are independent): an entry without a chunk walks the table's
+    /// empty chunk, whose only leaf defers to the direct answer, and the selects compile to conditional moves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint LookupBranchFree(uint address)
+    {
+        uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);   // acquire, as in Lookup
+        uint offset = entry - Lpm4Table.ChunkTag;
+        bool isChunk = offset < Lpm4Table.ChunkLimit;
+        uint* chunk = _pool + (isChunk ? offset : Lpm4Table.EmptyChunk);
+        if (Sse.IsSupported) Sse.Prefetch0(chunk + 16);
+        uint leaf = WalkChunk(chunk, address);
+        uint header = Volatile.Read(ref chunk[ChunkBuilder.DirectSlot]);
+        uint direct = isChunk ? header : entry;
+        return leaf != Lpm4Table.DeferToDirect ? leaf : direct;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -97,15 +115,15 @@ public readonly unsafe struct Lpm4Reader
             {
                 PrefetchEntry(Unsafe.Add(ref a, i + 2 * Distance));
                 PrefetchChunk(Unsafe.Add(ref a, i + Distance));
-                Unsafe.Add(ref o, i) = Lookup(Unsafe.Add(ref a, i));
+                Unsafe.Add(ref o, i) = LookupBranchFree(Unsafe.Add(ref a, i));
             }
             for (; i + Distance < n; i++)
             {
                 PrefetchChunk(Unsafe.Add(ref a, i + Distance));
-                Unsafe.Add(ref o, i) = Lookup(Unsafe.Add(ref a, i));
+                Unsafe.Add(ref o, i) = LookupBranchFree(Unsafe.Add(ref a, i));
             }
         }
-        for (; i < n; i++) Unsafe.Add(ref o, i) = Lookup(Unsafe.Add(ref a, i));
+        for (; i < n; i++) Unsafe.Add(ref o, i) = LookupBranchFree(Unsafe.Add(ref a, i));
         GC.KeepAlive(_owner);
     }
 
