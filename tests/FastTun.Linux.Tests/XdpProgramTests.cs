@@ -26,7 +26,7 @@ public sealed class XdpProgramTests
         port0.Dispose();
         Assert.Equal(mode, XdpProgram.Query(veth.A)); // still serving queue 1
         port1.Dispose();
-        Assert.Null(XdpProgram.Query(veth.A));
+        AfXdpTestSupport.AssertDetached(veth.A);
         Assert.DoesNotContain("prog/xdp", Shell.Ip($"-d link show {veth.A}"));
     }
 
@@ -59,7 +59,7 @@ public sealed class XdpProgramTests
             }
             Assert.Equal(seen.Length, AfXdpTestSupport.Drain(port, new PacketBatch(64), 100, seen, seen.Length, 4));
         }
-        Assert.Null(XdpProgram.Query(veth.A));
+        AfXdpTestSupport.AssertDetached(veth.A);
     }
 
     [RootFact]
@@ -107,7 +107,7 @@ public sealed class XdpProgramTests
                 Assert.Equal(XdpAttachMode.Native, port.AttachMode); // Auto prefers driver mode; veth has it
                 Assert.DoesNotContain("foreign_pass", Shell.Ip($"-d link show {veth.A}"));
             }
-            Assert.Null(XdpProgram.Query(veth.A));
+            AfXdpTestSupport.AssertDetached(veth.A);
         }
         finally
         {
