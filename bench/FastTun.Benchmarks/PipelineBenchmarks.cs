@@ -83,6 +83,7 @@ public class PipelineBenchmarks
         }
         Restore();
         _pipeline.Process(_batch, 1);
+        _pipeline.Transmitted(_batch);
         int forwarded = 0;
         foreach (ref Frame f in _batch.Frames) if (f.Drop == DropReason.None && f.OutPort != PacketBatch.NoPort) forwarded++;
         if (forwarded != Batch) throw new InvalidOperationException($"setup: only {forwarded} of {Batch} frames forwarded");
@@ -112,6 +113,7 @@ public class PipelineBenchmarks
     {
         Restore();
         _pipeline.Process(_batch, 1);
+        _pipeline.Transmitted(_batch);
         return _pipeline.Counters.Forwarded;
     }
 

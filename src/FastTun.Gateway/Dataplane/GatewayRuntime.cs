@@ -96,7 +96,7 @@ public sealed partial class GatewayRuntime : IDisposable
                 foreach (var p in ports) p?.Dispose();
                 throw;
             }
-            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors);
+            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors, worker: w, workers: queues);
             _workers.Add(new Worker(w, ports, pipeline));
         }
         foreach (var w in _workers) w.Start();

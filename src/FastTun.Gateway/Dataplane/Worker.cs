@@ -73,9 +73,11 @@ public sealed class Worker : IDisposable
                     if (port.RxBurst(_batch) == 0) continue;
                     worked = true;
                     long start = Stopwatch.GetTimestamp();
-                    Pipeline.Process(_batch, Environment.TickCount64);
-                    for (int q = 0; q < _ports.Length; q++) _ports[q].TxBurst(_batch);
-                    SendGenerated();
+                    // The batch to send: the rx batch, or the pipeline's ordered output when it built frames
+                    // (fragments, ICMP) that go out in the place of the packets they come from.
+                    var output = Pipeline.Process(_batch, Environment.TickCount64);
+                    for (int q = 0; q < _ports.Length; q++) _ports[q].TxBurst(output);
+                    Pipeline.Transmitted(_batch);
                     port.RxDone(_batch);
                     counters.BusyTicks += Stopwatch.GetTimestamp() - start;
                 }

@@ -117,6 +117,7 @@ public sealed class NeighborTable
     private readonly object _writeLock = new();
     private NeighborEntry?[] _slots;
     private int _count;
+    private int _generation;
 
     public NeighborTable(int capacity = 4096)
     {
@@ -127,6 +128,8 @@ public sealed class NeighborTable
 
     public int Capacity { get; }
     public int Count => Volatile.Read(ref _count);
+    /// <summary>Changes whenever an entry is added or removed, so workers can drop the entries they cached.</summary>
+    public int Generation => Volatile.Read(ref _generation); // pairs with the increments in InsertLocked/RebuildLocked
 
     private static int Hash(ushort port, uint ip) => (int)((ip * 0x9E3779B1u) ^ ((uint)port * 0x85EBCA6Bu));
 
@@ -257,6 +260,7 @@ public sealed class NeighborTable
         Place(copy, e);
         _count++;
         Volatile.Write(ref _slots, copy); // release: the entry is fully built before readers can find it
+        Interlocked.Increment(ref _generation); // after the publish: a worker that sees the new generation finds the entry
     }
 
     private void RebuildLocked(Func<NeighborEntry, bool> keep)
@@ -271,6 +275,7 @@ public sealed class NeighborTable
         }
         _count = n;
         Volatile.Write(ref _slots, fresh); // release: readers switch to the compacted array as a whole
+        Interlocked.Increment(ref _generation); // after the publish: see InsertLocked
     }
 
     private static void Place(NeighborEntry?[] slots, NeighborEntry e)

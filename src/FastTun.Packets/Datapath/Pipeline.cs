@@ -5,22 +5,35 @@ using FastTun.Packets.Routing;
 namespace FastTun.Packets.Datapath;
 
 /// <summary>
-/// The worker's stage chain, run over a whole batch: classify (Ethernet, ARP, IPv4 checks) → local delivery
-/// (ARP, ICMP echo, reassembly, tunnel decap) or forward (TTL, route, MTU/fragment, encap, neighbour, L2 rewrite).
+/// The worker's stage chain, run over a whole batch in passes, as VPP's graph nodes run over a vector:
+/// <list type="number">
+/// <item>parse and classify every frame (Ethernet, ARP, IPv4 checks; each header parsed once, the destination
+/// kept in a side array);</item>
+/// <item>one <see cref="Lpm4Reader.LookupBatch"/> for the batch;</item>
+/// <item>local delivery (tunnel decap, ICMP, ARP) or forwarding (TTL, MTU, L2 rewrite) in arrival order;</item>
+/// <item>one more batched lookup for the packets decapsulation uncovered, then their forwarding;</item>
+/// <item>encapsulation in runs per tunnel through the tunnel's prebuilt outer path (its midchain adjacency), in
+/// wire order.</item>
+/// </list>
 /// One per worker, never shared: its pools, pending queue, reassembler and counters are single-threaded. The
 /// neighbour table and the forwarding state are shared and read lock-free.
 ///
 /// After <see cref="Process"/> every rx frame is in one of three states: forwarded (OutPort set, Drop None),
 /// dropped (Drop set and counted), or consumed (OutPort NoPort, Drop None: an ARP reply learned, a fragment
-/// stored, a packet parked or split into fragments). Frames the pipeline built (ICMP errors, ARP requests,
-/// fragments, packets released from the pending queue) are in <see cref="Generated"/>, ready to send; the worker
-/// transmits them and then calls <see cref="ReleaseGenerated"/>.
+/// stored, a packet parked or split into fragments). Frames the pipeline built while processing the batch
+/// (ICMP errors, ARP requests, fragments, packets released from the pending queue) take the place of the packet
+/// they come from: <see cref="Process"/> returns the batch to transmit, which is the rx batch itself when it
+/// built nothing, or the pipeline's ordered output batch. The worker transmits it and then calls
+/// <see cref="Transmitted"/>. Frames built by <see cref="Tick"/> are in <see cref="Generated"/>; the worker sends
+/// them and calls <see cref="ReleaseGenerated"/>.
 /// </summary>
 public sealed partial class Pipeline : IDisposable
 {
     public const ulong BroadcastMac = 0xFFFF_FFFF_FFFF;
     private const ushort EtherTypeIpv4 = 0x0800;
     private const ushort EtherTypeArp = 0x0806;
+    /// <summary>Anchor of frames built outside <see cref="Process"/> (timers): not part of a batch's order.</summary>
+    private const int Unanchored = -1;
 
     private readonly Func<ForwardingState> _state;
     private readonly FramePool _pool;
@@ -31,30 +44,65 @@ public sealed partial class Pipeline : IDisposable
     private NextHop[] _hops = [];
     private Lpm4Reader _routes;
     private long _now;
-    private ushort _ipId;
+    private int _ipId;
     private long _nextTimerMs;
 
     // The capture tap: published by the control plane in _captureSlot, read once per batch into _tap.
     private CaptureTap? _captureSlot;
     private CaptureTap? _tap;
 
-    // One-entry neighbour cache: packets of a batch mostly share a next hop.
+    // One-entry neighbour cache for connected destinations: packets of a batch mostly share a next hop.
     private NeighborEntry? _lastNeighbor;
+    // Per tunnel (index into the state's tunnels): the neighbour entry of its adjacency, looked up once and then
+    // read in place. Dropped when the state or the neighbour table's set of entries changes.
+    private NeighborEntry?[] _tunnelNeighbor = [];
+    private TunnelAdjacency?[] _tunnelNeighborFor = [];
+    private int _neighborGeneration;
+
+    // Side arrays of the batch passes: destination, lookup result and frame index of every routed packet.
+    private readonly uint[] _dst = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _hop = new uint[PacketBatch.MaxCapacity];
+    private readonly int[] _frameOf = new int[PacketBatch.MaxCapacity];
+    // The same for packets decapsulation uncovered in pass 3, routed in pass 4.
+    private readonly uint[] _innerDst = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _innerHop = new uint[PacketBatch.MaxCapacity];
+    private readonly int[] _innerFrameOf = new int[PacketBatch.MaxCapacity];
+    private int _innerCount;
+
+    private PacketBatch _batch = null!;
+    /// <summary>Order key of the frames built now: 0 before every rx frame, i + 1 right after rx frame i.</summary>
+    private int _anchor = Unanchored;
+    private readonly int[] _genKey;
+    private int _genLimit;
 
     public Pipeline(Func<ForwardingState> state, NeighborTable neighbors, int poolFrames = 1024, int frameSize = 2048,
-        int generatedCapacity = PacketBatch.MaxCapacity)
+        int generatedCapacity = PacketBatch.MaxCapacity, int worker = 0, int workers = 1)
     {
+        if (workers is < 1 or > Tunnels.Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers));
+        if ((uint)worker >= (uint)workers) throw new ArgumentOutOfRangeException(nameof(worker));
         _state = state;
         Neighbors = neighbors;
+        Worker = worker;
+        Workers = workers;
         _pool = new FramePool(poolFrames, frameSize);
         _reassembler = new Ipv4Reassembler();
         _pending = new PendingQueue();
         _icmpLimiter = new IcmpRateLimiter();
         Generated = new PacketBatch(generatedCapacity);
-        _ipId = (ushort)Random.Shared.Next(1, 0x10000);
+        _genKey = new int[generatedCapacity];
+        _genLimit = generatedCapacity;
+        _output = new PacketBatch(PacketBatch.MaxCapacity);
+        _outputSource = new int[PacketBatch.MaxCapacity];
+        int perWorker = (0xFFFF - worker - 1) / workers + 1;
+        _ipId = 1 + worker + workers * Random.Shared.Next(perWorker);
+        _encap = new EncapItem[PacketBatch.MaxCapacity + generatedCapacity];
     }
 
     public NeighborTable Neighbors { get; }
+    /// <summary>This pipeline's worker index and the number of workers: tunnel counters and IP IDs are kept per
+    /// worker, and a sequenced tunnel is encapsulated by one of them.</summary>
+    public int Worker { get; }
+    public int Workers { get; }
     public WorkerCounters Counters { get; } = new();
     public PacketBatch Generated { get; }
     public int PendingCount => _pending.Count;
@@ -68,22 +116,73 @@ public sealed partial class Pipeline : IDisposable
         set => Volatile.Write(ref _captureSlot, value); // release: the tap and its ring are built before a worker sees them
     }
 
-    /// <summary>Runs every stage over <paramref name="batch"/>. Reads the forwarding state once.</summary>
-    public void Process(PacketBatch batch, long nowMs)
+    /// <summary>
+    /// Runs every stage over <paramref name="batch"/>, reading the forwarding state once, and returns the frames
+    /// to transmit in wire order: <paramref name="batch"/> itself when the pipeline built no frame for it, else
+    /// the pipeline's output batch, where built frames sit in the place of the packets they come from. Transmit
+    /// it (every port's TxBurst), then call <see cref="Transmitted"/> before returning the rx frames to their port.
+    /// </summary>
+    public PacketBatch Process(PacketBatch batch, long nowMs)
     {
         BeginBatch(nowMs);
         var tap = _tap;
         if (tap is not null) tap.BeforeStages(batch);
-        for (int i = 0; i < batch.Count; i++)
+        _batch = batch;
+        int n = batch.Count;
+        // Built frames join the batch's output, which must stay a batch a port can take.
+        _genLimit = Math.Min(Generated.Capacity, PacketBatch.MaxCapacity - n);
+        int genStart = Generated.Count;
+
+        // Pass 1: parse and classify. Each frame's IPv4 header is checked once; its destination goes to _dst.
+        int m = 0;
+        for (int i = 0; i < n; i++)
         {
             ref Frame f = ref batch[i];
-            Classify(ref f);
+            _anchor = i + 1;
+            if (!Classify(ref f)) continue;
+            _dst[m] = ReadDestination(f.Data);
+            _frameOf[m] = i;
+            m++;
+        }
+
+        // Packets parked for a neighbour that answered leave before this batch's: they are older.
+        if (_pending.Count > 0)
+        {
+            _anchor = 0;
+            ServicePending();
+        }
+
+        // Pass 2: one lookup for the whole batch.
+        _routes.LookupBatch(_dst.AsSpan(0, m), _hop);
+
+        // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
+        _innerCount = 0;
+        for (int k = 0; k < m; k++)
+        {
+            int i = _frameOf[k];
+            _anchor = i + 1;
+            Route(ref batch[i], _hop[k], i);
+        }
+
+        // Pass 4: the packets that came out of tunnels, with one more batched lookup.
+        if (_innerCount > 0) RouteDecapsulated();
+
+        // Pass 5: encapsulation, in runs per tunnel, in wire order.
+        if (_encapCount > 0) RunEncap();
+        _anchor = Unanchored;
+
+        for (int i = 0; i < n; i++)
+        {
+            ref Frame f = ref batch[i];
             if (f.Drop != DropReason.None) Counters.Drop(f.Drop);
             else if (f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
         }
+        CountGenerated(genStart);
         if (tap is not null) tap.AfterStages(batch, Generated);
-        Counters.Packets += batch.Count;
+        Counters.Packets += n;
         Counters.Batches++;
+        _genLimit = Generated.Capacity;
+        return BuildOutput(batch, genStart);
     }
 
     /// <summary>Timers: ARP retransmissions, pending-queue release and expiry, reassembly expiry. Cheap when
@@ -93,7 +192,10 @@ public sealed partial class Pipeline : IDisposable
         if (nowMs < _nextTimerMs && _pending.Count == 0) return;
         BeginBatch(nowMs);
         _nextTimerMs = nowMs + 10;
+        int genStart = Generated.Count;
         ServicePending();
+        if (_encapCount > 0) RunEncap();
+        CountGenerated(genStart);
         if (_tap is not null && Generated.Count > 0) _tap.Generated(Generated);
         int expired = _reassembler.Expire(nowMs);
         Counters.Drops[(int)DropReason.ReassemblyTimeout] += expired;
@@ -114,46 +216,78 @@ public sealed partial class Pipeline : IDisposable
         {
             _s = s;
             _lastNeighbor = null;
+            _tunnelNeighbor = new NeighborEntry?[s.Tunnels.Length];
+            _tunnelNeighborFor = new TunnelAdjacency?[s.Tunnels.Length];
+        }
+        int generation = Neighbors.Generation;
+        if (generation != _neighborGeneration)
+        {
+            // An entry was added or removed: a cached one may be gone from the table (and no longer updated).
+            _neighborGeneration = generation;
+            _lastNeighbor = null;
+            Array.Clear(_tunnelNeighbor);
         }
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
     }
 
+    /// <summary>Layer 2 and the IPv4 header checks. True when the frame is now a valid IPv4 packet (data at
+    /// its header, length its total length) to route; false when it was dropped or consumed (ARP).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Classify(ref Frame f)
+    private bool Classify(ref Frame f)
     {
         Span<byte> data = f.Data;
-        if (data.Length < 14) { f.Drop = DropReason.Truncated; return; }
-        if ((uint)f.InPort >= (uint)_s.Ports.Length) { f.Drop = DropReason.NotForUs; return; }
+        if (data.Length < 14) { f.Drop = DropReason.Truncated; return false; }
+        if ((uint)f.InPort >= (uint)_s.Ports.Length) { f.Drop = DropReason.NotForUs; return false; }
         var port = _s.Ports[f.InPort];
         ulong dstMac = NeighborEntry.ReadMac(data);
         ushort etherType = (ushort)((data[12] << 8) | data[13]);
         if (etherType == EtherTypeIpv4)
         {
-            if (dstMac != port.Mac) { f.Drop = DropReason.NotForUs; return; }
+            if (dstMac != port.Mac) { f.Drop = DropReason.NotForUs; return false; }
             f.TrimFront(14);
-            ReceiveIpv4(ref f);
-            return;
+            return ParseIpv4(ref f);
         }
-        if (dstMac != port.Mac && dstMac != BroadcastMac) { f.Drop = DropReason.NotForUs; return; }
-        if (etherType == EtherTypeArp) { ReceiveArp(ref f, port); return; }
+        if (dstMac != port.Mac && dstMac != BroadcastMac) { f.Drop = DropReason.NotForUs; return false; }
+        if (etherType == EtherTypeArp) { ReceiveArp(ref f, port); return false; }
         f.Drop = DropReason.UnsupportedEtherType; // 802.1Q-tagged and non-IPv4 frames included
+        return false;
     }
 
-    /// <summary>An IPv4 packet whose data starts at its header: from a port, from decap, or from reassembly.</summary>
+    /// <summary>Checks an IPv4 header once (lengths, version, checksum) and trims link padding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ParseIpv4(ref Frame f)
+    {
+        if (!Ipv4Header.TryParse(f.Data, out var ip, out var reason)) { f.Drop = reason; return false; }
+        if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return false; }
+        f.Length = ip.TotalLength; // drop Ethernet padding
+        return true;
+    }
+
+    /// <summary>An IPv4 packet whose data starts at its valid header, routed one at a time: reassembled
+    /// datagrams and packets decapsulated from them (rare paths).</summary>
     private void ReceiveIpv4(ref Frame f)
     {
-        if (!Ipv4Header.TryParse(f.Data, out var ip, out var reason)) { f.Drop = reason; return; }
-        if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return; }
-        f.Length = ip.TotalLength; // drop Ethernet padding
-        uint hopIndex = _routes.Lookup(ip.Destination);
-        if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex); return; }
-        Dispatch(ref f, in _hops[hopIndex]);
+        if (!ParseIpv4(ref f)) return;
+        Route(ref f, _routes.Lookup(ReadDestination(f.Data)), -1);
+    }
+
+    /// <summary>After the route lookup: to ourselves, or onwards. <paramref name="rxIndex"/> is the frame's
+    /// index in the batch while pass 3 runs (decapsulation then queues the inner packet for pass 4), else −1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Route(ref Frame f, uint hopIndex, int rxIndex)
+    {
+        if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex, rxIndex); return; }
+        ref readonly NextHop hop = ref _hops[hopIndex];
+        // Hooks: ECMP next-hop selection (config) and the martian / rp-filter check (edge) go here, once per
+        // routed packet (forwarded or decapsulated), before the packet is delivered or forwarded.
+        if (hop.Kind == NextHopKind.Local) DeliverLocal(ref f, rxIndex);
+        else Forward(ref f, in hop, locallyOriginated: false);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RouteMiss(ref Frame f, uint hopIndex)
+    private void RouteMiss(ref Frame f, uint hopIndex, int rxIndex)
     {
         if (hopIndex != Lpm4Table.NoRoute)
         {
@@ -161,7 +295,7 @@ public sealed partial class Pipeline : IDisposable
             _hops = _s.NextHops;
             if (hopIndex < (uint)_hops.Length)
             {
-                Dispatch(ref f, in _hops[hopIndex]);
+                Route(ref f, hopIndex, rxIndex);
                 return;
             }
         }
@@ -169,12 +303,27 @@ public sealed partial class Pipeline : IDisposable
         f.Drop = DropReason.NoRoute;
     }
 
-    /// <summary>After the route lookup: to ourselves, or onwards.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Dispatch(ref Frame f, in NextHop hop)
+    /// <summary>Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order.</summary>
+    private void RouteDecapsulated()
     {
-        if (hop.Kind == NextHopKind.Local) DeliverLocal(ref f);
-        else Forward(ref f, in hop, locallyOriginated: false);
+        int count = _innerCount;
+        _routes.LookupBatch(_innerDst.AsSpan(0, count), _innerHop);
+        for (int k = 0; k < count; k++)
+        {
+            int i = _innerFrameOf[k];
+            _anchor = i + 1;
+            Route(ref _batch[i], _innerHop[k], -1);
+        }
+        _innerCount = 0;
+    }
+
+    /// <summary>Queues a decapsulated rx frame (pass 3) for pass 4: at most one entry per rx frame.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void QueueInner(ref Frame f, int rxIndex)
+    {
+        int k = _innerCount++;
+        _innerDst[k] = ReadDestination(f.Data);
+        _innerFrameOf[k] = rxIndex;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

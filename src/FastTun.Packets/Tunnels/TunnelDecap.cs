@@ -31,14 +31,31 @@ public static class TunnelDecap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel, bool outerChecksumVerified)
     {
-        // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
-        // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
-        // size, become calls.
         tunnel = null;
         Span<byte> data = frame.Data;
         if (!Ipv4Header.TryParse(data, out _, out DropReason reason)) return reason;
         int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
         if (!outerChecksumVerified && Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) return DropReason.BadIpChecksum;
+        reason = DecapsulateParsed(table, ref frame, 0, checkInner: true, out tunnel);
+        return reason;
+    }
+
+    /// <summary>
+    /// The receive checks after the outer header: the caller has verified it (version, lengths, checksum; the
+    /// frame ends at its total length). <paramref name="checkInner"/> false leaves the inner header's checks to
+    /// the caller (the pipeline parses it once, as it parses every packet it routes); the frame then ends at the
+    /// outer total length. Counters go to <paramref name="worker"/>'s slot.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static DropReason DecapsulateParsed(TunnelTable table, ref Frame frame, int worker, bool checkInner, out Tunnel? tunnel)
+    {
+        // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
+        // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
+        // size, become calls.
+        tunnel = null;
+        DropReason reason;
+        Span<byte> data = frame.Data;
+        int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
         if ((BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
              & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0)
             return DropReason.TunnelFragment;
@@ -68,16 +85,26 @@ public static class TunnelDecap
         }
 
         Span<byte> innerBytes = data.Slice(headerLength, outerTotal - headerLength);
-        if (!Ipv4Header.TryParse(innerBytes, out _)) return DropReason.InnerMalformed;
-        int innerTotal = BinaryPrimitives.ReadUInt16BigEndian(innerBytes.Slice(Ipv4Header.TotalLengthOffset));
+        int innerTotal;
+        if (checkInner)
+        {
+            if (!Ipv4Header.TryParse(innerBytes, out _)) return DropReason.InnerMalformed;
+            innerTotal = BinaryPrimitives.ReadUInt16BigEndian(innerBytes.Slice(Ipv4Header.TotalLengthOffset));
+        }
+        else
+        {
+            if (innerBytes.Length < Ipv4Header.MinLength) return DropReason.InnerMalformed;
+            innerTotal = innerBytes.Length; // the caller parses the inner header and trims to its total length
+        }
 
         if ((data[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe && !PropagateCe(innerBytes))
             return DropReason.EcnCeOnNotEct;
 
         frame.TrimFront(headerLength);
         frame.Length = innerTotal;
-        t!._decapPackets++;
-        t._decapBytes += innerTotal;
+        ref TunnelWorkerSlot slot = ref t!.Slots[worker];
+        slot.DecapPackets++;
+        slot.DecapBytes += innerTotal;
         tunnel = t;
         return DropReason.None;
     }

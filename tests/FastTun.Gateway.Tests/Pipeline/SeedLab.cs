@@ -87,17 +87,20 @@ public sealed class SeedLab : IDisposable
             bytes.CopyTo(f.Data);
             f.InPort = port;
         }
-        gw.Process(batch, Now);
-        gw.Tick(Now);
+        var output = gw.Process(batch, Now);
         var outList = new List<Sent>();
+        // What the worker transmits, in wire order: forwarded rx frames and built frames in their place.
+        foreach (ref Frame f in output.Frames)
+            if (f.Drop == DropReason.None && f.OutPort != PacketBatch.NoPort) outList.Add(new Sent(f.OutPort, f.Data.ToArray(), f.Drop));
         var rx = new List<Sent>();
         for (int i = 0; i < batch.Count; i++)
         {
             ref Frame f = ref batch[i];
             rx.Add(new Sent(f.OutPort, f.Data.ToArray(), f.Drop));
-            if (f.Drop == DropReason.None && f.OutPort != PacketBatch.NoPort) outList.Add(new Sent(f.OutPort, f.Data.ToArray(), f.Drop));
-            _pool.Return(f);
         }
+        gw.Transmitted(batch);
+        foreach (ref Frame f in batch.Frames) _pool.Return(f);
+        gw.Tick(Now);
         outList.AddRange(Drain(gw));
         return (outList, rx);
     }
