@@ -22,6 +22,7 @@ public sealed partial class GatewayRuntime : IDisposable
     private ForwardingState _state;
     private PortFacts[] _facts = [];
     private Timer? _agingTimer;
+    private TunnelHandoff? _handoff;
 
     private GatewayRuntime(string configPath, GatewayConfig config, ILogger logger)
     {
@@ -66,8 +67,6 @@ public sealed partial class GatewayRuntime : IDisposable
             throw new InvalidOperationException("every interface needs the same number of queues: one worker serves one queue of each");
         if (Config.Workers is int workers && workers != queues)
             throw new InvalidOperationException($"'set fasttun workers {workers}' does not match {queues} queue(s) per interface: one worker serves one queue of every interface, so set the queues instead");
-        if (queues > 1 && Config.Tunnels.Any(t => t.OutputSequence))
-            throw new InvalidOperationException("a tunnel with output sequence numbers needs one sender: use one queue per interface (GRE sequence numbers must leave in order)");
 
         _facts = new PortFacts[interfaces.Length];
         for (int i = 0; i < interfaces.Length; i++)
@@ -83,6 +82,8 @@ public sealed partial class GatewayRuntime : IDisposable
         }
 
         lock (_controlLock) Rebuild(Config);
+        // Several workers: a sequenced GRE tunnel is encapsulated by one of them, the others hand it its packets.
+        if (queues > 1) _handoff = new TunnelHandoff(queues) { Wake = w => _workers[w].Wake() };
 
         for (int w = 0; w < queues; w++)
         {
@@ -96,8 +97,8 @@ public sealed partial class GatewayRuntime : IDisposable
                 foreach (var p in ports) p?.Dispose();
                 throw;
             }
-            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors, worker: w, workers: queues);
-            _workers.Add(new Worker(w, ports, pipeline));
+            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors, worker: w, workers: queues, handoff: _handoff);
+            _workers.Add(new Worker(w, ports, pipeline, handoff: _handoff));
         }
         foreach (var w in _workers) w.Start();
         _agingTimer = new Timer(_ => Neighbors.Age(Environment.TickCount64), null, 1000, 1000);
@@ -171,6 +172,7 @@ public sealed partial class GatewayRuntime : IDisposable
         foreach (var w in _workers) w.Stop();
         foreach (var w in _workers) w.Dispose();
         _workers.Clear();
+        _handoff?.Dispose();
         _logger.LogInformation("stopped; interfaces released");
     }
 }

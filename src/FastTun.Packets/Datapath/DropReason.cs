@@ -58,6 +58,9 @@ public enum DropReason : ushort
     // Tunnels (appended)
     /// <summary>An outer IPv4 fragment reached decapsulation; the caller reassembles before decap.</summary>
     TunnelFragment,
+    // Workers (appended)
+    /// <summary>The ring towards the worker that owns a sequenced tunnel was full.</summary>
+    HandoffFull,
     Count,
 }
 

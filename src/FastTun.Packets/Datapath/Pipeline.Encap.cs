@@ -24,6 +24,9 @@ public sealed partial class Pipeline
 
     private readonly EncapItem[] _encap;
     private int _encapCount;
+    private readonly TunnelHandoff? _handoff;
+    private ulong _handedTo;      // owners this worker pushed packets to since it last woke them
+    private bool _handoffTaken;   // ring slots taken as frames, released after transmission
 
     /// <summary>Queues <paramref name="f"/> (an inner packet that fits the tunnel MTU) for encapsulation.</summary>
     private void QueueEncap(ref Frame f, int tunnelIndex)
@@ -94,6 +97,15 @@ public sealed partial class Pipeline
     {
         var path = _s.Tunnels[tunnelIndex];
         Tunnel tunnel = path.Tunnel;
+        if (_handoff is not null && tunnel.Sequenced)
+        {
+            int owner = TunnelHandoff.OwnerOf(tunnel, Workers);
+            if (owner != Worker)
+            {
+                HandOff(run, tunnel, owner);
+                return;
+            }
+        }
         TunnelAdjacency adjacency = path.Adjacency;
         var tap = _tap;
         int worker = Worker, workers = Workers;
@@ -118,6 +130,70 @@ public sealed partial class Pipeline
             }
             // Too big for the underlay port, a neighbour to resolve or re-probe, no headroom: the general path.
             SendOnPort(ref f, adjacency.Port, adjacency.Neighbor);
+        }
+    }
+
+    /// <summary>Copies a run of a sequenced tunnel's inner packets into the ring towards the tunnel's owner, in
+    /// order; the frames here are consumed.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void HandOff(Span<EncapItem> run, Tunnel tunnel, int owner)
+    {
+        var ring = _handoff!.Ring(Worker, owner);
+        for (int r = 0; r < run.Length; r++)
+        {
+            ref Frame f = ref FrameOf(run[r].Frame);
+            if (f.Drop != DropReason.None) continue;
+            if (!ring.TryPush(f.Data, tunnel, f.InPort)) { f.Drop = DropReason.HandoffFull; continue; }
+            f.OutPort = PacketBatch.NoPort;
+            Counters.HandedOff++;
+        }
+        _handedTo |= 1UL << owner;
+    }
+
+    /// <summary>Owner side: takes what other workers handed over and queues it for encapsulation, ahead of this
+    /// batch's packets (key 0).</summary>
+    private void TakeHandoffs()
+    {
+        var handoff = _handoff!;
+        for (int from = 0; from < Workers; from++)
+        {
+            if (from == Worker) continue;
+            var ring = handoff.Ring(from, Worker);
+            while (!GeneratedFull)
+            {
+                ref Frame g = ref AddGenerated();
+                if (!ring.TryTake(ref g, out var tunnel)) { Generated.Count--; break; }
+                _handoffTaken = true;
+                int index = TunnelIndexOf(tunnel);
+                if (index < 0) { g.Drop = DropReason.NoRoute; continue; } // the tunnel went away in a reload
+                QueueEncap(ref g, index);
+            }
+        }
+    }
+
+    private int TunnelIndexOf(Tunnel? tunnel)
+    {
+        var tunnels = _s.Tunnels;
+        for (int t = 0; t < tunnels.Length; t++) if (ReferenceEquals(tunnels[t].Tunnel, tunnel)) return t;
+        return -1;
+    }
+
+    private void ReleaseHandoffs()
+    {
+        _handoffTaken = false;
+        for (int from = 0; from < Workers; from++)
+            if (from != Worker) _handoff!.Ring(from, Worker).ReleaseTaken();
+    }
+
+    private void NotifyOwners()
+    {
+        ulong owners = _handedTo;
+        _handedTo = 0;
+        while (owners != 0)
+        {
+            int owner = System.Numerics.BitOperations.TrailingZeroCount(owners);
+            owners &= owners - 1;
+            _handoff!.NotifyIfSleeping(owner);
         }
     }
 

@@ -76,12 +76,14 @@ public sealed partial class Pipeline : IDisposable
     private int _genLimit;
 
     public Pipeline(Func<ForwardingState> state, NeighborTable neighbors, int poolFrames = 1024, int frameSize = 2048,
-        int generatedCapacity = PacketBatch.MaxCapacity, int worker = 0, int workers = 1)
+        int generatedCapacity = PacketBatch.MaxCapacity, int worker = 0, int workers = 1, TunnelHandoff? handoff = null)
     {
         if (workers is < 1 or > Tunnels.Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers));
         if ((uint)worker >= (uint)workers) throw new ArgumentOutOfRangeException(nameof(worker));
+        if (handoff is not null && handoff.Workers != workers) throw new ArgumentException("handoff built for another worker count", nameof(handoff));
         _state = state;
         Neighbors = neighbors;
+        _handoff = workers > 1 ? handoff : null;
         Worker = worker;
         Workers = workers;
         _pool = new FramePool(poolFrames, frameSize);
@@ -106,6 +108,8 @@ public sealed partial class Pipeline : IDisposable
     public WorkerCounters Counters { get; } = new();
     public PacketBatch Generated { get; }
     public int PendingCount => _pending.Count;
+    /// <summary>True when other workers handed this one packets it has not sent yet: the worker must not sleep.</summary>
+    public bool HasHandoffWork => _handoff is not null && _handoff.HasInbound(Worker);
     public int PoolAvailable => _pool.Available;
 
     /// <summary>The running capture's tap for this worker, or null. Control plane sets and clears it; the worker
@@ -145,12 +149,11 @@ public sealed partial class Pipeline : IDisposable
             m++;
         }
 
-        // Packets parked for a neighbour that answered leave before this batch's: they are older.
-        if (_pending.Count > 0)
-        {
-            _anchor = 0;
-            ServicePending();
-        }
+        // Packets parked for a neighbour that answered leave before this batch's: they are older. So do the
+        // packets other workers handed over for the sequenced tunnels this worker owns.
+        _anchor = 0;
+        if (_pending.Count > 0) ServicePending();
+        if (_handoff is not null) TakeHandoffs();
 
         // Pass 2: one lookup for the whole batch.
         _routes.LookupBatch(_dst.AsSpan(0, m), _hop);
@@ -182,6 +185,7 @@ public sealed partial class Pipeline : IDisposable
         Counters.Packets += n;
         Counters.Batches++;
         _genLimit = Generated.Capacity;
+        if (_handedTo != 0) NotifyOwners();
         return BuildOutput(batch, genStart);
     }
 
@@ -189,13 +193,16 @@ public sealed partial class Pipeline : IDisposable
     /// nothing is due; the worker calls it every loop.</summary>
     public void Tick(long nowMs)
     {
-        if (nowMs < _nextTimerMs && _pending.Count == 0) return;
+        bool inbound = _handoff is not null && _handoff.HasInbound(Worker);
+        if (nowMs < _nextTimerMs && _pending.Count == 0 && !inbound) return;
         BeginBatch(nowMs);
-        _nextTimerMs = nowMs + 10;
+        if (nowMs >= _nextTimerMs) _nextTimerMs = nowMs + 10;
         int genStart = Generated.Count;
         ServicePending();
+        if (inbound) TakeHandoffs();
         if (_encapCount > 0) RunEncap();
         CountGenerated(genStart);
+        if (_handedTo != 0) NotifyOwners();
         if (_tap is not null && Generated.Count > 0) _tap.Generated(Generated);
         int expired = _reassembler.Expire(nowMs);
         Counters.Drops[(int)DropReason.ReassemblyTimeout] += expired;
@@ -206,6 +213,7 @@ public sealed partial class Pipeline : IDisposable
     {
         for (int i = 0; i < Generated.Count; i++) ReleaseOwned(in Generated[i]);
         Generated.Clear();
+        if (_handoffTaken) ReleaseHandoffs();
     }
 
     private void BeginBatch(long nowMs)

@@ -16,6 +16,9 @@ public sealed class WorkerCounters
     public long LocalDelivered;
     public long IcmpSent;
     public long ArpSent;
+    /// <summary>Packets for a sequenced tunnel handed to the worker that owns it (that worker counts them as
+    /// forwarded when it sends them).</summary>
+    public long HandedOff;
 
     public void Drop(DropReason reason) => Drops[(int)reason]++;
 

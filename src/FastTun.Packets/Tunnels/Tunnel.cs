@@ -88,6 +88,10 @@ public sealed class Tunnel
 
     public TunnelSettings Settings { get; }
     public string Name => Settings.Name;
+    /// <summary>Hash of the tunnel's wire identity: picks the worker that owns a sequenced tunnel's encapsulation.</summary>
+    internal uint OwnerHash => (Settings.Local * 0x9E3779B1u) ^ (Settings.Remote * 0x85EBCA77u) ^ ((Settings.OutputKey ?? 0) * 0xC2B2AE3Du);
+    /// <summary>True when the tunnel sends GRE sequence numbers: one worker must send all its packets.</summary>
+    internal bool Sequenced => SequenceFieldOffset != 0;
     /// <summary>Bytes encapsulation prepends (outer IPv4 + GRE).</summary>
     public int HeaderLength { get; }
 

@@ -111,6 +111,54 @@ public sealed class PipelineOrderTests
         Assert.All(ids, i => Assert.Equal(i.Worker, (i.Id - 1) % 2));
     }
 
+    [Fact]
+    public void Process_TwoWorkersSequencedGre_OwnerSendsAllWithContiguousSequenceNumbers()
+    {
+        using var lab = new SeedLab(TunnelMode.Gre, key: 7, sequence: true);
+        using var handoff = new TunnelHandoff(2);
+        using var w0 = lab.Gw1Worker(0, 2, handoff);
+        using var w1 = lab.Gw1Worker(1, 2, handoff);
+        var tunnel = lab.State1.Tunnels[0].Tunnel;
+        int owner = TunnelHandoff.OwnerOf(tunnel, 2);
+        var workers = new[] { w0, w1 };
+        var wire = new List<Sent>();
+        int sent = 0;
+        var small = new int[2];
+        var pieces = new int[2];
+        ushort id = 1;
+        for (int round = 0; round < 30; round++)
+        {
+            // Both workers receive (with some fragments), in an interleaving that changes per round.
+            foreach (var w in round % 2 == 0 ? workers : workers.Reverse())
+            {
+                var frames = new List<(ushort, byte[])>();
+                for (int i = 0; i < 5; i++, id++)
+                {
+                    bool big = id % 7 == 0;
+                    frames.Add((Eth1, Eth(Gw1Eth1Mac, Server1Mac, Packet(id, payload: big ? 2000 : 56, df: !big))));
+                    sent += big ? 2 : 1;
+                    pieces[w.Worker] += big ? 2 : 1;
+                    if (!big) small[w.Worker]++;
+                }
+                var (o, rx) = lab.Run(w, frames.ToArray());
+                Assert.All(rx, r => Assert.Equal(DropReason.None, r.Drop));
+                if (w != workers[owner]) Assert.Empty(o); // handed over, nothing sent by the other worker
+                wire.AddRange(o);
+            }
+        }
+        wire.AddRange(lab.Run(workers[owner]).Out); // the last hand-over, taken by the owner's next batch
+        Assert.All(wire, s => Assert.Equal(Eth2, s.Port));
+        var sequence = wire.Select(s => BinaryPrimitives.ReadUInt32BigEndian(L3(s.Bytes).AsSpan(20 + 8))).ToArray();
+        Assert.Equal(Enumerable.Range(0, sent).Select(i => (uint)i).ToArray(), sequence);
+        Assert.Equal(sent, tunnel.EncapPackets);
+        Assert.Equal(sent, tunnel.EncapPacketsOf(owner));
+        // The other worker counts every piece it handed over; the owner counts its own forwarded rx packets and
+        // each handed-over piece it sent. Nothing was dropped anywhere.
+        Assert.Equal(pieces[1 - owner], workers[1 - owner].Counters.HandedOff);
+        Assert.Equal(small[owner] + pieces[1 - owner], workers[owner].Counters.Forwarded);
+        Assert.All(workers, w => Assert.Equal(0, w.Counters.TotalDrops()));
+    }
+
     [Theory]
     [InlineData(0, 1)]
     [InlineData(1, 3)]

@@ -69,8 +69,8 @@ public sealed class SeedLab : IDisposable
     }
 
     /// <summary>Another worker's pipeline on gw1's state and neighbours.</summary>
-    public Packets.Datapath.Pipeline Gw1Worker(int worker, int workers) =>
-        new(() => State1, Neighbors1, worker: worker, workers: workers);
+    public Packets.Datapath.Pipeline Gw1Worker(int worker, int workers, TunnelHandoff? handoff = null) =>
+        new(() => State1, Neighbors1, worker: worker, workers: workers, handoff: handoff);
 
     public ForwardingState State1 { get; }
     public ForwardingState State2 { get; }
