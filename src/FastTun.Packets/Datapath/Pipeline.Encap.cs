@@ -146,6 +146,9 @@ public sealed partial class Pipeline
             if (!ring.TryPush(f.Data, tunnel, f.InPort)) { f.Drop = DropReason.HandoffFull; continue; }
             f.OutPort = PacketBatch.NoPort;
             Counters.HandedOff++;
+            // An rx packet counts as forwarded here, by the worker that received it, as if it had sent it: the
+            // owner does not count it again (its drops, if any, it counts).
+            if (run[r].Frame >= 0) Counters.Forwarded++;
         }
         _handedTo |= 1UL << owner;
     }

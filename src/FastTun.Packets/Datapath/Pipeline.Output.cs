@@ -40,7 +40,6 @@ public sealed partial class Pipeline
         {
             ref Frame f = ref Generated[g];
             if (f.Drop != DropReason.None) Counters.Drop(f.Drop);
-            else if ((f.Flags & FrameFlags.Handoff) != 0 && f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
         }
     }
 

@@ -16,8 +16,8 @@ public sealed class WorkerCounters
     public long LocalDelivered;
     public long IcmpSent;
     public long ArpSent;
-    /// <summary>Packets for a sequenced tunnel handed to the worker that owns it (that worker counts them as
-    /// forwarded when it sends them).</summary>
+    /// <summary>Packets (fragments each) for a sequenced tunnel handed to the worker that owns it. The rx packet
+    /// counts as forwarded on this worker; the owner counts only what it drops.</summary>
     public long HandedOff;
 
     public void Drop(DropReason reason) => Drops[(int)reason]++;
