@@ -104,6 +104,8 @@ public sealed class Worker : IDisposable
                     port.RxDone(_batch);
                     counters.BusyTicks += Stopwatch.GetTimestamp() - start;
                 }
+                // Hook (lpm): the worker's QSBR quiescent state goes here, once per pass: no route-table
+                // reader of this worker is live between passes.
                 Pipeline.Tick(Environment.TickCount64);
                 if (Pipeline.Generated.Count > 0) SendGenerated();
                 if (worked) { idle = 0; continue; }
