@@ -83,7 +83,8 @@ public sealed partial class GatewayRuntime : IDisposable
 
         lock (_controlLock) Rebuild(Config);
         // Several workers: a sequenced GRE tunnel is encapsulated by one of them, the others hand it its packets.
-        if (queues > 1) _handoff = new TunnelHandoff(queues) { Wake = w => _workers[w].Wake() };
+        if (queues > 1)
+            _handoff = new TunnelHandoff(queues, maxPacket: Math.Max(1500, State.Ports.Max(p => p.Mtu))) { Wake = w => _workers[w].Wake() };
 
         for (int w = 0; w < queues; w++)
         {

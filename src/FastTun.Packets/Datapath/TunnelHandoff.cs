@@ -17,7 +17,8 @@ public sealed class TunnelHandoff : IDisposable
     // Per worker: 1 while it may sleep in poll(2); producers read it after publishing (see Worker).
     private readonly int[] _sleeping;
 
-    public TunnelHandoff(int workers, int slotsPerRing = 1024)
+    /// <param name="maxPacket">Largest inner packet a ring slot must hold (the largest tunnel MTU).</param>
+    public TunnelHandoff(int workers, int slotsPerRing = 1024, int maxPacket = 2048 - HandoffRing.Headroom)
     {
         if (workers is < 1 or > Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers));
         Workers = workers;
@@ -25,7 +26,7 @@ public sealed class TunnelHandoff : IDisposable
         _sleeping = new int[workers * 16]; // one cache line per worker
         for (int from = 0; from < workers; from++)
             for (int to = 0; to < workers; to++)
-                if (from != to) _rings[from * workers + to] = new HandoffRing(slotsPerRing);
+                if (from != to) _rings[from * workers + to] = new HandoffRing(slotsPerRing, (maxPacket + HandoffRing.Headroom + 63) & ~63);
     }
 
     public int Workers { get; }
@@ -69,15 +70,15 @@ public sealed class TunnelHandoff : IDisposable
 }
 
 /// <summary>
-/// Single-producer single-consumer ring of packet slots in native memory (2 KiB each, with the pool's headroom
-/// in front so the consumer encapsulates in place). The producer copies a packet in and publishes the head; the
+/// Single-producer single-consumer ring of packet slots in native memory (2 KiB each by default, with the pool's
+/// headroom in front so the consumer encapsulates in place). The producer copies a packet in and publishes the head; the
 /// consumer takes slots as frames, transmits them, then releases them (the tail), as the kernel's rings do, with
 /// cached copies of the other side's index.
 /// </summary>
 internal sealed unsafe class HandoffRing : IDisposable
 {
-    public const int SlotSize = 2048;
     public const int Headroom = FramePool.DefaultHeadroom;
+    private readonly int SlotSize;
 
     private readonly int _mask;
     private byte* _memory;
@@ -96,11 +97,12 @@ internal sealed unsafe class HandoffRing : IDisposable
         [FieldOffset(80)] public long Taken;      // consumer: slots handed out as frames, not yet released
     }
 
-    public HandoffRing(int slots)
+    public HandoffRing(int slots, int slotSize)
     {
+        SlotSize = slotSize;
         if (slots < 2 || (slots & (slots - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(slots), "a power of two");
         _mask = slots - 1;
-        _memory = (byte*)NativeMemory.AlignedAlloc((nuint)slots * SlotSize, 64);
+        _memory = (byte*)NativeMemory.AlignedAlloc((nuint)slots * (nuint)SlotSize, 64);
         _length = new int[slots];
         _inPort = new ushort[slots];
         _tunnel = new Tunnel?[slots];
