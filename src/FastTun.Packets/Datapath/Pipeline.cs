@@ -68,6 +68,8 @@ public sealed partial class Pipeline : IDisposable
     private readonly uint[] _innerHop = new uint[PacketBatch.MaxCapacity];
     private readonly int[] _innerFrameOf = new int[PacketBatch.MaxCapacity];
     private int _innerCount;
+    private readonly uint[] _uniqueDst = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _uniqueHop = new uint[PacketBatch.MaxCapacity];
 
     private PacketBatch _batch = null!;
     /// <summary>Order key of the frames built now: 0 before every rx frame, i + 1 right after rx frame i.</summary>
@@ -156,7 +158,7 @@ public sealed partial class Pipeline : IDisposable
         if (_handoff is not null) TakeHandoffs();
 
         // Pass 2: one lookup for the whole batch.
-        _routes.LookupBatch(_dst.AsSpan(0, m), _hop);
+        LookupRuns(_dst, _hop, m);
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
@@ -315,7 +317,7 @@ public sealed partial class Pipeline : IDisposable
     private void RouteDecapsulated()
     {
         int count = _innerCount;
-        _routes.LookupBatch(_innerDst.AsSpan(0, count), _innerHop);
+        LookupRuns(_innerDst, _innerHop, count);
         for (int k = 0; k < count; k++)
         {
             int i = _innerFrameOf[k];
@@ -323,6 +325,36 @@ public sealed partial class Pipeline : IDisposable
             Route(ref _batch[i], _innerHop[k], -1);
         }
         _innerCount = 0;
+    }
+
+    /// <summary>
+    /// hop[k] = the route of dst[k] for k &lt; count, with one <see cref="Lpm4Reader.LookupBatch"/> over the
+    /// destinations that differ from the one before: a run of packets to one address (every tunnel packet to our
+    /// endpoint address, a burst of one flow) is looked up once. Same table snapshot for the whole batch, so the
+    /// answer is the one each lookup would have given.
+    /// </summary>
+    private void LookupRuns(uint[] dst, uint[] hop, int count)
+    {
+        if (count == 0) return;
+        uint[] unique = _uniqueDst;
+        int u = 0;
+        uint previous = ~dst[0];
+        for (int k = 0; k < count; k++)
+        {
+            uint d = dst[k];
+            if (d != previous) unique[u++] = d;
+            previous = d;
+        }
+        _routes.LookupBatch(unique.AsSpan(0, u), _uniqueHop);
+        int j = -1;
+        previous = ~dst[0];
+        for (int k = 0; k < count; k++)
+        {
+            uint d = dst[k];
+            if (d != previous) j++;
+            previous = d;
+            hop[k] = _uniqueHop[j];
+        }
     }
 
     /// <summary>Queues a decapsulated rx frame (pass 3) for pass 4: at most one entry per rx frame.</summary>
