@@ -51,7 +51,7 @@ public sealed partial class Pipeline
     /// reassembly), and the inner one is parsed here, once, for pass 4's lookup.</summary>
     private void Decapsulate(ref Frame f, int rxIndex)
     {
-        var reason = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var tunnel);
+        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason);
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);
