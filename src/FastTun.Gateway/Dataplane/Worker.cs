@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;
+using FastTun.Packets.Routing;
 
 namespace FastTun.Gateway.Dataplane;
 
@@ -84,10 +85,12 @@ public sealed class Worker : IDisposable
         }
         var counters = Pipeline.Counters;
         int idle = 0;
+        using QsbrReader routeReader = Qsbr.Shared.Register();   // lpm: route-table QSBR (Routing/Qsbr.cs)
         try
         {
             while (!_stop)
             {
+                routeReader.Quiescent();   // lpm: no route-table reference is held between passes
                 bool worked = false;
                 for (int p = 0; p < _ports.Length; p++)
                 {
@@ -104,8 +107,6 @@ public sealed class Worker : IDisposable
                     port.RxDone(_batch);
                     counters.BusyTicks += Stopwatch.GetTimestamp() - start;
                 }
-                // Hook (lpm): the worker's QSBR quiescent state goes here, once per pass: no route-table
-                // reader of this worker is live between passes.
                 Pipeline.Tick(Environment.TickCount64);
                 if (Pipeline.Generated.Count > 0) SendGenerated();
                 if (worked) { idle = 0; continue; }
@@ -123,7 +124,9 @@ public sealed class Worker : IDisposable
                         continue;
                     }
                 }
+                routeReader.Offline();   // lpm: a sleeping worker never holds up a route update
                 Libc.poll(fds, (nuint)pollCount, Pipeline.PendingCount > 0 ? PendingPollMs : IdlePollMs);
+                routeReader.Online();
                 if (_handoff is not null)
                 {
                     _handoff.SetSleeping(Index, false);
