@@ -28,38 +28,49 @@ public class PipelineBenchmarks
     private byte[][] _originals = [];
     private readonly Frame[] _fresh = new Frame[Batch];
 
-    public enum Direction { Encap, Decap }
+    /// <summary>The worker-bench targets of issue #10: IPIP encap, decap, GRE with key + checksum + sequence,
+    /// plain forwarding (no tunnel, every prefix via a gateway on eth2) and IPIP encap of 1500-byte packets
+    /// (underlay MTU 1600, as bench/e2e uses, so they fit the tunnel).</summary>
+    public enum Direction { Encap, Decap, GreKeyCsumSeq, Forward, Encap1500 }
 
-    [Params(Direction.Encap, Direction.Decap)]
+    [Params(Direction.Encap, Direction.Decap, Direction.GreKeyCsumSeq, Direction.Forward, Direction.Encap1500)]
     public Direction Path { get; set; }
 
     [GlobalSetup]
     public void Setup()
     {
-        const string gw1 = """
+        bool gre = Path == Direction.GreKeyCsumSeq;
+        string gw1 = $"""
             set interfaces ethernet eth1 address '10.1.5.1/24'
             set interfaces ethernet eth2 address '172.12.1.10/24'
             set interfaces tunnel tun0 address '1.1.1.1/24'
-            set interfaces tunnel tun0 encapsulation 'ipip'
+            set interfaces tunnel tun0 encapsulation '{(gre ? "gre" : "ipip")}'
             set interfaces tunnel tun0 local-ip '172.12.1.10'
             set interfaces tunnel tun0 remote-ip '172.12.1.11'
+            {(gre ? "set interfaces tunnel tun0 parameters ip key '42'\nset interfaces tunnel tun0 parameters ip checksum\nset interfaces tunnel tun0 parameters ip sequence" : "")}
             set protocols static route 10.1.8.0/24 next-hop 1.1.1.2
             """;
         var config = GatewayConfig.Parse(gw1, "gw1", NullLogger.Instance);
-        _state = StateBuilder.Build(config, [new PortFacts("eth1", Gw1Eth1Mac, 1500), new PortFacts("eth2", Gw1Eth2Mac, 1500)]);
+        int underlayMtu = Path == Direction.Encap1500 ? 1600 : 1500;
+        PortFacts[] facts = [new PortFacts("eth1", Gw1Eth1Mac, 1500), new PortFacts("eth2", Gw1Eth2Mac, underlayMtu)];
+        _state = StateBuilder.Build(config, facts);
 
         // The 1M-prefix table, every prefix routed into tun0 (a core router sending the Internet through the
-        // tunnel); then the gateway's own connected and local routes again so none is shadowed.
-        uint tunnelHop = (uint)Array.FindIndex(_state.NextHops, h => h.Kind == NextHopKind.Tunnel);
+        // tunnel), or via gw2 on eth2 for plain forwarding; then the gateway's own connected and local routes
+        // again so none is shadowed.
+        uint tunnelHop = Path == Direction.Forward
+            ? _state.AddNextHop(NextHop.Via(1, 0xAC0C010B))
+            : (uint)Array.FindIndex(_state.NextHops, h => h.Kind == NextHopKind.Tunnel);
         var routes = LpmInputs.LoadRoutes();
         var mapped = routes.Select(r => new Route4(r.Prefix, r.Length, tunnelHop)).ToArray();
         _state.Routes.AddRange(mapped);
-        var seed = StateBuilder.Build(config, [new PortFacts("eth1", Gw1Eth1Mac, 1500), new PortFacts("eth2", Gw1Eth2Mac, 1500)]);
+        var seed = StateBuilder.Build(config, facts);
         foreach (var (prefix, length) in new[] { (0x0A010500u, 24), (0xAC0C0100u, 24), (0x01010100u, 24), (0x0A010501u, 32), (0xAC0C010Au, 32), (0x01010101u, 32) })
         {
             seed.Routes.TryGet(prefix, length, out uint hop);
             _state.Routes.AddOrReplace(prefix, length, hop);
         }
+        _state.RefreshAdjacencies();
 
         var neighbors = new NeighborTable();
         neighbors.AddStatic(1, 0xAC0C010B, Gw2Eth2Mac, 0);
@@ -73,16 +84,21 @@ public class PipelineBenchmarks
         _originals = new byte[Batch][];
         for (int i = 0; i < Batch; i++)
         {
-            _originals[i] = Path == Direction.Encap
-                ? Frame(Gw1Eth1Mac, Server1Mac, Udp(0x0A01050A, destinations[i * 7919 % destinations.Length]))
-                : Frame(Gw1Eth2Mac, Gw2Eth2Mac, Ipip(0xAC0C010B, 0xAC0C010A, Udp(0x0A01080A, 0x0A01050A)));
+            uint destination = destinations[i * 7919 % destinations.Length];
+            _originals[i] = Path switch
+            {
+                Direction.Decap => Frame(Gw1Eth2Mac, Gw2Eth2Mac, Ipip(0xAC0C010B, 0xAC0C010A, Udp(0x0A01080A, 0x0A01050A))),
+                Direction.Encap1500 => Frame(Gw1Eth1Mac, Server1Mac, Udp(0x0A01050A, destination, 1500)),
+                _ => Frame(Gw1Eth1Mac, Server1Mac, Udp(0x0A01050A, destination)),
+            };
             ref Frame f = ref _fresh[i];
             _pool.TryRent(ref f);
-            f.InPort = (ushort)(Path == Direction.Encap ? 0 : 1);
+            f.InPort = (ushort)(Path == Direction.Decap ? 1 : 0);
             f.OutPort = PacketBatch.NoPort;
         }
         Restore();
         _pipeline.Process(_batch, 1);
+        _pipeline.Transmitted(_batch);
         int forwarded = 0;
         foreach (ref Frame f in _batch.Frames) if (f.Drop == DropReason.None && f.OutPort != PacketBatch.NoPort) forwarded++;
         if (forwarded != Batch) throw new InvalidOperationException($"setup: only {forwarded} of {Batch} frames forwarded");
@@ -112,6 +128,7 @@ public class PipelineBenchmarks
     {
         Restore();
         _pipeline.Process(_batch, 1);
+        _pipeline.Transmitted(_batch);
         return _pipeline.Counters.Forwarded;
     }
 
@@ -122,9 +139,9 @@ public class PipelineBenchmarks
         _pool.Dispose();
     }
 
-    private static byte[] Udp(uint src, uint dst)
+    private static byte[] Udp(uint src, uint dst, int length = 20 + 8 + 18) // 64-byte Ethernet frame without FCS
     {
-        var p = new byte[20 + 8 + 18]; // a 64-byte Ethernet frame with the 14-byte header and no FCS
+        var p = new byte[length];
         Ipv4Header.Write(p, 0, (ushort)p.Length, 1, true, 64, Ipv4Header.ProtocolUdp, src, dst);
         UdpHeader.Write(p.AsSpan(20), 1234, 5678, src, dst);
         return p;

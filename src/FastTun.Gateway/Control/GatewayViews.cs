@@ -175,6 +175,7 @@ public static class GatewayViews
                 ["localDelivered"] = c.LocalDelivered,
                 ["icmpSent"] = c.IcmpSent,
                 ["arpSent"] = c.ArpSent,
+                ["handedOff"] = c.HandedOff,
                 ["drops"] = c.TotalDrops(),
                 ["busySeconds"] = busy / (double)Stopwatch.Frequency,
                 ["elapsedSeconds"] = elapsed / Stopwatch.Frequency,

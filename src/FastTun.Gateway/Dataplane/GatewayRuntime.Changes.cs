@@ -71,6 +71,7 @@ public sealed partial class GatewayRuntime
         lock (_controlLock)
         {
             var route = InstallRoute(State, Config, prefix, length, via);
+            State.RefreshAdjacencies(); // a tunnel's remote may route differently now
             _routeChanges[(prefix, length)] = via;
             _logger.LogInformation("route add {Prefix} via {Via}: {Hop}", ConfigIpv4.FormatPrefix(prefix, length), Ipv4Address.Format(via), route.Hop);
             return route;
@@ -89,6 +90,7 @@ public sealed partial class GatewayRuntime
             if (r.Origin is RouteOrigin.Local or RouteOrigin.Connected)
                 throw new InvalidOperationException($"{ConfigIpv4.FormatPrefix(prefix, length)} is a {r.Origin.ToString().ToLowerInvariant()} route of an interface address; change the configuration instead");
             State.Routes.Delete(prefix, length);
+            State.RefreshAdjacencies(); // a tunnel's remote may route differently now
             _routes.Remove((prefix, length));
             bool fromFile = _fileConfig.StaticRoutes.Any(s => s.Prefix == prefix && s.PrefixLength == length);
             if (fromFile) _routeChanges[(prefix, length)] = null;
@@ -170,6 +172,7 @@ public sealed partial class GatewayRuntime
                 _logger.LogWarning("runtime route {Prefix} dropped: {Reason}", ConfigIpv4.FormatPrefix(key.Prefix, key.Length), e.Message);
             }
         }
+        state.RefreshAdjacencies(); // after the runtime routes: the outer paths see the table workers will see
         Publish(state);
         Neighbors.SetConnected(EdgePolicy.ConnectedSubnets(effective)); // edge hook: ARP learns on connected subnets only
         Config = effective;

@@ -23,6 +23,7 @@ public sealed partial class GatewayRuntime : IDisposable
     private ForwardingState _state;
     private PortFacts[] _facts = [];
     private Timer? _agingTimer;
+    private TunnelHandoff? _handoff;
 
     private GatewayRuntime(string configPath, GatewayConfig config, ILogger logger)
     {
@@ -70,8 +71,6 @@ public sealed partial class GatewayRuntime : IDisposable
             throw new InvalidOperationException("every interface needs the same number of queues: one worker serves one queue of each");
         if (Config.Workers is int workers && workers != queues)
             throw new InvalidOperationException($"'set fasttun workers {workers}' does not match {queues} queue(s) per interface: one worker serves one queue of every interface, so set the queues instead");
-        if (queues > 1 && Config.Tunnels.Any(t => t.OutputSequence))
-            throw new InvalidOperationException("a tunnel with output sequence numbers needs one sender: use one queue per interface (GRE sequence numbers must leave in order)");
 
         Privileges.CheckBeforeSetup(Config); // edge hook: capabilities, not the uid
         // edge hook: one owner per interface; taken before anything touches an interface.
@@ -91,6 +90,9 @@ public sealed partial class GatewayRuntime : IDisposable
         }
 
         lock (_controlLock) Rebuild(Config);
+        // Several workers: a sequenced GRE tunnel is encapsulated by one of them, the others hand it its packets.
+        if (queues > 1)
+            _handoff = new TunnelHandoff(queues, maxPacket: Math.Max(1500, State.Ports.Max(p => p.Mtu))) { Wake = w => _workers[w].Wake() };
 
         for (int w = 0; w < queues; w++)
         {
@@ -104,8 +106,8 @@ public sealed partial class GatewayRuntime : IDisposable
                 foreach (var p in ports) p?.Dispose();
                 throw;
             }
-            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors);
-            _workers.Add(new Worker(w, ports, pipeline));
+            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors, worker: w, workers: queues, handoff: _handoff);
+            _workers.Add(new Worker(w, ports, pipeline, handoff: _handoff));
         }
         foreach (var w in _workers) w.Start();
         _agingTimer = new Timer(_ =>
@@ -186,6 +188,7 @@ public sealed partial class GatewayRuntime : IDisposable
         _workers.Clear();
         foreach (var l in _locks) l.Dispose(); // after the ports (and their XDP links) are closed
         _locks.Clear();
+        _handoff?.Dispose();
         _logger.LogInformation("stopped; interfaces released");
     }
 }

@@ -22,15 +22,32 @@ public sealed class Worker : IDisposable
     private readonly PacketPort[] _ports;
     private readonly PacketBatch _batch;
     private readonly Thread _thread;
+    private readonly TunnelHandoff? _handoff;
+    /// <summary>eventfd in the poll set: another worker that handed this one packets wakes it through it.</summary>
+    private readonly int _wakeFd = -1;
     private volatile bool _stop;
 
-    public Worker(int index, PacketPort[] ports, Packets.Datapath.Pipeline pipeline, int batchSize = 64)
+    public Worker(int index, PacketPort[] ports, Packets.Datapath.Pipeline pipeline, int batchSize = 64, TunnelHandoff? handoff = null)
     {
         Index = index;
         _ports = ports;
         Pipeline = pipeline;
         _batch = new PacketBatch(batchSize);
+        _handoff = handoff;
+        if (handoff is not null)
+        {
+            _wakeFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+            if (_wakeFd < 0) throw LinuxException.FromLastError("eventfd");
+        }
         _thread = new Thread(Run) { IsBackground = true, Name = $"fasttun-worker-{index}" };
+    }
+
+    /// <summary>Wakes the worker from poll(2) (any thread; a spurious wake-up costs one empty pass).</summary>
+    public unsafe void Wake()
+    {
+        if (_wakeFd < 0) return;
+        ulong one = 1;
+        Libc.write(_wakeFd, &one, sizeof(ulong)); // EAGAIN only when the counter is saturated: already awake
     }
 
     public int Index { get; }
@@ -54,11 +71,17 @@ public sealed class Worker : IDisposable
 
     private unsafe void Run()
     {
-        var fds = stackalloc Libc.pollfd[_ports.Length];
+        int pollCount = _ports.Length + (_wakeFd >= 0 ? 1 : 0);
+        var fds = stackalloc Libc.pollfd[pollCount];
         for (int i = 0; i < _ports.Length; i++)
         {
             fds[i].fd = _ports[i].PollFd;
             fds[i].events = Libc.POLLIN;
+        }
+        if (_wakeFd >= 0)
+        {
+            fds[_ports.Length].fd = _wakeFd;
+            fds[_ports.Length].events = Libc.POLLIN;
         }
         var counters = Pipeline.Counters;
         int idle = 0;
@@ -76,9 +99,11 @@ public sealed class Worker : IDisposable
                     if (port.RxBurst(_batch) == 0) continue;
                     worked = true;
                     long start = Stopwatch.GetTimestamp();
-                    Pipeline.Process(_batch, Environment.TickCount64);
-                    for (int q = 0; q < _ports.Length; q++) _ports[q].TxBurst(_batch);
-                    SendGenerated();
+                    // The batch to send: the rx batch, or the pipeline's ordered output when it built frames
+                    // (fragments, ICMP) that go out in the place of the packets they come from.
+                    var output = Pipeline.Process(_batch, Environment.TickCount64);
+                    for (int q = 0; q < _ports.Length; q++) _ports[q].TxBurst(output);
+                    Pipeline.Transmitted(_batch);
                     port.RxDone(_batch);
                     counters.BusyTicks += Stopwatch.GetTimestamp() - start;
                 }
@@ -87,9 +112,27 @@ public sealed class Worker : IDisposable
                 if (worked) { idle = 0; continue; }
                 if (++idle < SpinPasses) continue;
                 for (int q = 0; q < _ports.Length; q++) _ports[q].Flush();
+                if (_handoff is not null)
+                {
+                    // Announce the sleep, then look once more: a worker that hands packets over after this
+                    // sees the flag and writes the eventfd (Dekker, see TunnelHandoff.SetSleeping).
+                    _handoff.SetSleeping(Index, true);
+                    if (Pipeline.HasHandoffWork)
+                    {
+                        _handoff.SetSleeping(Index, false);
+                        idle = 0;
+                        continue;
+                    }
+                }
                 routeReader.Offline();   // lpm: a sleeping worker never holds up a route update
-                Libc.poll(fds, (nuint)_ports.Length, Pipeline.PendingCount > 0 ? PendingPollMs : IdlePollMs);
+                Libc.poll(fds, (nuint)pollCount, Pipeline.PendingCount > 0 ? PendingPollMs : IdlePollMs);
                 routeReader.Online();
+                if (_handoff is not null)
+                {
+                    _handoff.SetSleeping(Index, false);
+                    ulong count;
+                    Libc.read(_wakeFd, &count, sizeof(ulong)); // resets the counter; EAGAIN when nobody wrote
+                }
                 idle = 0;
             }
         }
@@ -111,5 +154,6 @@ public sealed class Worker : IDisposable
     {
         foreach (var p in _ports) p.Dispose();
         Pipeline.Dispose();
+        if (_wakeFd >= 0) Libc.close(_wakeFd);
     }
 }

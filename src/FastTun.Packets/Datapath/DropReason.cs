@@ -68,6 +68,9 @@ public enum DropReason : ushort
     RpFilter,
     /// <summary>A frame with a partial (offloaded) checksum that could not be completed.</summary>
     PartialChecksum,
+    // Workers (appended)
+    /// <summary>The ring towards the worker that owns a sequenced tunnel was full.</summary>
+    HandoffFull,
     Count,
 }
 

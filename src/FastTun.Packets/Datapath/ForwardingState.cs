@@ -42,7 +42,13 @@ public sealed class PortInfo
         Mac = mac;
         Mtu = mtu;
         Addresses = addresses;
+        ulong word = (mac << 16) | 0x0800;
+        SourceAndType = BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(word) : word;
     }
+
+    /// <summary>Ethernet bytes 6..13 of an IPv4 frame leaving by this port (source MAC, EtherType) as one
+    /// native 64-bit store.</summary>
+    internal ulong SourceAndType { get; }
 
     public ushort Id { get; }
     public string Name { get; }
@@ -80,6 +86,15 @@ public sealed class TunnelPath
 
     public Tunnel Tunnel { get; }
     public int ConfiguredMtu { get; }
+
+    private TunnelAdjacency _adjacency = TunnelAdjacency.Unresolved;
+
+    /// <summary>The tunnel's outer path (VPP's midchain adjacency), resolved when the state is built and again
+    /// whenever a route changes (<see cref="ForwardingState.RefreshAdjacencies"/>). Acquire: pairs with the
+    /// release in <see cref="SetAdjacency"/>, so a worker sees a fully built adjacency.</summary>
+    public TunnelAdjacency Adjacency => Volatile.Read(ref _adjacency);
+
+    internal void SetAdjacency(TunnelAdjacency adjacency) => Volatile.Write(ref _adjacency, adjacency); // release: see Adjacency
     /// <summary>The tunnel interface's own address (1.1.1.1 on gw1): the source of ICMP errors leaving by it.</summary>
     public uint Address { get; }
 
@@ -101,6 +116,37 @@ public sealed class TunnelPath
 }
 
 /// <summary>
+/// Where a tunnel's encapsulated packets go: the egress port, the neighbour to send them to (the route's
+/// gateway or, on a connected subnet, the remote itself), the port's MTU and the constant half of the Ethernet
+/// header (source MAC and EtherType, as the 8 bytes at offset 6 in wire order). Immutable: a route change builds
+/// a new one. The neighbour's MAC is not in here: it changes in place in its <see cref="NeighborEntry"/>, which
+/// each worker caches per adjacency, so the per-packet path never looks a route or a neighbour up again.
+/// </summary>
+public sealed class TunnelAdjacency
+{
+    /// <summary>No route to the remote, or one that leads into a tunnel or to ourselves (no nesting).</summary>
+    public static readonly TunnelAdjacency Unresolved = new(false, PacketBatch.NoPort, 0, 0, 0);
+
+    public TunnelAdjacency(bool usable, ushort port, uint neighbor, int portMtu, ulong sourceMac)
+    {
+        Usable = usable;
+        Port = port;
+        Neighbor = neighbor;
+        PortMtu = portMtu;
+        ulong word = (sourceMac << 16) | 0x0800;
+        SourceAndType = BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(word) : word;
+    }
+
+    public bool Usable { get; }
+    public ushort Port { get; }
+    /// <summary>The IPv4 address whose MAC the outer frame goes to.</summary>
+    public uint Neighbor { get; }
+    public int PortMtu { get; }
+    /// <summary>Ethernet bytes 6..13 (source MAC, EtherType IPv4) as one native 64-bit store.</summary>
+    internal ulong SourceAndType { get; }
+}
+
+/// <summary>
 /// Everything a worker needs to forward, published as one reference: a reload builds a new state and swaps it
 /// in, and a worker reads it once per batch, so a batch never mixes two configurations. The route table inside
 /// is itself lock-free for single-route changes (`fasttun route add|del`); next hops are append-only for that.
@@ -118,6 +164,7 @@ public sealed class ForwardingState
         Tunnels = tunnels;
         Decap = decap;
         Multipath = multipath ?? [];
+        RefreshAdjacencies();
     }
 
     /// <summary>ECMP groups: the members of a <see cref="NextHopKind.Multipath"/> next hop, each a plain hop
@@ -149,6 +196,34 @@ public sealed class ForwardingState
             grown[^1] = hop;
             Volatile.Write(ref _nextHops, grown); // release: publish the entry before any route refers to it
             return (uint)current.Length;
+        }
+    }
+
+    /// <summary>
+    /// Control plane: resolves every tunnel's outer path again from the current routes. Call after a route
+    /// change (the state's constructor calls it once); workers pick each new adjacency up at their next packet.
+    /// A remote that routes into a tunnel or to one of our own addresses is unresolved (no nested encapsulation),
+    /// and its packets are dropped as no-route, as before.
+    /// </summary>
+    public void RefreshAdjacencies()
+    {
+        var hops = NextHops;
+        foreach (var path in Tunnels)
+        {
+            uint remote = path.Tunnel.Settings.Remote;
+            uint index = Routes.Lookup(remote);
+            TunnelAdjacency adjacency = TunnelAdjacency.Unresolved;
+            if (index < (uint)hops.Length)
+            {
+                NextHop hop = hops[index];
+                if (hop.Kind is NextHopKind.Connected or NextHopKind.Gateway && hop.Port < Ports.Length)
+                {
+                    var port = Ports[hop.Port];
+                    adjacency = new TunnelAdjacency(true, hop.Port, hop.Kind == NextHopKind.Gateway ? hop.Gateway : remote,
+                        port.Mtu, port.Mac);
+                }
+            }
+            path.SetAdjacency(adjacency);
         }
     }
 

@@ -14,6 +14,9 @@ public enum FrameFlags : ushort
     Generated = 1 << 1,
     /// <summary>A reassembled datagram in an <see cref="Ipv4Reassembler"/> buffer (with <see cref="Generated"/>).</summary>
     Reassembled = 1 << 2,
+    /// <summary>A packet another worker handed over for a sequenced tunnel, in a <see cref="TunnelHandoff"/>
+    /// ring slot: released to the ring after transmission, never to a port or a pool.</summary>
+    Handoff = 1 << 3,
 }
 
 /// <summary>

@@ -18,7 +18,12 @@ public static class Ipv4Fragmenter
     /// at the IPv4 header) and appended to <paramref name="output"/> with <paramref name="template"/>'s ports.
     /// On failure nothing is appended: frames already rented go back to the pool.
     /// </summary>
-    public static DropReason Fragment(ReadOnlySpan<byte> packet, int mtu, FramePool pool, PacketBatch output, in Frame template)
+    public static DropReason Fragment(ReadOnlySpan<byte> packet, int mtu, FramePool pool, PacketBatch output, in Frame template) =>
+        Fragment(packet, mtu, pool, output, in template, output.Capacity);
+
+    /// <summary>As above, appending no more than up to <paramref name="outputLimit"/> frames in
+    /// <paramref name="output"/>.</summary>
+    public static DropReason Fragment(ReadOnlySpan<byte> packet, int mtu, FramePool pool, PacketBatch output, in Frame template, int outputLimit)
     {
         Span<byte> copy = stackalloc byte[Ipv4HeaderMaxLength];
         if (!Ipv4Header.TryParse(MemoryMarshalHelpers.AsWritable(packet), out var ip)) return DropReason.FragmentMalformed;
@@ -35,7 +40,7 @@ public static class Ipv4Fragmenter
         if (firstChunk <= 0 || laterChunk <= 0) return DropReason.FragmentMalformed;
 
         int pieces = 1 + (dataLength > firstChunk ? (dataLength - firstChunk + laterChunk - 1) / laterChunk : 0);
-        if (output.Count + pieces > output.Capacity) return DropReason.NoHeadroom;
+        if (output.Count + pieces > Math.Min(output.Capacity, outputLimit)) return DropReason.NoHeadroom;
         if (pool.Available < pieces) return DropReason.NoHeadroom;
 
         int start = output.Count;

@@ -28,6 +28,7 @@ public sealed class NeighborTable
     private (uint Network, uint Mask)[][] _connected = [];
     private long _ignoredOffSubnet;
     private long _learnedEvicted;
+    private int _generation;
 
     public NeighborTable(int capacity = 4096, int learnedPerPort = 256)
     {
@@ -74,6 +75,8 @@ public sealed class NeighborTable
             if ((ip & mask) == network) return true;
         return false;
     }
+    /// <summary>Changes whenever an entry is added or removed, so workers can drop the entries they cached.</summary>
+    public int Generation => Volatile.Read(ref _generation); // pairs with the increments in InsertLocked/RebuildLocked
 
     private static int Hash(ushort port, uint ip) => (int)((ip * 0x9E3779B1u) ^ ((uint)port * 0x85EBCA6Bu));
 
@@ -289,6 +292,7 @@ public sealed class NeighborTable
         Place(copy, e);
         _count++;
         Volatile.Write(ref _slots, copy); // release: the entry is fully built before readers can find it
+        Interlocked.Increment(ref _generation); // after the publish: a worker that sees the new generation finds the entry
     }
 
     private void RebuildLocked(Func<NeighborEntry, bool> keep, NeighborEntry? add = null)
@@ -308,6 +312,7 @@ public sealed class NeighborTable
         }
         _count = n;
         Volatile.Write(ref _slots, fresh); // release: readers switch to the compacted array as a whole
+        Interlocked.Increment(ref _generation); // after the publish: see InsertLocked
     }
 
     private static void Place(NeighborEntry?[] slots, NeighborEntry e)

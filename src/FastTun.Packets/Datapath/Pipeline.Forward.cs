@@ -48,22 +48,14 @@ public sealed partial class Pipeline
         Forward(ref f, in hop, locallyOriginated: true);
     }
 
+    /// <summary>Into a tunnel: MTU check (fragment or frag-needed), then queued for pass 5, which encapsulates
+    /// through the tunnel's adjacency. A tunnel whose remote routes into a tunnel is unresolved (no nesting).</summary>
     private void ForwardIntoTunnel(ref Frame f, int tunnelIndex)
     {
         var path = _s.Tunnels[tunnelIndex];
         int mtu = path.Mtu(_now);
         if (f.Length > mtu && !FitOrFragment(ref f, mtu, tunnelIndex | TunnelMark)) return;
-        var reason = TunnelEncap.Encapsulate(path.Tunnel, ref f);
-        if (reason != DropReason.None) { f.Drop = reason; return; }
-        if (_tap is not null) _tap.Encapsulated(f.Data, tunnelIndex);
-        // The outer packet is routed like any other; a tunnel whose remote routes into a tunnel is refused
-        // (no nested encapsulation).
-        uint remote = path.Tunnel.Settings.Remote;
-        uint outerIndex = _routes.Lookup(remote);
-        if (outerIndex >= (uint)_hops.Length) { f.Drop = DropReason.NoRoute; return; }
-        ref readonly NextHop outer = ref _hops[outerIndex];
-        if (outer.Kind is not (NextHopKind.Connected or NextHopKind.Gateway)) { f.Drop = DropReason.NoRoute; return; }
-        SendOnPort(ref f, outer.Port, outer.Kind == NextHopKind.Gateway ? outer.Gateway : remote);
+        QueueEncap(ref f, tunnelIndex);
     }
 
     private const int TunnelMark = 1 << 30;
@@ -87,8 +79,9 @@ public sealed partial class Pipeline
         int start = Generated.Count;
         Frame template = default;
         template.InPort = f.InPort;
-        var reason = Ipv4Fragmenter.Fragment(packet, mtu, _pool, Generated, in template);
+        var reason = Ipv4Fragmenter.Fragment(packet, mtu, _pool, Generated, in template, _genLimit);
         if (reason != DropReason.None) { f.Drop = DropReason.PoolExhausted; return false; }
+        KeyGenerated(start); // in place of the original, in offset order
         int end = Generated.Count;
         for (int i = start; i < end; i++)
         {
@@ -96,7 +89,6 @@ public sealed partial class Pipeline
             piece.Flags = FrameFlags.Generated;
             if ((egress & TunnelMark) != 0) ForwardIntoTunnel(ref piece, egress & ~TunnelMark);
             else SendOnPort(ref piece, (ushort)egress, (uint)f.Scratch);
-            FinishGenerated(ref piece);
         }
         return false; // consumed: the fragments carry it on
     }
@@ -125,11 +117,7 @@ public sealed partial class Pipeline
         }
         if (state == NeighborState.Stale && _now >= entry.ProbeDueMs) ReprobeStale(entry, port);
         if (f.Offset < 14) { f.Drop = DropReason.NoHeadroom; return; }
-        Span<byte> eth = f.Prepend(14);
-        NeighborEntry.WriteMac(mac, eth);
-        NeighborEntry.WriteMac(port.Mac, eth.Slice(6));
-        eth[12] = 0x08;
-        eth[13] = 0x00;
+        WriteEthernet(ref f, mac, port.SourceAndType);
         f.OutPort = portId;
     }
 
@@ -175,13 +163,12 @@ public sealed partial class Pipeline
 
     internal void ReleaseParked(ref Frame parked, ushort portId, uint neighborIp)
     {
-        if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); ReleaseOwned(in parked); return; }
-        ref Frame g = ref Generated.Add();
+        if (GeneratedFull) { Counters.Drop(DropReason.PoolExhausted); ReleaseOwned(in parked); return; }
+        ref Frame g = ref AddGenerated();
         g = parked;
         g.OutPort = PacketBatch.NoPort;
         g.Drop = DropReason.None;
         SendOnPort(ref g, portId, neighborIp);
-        FinishGenerated(ref g);
     }
 
     internal void DropParked(ref Frame parked, bool unreachable)
@@ -208,8 +195,8 @@ public sealed partial class Pipeline
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void SendArpRequest(PortInfo port, uint targetIp)
     {
-        if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); return; }
-        ref Frame g = ref Generated.Add();
+        if (GeneratedFull) { Counters.Drop(DropReason.PoolExhausted); return; }
+        ref Frame g = ref AddGenerated();
         if (!_pool.TryRent(ref g)) { Generated.Count--; Counters.Drop(DropReason.PoolExhausted); return; }
         g.Flags = FrameFlags.Generated;
         Span<byte> buffer = g.Data.Length == 0 ? GetTail(ref g, 14 + ArpPacket.Length) : default;
@@ -228,12 +215,6 @@ public sealed partial class Pipeline
     {
         g.Length = length;
         return g.Data;
-    }
-
-    /// <summary>Books a generated frame's outcome: a drop is counted and the frame freed at release time.</summary>
-    private void FinishGenerated(ref Frame g)
-    {
-        if (g.Drop != DropReason.None) Counters.Drop(g.Drop);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -49,8 +49,8 @@ public sealed partial class Pipeline
         uint from = _s.EgressAddress(in _hops[backIndex]);
         if (from == 0) return;
 
-        if (Generated.IsFull) { Counters.Drop(DropReason.PoolExhausted); return; }
-        ref Frame g = ref Generated.Add();
+        if (GeneratedFull) { Counters.Drop(DropReason.PoolExhausted); return; }
+        ref Frame g = ref AddGenerated();
         if (!_pool.TryRent(ref g)) { Generated.Count--; Counters.Drop(DropReason.PoolExhausted); return; }
         g.Flags = FrameFlags.Generated;
         int quoteLength = Math.Min(original.Length, IcmpErrorMaxLength - Ipv4Header.MinLength - 8);
@@ -69,13 +69,15 @@ public sealed partial class Pipeline
         BinaryPrimitives.WriteUInt16BigEndian(message.Slice(2), Checksum.InternetChecksum.Compute(message));
         Counters.IcmpSent++;
         RouteLocallyOriginated(ref g);
-        FinishGenerated(ref g);
     }
 
+    /// <summary>IP ID of a packet the gateway originates: from this worker's residue class (ID − 1 ≡ worker
+    /// mod workers), non-zero, so two workers never send the same ID within a wrap.</summary>
     private ushort NextIpId()
     {
-        ushort id = ++_ipId;
-        if (id == 0) id = ++_ipId;
-        return id;
+        int id = _ipId;
+        int next = id + Workers;
+        _ipId = next > 0xFFFF ? 1 + Worker : next;
+        return (ushort)id;
     }
 }

@@ -7,16 +7,28 @@ namespace FastTun.Packets.Datapath;
 
 public sealed partial class Pipeline
 {
-    /// <summary>A packet for one of our own addresses; data starts at its (valid) IPv4 header.</summary>
-    private void DeliverLocal(ref Frame f)
+    /// <summary>A packet for one of our own addresses; data starts at its (valid) IPv4 header.
+    /// <paramref name="rxIndex"/>: see <see cref="Route"/>.</summary>
+    private void DeliverLocal(ref Frame f, int rxIndex)
     {
-        Ipv4Header.TryParse(f.Data, out var ip);
-        if (ip.IsFragment) { Reassemble(ref f); return; }
-        switch (ip.Protocol)
+        Span<byte> data = f.Data;
+        byte protocol = data[Ipv4Header.ProtocolOffset];
+        bool fragment = (BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
+                         & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0;
+        if (fragment) { Reassemble(ref f); return; }
+        if (protocol is Ipv4Header.ProtocolIpip or Ipv4Header.ProtocolGre)
         {
-            case Ipv4Header.ProtocolIpip or Ipv4Header.ProtocolGre:
-                Decapsulate(ref f);
-                return;
+            Decapsulate(ref f, rxIndex);
+            return;
+        }
+        DeliverOther(ref f, protocol);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DeliverOther(ref Frame f, byte protocol)
+    {
+        switch (protocol)
+        {
             case Ipv4Header.ProtocolIcmp:
                 ReceiveIcmp(ref f);
                 return;
@@ -35,14 +47,17 @@ public sealed partial class Pipeline
         }
     }
 
-    private void Decapsulate(ref Frame f)
+    /// <summary>Takes the outer headers off; the outer header was parsed and checked once, in pass 1 (or by
+    /// reassembly), and the inner one is parsed here, once, for pass 4's lookup.</summary>
+    private void Decapsulate(ref Frame f, int rxIndex)
     {
-        // ReceiveIpv4 verified the outer header checksum before routing the packet here.
-        var reason = TunnelDecap.Decapsulate(_s.Decap, ref f, out var tunnel, outerChecksumVerified: true);
+        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason);
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);
-            ReceiveIpv4(ref f, tunnel); // the inner packet: checked (source check against its tunnel) and routed like any other
+            if (!ParseInner(ref f)) return;
+            if (rxIndex >= 0) QueueInner(ref f, rxIndex, tunnel); // routed with the batch's other inner packets
+            else if (SourceAllowed(ref f, tunnel)) Route(ref f, _routes.Lookup(ReadDestination(f.Data)), -1);
             return;
         }
         if (reason == DropReason.NoTunnel)
@@ -51,6 +66,17 @@ public sealed partial class Pipeline
             SendIcmpError(f.Data, IcmpDestUnreachable, CodePortUnreachable, 0);
         }
         f.Drop = reason;
+    }
+
+    /// <summary>The inner header's checks (as for any received packet); a header that is not IPv4 at all is
+    /// counted as the tunnel's malformed inner packet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ParseInner(ref Frame f)
+    {
+        if (!Ipv4Header.TryParse(f.Data, out var ip)) { f.Drop = DropReason.InnerMalformed; return false; }
+        if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return false; }
+        f.Length = ip.TotalLength;
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -68,7 +94,7 @@ public sealed partial class Pipeline
         if (status == ReassemblyStatus.Dropped) { f.Drop = reason; return; }
         // The fragment's bytes were copied: the rx frame is consumed either way.
         if (status == ReassemblyStatus.Pending) return;
-        if (Generated.IsFull)
+        if (GeneratedFull)
         {
             _reassembler.Return(whole);
             f.Drop = DropReason.PoolExhausted;
@@ -77,10 +103,9 @@ public sealed partial class Pipeline
         whole.Flags = FrameFlags.Generated | FrameFlags.Reassembled;
         whole.InPort = f.InPort;
         whole.OutPort = PacketBatch.NoPort;
-        ref Frame g = ref Generated.Add();
+        ref Frame g = ref AddGenerated();
         g = whole;
-        DeliverLocal(ref g);
-        FinishGenerated(ref g);
+        if (ParseIpv4(ref g)) DeliverLocal(ref g, -1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -5,22 +5,35 @@ using FastTun.Packets.Routing;
 namespace FastTun.Packets.Datapath;
 
 /// <summary>
-/// The worker's stage chain, run over a whole batch: classify (Ethernet, ARP, IPv4 checks) → local delivery
-/// (ARP, ICMP echo, reassembly, tunnel decap) or forward (TTL, route, MTU/fragment, encap, neighbour, L2 rewrite).
+/// The worker's stage chain, run over a whole batch in passes, as VPP's graph nodes run over a vector:
+/// <list type="number">
+/// <item>parse and classify every frame (Ethernet, ARP, IPv4 checks; each header parsed once, the destination
+/// kept in a side array);</item>
+/// <item>one <see cref="Lpm4Reader.LookupBatch"/> for the batch;</item>
+/// <item>local delivery (tunnel decap, ICMP, ARP) or forwarding (TTL, MTU, L2 rewrite) in arrival order;</item>
+/// <item>one more batched lookup for the packets decapsulation uncovered, then their forwarding;</item>
+/// <item>encapsulation in runs per tunnel through the tunnel's prebuilt outer path (its midchain adjacency), in
+/// wire order.</item>
+/// </list>
 /// One per worker, never shared: its pools, pending queue, reassembler and counters are single-threaded. The
 /// neighbour table and the forwarding state are shared and read lock-free.
 ///
 /// After <see cref="Process"/> every rx frame is in one of three states: forwarded (OutPort set, Drop None),
 /// dropped (Drop set and counted), or consumed (OutPort NoPort, Drop None: an ARP reply learned, a fragment
-/// stored, a packet parked or split into fragments). Frames the pipeline built (ICMP errors, ARP requests,
-/// fragments, packets released from the pending queue) are in <see cref="Generated"/>, ready to send; the worker
-/// transmits them and then calls <see cref="ReleaseGenerated"/>.
+/// stored, a packet parked or split into fragments). Frames the pipeline built while processing the batch
+/// (ICMP errors, ARP requests, fragments, packets released from the pending queue) take the place of the packet
+/// they come from: <see cref="Process"/> returns the batch to transmit, which is the rx batch itself when it
+/// built nothing, or the pipeline's ordered output batch. The worker transmits it and then calls
+/// <see cref="Transmitted"/>. Frames built by <see cref="Tick"/> are in <see cref="Generated"/>; the worker sends
+/// them and calls <see cref="ReleaseGenerated"/>.
 /// </summary>
 public sealed partial class Pipeline : IDisposable
 {
     public const ulong BroadcastMac = 0xFFFF_FFFF_FFFF;
     private const ushort EtherTypeIpv4 = 0x0800;
     private const ushort EtherTypeArp = 0x0806;
+    /// <summary>Anchor of frames built outside <see cref="Process"/> (timers): not part of a batch's order.</summary>
+    private const int Unanchored = -1;
 
     private readonly Func<ForwardingState> _state;
     private readonly FramePool _pool;
@@ -31,33 +44,75 @@ public sealed partial class Pipeline : IDisposable
     private NextHop[] _hops = [];
     private Lpm4Reader _routes;
     private long _now;
-    private ushort _ipId;
+    private int _ipId;
     private long _nextTimerMs;
 
     // The capture tap: published by the control plane in _captureSlot, read once per batch into _tap.
     private CaptureTap? _captureSlot;
     private CaptureTap? _tap;
 
-    // One-entry neighbour cache: packets of a batch mostly share a next hop.
+    // One-entry neighbour cache for connected destinations: packets of a batch mostly share a next hop.
     private NeighborEntry? _lastNeighbor;
+    // Per tunnel (index into the state's tunnels): the neighbour entry of its adjacency, looked up once and then
+    // read in place. Dropped when the state or the neighbour table's set of entries changes.
+    private NeighborEntry?[] _tunnelNeighbor = [];
+    private TunnelAdjacency?[] _tunnelNeighborFor = [];
+    private int _neighborGeneration;
+
+    // Side arrays of the batch passes: destination, lookup result and frame index of every routed packet.
+    private readonly uint[] _dst = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _hop = new uint[PacketBatch.MaxCapacity];
+    private readonly int[] _frameOf = new int[PacketBatch.MaxCapacity];
+    // The same for packets decapsulation uncovered in pass 3, routed in pass 4.
+    private readonly uint[] _innerDst = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _innerHop = new uint[PacketBatch.MaxCapacity];
+    private readonly int[] _innerFrameOf = new int[PacketBatch.MaxCapacity];
+    private readonly Tunnels.Tunnel?[] _innerTunnel = new Tunnels.Tunnel?[PacketBatch.MaxCapacity];
+    private int _innerCount;
+    private readonly uint[] _uniqueDst = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _uniqueHop = new uint[PacketBatch.MaxCapacity];
+
+    private PacketBatch _batch = null!;
+    /// <summary>Order key of the frames built now: 0 before every rx frame, i + 1 right after rx frame i.</summary>
+    private int _anchor = Unanchored;
+    private readonly int[] _genKey;
+    private int _genLimit;
 
     public Pipeline(Func<ForwardingState> state, NeighborTable neighbors, int poolFrames = 1024, int frameSize = 2048,
-        int generatedCapacity = PacketBatch.MaxCapacity)
+        int generatedCapacity = PacketBatch.MaxCapacity, int worker = 0, int workers = 1, TunnelHandoff? handoff = null)
     {
+        if (workers is < 1 or > Tunnels.Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers));
+        if ((uint)worker >= (uint)workers) throw new ArgumentOutOfRangeException(nameof(worker));
+        if (handoff is not null && handoff.Workers != workers) throw new ArgumentException("handoff built for another worker count", nameof(handoff));
         _state = state;
         Neighbors = neighbors;
+        _handoff = workers > 1 ? handoff : null;
+        Worker = worker;
+        Workers = workers;
         _pool = new FramePool(poolFrames, frameSize);
         _reassembler = new Ipv4Reassembler();
         _pending = new PendingQueue();
         _icmpLimiter = new IcmpRateLimiter();
         Generated = new PacketBatch(generatedCapacity);
-        _ipId = (ushort)Random.Shared.Next(1, 0x10000);
+        _genKey = new int[generatedCapacity];
+        _genLimit = generatedCapacity;
+        _output = new PacketBatch(PacketBatch.MaxCapacity);
+        _outputSource = new int[PacketBatch.MaxCapacity];
+        int perWorker = (0xFFFF - worker - 1) / workers + 1;
+        _ipId = 1 + worker + workers * Random.Shared.Next(perWorker);
+        _encap = new EncapItem[PacketBatch.MaxCapacity + generatedCapacity];
     }
 
     public NeighborTable Neighbors { get; }
+    /// <summary>This pipeline's worker index and the number of workers: tunnel counters and IP IDs are kept per
+    /// worker, and a sequenced tunnel is encapsulated by one of them.</summary>
+    public int Worker { get; }
+    public int Workers { get; }
     public WorkerCounters Counters { get; } = new();
     public PacketBatch Generated { get; }
     public int PendingCount => _pending.Count;
+    /// <summary>True when other workers handed this one packets it has not sent yet: the worker must not sleep.</summary>
+    public bool HasHandoffWork => _handoff is not null && _handoff.HasInbound(Worker);
     public int PoolAvailable => _pool.Available;
 
     /// <summary>The running capture's tap for this worker, or null. Control plane sets and clears it; the worker
@@ -68,34 +123,93 @@ public sealed partial class Pipeline : IDisposable
         set => Volatile.Write(ref _captureSlot, value); // release: the tap and its ring are built before a worker sees them
     }
 
-    /// <summary>Runs every stage over <paramref name="batch"/>. Reads the forwarding state once.</summary>
-    public void Process(PacketBatch batch, long nowMs)
+    /// <summary>
+    /// Runs every stage over <paramref name="batch"/>, reading the forwarding state once, and returns the frames
+    /// to transmit in wire order: <paramref name="batch"/> itself when the pipeline built no frame for it, else
+    /// the pipeline's output batch, where built frames sit in the place of the packets they come from. Transmit
+    /// it (every port's TxBurst), then call <see cref="Transmitted"/> before returning the rx frames to their port.
+    /// </summary>
+    public PacketBatch Process(PacketBatch batch, long nowMs)
     {
         BeginBatch(nowMs);
         var tap = _tap;
         if (tap is not null) tap.BeforeStages(batch);
-        for (int i = 0; i < batch.Count; i++)
+        _batch = batch;
+        int n = batch.Count;
+        // Built frames join the batch's output, which must stay a batch a port can take.
+        _genLimit = Math.Min(Generated.Capacity, PacketBatch.MaxCapacity - n);
+        int genStart = Generated.Count;
+
+        // Pass 1: parse and classify. Each frame's IPv4 header is checked once; its destination goes to _dst.
+        int m = 0;
+        for (int i = 0; i < n; i++)
         {
             ref Frame f = ref batch[i];
-            Classify(ref f);
+            _anchor = i + 1;
+            if (!Classify(ref f)) continue;
+            _dst[m] = ReadDestination(f.Data);
+            _frameOf[m] = i;
+            m++;
+        }
+
+        // Packets parked for a neighbour that answered leave before this batch's: they are older. So do the
+        // packets other workers handed over for the sequenced tunnels this worker owns.
+        _anchor = 0;
+        if (_pending.Count > 0) ServicePending();
+        if (_handoff is not null) TakeHandoffs();
+
+        // Pass 2: one lookup for the whole batch.
+        LookupRuns(_dst, _hop, m);
+
+        // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
+        _innerCount = 0;
+        for (int k = 0; k < m; k++)
+        {
+            int i = _frameOf[k];
+            _anchor = i + 1;
+            // edge hook (SourceCheck): martian sources and rp-filter, once per packet received from a port.
+            if (!SourceAllowed(ref batch[i], null)) continue;
+            Route(ref batch[i], _hop[k], i);
+        }
+
+        // Pass 4: the packets that came out of tunnels, with one more batched lookup.
+        if (_innerCount > 0) RouteDecapsulated();
+
+        // Pass 5: encapsulation, in runs per tunnel, in wire order.
+        if (_encapCount > 0) RunEncap();
+        _anchor = Unanchored;
+
+        for (int i = 0; i < n; i++)
+        {
+            ref Frame f = ref batch[i];
             // edge hook (exact accounting): every rx frame lands in exactly one of Forwarded, Consumed, RxDropped.
             if (f.Drop != DropReason.None) { Counters.Drop(f.Drop); Counters.RxDropped++; }
             else if (f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
             else Counters.Consumed++;
         }
+        CountGenerated(genStart);
         if (tap is not null) tap.AfterStages(batch, Generated);
-        Counters.Packets += batch.Count;
+        Counters.Packets += n;
         Counters.Batches++;
+        _genLimit = Generated.Capacity;
+        if (_handedTo != 0) NotifyOwners();
+        return BuildOutput(batch, genStart);
     }
 
     /// <summary>Timers: ARP retransmissions, pending-queue release and expiry, reassembly expiry. Cheap when
     /// nothing is due; the worker calls it every loop.</summary>
     public void Tick(long nowMs)
     {
-        if (nowMs < _nextTimerMs && _pending.Count == 0) return;
+        bool inbound = _handoff is not null && _handoff.HasInbound(Worker);
+        if (nowMs < _nextTimerMs && _pending.Count == 0 && !inbound) return;
         BeginBatch(nowMs);
-        _nextTimerMs = nowMs + 10;
+        if (nowMs >= _nextTimerMs) _nextTimerMs = nowMs + 10;
+        int genStart = Generated.Count;
         ServicePending();
+        if (inbound) TakeHandoffs();
+        if (_encapCount > 0) RunEncap();
+        CountGenerated(genStart);
+        if (_handedTo != 0) NotifyOwners();
         if (_tap is not null && Generated.Count > 0) _tap.Generated(Generated);
         int expired = _reassembler.Expire(nowMs);
         Counters.Drops[(int)DropReason.ReassemblyTimeout] += expired;
@@ -106,6 +220,7 @@ public sealed partial class Pipeline : IDisposable
     {
         for (int i = 0; i < Generated.Count; i++) ReleaseOwned(in Generated[i]);
         Generated.Clear();
+        if (_handoffTaken) ReleaseHandoffs();
     }
 
     private void BeginBatch(long nowMs)
@@ -116,71 +231,54 @@ public sealed partial class Pipeline : IDisposable
         {
             _s = s;
             _lastNeighbor = null;
+            _tunnelNeighbor = new NeighborEntry?[s.Tunnels.Length];
+            _tunnelNeighborFor = new TunnelAdjacency?[s.Tunnels.Length];
+        }
+        int generation = Neighbors.Generation;
+        if (generation != _neighborGeneration)
+        {
+            // An entry was added or removed: a cached one may be gone from the table (and no longer updated).
+            _neighborGeneration = generation;
+            _lastNeighbor = null;
+            Array.Clear(_tunnelNeighbor);
         }
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
     }
 
+    /// <summary>Layer 2 and the IPv4 header checks. True when the frame is now a valid IPv4 packet (data at
+    /// its header, length its total length) to route; false when it was dropped or consumed (ARP).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Classify(ref Frame f)
+    private bool Classify(ref Frame f)
     {
         Span<byte> data = f.Data;
-        if (data.Length < 14) { f.Drop = DropReason.Truncated; return; }
-        if ((uint)f.InPort >= (uint)_s.Ports.Length) { f.Drop = DropReason.NotForUs; return; }
+        if (data.Length < 14) { f.Drop = DropReason.Truncated; return false; }
+        if ((uint)f.InPort >= (uint)_s.Ports.Length) { f.Drop = DropReason.NotForUs; return false; }
         var port = _s.Ports[f.InPort];
         ulong dstMac = NeighborEntry.ReadMac(data);
         ushort etherType = (ushort)((data[12] << 8) | data[13]);
         if (etherType == EtherTypeIpv4)
         {
-            if (dstMac != port.Mac) { f.Drop = DropReason.NotForUs; return; }
+            if (dstMac != port.Mac) { f.Drop = DropReason.NotForUs; return false; }
             f.TrimFront(14);
-            ReceiveIpv4(ref f);
-            return;
+            // edge hook (offload): a partial checksum a sender's offload left is completed here, or the frame dropped.
+            return ParseIpv4(ref f) && CompleteOffloadedChecksum(ref f);
         }
-        if (dstMac != port.Mac && dstMac != BroadcastMac) { f.Drop = DropReason.NotForUs; return; }
-        if (etherType == EtherTypeArp) { ReceiveArp(ref f, port); return; }
+        if (dstMac != port.Mac && dstMac != BroadcastMac) { f.Drop = DropReason.NotForUs; return false; }
+        if (etherType == EtherTypeArp) { ReceiveArp(ref f, port); return false; }
         f.Drop = DropReason.UnsupportedEtherType; // 802.1Q-tagged and non-IPv4 frames included
+        return false;
     }
 
-    /// <summary>An IPv4 packet whose data starts at its header: from a port, or out of <paramref name="inTunnel"/>.</summary>
-    private void ReceiveIpv4(ref Frame f, Tunnels.Tunnel? inTunnel = null)
-    {
-        if (!Ipv4Header.TryParse(f.Data, out var ip, out var reason)) { f.Drop = reason; return; }
-        if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return; }
-        // edge hook (SourceCheck): martian sources and rp-filter, once per packet received from a port or a tunnel.
-        var sourceDrop = _s.Sources.Check(ip.Source, f.InPort, inTunnel, _s, in _routes, _hops);
-        if (sourceDrop != DropReason.None) { f.Drop = sourceDrop; return; }
-        f.Length = ip.TotalLength; // drop Ethernet padding
-        if (inTunnel is null && !CompleteOffloadedChecksum(ref f)) return; // edge hook: partial (offloaded) checksums
-        uint hopIndex = _routes.Lookup(ip.Destination);
-        if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex); return; }
-        Dispatch(ref f, in _hops[hopIndex]);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RouteMiss(ref Frame f, uint hopIndex)
-    {
-        if (hopIndex != Lpm4Table.NoRoute)
-        {
-            // A route added after this batch's next-hop snapshot: take the newer array and retry once.
-            _hops = _s.NextHops;
-            if (hopIndex < (uint)_hops.Length)
-            {
-                Dispatch(ref f, in _hops[hopIndex]);
-                return;
-            }
-        }
-        SendIcmpError(f.Data, IcmpDestUnreachable, CodeNetUnreachable, 0);
-        f.Drop = DropReason.NoRoute;
-    }
-
-    /// <summary>After the route lookup: to ourselves, or onwards.</summary>
+    /// <summary>Checks an IPv4 header once (lengths, version, checksum) and trims link padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Dispatch(ref Frame f, in NextHop hop)
+    private static bool ParseIpv4(ref Frame f)
     {
-        if (hop.Kind == NextHopKind.Local) DeliverLocal(ref f);
-        else Forward(ref f, in hop, locallyOriginated: false);
+        if (!Ipv4Header.TryParse(f.Data, out var ip, out var reason)) { f.Drop = reason; return false; }
+        if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return false; }
+        f.Length = ip.TotalLength; // drop Ethernet padding
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

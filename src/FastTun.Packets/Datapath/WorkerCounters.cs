@@ -26,6 +26,9 @@ public sealed class WorkerCounters
     public long ChecksumsCompleted;
     public long IcmpSent;
     public long ArpSent;
+    /// <summary>Packets (fragments each) for a sequenced tunnel handed to the worker that owns it. The rx packet
+    /// counts as forwarded on this worker; the owner counts only what it drops.</summary>
+    public long HandedOff;
 
     public void Drop(DropReason reason) => Drops[(int)reason]++;
 

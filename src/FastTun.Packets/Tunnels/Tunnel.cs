@@ -4,12 +4,18 @@ using FastTun.Packets.Headers;
 namespace FastTun.Packets.Tunnels;
 
 /// <summary>
-/// Runtime state of one tunnel: its settings, the outer header template built once, the next IP ID, the GRE
-/// sequence numbers and the per-tunnel counters. The data path mutates it without locks, so a tunnel's
-/// transmit side and its receive side each belong to one worker at a time.
+/// Runtime state of one tunnel: its settings, the outer header template built once, the GRE sequence numbers
+/// and, per worker, the counters and the outer IP IDs (<see cref="TunnelWorkerSlot"/>). Workers never share a
+/// slot, so the hot path mutates it without atomics; the control plane sums the slots when it reads.
+/// The transmit sequence number has one writer: the worker that owns a sequenced tunnel's encapsulation
+/// (see <see cref="Datapath.Pipeline"/>); the receive sequence check is a compare-and-swap, so two workers that
+/// both receive on the tunnel never accept the same number twice.
 /// </summary>
 public sealed class Tunnel
 {
+    /// <summary>Workers a tunnel keeps separate counters and IP IDs for; a gateway never runs more.</summary>
+    public const int MaxWorkers = 64;
+
     /// <summary>Outer IPv4 (20) + GRE header bytes with every constant field filled: version/IHL, protocol,
     /// addresses, GRE flags, protocol type and key. Checksum and sequence fields are zero. Encapsulation writes
     /// the same bytes from the words below (fixed-size stores instead of a variable-length copy).</summary>
@@ -35,12 +41,13 @@ public sealed class Tunnel
     internal readonly bool InputChecksum;
     internal readonly bool InputSequence;
 
-    private ushort _nextId;
     private uint _txSequence;
     /// <summary>Linux's i_seqno: last accepted sequence + 1, or 0 before the first (then anything is accepted).</summary>
     private uint _rxNextSequence;
+    private readonly ushort _firstId;
 
-    internal long _encapPackets, _encapBytes, _decapPackets, _decapBytes;
+    /// <summary>One cache line per worker: counters and the next IP ID.</summary>
+    internal readonly TunnelWorkerSlot[] Slots = new TunnelWorkerSlot[MaxWorkers];
 
     public Tunnel(TunnelSettings settings) : this(settings, (ushort)Random.Shared.Next(1, 0x10000)) { }
 
@@ -49,7 +56,7 @@ public sealed class Tunnel
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
         HeaderLength = settings.Overhead;
-        _nextId = firstId == 0 ? (ushort)1 : firstId;
+        _firstId = firstId == 0 ? (ushort)1 : firstId;
         TosInherit = settings.Tos.Inherit;
         FixedDscp = (byte)(settings.Tos.Value & ~Ipv4Header.EcnMask);
         FixedTtl = settings.Ttl;
@@ -81,28 +88,56 @@ public sealed class Tunnel
 
     public TunnelSettings Settings { get; }
     public string Name => Settings.Name;
+    /// <summary>Hash of the tunnel's wire identity: picks the worker that owns a sequenced tunnel's encapsulation.</summary>
+    internal uint OwnerHash => (Settings.Local * 0x9E3779B1u) ^ (Settings.Remote * 0x85EBCA77u) ^ ((Settings.OutputKey ?? 0) * 0xC2B2AE3Du);
+    /// <summary>True when the tunnel sends GRE sequence numbers: one worker must send all its packets.</summary>
+    internal bool Sequenced => SequenceFieldOffset != 0;
     /// <summary>Bytes encapsulation prepends (outer IPv4 + GRE).</summary>
     public int HeaderLength { get; }
 
-    /// <summary>Packets and inner bytes sent into the tunnel.</summary>
-    public long EncapPackets => _encapPackets;
-    public long EncapBytes => _encapBytes;
+    /// <summary>Packets and inner bytes sent into the tunnel, summed over the workers (racy reads of counters
+    /// each written by one worker: a sum may be one batch old, never torn).</summary>
+    public long EncapPackets => Sum(static s => s.EncapPackets);
+    public long EncapBytes => Sum(static s => s.EncapBytes);
     /// <summary>Packets and inner bytes received from the tunnel and accepted.</summary>
-    public long DecapPackets => _decapPackets;
-    public long DecapBytes => _decapBytes;
+    public long DecapPackets => Sum(static s => s.DecapPackets);
+    public long DecapBytes => Sum(static s => s.DecapBytes);
 
-    /// <summary>The next outer IP ID: non-zero and different from the previous one.</summary>
-    internal ushort NextId()
+    /// <summary>Packets of one worker, for tests and per-worker statistics.</summary>
+    public long EncapPacketsOf(int worker) => Volatile.Read(ref Slots[worker].EncapPackets); // racy read of a single-writer counter
+
+    private long Sum(Func<TunnelWorkerSlot, long> field)
     {
-        ushort id = _nextId;
-        ushort next = (ushort)(id + 1);
-        _nextId = next == 0 ? (ushort)1 : next;
-        return id;
+        long sum = 0;
+        for (int w = 0; w < Slots.Length; w++) sum += field(Slots[w]);
+        return sum;
     }
 
-    /// <summary>The GRE sequence number for the next packet: 0 first, then +1, as Linux's o_seqno. Not atomic:
-    /// a sequenced tunnel must be sent by one worker anyway, since packets two workers interleave reach the
-    /// peer out of order and it drops the late ones as old.</summary>
+    /// <summary>
+    /// The next outer IP ID of worker <paramref name="worker"/> of <paramref name="workers"/>: non-zero, and
+    /// from that worker's own residue class (ID − 1 ≡ worker mod workers), so two workers never send the same
+    /// ID within a wrap. One worker: every ID 1..65535 in turn, as before.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal ushort NextId(int worker, int workers)
+    {
+        ref TunnelWorkerSlot slot = ref Slots[worker];
+        int id = slot.NextId;
+        if (id == 0) id = FirstId(worker, workers);
+        int next = id + workers;
+        slot.NextId = next > 0xFFFF ? 1 + worker : next;
+        return (ushort)id;
+    }
+
+    private int FirstId(int worker, int workers)
+    {
+        int perWorker = (0xFFFF - worker - 1) / workers + 1; // IDs 1+worker, 1+worker+workers, … ≤ 65535
+        return 1 + worker + workers * ((_firstId - 1) % perWorker);
+    }
+
+    /// <summary>The GRE sequence number for the next packet: 0 first, then +1, as Linux's o_seqno. One writer:
+    /// the pipeline hands every packet of a sequenced tunnel to the tunnel's owner worker, so the numbers
+    /// leave through one tx queue in the order they were taken.</summary>
     internal uint NextTxSequence() => _txSequence++;
 
     /// <summary>
@@ -111,13 +146,30 @@ public sealed class Tunnel
     /// </summary>
     internal bool AcceptSequence(uint sequence)
     {
-        if (_rxNextSequence != 0 && (int)(sequence - _rxNextSequence) < 0) return false;
-        _rxNextSequence = sequence + 1;
-        return true;
+        while (true)
+        {
+            uint expected = Volatile.Read(ref _rxNextSequence); // pairs with the CAS below on another worker
+            if (expected != 0 && (int)(sequence - expected) < 0) return false;
+            // CAS: two workers receiving on one tunnel cannot both accept the same number (or move it back).
+            if (Interlocked.CompareExchange(ref _rxNextSequence, sequence + 1, expected) == expected) return true;
+        }
     }
 
-    /// <summary>Sets the next outer IP ID (tests build byte-exact golden frames with it).</summary>
-    internal void SetNextId(ushort id) => _nextId = id == 0 ? (ushort)1 : id;
+    /// <summary>Sets the next outer IP ID of worker 0 (tests build byte-exact golden frames with it).</summary>
+    internal void SetNextId(ushort id) => Slots[0].NextId = id == 0 ? 1 : id;
 
     public override string ToString() => Settings.ToString();
+}
+
+/// <summary>One worker's share of a tunnel's state, padded to a cache line so workers never write the same
+/// line.</summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 64)]
+internal struct TunnelWorkerSlot
+{
+    [System.Runtime.InteropServices.FieldOffset(0)] public long EncapPackets;
+    [System.Runtime.InteropServices.FieldOffset(8)] public long EncapBytes;
+    [System.Runtime.InteropServices.FieldOffset(16)] public long DecapPackets;
+    [System.Runtime.InteropServices.FieldOffset(24)] public long DecapBytes;
+    /// <summary>The next IP ID this worker sends, 0 before the first.</summary>
+    [System.Runtime.InteropServices.FieldOffset(32)] public int NextId;
 }

@@ -31,17 +31,37 @@ public static class TunnelDecap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static DropReason Decapsulate(TunnelTable table, ref Frame frame, out Tunnel? tunnel, bool outerChecksumVerified)
     {
-        // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
-        // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
-        // size, become calls.
         tunnel = null;
         Span<byte> data = frame.Data;
         if (!Ipv4Header.TryParse(data, out _, out DropReason reason)) return reason;
         int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
         if (!outerChecksumVerified && Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) return DropReason.BadIpChecksum;
+        tunnel = DecapsulateParsed(table, ref frame, 0, checkInner: true, out reason);
+        return reason;
+    }
+
+    /// <summary>
+    /// The receive checks after the outer header: the caller has verified it (version, lengths, checksum; the
+    /// frame ends at its total length). <paramref name="checkInner"/> false leaves the inner header's checks to
+    /// the caller (the pipeline parses it once, as it parses every packet it routes); the frame then ends at the
+    /// outer total length. Counters go to <paramref name="worker"/>'s slot. Returns the tunnel (reason None) or
+    /// null with the reason: the tunnel is the return value rather than an out parameter so that, when this is
+    /// not inlined, the caller's local is not address-exposed (a write barrier per packet).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Tunnel? DecapsulateParsed(TunnelTable table, ref Frame frame, int worker, bool checkInner, out DropReason reason)
+    {
+        // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
+        // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
+        // size, become calls.
+        Span<byte> data = frame.Data;
+        int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
         if ((BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
              & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0)
-            return DropReason.TunnelFragment;
+        {
+            reason = DropReason.TunnelFragment;
+            return null;
+        }
 
         int outerTotal = BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.TotalLengthOffset));
         uint source = BinaryPrimitives.ReadUInt32BigEndian(data.Slice(Ipv4Header.SourceOffset));
@@ -52,34 +72,48 @@ public static class TunnelDecap
         if (protocol == Ipv4Header.ProtocolIpip)
         {
             t = table.Lookup(source, destination, protocol, null);
-            if (t is null) return DropReason.NoTunnel;
+            if (t is null) { reason = DropReason.NoTunnel; return null; }
             headerLength = outerHeaderLength;
         }
         else if (protocol == Ipv4Header.ProtocolGre)
         {
             t = AcceptGre(table, data.Slice(outerHeaderLength, outerTotal - outerHeaderLength), source, destination,
                 out reason, out int greLength);
-            if (t is null) return reason;
+            if (t is null) return null;
             headerLength = outerHeaderLength + greLength;
         }
         else
         {
-            return DropReason.UnsupportedProtocol;
+            reason = DropReason.UnsupportedProtocol;
+            return null;
         }
 
         Span<byte> innerBytes = data.Slice(headerLength, outerTotal - headerLength);
-        if (!Ipv4Header.TryParse(innerBytes, out _)) return DropReason.InnerMalformed;
-        int innerTotal = BinaryPrimitives.ReadUInt16BigEndian(innerBytes.Slice(Ipv4Header.TotalLengthOffset));
+        int innerTotal;
+        if (checkInner)
+        {
+            if (!Ipv4Header.TryParse(innerBytes, out _)) { reason = DropReason.InnerMalformed; return null; }
+            innerTotal = BinaryPrimitives.ReadUInt16BigEndian(innerBytes.Slice(Ipv4Header.TotalLengthOffset));
+        }
+        else
+        {
+            if (innerBytes.Length < Ipv4Header.MinLength) { reason = DropReason.InnerMalformed; return null; }
+            innerTotal = innerBytes.Length; // the caller parses the inner header and trims to its total length
+        }
 
         if ((data[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe && !PropagateCe(innerBytes))
-            return DropReason.EcnCeOnNotEct;
+        {
+            reason = DropReason.EcnCeOnNotEct;
+            return null;
+        }
 
         frame.TrimFront(headerLength);
         frame.Length = innerTotal;
-        t!._decapPackets++;
-        t._decapBytes += innerTotal;
-        tunnel = t;
-        return DropReason.None;
+        ref TunnelWorkerSlot slot = ref t!.Slots[worker];
+        slot.DecapPackets++;
+        slot.DecapBytes += innerTotal;
+        reason = DropReason.None;
+        return t;
     }
 
     /// <summary>GRE receive checks in Linux order (gre_parse_header, then ip_tunnel_rcv after the lookup).

@@ -25,7 +25,12 @@ public static class TunnelEncap
     /// The inner header is trusted to be IPv4 (the forwarding stage parsed it); only its length is checked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe DropReason Encapsulate(Tunnel tunnel, ref Frame frame)
+    public static DropReason Encapsulate(Tunnel tunnel, ref Frame frame) => Encapsulate(tunnel, ref frame, 0, 1);
+
+    /// <summary>As <see cref="Encapsulate(Tunnel, ref Frame)"/> for worker <paramref name="worker"/> of
+    /// <paramref name="workers"/>: its counters and its share of the IP ID space.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe DropReason Encapsulate(Tunnel tunnel, ref Frame frame, int worker, int workers)
     {
         int innerLength = frame.Length;
         int headerLength = tunnel.HeaderLength;
@@ -48,7 +53,7 @@ public static class TunnelEncap
         uint flags = tunnel.PmtuDiscovery
             ? Ipv4Header.FlagDontFragment
             : (uint)(inner[Ipv4Header.FlagsFragmentOffset] << 8) & Ipv4Header.FlagDontFragment;
-        uint id = tunnel.NextId();
+        uint id = tunnel.NextId(worker, workers);
 
         // Header checksum from the template's constant words plus the five that change: no pass over the header.
         uint sum = tunnel.ConstantHeaderSum + tos + (uint)totalLength + id + flags + (ttl << 8);
@@ -76,8 +81,9 @@ public static class TunnelEncap
 
         frame.Offset -= headerLength;
         frame.Length = totalLength;
-        tunnel._encapPackets++;
-        tunnel._encapBytes += innerLength;
+        ref TunnelWorkerSlot slot = ref tunnel.Slots[worker];
+        slot.EncapPackets++;
+        slot.EncapBytes += innerLength;
         return DropReason.None;
     }
 

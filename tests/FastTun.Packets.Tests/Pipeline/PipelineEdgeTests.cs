@@ -1,8 +1,8 @@
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
-using static FastTun.Gateway.Tests.Pipeline.SeedLab;
+using static FastTun.Packets.Tests.Pipeline.SeedLab;
 
-namespace FastTun.Gateway.Tests.Pipeline;
+namespace FastTun.Packets.Tests.Pipeline;
 
 /// <summary>Issue #12 items 3 and 4 on the seed pipelines: an ARP flood cannot push out the tunnel's neighbours,
 /// and martian or reverse-path-failing sources are dropped, forwarded or decapsulated alike.</summary>
@@ -132,7 +132,7 @@ public class PipelineEdgeTests
     [Fact]
     public void Process_StrictRpFilter_DecapsulatedSourceRoutingOutEth1_Dropped()
     {
-        using var lab = new SeedLab("set fasttun rp-filter strict");
+        using var lab = new SeedLab(rpFilter: RpFilterMode.Strict);
         uint lanHost = 0x0A010863; // 10.1.8.99: on gw2's eth1 subnet, so its route leaves by eth1, not tun0
         var frame = Eth(Gw2Eth2Mac, Gw1Eth2Mac, Encapsulated(Gw1Wan, Gw2Wan, Ping(lanHost, Server2)));
         var (o, rx) = lab.Run(lab.Gw2, (Eth2, frame));
@@ -171,7 +171,7 @@ public class PipelineEdgeTests
     [Fact]
     public void Process_RpFilterOff_SourceWithoutRoute_Forwarded()
     {
-        using var lab = new SeedLab("set fasttun rp-filter off");
+        using var lab = new SeedLab(rpFilter: RpFilterMode.Off);
         var (o, rx) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(0xC6336401, Server2))));
         Assert.Equal(DropReason.None, rx[0].Drop);
         Assert.Contains(o, s => s.Port == Eth2);

@@ -1,8 +1,9 @@
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
-using static FastTun.Gateway.Tests.Pipeline.SeedLab;
+using FastTun.Packets.Tunnels;
+using static FastTun.Packets.Tests.Pipeline.SeedLab;
 
-namespace FastTun.Gateway.Tests.Pipeline;
+namespace FastTun.Packets.Tests.Pipeline;
 
 public class PipelineForwardingTests
 {
@@ -109,12 +110,12 @@ public class PipelineForwardingTests
     }
 
     [Theory]
-    [InlineData("ipip", "", 1480)]
-    [InlineData("gre", "", 1476)]
-    [InlineData("gre", "set interfaces tunnel tun0 parameters ip key '42'\nset interfaces tunnel tun0 parameters ip checksum\nset interfaces tunnel tun0 parameters ip sequence", 1464)]
-    public void Process_NonDfPacketOverTunnelMtu_FragmentedThenArrivesWhole(string mode, string extra, int mtu)
+    [InlineData(TunnelMode.Ipip, false, 1480)]
+    [InlineData(TunnelMode.Gre, false, 1476)]
+    [InlineData(TunnelMode.Gre, true, 1464)]
+    public void Process_NonDfPacketOverTunnelMtu_FragmentedThenArrivesWhole(TunnelMode mode, bool keyCsumSeq, int mtu)
     {
-        using var lab = new SeedLab(extra, mode);
+        using var lab = keyCsumSeq ? new SeedLab(mode, key: 42, checksum: true, sequence: true) : new SeedLab(mode);
         var big = Ping(Server1, Server2, payload: 1500 - 28, df: false);
         var (o1, _) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, big)));
         Assert.Equal(2, o1.Count);

@@ -1,11 +1,10 @@
 using System.Buffers.Binary;
-using FastTun.Gateway.Config;
-using FastTun.Gateway.Dataplane;
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
-using Microsoft.Extensions.Logging.Abstractions;
+using FastTun.Packets.Routing;
+using FastTun.Packets.Tunnels;
 
-namespace FastTun.Gateway.Tests.Pipeline;
+namespace FastTun.Packets.Tests.Pipeline;
 
 /// <summary>
 /// gw1 and gw2 of the seed as two in-memory pipelines, wired eth2 ↔ eth2, with server1 and server2 as
@@ -20,38 +19,16 @@ public sealed class SeedLab : IDisposable
     public const uint Gw1Wan = 0xAC0C010A, Gw2Wan = 0xAC0C010B, Tun1 = 0x01010101, Tun2 = 0x01010102;
     public const ushort Eth1 = 0, Eth2 = 1;
 
-    public static string Gw1Config(string tunnelExtra = "", string encapsulation = "ipip") => $"""
-        set interfaces ethernet eth1 address '10.1.5.1/24'
-        set interfaces ethernet eth2 address '172.12.1.10/24'
-        set interfaces tunnel tun0 address '1.1.1.1/24'
-        set interfaces tunnel tun0 encapsulation '{encapsulation}'
-        set interfaces tunnel tun0 local-ip '172.12.1.10'
-        set interfaces tunnel tun0 remote-ip '172.12.1.11'
-        {tunnelExtra}
-        set protocols static route 10.1.8.0/24 next-hop 1.1.1.2
-        """;
-
-    public static string Gw2Config(string tunnelExtra = "", string encapsulation = "ipip") => $"""
-        set interfaces ethernet eth1 address '10.1.8.1/24'
-        set interfaces ethernet eth2 address '172.12.1.11/24'
-        set interfaces tunnel tun0 address '1.1.1.2/24'
-        set interfaces tunnel tun0 encapsulation '{encapsulation}'
-        set interfaces tunnel tun0 local-ip '172.12.1.11'
-        set interfaces tunnel tun0 remote-ip '172.12.1.10'
-        {tunnelExtra}
-        set protocols static route 10.1.5.0/24 next-hop 1.1.1.1
-        """;
-
-    public SeedLab(string tunnelExtra = "", string encapsulation = "ipip", bool staticNeighbors = true)
+    public SeedLab(TunnelMode mode = TunnelMode.Ipip, uint? key = null, bool checksum = false, bool sequence = false,
+        bool staticNeighbors = true, RpFilterMode rpFilter = RpFilterMode.Loose)
     {
-        var c1 = GatewayConfig.Parse(Gw1Config(tunnelExtra, encapsulation), "gw1", NullLogger.Instance);
-        var c2 = GatewayConfig.Parse(Gw2Config(tunnelExtra, encapsulation), "gw2", NullLogger.Instance);
-        State1 = StateBuilder.Build(c1, [new PortFacts("eth1", Gw1Eth1Mac, 1500), new PortFacts("eth2", Gw1Eth2Mac, 1500)]);
-        State2 = StateBuilder.Build(c2, [new PortFacts("eth1", Gw2Eth1Mac, 1500), new PortFacts("eth2", Gw2Eth2Mac, 1500)]);
+        State1 = Gateway(Gw1Eth1Mac, Gw1Eth2Mac, 0x0A010501, 0xAC0C010A, Tun1, remote: Gw2Wan, farLan: 0x0A010800, mode, key, checksum, sequence, rpFilter);
+        State2 = Gateway(Gw2Eth1Mac, Gw2Eth2Mac, 0x0A010801, 0xAC0C010B, Tun2, remote: Gw1Wan, farLan: 0x0A010500, mode, key, checksum, sequence, rpFilter);
         Neighbors1 = new NeighborTable();
         Neighbors2 = new NeighborTable();
-        Neighbors1.SetConnected(EdgePolicy.ConnectedSubnets(c1)); // as GatewayRuntime does (edge hook)
-        Neighbors2.SetConnected(EdgePolicy.ConnectedSubnets(c2));
+        // As GatewayRuntime does (edge hook): ARP learns only from the ports' connected subnets.
+        Neighbors1.SetConnected([(Eth1, 0x0A010500, 24), (Eth2, 0xAC0C0100, 24)]);
+        Neighbors2.SetConnected([(Eth1, 0x0A010800, 24), (Eth2, 0xAC0C0100, 24)]);
         if (staticNeighbors)
         {
             Neighbors1.AddStatic(Eth1, Server1, Server1Mac, 0);
@@ -62,6 +39,43 @@ public sealed class SeedLab : IDisposable
         Gw1 = new Packets.Datapath.Pipeline(() => State1, Neighbors1);
         Gw2 = new Packets.Datapath.Pipeline(() => State2, Neighbors2);
     }
+
+    /// <summary>
+    /// The forwarding state the gateway builds from the seed's configuration (VyOS <c>set interfaces …</c>):
+    /// eth1 with a /24 LAN address, eth2 with a /24 underlay address, tun0 with a /24 tunnel address towards
+    /// <paramref name="remote"/>, and a static route for the far LAN via the far tunnel address. Routes in the
+    /// kernel's terms: own addresses /32 local, connected subnets, the static route into the tunnel.
+    /// </summary>
+    public static ForwardingState Gateway(ulong eth1Mac, ulong eth2Mac, uint lan, uint wan, uint tunnelAddress, uint remote,
+        uint farLan, TunnelMode mode = TunnelMode.Ipip, uint? key = null, bool checksum = false, bool sequence = false,
+        RpFilterMode rpFilter = RpFilterMode.Loose)
+    {
+        // VyOS 1.2's defaults for an unset ttl and tos: ttl 255, tos inherit.
+        var settings = new TunnelSettings("tun0", mode, wan, remote, ttl: 255, tos: TunnelTos.InheritFromInner,
+            key: key, checksum: checksum, sequence: sequence);
+        var tunnel = new Tunnel(settings);
+        var ports = new[]
+        {
+            new PortInfo(Eth1, "eth1", eth1Mac, 1500, [lan]),
+            new PortInfo(Eth2, "eth2", eth2Mac, 1500, [wan]),
+        };
+        var tunnels = new[] { new TunnelPath(tunnel, settings.Mtu(1500), tunnelAddress) };
+        var decap = new TunnelTable();
+        decap.Add(tunnel);
+        var hops = new[] { NextHop.Into(0), NextHop.ConnectedTo(Eth1), NextHop.ConnectedTo(Eth2), NextHop.LocalDelivery };
+        var table = new Lpm4Table();
+        table.AddOrReplace(farLan, 24, 0);
+        table.AddOrReplace(lan & 0xFFFFFF00, 24, 1);
+        table.AddOrReplace(wan & 0xFFFFFF00, 24, 2);
+        table.AddOrReplace(tunnelAddress & 0xFFFFFF00, 24, 0);
+        foreach (uint own in new[] { lan, wan, tunnelAddress }) table.AddOrReplace(own, 32, 3);
+        // The gateway's default source check (StateBuilder): loose rp-filter, martians and own addresses.
+        return new ForwardingState(table, hops, ports, tunnels, decap) { Sources = new SourceCheck(rpFilter, [lan, wan, tunnelAddress]) };
+    }
+
+    /// <summary>Another worker's pipeline on gw1's state and neighbours.</summary>
+    public Packets.Datapath.Pipeline Gw1Worker(int worker, int workers, TunnelHandoff? handoff = null) =>
+        new(() => State1, Neighbors1, worker: worker, workers: workers, handoff: handoff);
 
     public ForwardingState State1 { get; }
     public ForwardingState State2 { get; }
@@ -89,17 +103,20 @@ public sealed class SeedLab : IDisposable
             bytes.CopyTo(f.Data);
             f.InPort = port;
         }
-        gw.Process(batch, Now);
-        gw.Tick(Now);
+        var output = gw.Process(batch, Now);
         var outList = new List<Sent>();
+        // What the worker transmits, in wire order: forwarded rx frames and built frames in their place.
+        foreach (ref Frame f in output.Frames)
+            if (f.Drop == DropReason.None && f.OutPort != PacketBatch.NoPort) outList.Add(new Sent(f.OutPort, f.Data.ToArray(), f.Drop));
         var rx = new List<Sent>();
         for (int i = 0; i < batch.Count; i++)
         {
             ref Frame f = ref batch[i];
             rx.Add(new Sent(f.OutPort, f.Data.ToArray(), f.Drop));
-            if (f.Drop == DropReason.None && f.OutPort != PacketBatch.NoPort) outList.Add(new Sent(f.OutPort, f.Data.ToArray(), f.Drop));
-            _pool.Return(f);
         }
+        gw.Transmitted(batch);
+        foreach (ref Frame f in batch.Frames) _pool.Return(f);
+        gw.Tick(Now);
         outList.AddRange(Drain(gw));
         return (outList, rx);
     }

@@ -1,8 +1,9 @@
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
-using static FastTun.Gateway.Tests.Pipeline.SeedLab;
+using FastTun.Packets.Tunnels;
+using static FastTun.Packets.Tests.Pipeline.SeedLab;
 
-namespace FastTun.Gateway.Tests.Pipeline;
+namespace FastTun.Packets.Tests.Pipeline;
 
 public class PipelineSecurityTests
 {
@@ -35,7 +36,7 @@ public class PipelineSecurityTests
     [Fact]
     public void Process_GreWithWrongKey_DroppedNeverForwarded()
     {
-        using var lab = new SeedLab("set interfaces tunnel tun0 parameters ip key '42'", "gre");
+        using var lab = new SeedLab(TunnelMode.Gre, key: 42);
         byte[] gre = [0x20, 0x00, 0x08, 0x00, 0, 0, 0, 43]; // K bit, key 43
         var (o, rx) = lab.Run(lab.Gw2, (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Encapsulated(Gw1Wan, Gw2Wan, Ping(Server1, Server2), Ipv4Header.ProtocolGre, gre))));
         Assert.NotEqual(DropReason.None, rx[0].Drop);
@@ -45,7 +46,7 @@ public class PipelineSecurityTests
     [Fact]
     public void Process_GreVersion1_Dropped()
     {
-        using var lab = new SeedLab("", "gre");
+        using var lab = new SeedLab(TunnelMode.Gre);
         byte[] gre = [0x00, 0x01, 0x08, 0x00];
         var (o, rx) = lab.Run(lab.Gw2, (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Encapsulated(Gw1Wan, Gw2Wan, Ping(Server1, Server2), Ipv4Header.ProtocolGre, gre))));
         Assert.Equal(DropReason.GreBadVersion, rx[0].Drop);

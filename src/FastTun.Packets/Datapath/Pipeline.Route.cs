@@ -1,0 +1,119 @@
+using System.Runtime.CompilerServices;
+using FastTun.Packets.Routing;
+
+namespace FastTun.Packets.Datapath;
+
+/// <summary>Routing: the batched lookups of passes 2 and 4 and the dispatch after them.</summary>
+public sealed partial class Pipeline
+{
+    /// <summary>An IPv4 packet whose data starts at its valid header, routed one at a time: reassembled
+    /// datagrams and packets decapsulated from them (rare paths).</summary>
+    private void ReceiveIpv4(ref Frame f)
+    {
+        if (!ParseIpv4(ref f)) return;
+        Route(ref f, _routes.Lookup(ReadDestination(f.Data)), -1);
+    }
+
+    /// <summary>After the route lookup: to ourselves, or onwards. <paramref name="rxIndex"/> is the frame's
+    /// index in the batch while pass 3 runs (decapsulation then queues the inner packet for pass 4), else −1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Route(ref Frame f, uint hopIndex, int rxIndex)
+    {
+        if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex, rxIndex); return; }
+        ref readonly NextHop hop = ref _hops[hopIndex];
+        // Hooks: ECMP next-hop selection (config) and the martian / rp-filter check (edge) go here, once per
+        // routed packet (forwarded or decapsulated), before the packet is delivered or forwarded.
+        if (hop.Kind == NextHopKind.Local) DeliverLocal(ref f, rxIndex);
+        else Forward(ref f, in hop, locallyOriginated: false);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RouteMiss(ref Frame f, uint hopIndex, int rxIndex)
+    {
+        if (hopIndex != Lpm4Table.NoRoute)
+        {
+            // A route added after this batch's next-hop snapshot: take the newer array and retry once.
+            _hops = _s.NextHops;
+            if (hopIndex < (uint)_hops.Length)
+            {
+                Route(ref f, hopIndex, rxIndex);
+                return;
+            }
+        }
+        SendIcmpError(f.Data, IcmpDestUnreachable, CodeNetUnreachable, 0);
+        f.Drop = DropReason.NoRoute;
+    }
+
+    /// <summary>Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order.</summary>
+    private void RouteDecapsulated()
+    {
+        int count = _innerCount;
+        LookupRuns(_innerDst, _innerHop, count);
+        for (int k = 0; k < count; k++)
+        {
+            int i = _innerFrameOf[k];
+            _anchor = i + 1;
+            Tunnels.Tunnel? tunnel = _innerTunnel[k];
+            _innerTunnel[k] = null; // no reference kept past the batch
+            // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
+            if (!SourceAllowed(ref _batch[i], tunnel)) continue;
+            Route(ref _batch[i], _innerHop[k], -1);
+        }
+        _innerCount = 0;
+    }
+
+    /// <summary>
+    /// hop[k] = the route of dst[k] for k &lt; count, with one <see cref="Lpm4Reader.LookupBatch"/> over the
+    /// destinations that differ from the one before: a run of packets to one address (every tunnel packet to our
+    /// endpoint address, a burst of one flow) is looked up once. Same table snapshot for the whole batch, so the
+    /// answer is the one each lookup would have given.
+    /// </summary>
+    private void LookupRuns(uint[] dst, uint[] hop, int count)
+    {
+        if (count == 0) return;
+        uint[] unique = _uniqueDst;
+        int u = 0;
+        uint previous = ~dst[0];
+        for (int k = 0; k < count; k++)
+        {
+            uint d = dst[k];
+            if (d != previous) unique[u++] = d;
+            previous = d;
+        }
+        _routes.LookupBatch(unique.AsSpan(0, u), _uniqueHop);
+        int j = -1;
+        previous = ~dst[0];
+        for (int k = 0; k < count; k++)
+        {
+            uint d = dst[k];
+            if (d != previous) j++;
+            previous = d;
+            hop[k] = _uniqueHop[j];
+        }
+    }
+
+    /// <summary>Queues a decapsulated rx frame (pass 3) for pass 4: at most one entry per rx frame.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void QueueInner(ref Frame f, int rxIndex, Tunnels.Tunnel? tunnel)
+    {
+        int k = _innerCount++;
+        _innerDst[k] = ReadDestination(f.Data);
+        _innerFrameOf[k] = rxIndex;
+        _innerTunnel[k] = tunnel;
+    }
+
+    /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port
+    /// (<paramref name="inTunnel"/> null) or out of a tunnel. False when the frame was dropped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
+    {
+        var drop = _s.Sources.Check(ReadSource(f.Data), f.InPort, inTunnel, _s, in _routes, _hops);
+        if (drop == DropReason.None) return true;
+        f.Drop = drop;
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ReadSource(ReadOnlySpan<byte> packet) =>
+        System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Headers.Ipv4Header.SourceOffset));
+}
