@@ -71,14 +71,18 @@ public static class ShowCommand
 
     public static void Tunnels(JsonObject data, TextWriter output)
     {
-        var t = new TableWriter("NAME", "MODE", "LOCAL", "REMOTE", "ADDRESS", "MTU", "TTL", "TOS", "KEY", "PMTUD", "ENCAP-PKTS", "ENCAP-BYTES", "DECAP-PKTS", "DECAP-BYTES");
+        var t = new TableWriter("NAME", "MODE", "LOCAL", "REMOTE", "ADDRESS", "MTU", "TTL", "TOS", "KEY", "PMTUD", "ENCAP-PKTS", "ENCAP-BYTES", "DECAP-PKTS", "DECAP-BYTES",
+            "SEQ-RX", "LOST", "REORD", "DUP", "OUT-WIN", "RESYNC", "LOSS");
         foreach (var x in data["tunnels"]!.AsArray())
         {
             string key = x!["inputKey"] is null && x["outputKey"] is null ? "-"
                 : S(x["inputKey"]) == S(x["outputKey"]) ? S(x["inputKey"]) : $"i{S(x["inputKey"])}/o{S(x["outputKey"])}";
             t.Add(S(x["name"]), S(x["mode"]), S(x["local"]), S(x["remote"]), string.Join(",", x["addresses"]!.AsArray().Select(S)),
                 S(x["mtu"]), S(x["ttl"]), S(x["tos"]), key, x["pmtuDiscovery"]!.GetValue<bool>() ? "on" : "off",
-                S(x["encapPackets"]), S(x["encapBytes"]), S(x["decapPackets"]), S(x["decapBytes"]));
+                S(x["encapPackets"]), S(x["encapBytes"]), S(x["decapPackets"]), S(x["decapBytes"]),
+                S(x["sequence"]?["received"]), S(x["sequence"]?["lost"]), S(x["sequence"]?["reordered"]),
+                S(x["sequence"]?["duplicates"]), S(x["sequence"]?["outOfWindow"]), S(x["sequence"]?["resyncs"]),
+                x["sequence"]?["lossRate"] is { } rate ? ((double)rate).ToString("0.####%", System.Globalization.CultureInfo.InvariantCulture) : "-");
         }
         t.Write(output);
     }

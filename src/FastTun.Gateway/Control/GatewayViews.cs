@@ -77,10 +77,24 @@ public static class GatewayViews
                 ["encapBytes"] = t.EncapBytes,
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
+                ["sequence"] = Sequence(t.SequenceMeter),
             });
         }
         return new JsonObject { ["tunnels"] = list };
     }
+
+    /// <summary>The GRE sequence meter of a tunnel (all zero on a tunnel that receives no sequence numbers).
+    /// Counters written by one worker, read racily: a reading may be a batch old.</summary>
+    public static JsonObject Sequence(Packets.Tunnels.GreSequenceMeter m) => new()
+    {
+        ["received"] = Volatile.Read(ref m.Received), // racy reads of single-writer counters (see GreSequenceMeter)
+        ["lost"] = Volatile.Read(ref m.Lost),
+        ["reordered"] = Volatile.Read(ref m.Reordered),
+        ["duplicates"] = Volatile.Read(ref m.Duplicates),
+        ["outOfWindow"] = Volatile.Read(ref m.OutOfWindow),
+        ["resyncs"] = Volatile.Read(ref m.Resyncs),
+        ["lossRate"] = Math.Round(m.LossRate, 6),
+    };
 
     public static JsonObject Routes(GatewayRuntime runtime)
     {
@@ -151,6 +165,7 @@ public static class GatewayViews
                 ["encapBytes"] = t.EncapBytes,
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
+                ["sequence"] = Sequence(t.SequenceMeter),
             });
         }
         var drops = new long[(int)DropReason.Count];
