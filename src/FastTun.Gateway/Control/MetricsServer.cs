@@ -129,10 +129,12 @@ public sealed class MetricsServer : IDisposable
         })
         {
             Family(metric, "counter", help);
-            foreach (var t in tunnels) Sample(metric, Label("tunnel", (string)t!["name"]!), (long)t["sequence"]![field]!);
+            foreach (var t in tunnels)
+                if (t!["sequence"]?[field] is { } value) Sample(metric, Label("tunnel", (string)t["name"]!), (long)value);
         }
         Family("fasttun_tunnel_seq_loss_ratio", "gauge", "Lost / (received + lost) sequence numbers since the tunnel was created.");
-        foreach (var t in tunnels) Sample("fasttun_tunnel_seq_loss_ratio", Label("tunnel", (string)t!["name"]!), (double)t["sequence"]!["lossRate"]!);
+        foreach (var t in tunnels)
+            if (t!["sequence"]?["lossRate"] is { } rate) Sample("fasttun_tunnel_seq_loss_ratio", Label("tunnel", (string)t["name"]!), (double)rate);
         Family("fasttun_drops_total", "counter", "Frames dropped by the data path, by reason.");
         foreach (var (reason, value) in stats["drops"]!.AsObject()) Sample("fasttun_drops_total", Label("reason", reason), (long)value!);
         var workers = stats["workers"]!.AsArray();
