@@ -92,6 +92,7 @@ internal sealed class ConfigDraft
     public List<NeighborDraft> Neighbors { get; } = [];
     public Leaf<int> Workers;
     public Leaf<string> ControlSocket;
+    public Leaf<bool> UnknownTunnelUnreachable;
     public int IgnoredLines;
 
     public EthernetDraft Ethernet(string name, int line) => Find(Ethernets, e => e.Name == name) ?? Add(Ethernets, new EthernetDraft(name, line));

@@ -25,6 +25,7 @@ namespace FastTun.Gateway.Config;
 /// set fasttun interface NAME queues 1-64                           (default 1)
 /// set fasttun workers 1-1024                                       (default: one per port queue)
 /// set fasttun control-socket PATH
+/// set fasttun icmp-unreachable-for-unknown-tunnels enable|disable  (default enable: ICMP 3/3 as Linux)
 /// set fasttun neighbor A.B.C.D mac XX:XX:XX:XX:XX:XX
 /// set fasttun neighbor A.B.C.D interface NAME                      (default: the ethernet whose subnet holds A)
 /// </code>
@@ -263,6 +264,11 @@ internal sealed class ConfigParser
                 break;
             case "control-socket" when w.Count == 4:
                 Set(ref _draft.ControlSocket, w[3], w[3], "fasttun control-socket");
+                break;
+            case "icmp-unreachable-for-unknown-tunnels" when w.Count == 4:
+                if (w[3] is "enable" or "disable")
+                    Set(ref _draft.UnknownTunnelUnreachable, w[3] == "enable", w[3], "fasttun icmp-unreachable-for-unknown-tunnels");
+                else Error($"icmp-unreachable-for-unknown-tunnels must be 'enable' or 'disable', not '{w[3]}': {_text}");
                 break;
             case "interface" when w.Count == 6 && IsInterfaceName(w[3]):
                 var port = _draft.Port(w[3], _line);

@@ -58,7 +58,10 @@ internal sealed partial class ConfigValidator
         string? controlSocket = v.ControlSocket(draft);
         if (errors.Count > before) return null;
         return new GatewayConfig(source, interfaces, tunnels, routes, neighbors,
-            draft.Workers.IsSet ? draft.Workers.Value : null, controlSocket, draft.IgnoredLines, [.. v._warnings]);
+            draft.Workers.IsSet ? draft.Workers.Value : null, controlSocket, draft.IgnoredLines, [.. v._warnings])
+        {
+            UnknownTunnelUnreachable = !draft.UnknownTunnelUnreachable.IsSet || draft.UnknownTunnelUnreachable.Value,
+        };
     }
 
     private ImmutableArray<EthernetInterface> Interfaces(ConfigDraft draft)

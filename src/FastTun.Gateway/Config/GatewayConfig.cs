@@ -51,6 +51,10 @@ public sealed class GatewayConfig
     /// <summary>The configured worker count, or null for one worker per port queue.</summary>
     public int? Workers { get; }
     public string? ControlSocket { get; }
+    /// <summary><c>set fasttun icmp-unreachable-for-unknown-tunnels</c>: whether an IPIP/GRE packet to one of our
+    /// addresses that matches no tunnel (a wrong or missing GRE key included) gets ICMP port unreachable, as
+    /// Linux answers (default), or is dropped in silence. Counted under its drop reason either way.</summary>
+    public bool UnknownTunnelUnreachable { get; init; } = true;
     /// <summary>Lines accepted without effect (system, duplex, speed, smp-affinity, loopback), each logged.</summary>
     public int IgnoredLines { get; }
     /// <summary>Problems that VyOS and the kernel accept but that deserve attention; also logged.</summary>

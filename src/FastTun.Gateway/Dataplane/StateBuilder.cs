@@ -113,7 +113,10 @@ public static class StateBuilder
             byPrefix[(r.Prefix, r.Length)] = new InstalledRoute(r.Prefix, r.Length, hops[(int)r.NextHop], origins[i], vias[i]);
         }
         installed = byPrefix.Values.ToList();
-        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap);
+        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap)
+        {
+            UnknownTunnelUnreachable = config.UnknownTunnelUnreachable,
+        };
     }
 
     public static PacketTunnels.TunnelSettings ToSettings(Config.Tunnel t) => new(
