@@ -44,16 +44,26 @@ public static class GatewayViews
         return new JsonObject { ["interfaces"] = list };
     }
 
-    public static JsonObject Tunnels(GatewayRuntime runtime)
+    public static JsonObject Tunnels(GatewayRuntime runtime) => Tunnels(runtime, TunnelQuery.All);
+
+    /// <summary>The tunnels <paramref name="query"/> selects, one page of them; <c>total</c> counts every tunnel,
+    /// <c>matched</c> those the filter kept (before paging).</summary>
+    public static JsonObject Tunnels(GatewayRuntime runtime, TunnelQuery query)
     {
         var state = runtime.State;
         var list = new JsonArray();
         long now = Environment.TickCount64;
+        var configuredByName = new Dictionary<string, Config.Tunnel>(runtime.Config.Tunnels.Length, StringComparer.Ordinal);
+        foreach (var c in runtime.Config.Tunnels) configuredByName[c.Name] = c; // FindTunnel per row is O(n²) on a hub
+        int matched = 0;
         foreach (var tp in state.Tunnels)
         {
             var t = tp.Tunnel;
             var s = t.Settings;
-            var configured = runtime.Config.FindTunnel(t.Name);
+            if (!query.Matches(s)) continue;
+            int position = matched++;
+            if (position < query.Offset || (query.Limit is { } limit && position >= query.Offset + limit)) continue;
+            var configured = configuredByName.GetValueOrDefault(t.Name);
             list.Add(new JsonObject
             {
                 ["name"] = t.Name,
@@ -80,7 +90,14 @@ public static class GatewayViews
                 ["sequence"] = Sequence(t.SequenceMeter),
             });
         }
-        return new JsonObject { ["tunnels"] = list };
+        return new JsonObject
+        {
+            ["tunnels"] = list,
+            ["total"] = state.Tunnels.Length,
+            ["matched"] = matched,
+            ["offset"] = query.Offset,
+            ["limit"] = query.Limit,
+        };
     }
 
     /// <summary>The GRE sequence meter of a tunnel (all zero on a tunnel that receives no sequence numbers).

@@ -38,12 +38,12 @@ public static class StateBuilder
             throw new ArgumentException($"{ports.Count} ports opened for {config.Interfaces.Length} configured interfaces");
 
         var hops = new List<NextHop>();
+        var hopIndex = new Dictionary<NextHop, uint>(); // a hub has a next hop per spoke: no linear search
         uint Hop(NextHop h)
         {
-            int i = hops.IndexOf(h);
-            if (i >= 0) return (uint)i;
+            if (hopIndex.TryGetValue(h, out uint i)) return i;
             hops.Add(h);
-            return (uint)(hops.Count - 1);
+            return hopIndex[h] = (uint)(hops.Count - 1);
         }
 
         var portInfos = new PortInfo[ports.Count];
@@ -59,7 +59,7 @@ public static class StateBuilder
 
         var tunnels = new TunnelPath[config.Tunnels.Length];
         var tunnelIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var decap = new PacketTunnels.TunnelTable();
+        var runtimes = new PacketTunnels.Tunnel[tunnels.Length];
         for (int i = 0; i < tunnels.Length; i++)
         {
             var t = config.Tunnels[i];
@@ -76,8 +76,9 @@ public static class StateBuilder
             uint address = t.Addresses.Length > 0 ? t.Addresses[0].Address : 0;
             tunnels[i] = new TunnelPath(runtime, t.MtuFor(underlayMtu), address);
             tunnelIndex[t.Name] = i;
-            decap.Add(runtime);
+            runtimes[i] = runtime;
         }
+        var decap = new PacketTunnels.TunnelTable(runtimes); // one build, not one copy of the table per tunnel
 
         var routes = new List<Route4>();
         var origins = new List<RouteOrigin>();
