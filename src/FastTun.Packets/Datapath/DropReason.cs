@@ -61,6 +61,9 @@ public enum DropReason : ushort
     // Workers (appended)
     /// <summary>The ring towards the worker that owns a sequenced tunnel was full.</summary>
     HandoffFull,
+    // Routes (appended)
+    /// <summary>The route is a blackhole: dropped without an ICMP error, as the kernel's blackhole route.</summary>
+    Blackhole,
     Count,
 }
 

@@ -8,10 +8,13 @@ namespace FastTun.Packets.Datapath;
 
 public sealed partial class Pipeline
 {
-    /// <summary>Forwards a packet whose data starts at its valid IPv4 header towards <paramref name="hop"/>.</summary>
+    /// <summary>Forwards a packet whose data starts at its valid IPv4 header towards <paramref name="routed"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Forward(ref Frame f, in NextHop hop, bool locallyOriginated)
+    private void Forward(ref Frame f, in NextHop routed, bool locallyOriginated)
     {
+        // config's ECMP hook: the route's next hop, or for a group the member this flow hashes to.
+        ref readonly NextHop hop = ref Multipath.Select(_s, in routed, f.Data);
+        if (hop.Kind == NextHopKind.Blackhole) { f.Drop = DropReason.Blackhole; return; } // config's blackhole hook
         Span<byte> packet = f.Data;
         if (!locallyOriginated)
         {

@@ -100,6 +100,21 @@ public sealed class UnknownTunnelReplyTests : IDisposable
     public void Parse_UnknownTunnelOption_Read(string line, bool expected) =>
         Assert.Equal(expected, Parse(Gw1Gre + line).UnknownTunnelUnreachable);
 
+    [Theory]
+    [InlineData(Config.ConfigFormat.Set)]
+    [InlineData(Config.ConfigFormat.Boot)]
+    [InlineData(Config.ConfigFormat.Iproute2)]
+    public void Print_RepliesDisabled_LoadsBackDisabled(Config.ConfigFormat format)
+    {
+        var config = Parse(Gw1Gre + "set fasttun icmp-unreachable-for-unknown-tunnels disable\n");
+        string text = Config.ConfigPrinter.Print(config, format);
+        Assert.Contains("icmp-unreachable-for-unknown-tunnels", text, StringComparison.Ordinal);
+        var back = Config.GatewayConfig.Parse(text, "printed", new CapturingLogger(), format);
+        Assert.False(back.UnknownTunnelUnreachable);
+        Assert.True(back.SameModel(config));
+        Assert.False(back.SameModel(Parse(Gw1Gre)));
+    }
+
     [Fact]
     public void Parse_UnknownTunnelOptionBadValue_ErrorNamesLine() =>
         SingleError(Gw1Gre + "set fasttun icmp-unreachable-for-unknown-tunnels off\n", 7, "must be 'enable' or 'disable'");
