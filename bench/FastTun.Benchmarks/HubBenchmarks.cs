@@ -16,6 +16,7 @@ namespace FastTun.Benchmarks;
 /// stay in cache; and the time to load the hub's configuration (parse, validate, build the forwarding state).
 /// Compare <c>Tunnels=10000</c> against <c>Tunnels=1</c> of the same run.
 /// </summary>
+[BenchmarkDotNet.Attributes.MedianColumn]
 public class HubBenchmarks
 {
     private const int Corpus = 1024;
