@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;
+using FastTun.Packets.Routing;
 
 namespace FastTun.Gateway.Dataplane;
 
@@ -84,10 +85,12 @@ public sealed class Worker : IDisposable
         }
         var counters = Pipeline.Counters;
         int idle = 0;
+        using QsbrReader routeReader = Qsbr.Shared.Register();   // lpm: route-table QSBR (Routing/Qsbr.cs)
         try
         {
             while (!_stop)
             {
+                routeReader.Quiescent();   // lpm: no route-table reference is held between passes
                 bool worked = false;
                 for (int p = 0; p < _ports.Length; p++)
                 {
@@ -104,13 +107,12 @@ public sealed class Worker : IDisposable
                     port.RxDone(_batch);
                     counters.BusyTicks += Stopwatch.GetTimestamp() - start;
                 }
-                // Hook (lpm): the worker's QSBR quiescent state goes here, once per pass: no route-table
-                // reader of this worker is live between passes.
                 Pipeline.Tick(Environment.TickCount64);
                 if (Pipeline.Generated.Count > 0) SendGenerated();
                 if (worked) { idle = 0; continue; }
                 if (++idle < SpinPasses) continue;
                 for (int q = 0; q < _ports.Length; q++) _ports[q].Flush();
+                routeReader.Offline();   // lpm: a sleeping worker never holds up a route update
                 if (_handoff is not null)
                 {
                     // Announce the sleep, then look once more: a worker that hands packets over after this
@@ -119,6 +121,7 @@ public sealed class Worker : IDisposable
                     if (Pipeline.HasHandoffWork)
                     {
                         _handoff.SetSleeping(Index, false);
+                        routeReader.Online();
                         idle = 0;
                         continue;
                     }
@@ -130,6 +133,7 @@ public sealed class Worker : IDisposable
                     ulong count;
                     Libc.read(_wakeFd, &count, sizeof(ulong)); // resets the counter; EAGAIN when nobody wrote
                 }
+                routeReader.Online();
                 idle = 0;
             }
         }
