@@ -10,23 +10,38 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class ShowCommand
 {
-    public const string UsageText = "usage: fasttun show interfaces|tunnels|routes|neighbors|stats [--json] [--watch [--interval S] [--count N]] [--control-socket PATH]";
+    public const string UsageText = "usage: fasttun show interfaces|tunnels|routes|neighbors|stats [--json] [--watch [--interval S] [--count N]] [--control-socket PATH]\n"
+        + "       fasttun show tunnels [--name GLOB] [--remote A.B.C.D] [--local A.B.C.D] [--mode ipip|gre] [--offset N] [--limit N]";
+    private static readonly string[] TunnelOptions = ["--name", "--remote", "--local", "--mode", "--offset", "--limit"];
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public static int Run(ReadOnlySpan<string> args, TextWriter output, TextWriter error)
     {
-        var parsed = ClientArgs.Parse(args, ["--interval", "--count"], ["--watch"], out string? problem);
+        var parsed = ClientArgs.Parse(args, ["--interval", "--count", .. TunnelOptions], ["--watch"], out string? problem);
         if (parsed is null || parsed.Words.Count != 1) return Usage(error, problem ?? "show what?");
         string what = parsed.Words[0] == "neighbours" ? "neighbors" : parsed.Words[0];
         if (what is not ("interfaces" or "tunnels" or "routes" or "neighbors" or "stats"))
             return Usage(error, $"cannot show '{parsed.Words[0]}'");
         bool watch = parsed.Options.ContainsKey("--watch");
         if (watch && what != "stats") return Usage(error, "--watch goes with stats");
+        var request = new JsonObject { ["cmd"] = "show", ["what"] = what };
+        foreach (string option in TunnelOptions)
+        {
+            if (!parsed.Options.TryGetValue(option, out string? value)) continue;
+            if (what != "tunnels") return Usage(error, $"{option} goes with tunnels");
+            if (option is "--offset" or "--limit")
+            {
+                if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n))
+                    return Usage(error, $"{option} must be a whole number, not '{value}'");
+                request[option[2..]] = n;
+            }
+            else request[option[2..]] = value;
+        }
         try
         {
             using var client = ControlClient.Connect(parsed.SocketPath);
             if (watch) return StatsWatch.Run(client, parsed, output, error);
-            var data = client.Request(new JsonObject { ["cmd"] = "show", ["what"] = what });
+            var data = client.Request(request);
             if (parsed.Json)
             {
                 output.WriteLine(data?.ToJsonString(Indented) ?? "null");
@@ -71,16 +86,27 @@ public static class ShowCommand
 
     public static void Tunnels(JsonObject data, TextWriter output)
     {
-        var t = new TableWriter("NAME", "MODE", "LOCAL", "REMOTE", "ADDRESS", "MTU", "TTL", "TOS", "KEY", "PMTUD", "ENCAP-PKTS", "ENCAP-BYTES", "DECAP-PKTS", "DECAP-BYTES");
+        var t = new TableWriter("NAME", "MODE", "LOCAL", "REMOTE", "ADDRESS", "MTU", "TTL", "TOS", "KEY", "PMTUD", "ENCAP-PKTS", "ENCAP-BYTES", "DECAP-PKTS", "DECAP-BYTES",
+            "SEQ-RX", "LOST", "REORD", "DUP", "OUT-WIN", "RESYNC", "LOSS");
         foreach (var x in data["tunnels"]!.AsArray())
         {
             string key = x!["inputKey"] is null && x["outputKey"] is null ? "-"
                 : S(x["inputKey"]) == S(x["outputKey"]) ? S(x["inputKey"]) : $"i{S(x["inputKey"])}/o{S(x["outputKey"])}";
             t.Add(S(x["name"]), S(x["mode"]), S(x["local"]), S(x["remote"]), string.Join(",", x["addresses"]!.AsArray().Select(S)),
                 S(x["mtu"]), S(x["ttl"]), S(x["tos"]), key, x["pmtuDiscovery"]!.GetValue<bool>() ? "on" : "off",
-                S(x["encapPackets"]), S(x["encapBytes"]), S(x["decapPackets"]), S(x["decapBytes"]));
+                S(x["encapPackets"]), S(x["encapBytes"]), S(x["decapPackets"]), S(x["decapBytes"]),
+                S(x["sequence"]?["received"]), S(x["sequence"]?["lost"]), S(x["sequence"]?["reordered"]),
+                S(x["sequence"]?["duplicates"]), S(x["sequence"]?["outOfWindow"]), S(x["sequence"]?["resyncs"]),
+                x["sequence"]?["lossRate"] is { } rate ? ((double)rate).ToString("0.####%", System.Globalization.CultureInfo.InvariantCulture) : "-");
         }
         t.Write(output);
+        if (data["matched"] is { } matched && data["total"] is { } total)
+        {
+            int shown = data["tunnels"]!.AsArray().Count, offset = (int?)data["offset"] ?? 0;
+            if (shown != (int)total)
+                output.WriteLine(shown == 0 ? $"no tunnels shown: {S(matched)} of {S(total)} match"
+                    : $"tunnels {offset + 1}-{offset + shown} of {S(matched)} matching ({S(total)} in all)");
+        }
     }
 
     public static void Routes(JsonObject data, TextWriter output)

@@ -115,12 +115,20 @@ internal sealed class ConfigDraft
     public Leaf<string> ControlSocket;
     public Leaf<FastTun.Packets.Datapath.RpFilterMode> RpFilter; // edge: set fasttun rp-filter
     public Leaf<string> User; // edge: set fasttun user
+    public Leaf<bool> UnknownTunnelUnreachable;
     public int IgnoredLines;
 
     public EthernetDraft Ethernet(string name, int line) => Find(Ethernets, e => e.Name == name) ?? Add(Ethernets, new EthernetDraft(name, line));
     public PortDraft Port(string name, int line) => Find(Ports, p => p.Name == name) ?? Add(Ports, new PortDraft(name, line));
-    public TunnelDraft Tunnel(string name, int line) => Find(Tunnels, t => t.Name == name) ?? Add(Tunnels, new TunnelDraft(name, line));
-    // Routes and neighbours can be many (a generated table), so they are indexed; interfaces are few.
+    public TunnelDraft Tunnel(string name, int line)
+    {
+        if (!_tunnelIndex.TryGetValue(name, out var tunnel))
+            _tunnelIndex.Add(name, tunnel = Add(Tunnels, new TunnelDraft(name, line)));
+        return tunnel;
+    }
+    // Routes, neighbours and tunnels can be many (a generated table, a hub's 10,000 spokes), so they are indexed;
+    // ethernet interfaces are few.
+    private readonly Dictionary<string, TunnelDraft> _tunnelIndex = new(StringComparer.Ordinal);
     private readonly Dictionary<(uint, int), RouteDraft> _routeIndex = [];
     private readonly Dictionary<uint, NeighborDraft> _neighborIndex = [];
 

@@ -30,6 +30,7 @@ namespace FastTun.Gateway.Config;
 /// set fasttun control-socket PATH
 /// set fasttun rp-filter strict|loose|off                            (default loose, as systemd ships rp_filter=2)
 /// set fasttun user NAME                                            (started as root: switch to NAME after setup)
+/// set fasttun icmp-unreachable-for-unknown-tunnels enable|disable  (default enable: ICMP 3/3 as Linux)
 /// set fasttun neighbor A.B.C.D mac XX:XX:XX:XX:XX:XX
 /// set fasttun neighbor A.B.C.D interface NAME                      (default: the ethernet whose subnet holds A)
 /// </code>
@@ -283,6 +284,11 @@ internal sealed partial class ConfigParser
                 break;
             case "user" when w.Count == 4:
                 Set(ref _draft.User, w[3], w[3], "fasttun user");
+                break;
+            case "icmp-unreachable-for-unknown-tunnels" when w.Count == 4:
+                if (w[3] is "enable" or "disable")
+                    Set(ref _draft.UnknownTunnelUnreachable, w[3] == "enable", w[3], "fasttun icmp-unreachable-for-unknown-tunnels");
+                else Error($"icmp-unreachable-for-unknown-tunnels must be 'enable' or 'disable', not '{w[3]}': {_text}");
                 break;
             case "interface" when w.Count == 6 && IsInterfaceName(w[3]):
                 var port = _draft.Port(w[3], _line);

@@ -99,6 +99,7 @@ public static class ConfigPrinter
         if (c.ControlSocket is { } socket) yield return ["fasttun", "control-socket", Q(socket)];
         if (c.RpFilter != Packets.Datapath.RpFilterMode.Loose) yield return ["fasttun", "rp-filter", Q(c.RpFilter.ToString().ToLowerInvariant())]; // edge
         if (c.User is { } user) yield return ["fasttun", "user", Q(user)]; // edge
+        if (!c.UnknownTunnelUnreachable) yield return ["fasttun", "icmp-unreachable-for-unknown-tunnels", Q("disable")];
         foreach (var n in c.Neighbors)
         {
             string a = Ipv4Address.Format(n.Address);

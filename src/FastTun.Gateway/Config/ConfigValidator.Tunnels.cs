@@ -8,6 +8,7 @@ internal sealed partial class ConfigValidator
         List<ConnectedRoute> connected, ImmutableArray<StaticRoute> routes)
     {
         var result = ImmutableArray.CreateBuilder<Tunnel>();
+        var received = new Dictionary<(TunnelMode, uint, uint, uint?), Tunnel>(); // what each tunnel receives: no O(n²) scan on a hub
         foreach (var t in draft.Tunnels)
         {
             _tunnelNames.Add(t.Name);
@@ -18,8 +19,8 @@ internal sealed partial class ConfigValidator
         {
             var tunnel = Tunnel(t, interfaces, connected, routes);
             if (tunnel is null) continue;
-            var twin = result.FirstOrDefault(o => o.Mode == tunnel.Mode && o.Local == tunnel.Local && o.Remote == tunnel.Remote && o.InputKey == tunnel.InputKey);
-            if (twin is not null)
+            if (!received.TryAdd((tunnel.Mode, tunnel.Local, tunnel.Remote, tunnel.InputKey), tunnel)
+                && received[(tunnel.Mode, tunnel.Local, tunnel.Remote, tunnel.InputKey)] is var twin)
                 Error(t.FirstLine, $"tunnel {t.Name}: {twin.Name} already has the same encapsulation, local-ip, remote-ip and key; received packets could not be told apart");
             result.Add(tunnel);
         }

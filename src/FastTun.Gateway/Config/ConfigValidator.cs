@@ -66,6 +66,7 @@ internal sealed partial class ConfigValidator
         {
             RpFilter = draft.RpFilter.IsSet ? draft.RpFilter.Value : Packets.Datapath.RpFilterMode.Loose,
             User = draft.User.IsSet ? draft.User.Value : null,
+            UnknownTunnelUnreachable = !draft.UnknownTunnelUnreachable.IsSet || draft.UnknownTunnelUnreachable.Value,
         };
     }
 

@@ -55,6 +55,10 @@ public sealed class GatewayConfig
     public Packets.Datapath.RpFilterMode RpFilter { get; init; } = Packets.Datapath.RpFilterMode.Loose;
     /// <summary>Service user to switch to after setup when started as root (<c>set fasttun user</c>), or null.</summary>
     public string? User { get; init; }
+    /// <summary><c>set fasttun icmp-unreachable-for-unknown-tunnels</c>: whether an IPIP/GRE packet to one of our
+    /// addresses that matches no tunnel (a wrong or missing GRE key included) gets ICMP port unreachable, as
+    /// Linux answers (default), or is dropped in silence. Counted under its drop reason either way.</summary>
+    public bool UnknownTunnelUnreachable { get; init; } = true;
     /// <summary>Lines accepted without effect (system, duplex, speed, smp-affinity, loopback), each logged.</summary>
     public int IgnoredLines { get; }
     /// <summary>Problems that VyOS and the kernel accept but that deserve attention; also logged.</summary>
@@ -71,7 +75,8 @@ public sealed class GatewayConfig
     public bool SameModel(GatewayConfig other) =>
         Interfaces.SequenceEqual(other.Interfaces) && Tunnels.SequenceEqual(other.Tunnels)
         && StaticRoutes.SequenceEqual(other.StaticRoutes) && Neighbors.SequenceEqual(other.Neighbors)
-        && Workers == other.Workers && ControlSocket == other.ControlSocket;
+        && Workers == other.Workers && ControlSocket == other.ControlSocket
+        && UnknownTunnelUnreachable == other.UnknownTunnelUnreachable;
 
     public Tunnel? FindTunnel(string name)
     {

@@ -13,6 +13,7 @@ namespace FastTun.Gateway.Control;
 /// (prefixes, addresses, "inherit"), so every client gets the same validation and error texts:
 /// <code>
 /// {"cmd":"show","what":"interfaces|tunnels|routes|neighbors|stats"}
+///   tunnels also takes "name" (glob), "remote", "local", "mode", "offset", "limit" (<see cref="TunnelQuery"/>)
 /// {"cmd":"route","op":"add","prefix":"10.9.0.0/16","via":"1.1.1.2"}     {"cmd":"route","op":"del","prefix":"10.9.0.0/16"}
 /// {"cmd":"neighbor","op":"add","ip":"10.1.5.20","mac":"02:00:00:00:00:01","dev":"eth1"}   (dev optional)
 /// {"cmd":"neighbor","op":"del","ip":"10.1.5.20"}
@@ -42,7 +43,7 @@ public sealed class ControlHandler
         string cmd = Text(request, "cmd");
         return cmd switch
         {
-            "show" => Reply(Show(Text(request, "what"))),
+            "show" => Reply(Show(Text(request, "what"), request)),
             "route" => Reply(Route(request)),
             "neighbor" => Reply(Neighbor(request)),
             "tunnel" => Reply(Tunnel(request)),
@@ -63,10 +64,10 @@ public sealed class ControlHandler
         return new JsonObject { ["format"] = ConfigFormats.Name(f), ["text"] = ConfigPrinter.Print(_runtime.Config, f) };
     }
 
-    private JsonObject Show(string what) => what switch
+    private JsonObject Show(string what, JsonObject request) => what switch
     {
         "interfaces" => GatewayViews.Interfaces(_runtime),
-        "tunnels" => GatewayViews.Tunnels(_runtime),
+        "tunnels" => GatewayViews.Tunnels(_runtime, TunnelQuery.FromRequest(request)),
         "routes" => GatewayViews.Routes(_runtime),
         "neighbors" or "neighbours" => GatewayViews.Neighbors(_runtime),
         "stats" => GatewayViews.Stats(_runtime, Capture),

@@ -44,16 +44,26 @@ public static class GatewayViews
         return new JsonObject { ["interfaces"] = list };
     }
 
-    public static JsonObject Tunnels(GatewayRuntime runtime)
+    public static JsonObject Tunnels(GatewayRuntime runtime) => Tunnels(runtime, TunnelQuery.All);
+
+    /// <summary>The tunnels <paramref name="query"/> selects, one page of them; <c>total</c> counts every tunnel,
+    /// <c>matched</c> those the filter kept (before paging).</summary>
+    public static JsonObject Tunnels(GatewayRuntime runtime, TunnelQuery query)
     {
         var state = runtime.State;
         var list = new JsonArray();
         long now = Environment.TickCount64;
+        var configuredByName = new Dictionary<string, Config.Tunnel>(runtime.Config.Tunnels.Length, StringComparer.Ordinal);
+        foreach (var c in runtime.Config.Tunnels) configuredByName[c.Name] = c; // FindTunnel per row is O(n²) on a hub
+        int matched = 0;
         foreach (var tp in state.Tunnels)
         {
             var t = tp.Tunnel;
             var s = t.Settings;
-            var configured = runtime.Config.FindTunnel(t.Name);
+            if (!query.Matches(s)) continue;
+            int position = matched++;
+            if (position < query.Offset || (query.Limit is { } limit && position >= query.Offset + limit)) continue;
+            var configured = configuredByName.GetValueOrDefault(t.Name);
             list.Add(new JsonObject
             {
                 ["name"] = t.Name,
@@ -77,10 +87,31 @@ public static class GatewayViews
                 ["encapBytes"] = t.EncapBytes,
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
+                ["sequence"] = Sequence(t.SequenceMeter),
             });
         }
-        return new JsonObject { ["tunnels"] = list };
+        return new JsonObject
+        {
+            ["tunnels"] = list,
+            ["total"] = state.Tunnels.Length,
+            ["matched"] = matched,
+            ["offset"] = query.Offset,
+            ["limit"] = query.Limit,
+        };
     }
+
+    /// <summary>The GRE sequence meter of a tunnel (all zero on a tunnel that receives no sequence numbers).
+    /// Counters written by one worker, read racily: a reading may be a batch old.</summary>
+    public static JsonObject Sequence(Packets.Tunnels.GreSequenceMeter m) => new()
+    {
+        ["received"] = Volatile.Read(ref m.Received), // racy reads of single-writer counters (see GreSequenceMeter)
+        ["lost"] = Volatile.Read(ref m.Lost),
+        ["reordered"] = Volatile.Read(ref m.Reordered),
+        ["duplicates"] = Volatile.Read(ref m.Duplicates),
+        ["outOfWindow"] = Volatile.Read(ref m.OutOfWindow),
+        ["resyncs"] = Volatile.Read(ref m.Resyncs),
+        ["lossRate"] = Math.Round(m.LossRate, 6),
+    };
 
     public static JsonObject Routes(GatewayRuntime runtime)
     {
@@ -152,6 +183,7 @@ public static class GatewayViews
                 ["encapBytes"] = t.EncapBytes,
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
+                ["sequence"] = Sequence(t.SequenceMeter),
             });
         }
         var drops = new long[(int)DropReason.Count];

@@ -118,6 +118,23 @@ public sealed class MetricsServer : IDisposable
             Family(metric, "counter", help);
             foreach (var t in tunnels) Sample(metric, Label("tunnel", (string)t!["name"]!), (long)t[field]!);
         }
+        foreach (var (metric, field, help) in new[]
+        {
+            ("fasttun_tunnel_seq_received_total", "received", "GRE packets received with a sequence number."),
+            ("fasttun_tunnel_seq_lost_total", "lost", "Sequence numbers skipped by gaps and not filled in since."),
+            ("fasttun_tunnel_seq_reordered_total", "reordered", "Late sequence numbers not seen before."),
+            ("fasttun_tunnel_seq_duplicates_total", "duplicates", "Sequence numbers received twice."),
+            ("fasttun_tunnel_seq_out_of_window_total", "outOfWindow", "Sequence numbers too old or too far ahead, not (yet) confirmed."),
+            ("fasttun_tunnel_seq_resyncs_total", "resyncs", "Receive windows moved to a new confirmed stream (peer restart, jump)."),
+        })
+        {
+            Family(metric, "counter", help);
+            foreach (var t in tunnels)
+                if (t!["sequence"]?[field] is { } value) Sample(metric, Label("tunnel", (string)t["name"]!), (long)value);
+        }
+        Family("fasttun_tunnel_seq_loss_ratio", "gauge", "Lost / (received + lost) sequence numbers since the tunnel was created.");
+        foreach (var t in tunnels)
+            if (t!["sequence"]?["lossRate"] is { } rate) Sample("fasttun_tunnel_seq_loss_ratio", Label("tunnel", (string)t["name"]!), (double)rate);
         Family("fasttun_drops_total", "counter", "Frames dropped by the data path, by reason.");
         foreach (var (reason, value) in stats["drops"]!.AsObject()) Sample("fasttun_drops_total", Label("reason", reason), (long)value!);
         var workers = stats["workers"]!.AsArray();

@@ -39,12 +39,12 @@ public static class StateBuilder
             throw new ArgumentException($"{ports.Count} ports opened for {config.Interfaces.Length} configured interfaces");
 
         var hops = new List<NextHop>();
+        var hopIndex = new Dictionary<NextHop, uint>(); // a hub has a next hop per spoke: no linear search
         uint Hop(NextHop h)
         {
-            int i = hops.IndexOf(h);
-            if (i >= 0) return (uint)i;
+            if (hopIndex.TryGetValue(h, out uint i)) return i;
             hops.Add(h);
-            return (uint)(hops.Count - 1);
+            return hopIndex[h] = (uint)(hops.Count - 1);
         }
 
         var portInfos = new PortInfo[ports.Count];
@@ -60,21 +60,26 @@ public static class StateBuilder
 
         var tunnels = new TunnelPath[config.Tunnels.Length];
         var tunnelIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var decap = new PacketTunnels.TunnelTable();
+        var runtimes = new PacketTunnels.Tunnel[tunnels.Length];
         for (int i = 0; i < tunnels.Length; i++)
         {
             var t = config.Tunnels[i];
             var settings = ToSettings(t);
             // A reload keeps a tunnel's runtime state (IP ID, GRE sequence numbers, counters) when its wire
             // settings are unchanged, so a peer checking sequence numbers sees no reset.
-            PacketTunnels.Tunnel runtime = previousTunnels is not null && previousTunnels.TryGetValue(t.Name, out var old)
-                && SameWire(old.Settings, settings) ? old : new PacketTunnels.Tunnel(settings);
+            // Changed wire settings make a new tunnel that still goes on with the old one's receive sequence
+            // window and meter: only deleting a tunnel restarts them.
+            PacketTunnels.Tunnel? old = null;
+            previousTunnels?.TryGetValue(t.Name, out old);
+            PacketTunnels.Tunnel runtime = old is null ? new PacketTunnels.Tunnel(settings)
+                : SameWire(old.Settings, settings) ? old : new PacketTunnels.Tunnel(settings, old.SequenceMeter);
             int underlayMtu = portInfos[portIndex[t.Underlay]].Mtu;
             uint address = t.Addresses.Length > 0 ? t.Addresses[0].Address : 0;
             tunnels[i] = new TunnelPath(runtime, t.MtuFor(underlayMtu), address);
             tunnelIndex[t.Name] = i;
-            decap.Add(runtime);
+            runtimes[i] = runtime;
         }
+        var decap = new PacketTunnels.TunnelTable(runtimes); // one build, not one copy of the table per tunnel
 
         var routes = new List<Route4>();
         var origins = new List<RouteOrigin>();
@@ -116,6 +121,7 @@ public static class StateBuilder
         return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap, [.. groups])
         {
             Sources = EdgePolicy.SourceCheckFor(config), // edge hook: martians and rp-filter
+            UnknownTunnelUnreachable = config.UnknownTunnelUnreachable,
         };
     }
 

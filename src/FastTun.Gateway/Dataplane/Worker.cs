@@ -120,6 +120,7 @@ public sealed class Worker : IDisposable
                     if (Pipeline.HasHandoffWork)
                     {
                         _handoff.SetSleeping(Index, false);
+                        routeReader.Online();
                         idle = 0;
                         continue;
                     }

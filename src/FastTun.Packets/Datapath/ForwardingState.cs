@@ -177,6 +177,9 @@ public sealed class ForwardingState
     public PortInfo[] Ports { get; }
     public TunnelPath[] Tunnels { get; }
     public TunnelTable Decap { get; }
+    /// <summary>Whether an IPIP/GRE packet to us that matches no tunnel (wrong or missing GRE key included) gets
+    /// ICMP port unreachable to its outer source, as Linux answers; false: silent drop. Counted either way.</summary>
+    public bool UnknownTunnelUnreachable { get; init; } = true;
 
     /// <summary>Acquire: pairs with <see cref="AddNextHop"/>'s release so a route that names a new index is only
     /// visible after the array holding that index.</summary>

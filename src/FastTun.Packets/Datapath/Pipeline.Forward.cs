@@ -25,8 +25,25 @@ public sealed partial class Pipeline
                 return;
             }
         }
+        _ttlDecremented = !locallyOriginated; // read by a frag-needed error further down this call
         if (hop.Kind == NextHopKind.Tunnel) ForwardIntoTunnel(ref f, hop.Tunnel);
         else SendOnPort(ref f, hop.Port, hop.Kind == NextHopKind.Gateway ? hop.Gateway : ReadDestination(packet));
+        _ttlDecremented = false;
+    }
+
+    /// <summary>True while the packet <see cref="Forward"/> handles has had its TTL decremented: an ICMP error
+    /// about it must quote it as received (the kernel checks the MTU before ip_decrease_ttl).</summary>
+    private bool _ttlDecremented;
+
+    /// <summary>Undoes the TTL decrement of a packet about to be quoted and dropped (RFC 1624 patch).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RestoreReceivedTtl(Span<byte> packet)
+    {
+        ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(Ipv4Header.TtlOffset));
+        ushort newWord = (ushort)(oldWord + 0x100);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(Ipv4Header.TtlOffset), newWord);
+        ushort sum = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset));
+        BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset), IncrementalChecksum.Update16(sum, oldWord, newWord));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -72,6 +89,8 @@ public sealed partial class Pipeline
         Ipv4Header.TryParse(packet, out var ip);
         if (ip.DontFragment)
         {
+            // The packet is dropped: its bytes can go back to what was received, which the error quotes.
+            if (_ttlDecremented) RestoreReceivedTtl(packet);
             SendIcmpError(packet, IcmpDestUnreachable, CodeFragNeeded, (uint)mtu);
             f.Drop = DropReason.FragNeeded;
             return false;

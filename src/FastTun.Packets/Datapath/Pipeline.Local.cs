@@ -60,9 +60,11 @@ public sealed partial class Pipeline
             else if (SourceAllowed(ref f, tunnel)) Route(ref f, _routes.Lookup(ReadDestination(f.Data)), -1);
             return;
         }
-        if (reason == DropReason.NoTunnel)
+        if (reason is DropReason.NoTunnel or DropReason.GreKeyMismatch && _s.UnknownTunnelUnreachable)
         {
-            // Like the kernel: a tunnel packet that matches no tunnel gets port-unreachable to its outer source.
+            // Like the kernel (ipgre_rcv/ipip_rcv → PACKET_REJECT → icmp_send): a tunnel packet that matches no
+            // tunnel, a GRE packet from a known remote with a wrong or missing key included, gets port
+            // unreachable to its outer source, rate limited, quoting the packet as received.
             SendIcmpError(f.Data, IcmpDestUnreachable, CodePortUnreachable, 0);
         }
         f.Drop = reason;

@@ -8,8 +8,8 @@ namespace FastTun.Packets.Tunnels;
 /// and, per worker, the counters and the outer IP IDs (<see cref="TunnelWorkerSlot"/>). Workers never share a
 /// slot, so the hot path mutates it without atomics; the control plane sums the slots when it reads.
 /// The transmit sequence number has one writer: the worker that owns a sequenced tunnel's encapsulation
-/// (see <see cref="Datapath.Pipeline"/>); the receive sequence check is a compare-and-swap, so two workers that
-/// both receive on the tunnel never accept the same number twice.
+/// (see <see cref="Datapath.Pipeline"/>); the receive side (sequence window and meter) is
+/// <see cref="SequenceMeter"/>.
 /// </summary>
 public sealed class Tunnel
 {
@@ -42,14 +42,21 @@ public sealed class Tunnel
     internal readonly bool InputSequence;
 
     private uint _txSequence;
-    /// <summary>Linux's i_seqno: last accepted sequence + 1, or 0 before the first (then anything is accepted).</summary>
-    private uint _rxNextSequence;
     private readonly ushort _firstId;
 
     /// <summary>One cache line per worker: counters and the next IP ID.</summary>
     internal readonly TunnelWorkerSlot[] Slots = new TunnelWorkerSlot[MaxWorkers];
 
     public Tunnel(TunnelSettings settings) : this(settings, (ushort)Random.Shared.Next(1, 0x10000)) { }
+
+    /// <summary>A tunnel rebuilt from a changed configuration (<c>tunnel set</c>, reload) that goes on with
+    /// <paramref name="sequenceMeter"/>, the receive window and meter of the tunnel it replaces: a change never
+    /// restarts them; only deleting the tunnel does.</summary>
+    public Tunnel(TunnelSettings settings, GreSequenceMeter sequenceMeter) : this(settings, (ushort)Random.Shared.Next(1, 0x10000))
+    {
+        ArgumentNullException.ThrowIfNull(sequenceMeter);
+        SequenceMeter = sequenceMeter;
+    }
 
     internal Tunnel(TunnelSettings settings, ushort firstId)
     {
@@ -87,6 +94,11 @@ public sealed class Tunnel
     }
 
     public TunnelSettings Settings { get; }
+    /// <summary>RFC 2890 receive window and path-quality meter: every received GRE packet that carries a sequence
+    /// number is booked here, with or without <c>iseq</c>; with <c>iseq</c> it also decides delivery. One writer,
+    /// the worker that receives the tunnel (RSS hashes GRE/IPIP on the outer address pair, so one queue); a
+    /// rebuilt tunnel shares its predecessor's instance, and the two are never used by that worker at once.</summary>
+    public GreSequenceMeter SequenceMeter { get; } = new();
     public string Name => Settings.Name;
     /// <summary>Hash of the tunnel's wire identity: picks the worker that owns a sequenced tunnel's encapsulation.</summary>
     internal uint OwnerHash => (Settings.Local * 0x9E3779B1u) ^ (Settings.Remote * 0x85EBCA77u) ^ ((Settings.OutputKey ?? 0) * 0xC2B2AE3Du);
@@ -139,21 +151,6 @@ public sealed class Tunnel
     /// the pipeline hands every packet of a sequenced tunnel to the tunnel's owner worker, so the numbers
     /// leave through one tx queue in the order they were taken.</summary>
     internal uint NextTxSequence() => _txSequence++;
-
-    /// <summary>
-    /// Linux ip_tunnel_rcv: with input sequencing, a number older than or equal to the last accepted one
-    /// (serial-number arithmetic, RFC 1982) is rejected; gaps are accepted. Accepting records it.
-    /// </summary>
-    internal bool AcceptSequence(uint sequence)
-    {
-        while (true)
-        {
-            uint expected = Volatile.Read(ref _rxNextSequence); // pairs with the CAS below on another worker
-            if (expected != 0 && (int)(sequence - expected) < 0) return false;
-            // CAS: two workers receiving on one tunnel cannot both accept the same number (or move it back).
-            if (Interlocked.CompareExchange(ref _rxNextSequence, sequence + 1, expected) == expected) return true;
-        }
-    }
 
     /// <summary>Sets the next outer IP ID of worker 0 (tests build byte-exact golden frames with it).</summary>
     internal void SetNextId(ushort id) => Slots[0].NextId = id == 0 ? 1 : id;

@@ -10,7 +10,7 @@ namespace FastTun.Packets.Tunnels;
 /// gre_parse_header, RFC 6040 decapsulation):
 /// outer header valid (version, lengths, checksum) and not a fragment → protocol 4 or 47 → GRE version 0,
 /// reserved bits clear, type IPv4, checksum correct when present → exact (remote, local, key) lookup →
-/// C flag as configured → sequence not old → inner IPv4 valid → ECN: outer CE marks an ECT inner CE and
+/// C flag as configured → sequence inside the window (<see cref="GreSequenceMeter"/>) → inner IPv4 valid → ECN: outer CE marks an ECT inner CE and
 /// drops a not-ECT inner.
 /// </summary>
 public static class TunnelDecap
@@ -153,12 +153,18 @@ public static class TunnelDecap
             return null;
         }
         bool hasSequence = (flags & GreHeader.FlagSequence) != 0;
-        if (t.InputSequence)
+        if (hasSequence)
+        {
+            // Every sequenced packet is metered; with iseq the window (RFC 2890, hardened against spoofed jumps
+            // and peer restarts) also decides delivery. Without iseq the meter only measures, as Linux accepts.
+            SequenceVerdict verdict = t.SequenceMeter.Observe(BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset)));
+            reason = DropReason.GreSequenceOld;
+            if (t.InputSequence && !GreSequenceMeter.Accepts(verdict)) return null;
+        }
+        else if (t.InputSequence)
         {
             reason = DropReason.GreSequenceMissing;
-            if (!hasSequence) return null;
-            reason = DropReason.GreSequenceOld;
-            if (!t.AcceptSequence(BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset)))) return null;
+            return null;
         }
         greLength = offset + (hasSequence ? 4 : 0);
         reason = DropReason.None;

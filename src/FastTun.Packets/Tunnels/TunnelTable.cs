@@ -8,7 +8,8 @@ namespace FastTun.Packets.Tunnels;
 /// packets with its key and an unkeyed one only packets without a key. Open addressing with linear probing
 /// over a power-of-two array kept at most half full: a lookup is one multiply-hash and usually one probe,
 /// with no allocation.
-/// <para>Adding copies the array and publishes the copy, so workers may look up while the control plane adds.</para>
+/// <para>Adding copies the array and publishes the copy, so workers may look up while the control plane adds;
+/// a configuration load builds the whole table at once (<see cref="TunnelTable(IReadOnlyCollection{Tunnel})"/>).</para>
 /// </summary>
 public sealed class TunnelTable
 {
@@ -22,8 +23,47 @@ public sealed class TunnelTable
         public Tunnel? Tunnel;
     }
 
+    /// <summary>One (remote, local, protocol) of some tunnel, whatever its key: tells a key mismatch from an
+    /// unknown peer in constant time (a hub with thousands of spokes must not scan them per stray packet).</summary>
+    private struct EndpointSlot
+    {
+        public uint Remote;
+        public uint Local;
+        public byte Protocol;
+        public bool Used;
+    }
+
     private Slot[] _slots = new Slot[8];
+    private EndpointSlot[] _endpoints = new EndpointSlot[8];
     private readonly List<Tunnel> _tunnels = new();
+
+    public TunnelTable() { }
+
+    /// <summary>
+    /// Builds the table for many tunnels at once (a configuration load): the arrays are sized once and every
+    /// tunnel inserted once, O(n), where <see cref="Add"/> copies the table per tunnel, O(n²) for a hub's
+    /// 10,000 spokes. Throws, as <see cref="Add"/>, when two tunnels receive the same packets.
+    /// </summary>
+    public TunnelTable(IReadOnlyCollection<Tunnel> tunnels)
+    {
+        ArgumentNullException.ThrowIfNull(tunnels);
+        int size = 8;
+        while (tunnels.Count * 2 > size) size *= 2;
+        var slots = new Slot[size];
+        var endpoints = new EndpointSlot[size];
+        foreach (Tunnel t in tunnels)
+        {
+            ArgumentNullException.ThrowIfNull(t, nameof(tunnels));
+            TunnelSettings s = t.Settings;
+            if (Find(slots, s.Remote, s.Local, s.Protocol, s.InputKey.HasValue, s.InputKey ?? 0) is { } existing)
+                throw new ArgumentException($"tunnel {s.Name} receives the same packets as tunnel {existing.Name}", nameof(tunnels));
+            Insert(slots, t);
+            InsertEndpoint(endpoints, s);
+            _tunnels.Add(t);
+        }
+        _slots = slots;
+        _endpoints = endpoints;
+    }
 
     public int Count => _tunnels.Count;
 
@@ -41,12 +81,27 @@ public sealed class TunnelTable
         int size = _slots.Length;
         while ((_tunnels.Count + 1) * 2 > size) size *= 2;
         var slots = new Slot[size];
-        foreach (Tunnel t in _tunnels) Insert(slots, t);
+        var endpoints = new EndpointSlot[size];
+        foreach (Tunnel t in _tunnels) { Insert(slots, t); InsertEndpoint(endpoints, t.Settings); }
         Insert(slots, tunnel);
+        InsertEndpoint(endpoints, s);
         _tunnels.Add(tunnel);
-        // Publishes the fully built array: a worker's Volatile.Read in Lookup sees either the old table or the
+        // Publishes the fully built arrays: a worker's Volatile.Read in Lookup sees either the old table or the
         // new one with every slot written.
+        Volatile.Write(ref _endpoints, endpoints);
         Volatile.Write(ref _slots, slots);
+    }
+
+    private static void InsertEndpoint(EndpointSlot[] endpoints, TunnelSettings s)
+    {
+        int mask = endpoints.Length - 1;
+        int i = Hash(s.Remote, s.Local, s.Protocol, 0) & mask;
+        while (endpoints[i].Used)
+        {
+            if (endpoints[i].Remote == s.Remote && endpoints[i].Local == s.Local && endpoints[i].Protocol == s.Protocol) return;
+            i = (i + 1) & mask;
+        }
+        endpoints[i] = new EndpointSlot { Remote = s.Remote, Local = s.Local, Protocol = s.Protocol, Used = true };
     }
 
     private static void Insert(Slot[] slots, Tunnel tunnel)
@@ -76,10 +131,13 @@ public sealed class TunnelTable
     public Tunnel? Lookup(uint outerSource, uint outerDestination, byte protocol, uint? key)
     {
         // Pairs with the Volatile.Write in Add: the array read here is completely built.
-        Slot[] slots = Volatile.Read(ref _slots);
+        return Find(Volatile.Read(ref _slots), outerSource, outerDestination, protocol, key.HasValue, key.GetValueOrDefault());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Tunnel? Find(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, bool hasKey, uint k)
+    {
         int mask = slots.Length - 1;
-        bool hasKey = key.HasValue;
-        uint k = key.GetValueOrDefault();
         int i = Hash(outerSource, outerDestination, protocol, k) & mask;
         while (true)
         {
@@ -93,14 +151,18 @@ public sealed class TunnelTable
     }
 
     /// <summary>True when some tunnel of this protocol has these endpoints, whatever its key: tells a key
-    /// mismatch from an unknown peer. Slow (scans); for the drop path only.</summary>
+    /// mismatch from an unknown peer. One hash probe, as <see cref="Lookup"/>; for the drop path.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public bool HasEndpoints(uint outerSource, uint outerDestination, byte protocol)
     {
-        foreach (Slot s in Volatile.Read(ref _slots)) // pairs with the Volatile.Write in Add
+        EndpointSlot[] endpoints = Volatile.Read(ref _endpoints); // pairs with the Volatile.Write in Add
+        int mask = endpoints.Length - 1;
+        int i = Hash(outerSource, outerDestination, protocol, 0) & mask;
+        while (endpoints[i].Used)
         {
-            if (s.Tunnel is not null && s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol)
-                return true;
+            ref EndpointSlot e = ref endpoints[i];
+            if (e.Remote == outerSource && e.Local == outerDestination && e.Protocol == protocol) return true;
+            i = (i + 1) & mask;
         }
         return false;
     }

@@ -60,6 +60,14 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
             var list = JsonNode.Parse(text)![key]!.AsArray();
             Assert.NotEmpty(list);
         }
+        // Filters and pages (#15 item 5) through the CLI and the control request.
+        var tunnels = JsonNode.Parse(_lab.Cli("gw1", "show", "tunnels", "--json", "--name", "tun*", "--remote", "172.12.1.11", "--limit", "5").Out)!;
+        Assert.Equal((1, 1, 1), (tunnels["tunnels"]!.AsArray().Count, tunnels["matched"]!.GetValue<int>(), tunnels["total"]!.GetValue<int>()));
+        Assert.NotNull(tunnels["tunnels"]![0]!["sequence"]!["lossRate"]);
+        var none = JsonNode.Parse(_lab.Cli("gw1", "show", "tunnels", "--json", "--mode", "gre").Out)!;
+        Assert.Equal((0, 0), (none["tunnels"]!.AsArray().Count, none["matched"]!.GetValue<int>()));
+        Assert.Contains("no tunnels shown: 1 of 1 match", _lab.Cli("gw1", "show", "tunnels", "--offset", "3").Out, StringComparison.Ordinal);
+        Assert.Equal(2, _lab.Cli("gw1", "show", "routes", "--limit", "3").Code); // a tunnels option elsewhere: usage
         var stats = JsonNode.Parse(_lab.Cli("gw1", "show", "stats", "--json").Out)!;
         Assert.True(stats["tunnels"]![0]!["encapPackets"]!.GetValue<long>() > 0);
         Assert.True(stats["drops"]!["no-route"] is not null && stats["drops"]!["no-tunnel"] is not null);

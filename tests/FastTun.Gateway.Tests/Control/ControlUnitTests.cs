@@ -51,7 +51,8 @@ public sealed class ControlUnitTests
         {
             ["name"] = "eth1", ["rxPackets"] = rx, ["rxBytes"] = rx * 100, ["txPackets"] = rx, ["txBytes"] = rx * 100, ["rxDropped"] = 0L, ["txDropped"] = 0L,
         }),
-        ["tunnels"] = new JsonArray(new JsonObject { ["name"] = "tun0", ["encapPackets"] = rx, ["encapBytes"] = rx * 80, ["decapPackets"] = 0L, ["decapBytes"] = 0L }),
+        ["tunnels"] = new JsonArray(new JsonObject { ["name"] = "tun0", ["encapPackets"] = rx, ["encapBytes"] = rx * 80, ["decapPackets"] = 0L, ["decapBytes"] = 0L,
+            ["sequence"] = new JsonObject { ["received"] = rx, ["lost"] = 2L, ["reordered"] = 1L, ["duplicates"] = 0L, ["outOfWindow"] = 0L, ["resyncs"] = 0L, ["lossRate"] = 0.25 } }),
         ["drops"] = new JsonObject { ["no-route"] = rx / 10, ["no-tunnel"] = 0L },
         ["workers"] = new JsonArray(new JsonObject { ["index"] = 0, ["batches"] = rx / 32, ["packets"] = rx, ["busySeconds"] = busyMs / 1000.0 }),
     };
@@ -76,6 +77,9 @@ public sealed class ControlUnitTests
         Assert.Contains("fasttun_interface_rx_packets_total{interface=\"eth1\"} 42\n", text);
         Assert.Contains("fasttun_tunnel_encap_bytes_total{tunnel=\"tun0\"} 3360\n", text);
         Assert.Contains("fasttun_drops_total{reason=\"no-route\"} 4\n", text);
+        Assert.Contains("fasttun_tunnel_seq_lost_total{tunnel=\"tun0\"} 2\n", text);
+        Assert.Contains("# TYPE fasttun_tunnel_seq_loss_ratio gauge\n", text);
+        Assert.Contains("fasttun_tunnel_seq_loss_ratio{tunnel=\"tun0\"} 0.25\n", text);
         Assert.Contains("fasttun_worker_busy_seconds_total{worker=\"0\"} 1.5\n", text);
         // Every sample line is NAME{labels} VALUE or NAME VALUE; every family has HELP and TYPE.
         foreach (var line in text.TrimEnd('\n').Split('\n'))

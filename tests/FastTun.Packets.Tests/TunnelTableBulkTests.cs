@@ -1,0 +1,81 @@
+using FastTun.Packets.Headers;
+using FastTun.Packets.Tunnels;
+
+namespace FastTun.Packets.Tests;
+
+/// <summary>The hub's tunnel table (#15 item 5): the bulk build against one-by-one <see cref="TunnelTable.Add"/> and
+/// against a linear scan (the slow oracle), on 10,000 random IPIP and keyed GRE spokes.</summary>
+public class TunnelTableBulkTests
+{
+    private const uint Hub = 0xAC0C010A;
+
+    private static List<Tunnel> Spokes(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var seen = new HashSet<(uint, bool, uint)>();
+        var list = new List<Tunnel>();
+        while (list.Count < count)
+        {
+            uint remote = 0x0A000000u | (uint)rng.Next(1, 1 << 16); // few remotes: several keys per remote
+            bool gre = rng.Next(3) != 0;
+            uint key = gre ? (uint)rng.Next(0, 64) : 0;
+            if (!seen.Add((remote, gre, key))) continue;
+            var settings = gre
+                ? new TunnelSettings($"tun{list.Count}", TunnelMode.Gre, Hub, remote, key: key)
+                : new TunnelSettings($"tun{list.Count}", TunnelMode.Ipip, Hub, remote);
+            list.Add(new Tunnel(settings, 1));
+        }
+        return list;
+    }
+
+    private static Tunnel? Scan(List<Tunnel> tunnels, uint src, uint dst, byte protocol, uint? key) =>
+        tunnels.FirstOrDefault(t => t.Settings.Remote == src && t.Settings.Local == dst && t.Settings.Protocol == protocol
+                                    && t.Settings.InputKey == key);
+
+    [Fact]
+    public void Constructor_TenThousandSpokes_LookupsMatchLinearScanAndAddedTable()
+    {
+        var spokes = Spokes(10_000, 15);
+        var bulk = new TunnelTable(spokes);
+        var added = new TunnelTable();
+        foreach (var t in spokes.Take(500)) added.Add(t); // Add copies per tunnel: a prefix is enough for the oracle
+        Assert.Equal(10_000, bulk.Count);
+        Assert.Equal(spokes, bulk.Tunnels);
+        var rng = new Random(7);
+        var prefix = spokes.Take(500).ToList();
+        for (int i = 0; i < 4_000; i++)
+        {
+            // Half the probes are real spokes, half near misses (another key, another remote, the other mode).
+            var s = spokes[rng.Next(spokes.Count)].Settings;
+            uint src = rng.Next(4) == 0 ? s.Remote ^ 1 : s.Remote;
+            byte protocol = rng.Next(4) == 0 ? (s.Protocol == Ipv4Header.ProtocolGre ? Ipv4Header.ProtocolIpip : Ipv4Header.ProtocolGre) : s.Protocol;
+            uint? key = protocol == Ipv4Header.ProtocolIpip ? null : rng.Next(4) == 0 ? (uint)rng.Next(64) : s.InputKey ?? (uint)rng.Next(64);
+            Assert.Same(Scan(spokes, src, Hub, protocol, key), bulk.Lookup(src, Hub, protocol, key));
+            Assert.Equal(spokes.Exists(t => t.Settings.Remote == src && t.Settings.Protocol == protocol),
+                bulk.HasEndpoints(src, Hub, protocol));
+            if (i < 2_000)
+            {
+                Assert.Same(Scan(prefix, src, Hub, protocol, key), added.Lookup(src, Hub, protocol, key));
+                Assert.Equal(prefix.Exists(t => t.Settings.Remote == src && t.Settings.Protocol == protocol), added.HasEndpoints(src, Hub, protocol));
+            }
+        }
+    }
+
+    [Fact]
+    public void Constructor_TwoTunnelsReceiveSamePackets_ThrowsNamingBoth()
+    {
+        var a = new Tunnel(new TunnelSettings("tun1", TunnelMode.Gre, Hub, 0x0A000001, key: 5));
+        var b = new Tunnel(new TunnelSettings("tun20000", TunnelMode.Gre, Hub, 0x0A000001, key: 5));
+        var e = Assert.Throws<ArgumentException>(() => new TunnelTable([a, b]));
+        Assert.Contains("tun20000", e.Message, StringComparison.Ordinal);
+        Assert.Contains("tun1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Constructor_Empty_LooksUpNothing()
+    {
+        var table = new TunnelTable(Array.Empty<Tunnel>());
+        Assert.Null(table.Lookup(1, 2, Ipv4Header.ProtocolIpip, null));
+        Assert.False(table.HasEndpoints(1, 2, Ipv4Header.ProtocolGre));
+    }
+}
