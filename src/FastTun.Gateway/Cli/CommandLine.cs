@@ -24,6 +24,9 @@ public static class CommandLine
           fasttun check --config FILE [--log-level LEVEL]
                                      validate a configuration and print what it would build:
                                      interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
+          fasttun diff A.pcapng B.pcapng [--ignore FIELD,...] [--json]
+                                     compare two captures field by field (a Linux tunnel's and
+                                     FastTun's); exit 0 same, 1 different (fasttun diff --help)
           fasttun gen --iface X --dst IP[:PORT] [--size N] [--rate PPS|max] [--flows N] [--duration S] ...
                                      UDP test traffic with sequence numbers and timestamps over af_xdp or
                                      af_packet, optionally in IPIP/GRE/VXLAN (fasttun gen --help)
@@ -95,6 +98,8 @@ public static class CommandLine
                 return ChangeCommands.Run(args[0], args.AsSpan(1), Console.Out, Console.Error);
             case "capture":
                 return CaptureCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
+            case "diff":
+                return DiffCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
             case "gen":
                 return GenCommand.Run(args.AsSpan(1));
             case "sink":
