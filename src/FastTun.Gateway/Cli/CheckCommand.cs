@@ -15,6 +15,7 @@ public static class CheckCommand
     public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr, ILoggerFactory? loggerFactory = null)
     {
         string? path = null;
+        ConfigFormat? format = null;
         var level = LogLevel.Information;
         for (int i = 0; i < args.Length; i++)
         {
@@ -24,7 +25,7 @@ public static class CheckCommand
             if (a.StartsWith("--", StringComparison.Ordinal) && eq > 0) (a, value) = (a[..eq], a[(eq + 1)..]);
             switch (a)
             {
-                case "--config" or "-c" or "--log-level":
+                case "--config" or "-c" or "--log-level" or "--format":
                     if (value is null)
                     {
                         if (i + 1 >= args.Length) return Usage(stderr, $"{a} needs a value");
@@ -33,6 +34,11 @@ public static class CheckCommand
                     if (a == "--log-level")
                     {
                         if (!Logging.TryParseLevel(value, out level)) return Usage(stderr, $"unknown log level '{value}'");
+                    }
+                    else if (a == "--format")
+                    {
+                        if (!ConfigFormats.TryParse(value, out var known)) return Usage(stderr, $"--format wants set, boot or iproute2, not '{value}'");
+                        format = known;
                     }
                     else path = value;
                     break;
@@ -44,6 +50,7 @@ public static class CheckCommand
             }
         }
         if (string.IsNullOrEmpty(path)) return Usage(stderr, "missing --config FILE");
+        ConfigFormat? inputFormat = format;
         if (Directory.Exists(path)) return Usage(stderr, $"'{path}' is a directory, not a configuration file");
         if (!File.Exists(path)) return Usage(stderr, $"configuration file '{path}' not found");
 
@@ -55,7 +62,7 @@ public static class CheckCommand
         string? readError = null;
         try
         {
-            config = GatewayConfig.Load(path, factory.CreateLogger("fasttun.config"));
+            config = GatewayConfig.Load(path, factory.CreateLogger("fasttun.config"), inputFormat);
         }
         catch (ConfigException e)
         {
@@ -83,7 +90,7 @@ public static class CheckCommand
     private static int Usage(TextWriter stderr, string message)
     {
         stderr.WriteLine($"fasttun check: {message}");
-        stderr.WriteLine("usage: fasttun check --config FILE [--log-level LEVEL]");
+        stderr.WriteLine("usage: fasttun check --config FILE [--format set|boot|iproute2] [--log-level LEVEL]");
         return CommandLine.ExitUsage;
     }
 

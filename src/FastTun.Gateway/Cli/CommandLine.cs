@@ -17,11 +17,11 @@ public static class CommandLine
         fasttun — userspace IPIP/GRE gateway
 
         Usage:
-          fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:9464] [--log-level LEVEL]
+          fasttun run --config FILE [--format set|boot|iproute2] [--control-socket PATH] [--metrics 127.0.0.1:9464] [--log-level LEVEL]
                                      own the configured interfaces and forward; SIGHUP reloads,
                                      SIGINT/SIGTERM stop cleanly (XDP programs detached); --metrics
                                      serves Prometheus text on GET /metrics (loopback only)
-          fasttun check --config FILE [--log-level LEVEL]
+          fasttun check --config FILE [--format set|boot|iproute2] [--log-level LEVEL]
                                      validate a configuration and print what it would build:
                                      interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
           fasttun diff A.pcapng B.pcapng [--ignore FIELD,...] [--json]
@@ -45,6 +45,9 @@ public static class CommandLine
           fasttun route add PREFIX via NEXTHOP | route del PREFIX
           fasttun neighbor add IP mac MAC [dev NAME] | neighbor del IP [dev NAME]
           fasttun tunnel set NAME [ttl N|inherit] [tos XX|inherit] [key K] [pmtu-discovery on|off]
+          fasttun config show [--format set|boot|iproute2] [--config FILE]
+                                     print the running (or a given) configuration as VyOS set lines,
+                                     VyOS config.boot or iproute2 commands; each loads back unchanged
           fasttun reload             re-read the configuration file (as SIGHUP); prints the error if refused
           fasttun capture --point rx|tx|drop|decap|encap [--iface NAME] [--count N] [--duration S]
                           -w FILE.pcapng
@@ -54,7 +57,9 @@ public static class CommandLine
           fasttun --help             show this help
           fasttun --version          show the version
 
-        Configuration: VyOS 1.2 'set' lines (show configuration commands), for example
+        Configuration: VyOS 1.2 'set' lines (show configuration commands), VyOS config.boot (braces),
+        or iproute2 commands (ip tunnel add ... mode ipip|gre, ip addr add, ip link set, ip route add);
+        the format is detected from the content, or named with --format. Set lines, for example
           set interfaces ethernet eth2 address '172.12.1.10/24'
           set interfaces tunnel tun0 encapsulation 'ipip'        (ipip or gre)
           set interfaces tunnel tun0 local-ip '172.12.1.10'
@@ -63,7 +68,9 @@ public static class CommandLine
           set interfaces tunnel tun0 parameters ip key|ikey|okey K   ttl N|inherit   tos XX|inherit
           set interfaces tunnel tun0 parameters ip checksum | sequence   (also input-/output- forms)
           set interfaces tunnel tun0 parameters ip pmtu-discovery enable|disable
-          set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]
+          set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]   (equal distances: ECMP)
+          set protocols static route 10.9.0.0/16 blackhole [distance N]
+          set protocols static interface-route 10.1.9.0/24 next-hop-interface tun0 [distance N]
         plus FastTun's own lines:
           set fasttun interface eth1 driver af_xdp|af_packet
           set fasttun interface eth1 queues N
@@ -98,6 +105,8 @@ public static class CommandLine
                 return ChangeCommands.Run(args[0], args.AsSpan(1), Console.Out, Console.Error);
             case "capture":
                 return CaptureCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
+            case "config":
+                return ConfigCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
             case "diff":
                 return DiffCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
             case "gen":

@@ -19,6 +19,7 @@ public static class RunCommand
     public static int Run(ReadOnlySpan<string> args)
     {
         string? path = null;
+        ConfigFormat? format = null;
         string? controlSocket = null;
         System.Net.IPEndPoint? metrics = null;
         var level = LogLevel.Information;
@@ -28,6 +29,10 @@ public static class RunCommand
             {
                 case "--config" or "-c" when i + 1 < args.Length:
                     path = args[++i];
+                    break;
+                case "--format" when i + 1 < args.Length:
+                    if (!ConfigFormats.TryParse(args[++i], out var known)) return Usage($"--format wants set, boot or iproute2, not '{args[i]}'");
+                    format = known;
                     break;
                 case "--control-socket" when i + 1 < args.Length:
                     controlSocket = args[++i];
@@ -60,7 +65,7 @@ public static class RunCommand
         GatewayRuntime runtime;
         try
         {
-            runtime = GatewayRuntime.Start(path, loggers);
+            runtime = GatewayRuntime.Start(path, loggers, format);
         }
         catch (ConfigException e)
         {
@@ -165,5 +170,5 @@ public static class RunCommand
     }
 
     private static int Usage(string message) => CliErrors.Usage("run", message,
-        "usage: fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]\n");
+        "usage: fasttun run --config FILE [--format set|boot|iproute2] [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]\n");
 }
