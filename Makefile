@@ -21,6 +21,7 @@ help:
 	@echo "make test    deps + build + every test suite (root tests need root)"
 	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
 	@echo "make bench-e2e  end-to-end benchmark against the kernel in namespaces (root): bench/RESULTS.md"
+	@echo "make bench-lpm  FastTun's Lpm4Table vs DPDK rte_lpm/rte_fib, side by side: bench/RESULTS.md"
 	@echo "make clean   remove build output"
 
 deps: apt-deps nuget-deps
@@ -65,3 +66,14 @@ demo: deps build
 # End-to-end benchmark against the kernel (namespaces, root): writes bench/RESULTS.md. ROUNDS=, TRIAL= tune it.
 bench-e2e: deps build
 	bash bench/e2e/run.sh
+
+.PHONY: bench-lpm
+# LPM side by side with DPDK's rte_lpm and rte_fib (bench/lpm/README.md). ROUNDS=, LPM_CPU= tune it.
+ROUNDS ?= 5
+LPM_CPU ?= 1
+bench-lpm: deps build
+	@dpkg-query -W -f='$${Status}' libdpdk-dev 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "bench-lpm: installing libdpdk-dev"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq libdpdk-dev >/dev/null; }
+	$(MAKE) -C bench/lpm
+	flock /tmp/fasttun-bench.lock python3 bench/lpm/run.py --rounds $(ROUNDS) --cpu $(LPM_CPU)

@@ -3,6 +3,7 @@ using FastTun.Gateway.Dataplane;
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastTun.Gateway.Traffic;
