@@ -35,7 +35,11 @@ internal sealed unsafe class XdpPeerSocket : IDisposable
     {
         _ifindex = (int)Libc.if_nametoindex(interfaceName);
         if (_ifindex == 0) throw LinuxException.FromLastError($"if_nametoindex({interfaceName})");
-        _fd = Libc.socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, BinaryPrimitives.ReverseEndianness(ETH_P_ALL));
+        // Protocol 0 at creation: the socket receives nothing until bind names the interface and ETH_P_ALL. Created
+        // with ETH_P_ALL it would take frames from every interface of the namespace between socket() and bind(),
+        // and a test running beside one that floods its own veth (another suite, a benchmark) then saw a stranger's
+        // frame arrive "at the peer" (the flaky failure, about one suite run in seven on a busy host).
+        _fd = Libc.socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, 0);
         if (_fd < 0) throw LinuxException.FromLastError("socket(AF_PACKET)");
         var addr = new sockaddr_ll { sll_family = Libc.AF_PACKET, sll_protocol = BinaryPrimitives.ReverseEndianness(ETH_P_ALL), sll_ifindex = _ifindex };
         if (Libc.bind(_fd, &addr, sizeof(sockaddr_ll)) != 0) throw LinuxException.FromLastError($"bind AF_PACKET to {interfaceName}");

@@ -34,6 +34,8 @@ public static class CommandLine
                                      count test traffic: rate, loss, reordering, duplicates, latency
           fasttun bench rfc2544 --tx-iface X --rx-iface Y --size S --duration S [--loss 0] ...
                                      binary search for the highest zero-loss rate (fasttun bench --help)
+          fasttun bench worker --mode ipip|gre|decap|forward [--routes N] [--frame 64|1500] [--json]
+                                     the worker loop over in-memory zero-copy NIC queues: ns/packet on one core
 
         Talking to a running gateway (root only; socket from --control-socket PATH, default
         /run/fasttun/fasttun.sock, or 'set fasttun control-socket PATH' on the gateway's side):

@@ -97,9 +97,11 @@ public sealed partial class GatewayRuntime : IDisposable
         for (int w = 0; w < queues; w++)
         {
             var ports = new PacketPort[interfaces.Length];
+            // One UMEM per worker for all its AF_XDP ports: a frame forwarded between them moves as a descriptor.
+            using XdpUmem? umem = SharedUmemFor(interfaces);
             try
             {
-                for (int i = 0; i < interfaces.Length; i++) ports[i] = OpenPort(interfaces[i], w, (ushort)i, queues, loggers);
+                for (int i = 0; i < interfaces.Length; i++) ports[i] = OpenPort(interfaces[i], w, (ushort)i, queues, umem, loggers);
             }
             catch
             {
@@ -118,17 +120,27 @@ public sealed partial class GatewayRuntime : IDisposable
         LogSummary();
     }
 
-    private PacketPort OpenPort(EthernetInterface iface, int queue, ushort id, int queues, ILoggerFactory loggers)
+    private PacketPort OpenPort(EthernetInterface iface, int queue, ushort id, int queues, XdpUmem? umem, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("port");
         if (iface.Driver == PortDriver.AfXdp)
-            return new AfXdpPort(iface.Name, queue, id, new AfXdpOptions(), logger);
+            return new AfXdpPort(iface.Name, queue, id, XdpIoMode.Options(), logger, umem);
         var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null, KernelIngressDrop = true };
         var port = new AfPacketPort(iface.Name, id, options, queue);
         logger.LogInformation("AF_PACKET {Interface} socket {Queue}: TPACKET_V3 rx ring, tx {TxMode}, {Fanout}, kernel ingress {Ingress}",
             iface.Name, queue, options.TxMode, queues > 1 ? $"fanout group {options.FanoutGroup}" : "no fanout",
             port.KernelIngressDropped ? "dropped behind the socket" : $"not dropped ({port.KernelIngressDropError})");
         return port;
+    }
+
+    /// <summary>A UMEM big enough for every AF_XDP port of one worker (each port's default frame budget), or null
+    /// when the worker has none. The ports hold their own references; the caller disposes its own.</summary>
+    private static XdpUmem? SharedUmemFor(System.Collections.Immutable.ImmutableArray<EthernetInterface> interfaces)
+    {
+        int xdpPorts = interfaces.Count(i => i.Driver == PortDriver.AfXdp);
+        if (xdpPorts == 0) return null;
+        var o = XdpIoMode.Options();
+        return new XdpUmem(o.FrameSize, o.FrameCount * xdpPorts, o.UmemHeadroom);
     }
 
     private void LogSummary()

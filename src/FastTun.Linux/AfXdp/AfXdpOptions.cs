@@ -38,6 +38,13 @@ public sealed record AfXdpOptions
     public bool ForceReplaceForeignProgram { get; init; }
     /// <summary>XSKMAP size; at least the interface's highest queue + 1.</summary>
     public int MaxQueues { get; init; } = 64;
+    /// <summary>Busy polling (SO_PREFER_BUSY_POLL, SO_BUSY_POLL, SO_BUSY_POLL_BUDGET): the worker's rx/tx syscalls
+    /// and poll(2) run the device's NAPI loop themselves. Off = need_wakeup with poll(2) and softirq NAPI.</summary>
+    public bool BusyPoll { get; init; }
+    /// <summary>SO_BUSY_POLL_BUDGET: frames one busy-poll round may process.</summary>
+    public int BusyPollBudget { get; init; } = 64;
+    /// <summary>SO_BUSY_POLL: microseconds a blocking call (poll) busy-polls before sleeping.</summary>
+    public int BusyPollMicroseconds { get; init; } = 20;
     /// <summary>Path of xdp_redirect.bpf.o; null = look next to the application, then in native/build.</summary>
     public string? BpfObjectPath { get; init; }
 }

@@ -31,6 +31,8 @@ internal static partial class Libc
     public const int SO_RCVBUFFORCE = 33;
     public const int SO_PEERCRED = 17;
     public const int SO_BUSY_POLL = 46;
+    public const int SO_PREFER_BUSY_POLL = 69;
+    public const int SO_BUSY_POLL_BUDGET = 70;
 
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;

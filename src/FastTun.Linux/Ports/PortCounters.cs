@@ -16,6 +16,9 @@ public sealed class PortCounters
     public long TxDropped;
     /// <summary>Syscalls made by the data path (wakeups, flushes), to show syscalls per batch.</summary>
     public long Syscalls;
+    /// <summary>Frames a tx burst had to copy into the port's own buffers because they lived elsewhere (another
+    /// UMEM, a pool). Frames of a shared UMEM move as descriptors and are not counted.</summary>
+    public long TxCopied;
     /// <summary>Non-empty rx bursts.</summary>
     public long RxBatches;
 }

@@ -14,7 +14,8 @@ public sealed unsafe class RawPacketSocket : IDisposable
     public RawPacketSocket(string iface)
     {
         int index = NetInterface.Get(iface).Index;
-        _fd = Libc.socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, BinaryPrimitives.ReverseEndianness(Libc.ETH_P_ALL));
+        // Protocol 0 until bind: no frame of another interface slips in between socket() and bind() (see XdpPeerSocket).
+        _fd = Libc.socket(Libc.AF_PACKET, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, 0);
         if (_fd < 0) throw LinuxException.FromLastError("socket(AF_PACKET)");
         var addr = new sockaddr_ll { sll_family = Libc.AF_PACKET, sll_protocol = BinaryPrimitives.ReverseEndianness(Libc.ETH_P_ALL), sll_ifindex = index };
         if (Libc.bind(_fd, &addr, sizeof(sockaddr_ll)) < 0) throw LinuxException.FromLastError($"bind to {iface}");

@@ -4,9 +4,9 @@ using FastTun.Packets.Datapath;
 
 namespace FastTun.Linux.AfXdp;
 
-// Data path: no allocation, no exceptions, at most one syscall per call, none when need_wakeup says the
-// kernel is making progress on its own.
-public sealed unsafe partial class AfXdpPort
+// Data path: no allocation, no exceptions, at most one wakeup (a syscall on AF_XDP) per call, none when
+// need_wakeup says the other side is making progress on its own.
+public abstract unsafe partial class UmemPort
 {
     public override int RxBurst(PacketBatch batch)
     {
@@ -16,15 +16,18 @@ public sealed unsafe partial class AfXdpPort
         if (ready == 0)
         {
             RefillFillRing();
-            // Only the driver sets need_wakeup on the fill ring (zero-copy); copy mode never asks for it.
-            if (_fill.NeedsWakeup()) WakeRx();
-            return 0;
+            // Only the driver sets need_wakeup on the fill ring (zero-copy); copy mode never asks for it. A busy-polling
+            // socket makes the syscall anyway: it is what runs the device's NAPI loop in this thread, so look again.
+            if (!_alwaysWake && !_fill.NeedsWakeup()) return 0;
+            WakeRx();
+            ready = _rx.ConsumerAvailable();
+            if (ready == 0) return 0;
         }
         uint n = ready < room ? ready : room;
         uint cons = _rx.CachedConsumer;
         long bytes = 0;
         ushort id = Id;
-        int frameSize = _options.FrameSize;
+        int frameSize = _frameSize;
         for (uint i = 0; i < n; i++)
         {
             ref xdp_desc desc = ref _rx.DescAt(cons + i);
@@ -58,6 +61,7 @@ public sealed unsafe partial class AfXdpPort
     public override void RxDone(PacketBatch batch)
     {
         ushort id = Id;
+        var u = _u;
         for (int i = 0; i < batch.Count; i++)
         {
             ref Frame f = ref batch[i];
@@ -70,7 +74,7 @@ public sealed unsafe partial class AfXdpPort
                 continue;
             }
             _state[index] = StateFree;
-            _free[_freeCount++] = index;
+            _free[u.FreeCount++] = index;
         }
         RefillFillRing();
     }
@@ -100,32 +104,34 @@ public sealed unsafe partial class AfXdpPort
             ulong addr;
             uint index = (uint)(f.Handle >> _frameShift);
             if ((f.Flags & FrameFlags.Generated) == 0 && f.Handle < _umemLength && f.Buffer == (nint)(_umem + f.Handle)
-                && _state[index] == StateApp && f.Offset >= 0 && f.Offset + f.Length <= _options.FrameSize)
+                && _state[index] == StateApp && f.Offset >= 0 && f.Offset + f.Length <= _frameSize)
             {
-                // Our own frame: post it where it is; RxDone must leave it alone. The range check matters: the
-                // kernel skips a descriptor that leaves its chunk and never completes it, which would lose the frame.
+                // A frame of our UMEM, received by this port or by any port sharing the UMEM: post the descriptor
+                // as it is, no copy; RxDone must leave it alone. The range check matters: the kernel skips a
+                // descriptor that leaves its chunk and never completes it, which would lose the frame.
                 _state[index] = StateTx;
                 f.Flags |= FrameFlags.TxOwned;
                 addr = f.Handle + (ulong)f.Offset;
             }
             else
             {
-                if (f.Length > _options.FrameSize - _headroom)
+                if (f.Length > _frameSize - _headroom)
                 {
                     DropTx(ref f, DropReason.TxTooLarge);
                     continue;
                 }
-                if (_freeCount == 0)
+                if (_u.FreeCount == 0)
                 {
                     // Every frame is in flight; the tx side is as backed up as a full ring.
                     DropTx(ref f, DropReason.TxRingFull);
                     continue;
                 }
-                index = _free[--_freeCount];
+                index = _free[--_u.FreeCount];
                 _state[index] = StateTx;
                 ulong chunk = (ulong)index << _frameShift;
                 addr = chunk + (ulong)_headroom;
                 f.Data.CopyTo(new Span<byte>(_umem + addr, f.Length));
+                Counters.TxCopied++;
             }
             ref xdp_desc desc = ref _tx.DescAt(prod + posted);
             desc.addr = addr;
@@ -139,25 +145,19 @@ public sealed unsafe partial class AfXdpPort
         _tx.ProducerSubmit();
         Counters.TxPackets += posted;
         Counters.TxBytes += bytes;
-        if (_tx.NeedsWakeup()) KickTx();
+        if (_alwaysWake || _tx.NeedsWakeup()) KickTx();
         return (int)posted;
     }
 
-    /// <summary>Kicks a tx ring the kernel has not drained yet, reaps completions, refreshes drop counters
-    /// about once a second.</summary>
+    /// <summary>Kicks a tx ring the other side has not drained yet, reaps completions, refills the fill ring and
+    /// lets the port refresh its statistics.</summary>
     public override void Flush()
     {
         ReapCompletions();
-        // Volatile: the kernel's tx consumer index; frames still in the ring after a budget-limited kick
-        // need another one.
-        if (_tx.CachedProducer != Volatile.Read(ref *_tx.Consumer) && _tx.NeedsWakeup()) KickTx();
+        // Volatile: the consumer's tx index; frames still in the ring after a budget-limited kick need another one.
+        if (_tx.CachedProducer != Volatile.Read(ref *_tx.Consumer) && (_alwaysWake || _tx.NeedsWakeup())) KickTx();
         RefillFillRing();
-        long now = Environment.TickCount64;
-        if (now - _lastStatisticsTick >= 1000)
-        {
-            _lastStatisticsTick = now;
-            UpdateDropCounters();
-        }
+        OnFlush();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -168,9 +168,10 @@ public sealed unsafe partial class AfXdpPort
     }
 
     /// <summary>Moves free frames into the fill ring so the kernel always has buffers to receive into.</summary>
-    private void RefillFillRing()
+    private protected void RefillFillRing()
     {
-        uint want = (uint)_freeCount;
+        var u = _u;
+        uint want = (uint)u.FreeCount;
         if (want == 0) return;
         uint space = _fill.ProducerFree(want);
         uint n = want < space ? want : space;
@@ -178,7 +179,7 @@ public sealed unsafe partial class AfXdpPort
         uint prod = _fill.CachedProducer;
         for (uint i = 0; i < n; i++)
         {
-            uint index = _free[--_freeCount];
+            uint index = _free[--u.FreeCount];
             _state[index] = StateFill;
             _fill.AddrAt(prod + i) = (ulong)index << _frameShift;
         }
@@ -187,7 +188,7 @@ public sealed unsafe partial class AfXdpPort
     }
 
     /// <summary>Returns frames the kernel finished sending to the free list.</summary>
-    private void ReapCompletions()
+    private protected void ReapCompletions()
     {
         uint n = _completion.ConsumerAvailable();
         if (n == 0) return;
@@ -201,24 +202,18 @@ public sealed unsafe partial class AfXdpPort
                 continue;
             }
             _state[index] = StateFree;
-            _free[_freeCount++] = index;
+            _free[_u.FreeCount++] = index;
         }
         _completion.CachedConsumer = cons + n;
         _completion.ConsumerRelease();
     }
 
-    /// <summary>sendto with no data: the kernel drains the tx ring (copy mode: synchronously, up to its budget).
-    /// EAGAIN/EBUSY/ENOBUFS/ENETDOWN leave the frames in the ring for the next kick.</summary>
-    private void KickTx()
-    {
-        Counters.Syscalls++;
-        Libc.sendto(_fd, null, 0, Libc.MSG_DONTWAIT, null, 0);
-    }
+    /// <summary>Makes the consumer of the tx ring send what it holds (AF_XDP: sendto with no data).</summary>
+    protected abstract void KickTx();
 
-    /// <summary>recvfrom with no buffer: lets the driver pick up new fill-ring entries.</summary>
-    private void WakeRx()
-    {
-        Counters.Syscalls++;
-        Libc.recvfrom(_fd, null, 0, Libc.MSG_DONTWAIT, null, null);
-    }
+    /// <summary>Makes the producer of the rx ring pick up new fill-ring entries (AF_XDP: recvfrom with no buffer).</summary>
+    protected abstract void WakeRx();
+
+    /// <summary>Idle-time housekeeping of the subclass (statistics).</summary>
+    protected virtual void OnFlush() { }
 }
