@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using FastTun.Gateway.Traffic;
+using FastTun.Traffic;
 
 namespace FastTun.Gateway.Cli;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using FastTun.Gateway.Traffic;
+using FastTun.Traffic;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Netlink;
 using FastTun.Linux.Ports;

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using FastTun.Gateway.Traffic;
+using FastTun.Traffic;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Netlink;
 using FastTun.Linux.Ports;

@@ -3,7 +3,7 @@ using FastTun.Linux.Interop;
 using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>What a sink run saw. Times in nanoseconds (Stopwatch ticks on Linux = CLOCK_MONOTONIC ns).</summary>
 public sealed record SinkResult

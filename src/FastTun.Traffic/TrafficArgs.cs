@@ -1,7 +1,7 @@
 using System.Globalization;
 using FastTun.Packets.Headers;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>Value parsers shared by gen, sink and bench. Each returns false on bad input; the caller names the option.</summary>
 public static class TrafficArgs

@@ -1,11 +1,10 @@
 using System.Buffers.Binary;
-using FastTun.Gateway.Traffic;
 using FastTun.Packets.Checksum;
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Tunnels;
 
-namespace FastTun.Gateway.Tests;
+namespace FastTun.Traffic.Tests;
 
 public class TrafficFramesTests
 {

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Datapath;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 public enum TrafficKind : byte
 {

@@ -1,4 +1,4 @@
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>What one trial measured: packets offered and delivered at a requested rate (0 = max).</summary>
 public readonly record struct Rfc2544Outcome(long Sent, long Received, double TxPps, double RxPps);

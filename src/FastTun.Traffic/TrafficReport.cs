@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>Readable and JSON renderings of generator and sink results (snake_case keys).</summary>
 public static class TrafficReport

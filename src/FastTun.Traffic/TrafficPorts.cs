@@ -3,7 +3,7 @@ using FastTun.Linux.AfXdp;
 using FastTun.Linux.Netlink;
 using FastTun.Linux.Ports;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 public enum TrafficDriver
 {

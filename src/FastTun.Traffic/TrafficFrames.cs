@@ -5,7 +5,7 @@ using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Tunnels;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>
 /// The generator's frames, built once, one buffer per batch slot, and patched per packet: flow (UDP source

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace FastTun.Packets.Datapath;
+namespace FastTun.Traffic;
 
 /// <summary>
 /// Latency histogram in the manner of HdrHistogram: values below 2^<see cref="SubBucketBits"/> are counted

@@ -5,7 +5,7 @@ using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>ARP for the generator (resolve the next hop) and the sink (answer for its address). Rare paths.</summary>
 public static class TrafficArp

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>What a generator run did.</summary>
 /// <param name="Deferred">Frames the port could not take at once (ring full) and that went out in a later burst.</param>

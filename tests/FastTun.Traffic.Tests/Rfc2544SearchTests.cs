@@ -1,6 +1,5 @@
-using FastTun.Gateway.Traffic;
 
-namespace FastTun.Gateway.Tests;
+namespace FastTun.Traffic.Tests;
 
 public class Rfc2544SearchTests
 {

@@ -1,6 +1,6 @@
 using FastTun.Packets.Datapath;
 
-namespace FastTun.Gateway.Tests;
+namespace FastTun.Traffic.Tests;
 
 public class TrafficHistogramTests
 {

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using FastTun.Packets.Datapath;
 
-namespace FastTun.Gateway.Tests;
+namespace FastTun.Traffic.Tests;
 
 public class TrafficPayloadTests
 {

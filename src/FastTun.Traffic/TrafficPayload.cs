@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace FastTun.Packets.Datapath;
+namespace FastTun.Traffic;
 
 /// <summary>
 /// The UDP payload the traffic generator writes and the sink reads: 22 bytes, so a 64-byte Ethernet frame

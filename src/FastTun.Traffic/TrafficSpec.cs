@@ -1,6 +1,6 @@
 using FastTun.Packets.Tunnels;
 
-namespace FastTun.Gateway.Traffic;
+namespace FastTun.Traffic;
 
 /// <summary>How the generated UDP packets are wrapped before they leave.</summary>
 public enum TrafficEncap

@@ -1,4 +1,4 @@
-namespace FastTun.Packets.Datapath;
+namespace FastTun.Traffic;
 
 /// <summary>
 /// Loss, reordering and duplicate accounting over per-flow sequence numbers (each flow counts from 0).
