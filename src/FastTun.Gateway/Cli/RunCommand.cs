@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using FastTun.Gateway.Config;
 using FastTun.Gateway.Control;
@@ -16,39 +17,38 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class RunCommand
 {
-    public static int Run(ReadOnlySpan<string> args)
+    public static Command Build()
     {
-        string? path = null;
-        string? controlSocket = null;
-        System.Net.IPEndPoint? metrics = null;
-        var level = LogLevel.Information;
-        for (int i = 0; i < args.Length; i++)
+        var config = CliOptions.ConfigFile();
+        var controlSocket = new Option<string?>("--control-socket")
         {
-            switch (args[i])
+            Description = "control socket path (default: the configuration's, else /run/fasttun/fasttun.sock)",
+            HelpName = "PATH",
+        };
+        var metrics = new Option<System.Net.IPEndPoint?>("--metrics")
+        {
+            Description = "serve Prometheus text on GET /metrics at ADDRESS:PORT (e.g. 127.0.0.1:9464)",
+            HelpName = "ADDRESS:PORT",
+            CustomParser = r =>
             {
-                case "--config" or "-c" when i + 1 < args.Length:
-                    path = args[++i];
-                    break;
-                case "--control-socket" when i + 1 < args.Length:
-                    controlSocket = args[++i];
-                    break;
-                case "--metrics" when i + 1 < args.Length:
-                    if (!MetricsServer.TryParseEndpoint(args[++i], out var ep)) return Usage($"--metrics wants ADDRESS:PORT (e.g. 127.0.0.1:9464), not '{args[i]}'");
-                    metrics = ep;
-                    break;
-                case "--log-level" when i + 1 < args.Length:
-                    if (!Logging.TryParseLevel(args[++i], out level)) return Usage($"unknown log level '{args[i]}'");
-                    break;
-                case "-h" or "--help":
-                    Console.Out.Write(CommandLine.Usage);
-                    return CommandLine.ExitOk;
-                default:
-                    return Usage($"unknown or incomplete argument '{args[i]}'");
-            }
-        }
-        if (path is null) return Usage("missing --config FILE");
-        if (!File.Exists(path)) return Usage($"configuration file '{path}' not found");
+                string text = r.Tokens[^1].Value;
+                if (MetricsServer.TryParseEndpoint(text, out var ep)) return ep;
+                r.AddError($"--metrics: '{text}' is not ADDRESS:PORT (e.g. 127.0.0.1:9464)");
+                return null;
+            },
+        };
+        var level = CliOptions.LogLevelOption();
+        var command = new Command("run", "own the configured interfaces and forward; SIGHUP reloads, SIGINT/SIGTERM stop " +
+            "cleanly (XDP programs detached); under systemd (Type=notify) it reports READY, STOPPING and watchdog pings")
+        {
+            config, controlSocket, metrics, level,
+        };
+        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(controlSocket), r.GetValue(metrics), r.GetValue(level) ?? LogLevel.Information));
+        return command;
+    }
 
+    public static int Run(string path, string? controlSocket, System.Net.IPEndPoint? metrics, LogLevel level)
+    {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
         if (Libc.geteuid() != 0)
@@ -163,7 +163,4 @@ public static class RunCommand
         }
         return false;
     }
-
-    private static int Usage(string message) => CliErrors.Usage("run", message,
-        "usage: fasttun run --config FILE [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]\n");
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -10,24 +11,78 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class ShowCommand
 {
-    public const string UsageText = "usage: fasttun show interfaces|tunnels|routes|neighbors|stats [--json] [--watch [--interval S] [--count N]] [--control-socket PATH]";
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static int Run(ReadOnlySpan<string> args, TextWriter output, TextWriter error)
+    public static Command Build()
     {
-        var parsed = ClientArgs.Parse(args, ["--interval", "--count"], ["--watch"], out string? problem);
-        if (parsed is null || parsed.Words.Count != 1) return Usage(error, problem ?? "show what?");
-        string what = parsed.Words[0] == "neighbours" ? "neighbors" : parsed.Words[0];
-        if (what is not ("interfaces" or "tunnels" or "routes" or "neighbors" or "stats"))
-            return Usage(error, $"cannot show '{parsed.Words[0]}'");
-        bool watch = parsed.Options.ContainsKey("--watch");
-        if (watch && what != "stats") return Usage(error, "--watch goes with stats");
+        var show = new Command("show", "ask the running gateway and print aligned tables, or its JSON with --json");
+        show.Subcommands.Add(What("interfaces", "ports: driver, queues, MAC, MTU, addresses, packet and byte counters"));
+        show.Subcommands.Add(What("tunnels", "tunnels: mode, endpoints, MTU, TTL, TOS, key, PMTU discovery, counters"));
+        show.Subcommands.Add(What("routes", "the route table, and the runtime changes kept across reloads"));
+        var neighbors = What("neighbors", "the neighbor (ARP) table");
+        neighbors.Aliases.Add("neighbours");
+        show.Subcommands.Add(neighbors);
+        show.Subcommands.Add(BuildStats("stats"));
+        show.SetAction(r =>
+        {
+            r.Err().WriteLine("fasttun show: show what? interfaces, tunnels, routes, neighbors or stats");
+            r.Err().WriteLine("see 'fasttun show --help'");
+            return CommandLine.ExitUsage;
+        });
+        return show;
+    }
+
+    private static Command What(string what, string description)
+    {
+        var socket = CliOptions.ControlSocket();
+        var json = CliOptions.Json("print the gateway's JSON answer as is");
+        var command = new Command(what, description) { json, socket };
+        command.SetAction(r => Show(what, r.GetValue(socket)!, r.GetValue(json), r.Out(), r.Err()));
+        return command;
+    }
+
+    /// <summary><c>stats</c> (top level) and <c>show stats</c>: counters, or rates with --watch.</summary>
+    public static Command BuildStats(string name)
+    {
+        var socket = CliOptions.ControlSocket();
+        var json = CliOptions.Json("JSON; with --watch one JSON object of rates per line (JSON lines)");
+        var watch = new Option<bool>("--watch", "-w") { Description = "refresh pps/bps rates every interval until Ctrl-C" };
+        var interval = CliOptions.Number("--interval", "seconds between --watch frames", "SECONDS", 0.1, 3600, false, 1);
+        var count = CliOptions.Int("--count", "stop --watch after N frames (default: until Ctrl-C)", 1, int.MaxValue, 0);
+        var command = new Command(name, "counters per interface, tunnel, drop reason and worker; --watch shows rates") { json, watch, interval, count, socket };
+        command.Validators.Add(r =>
+        {
+            bool watching = r.GetResult(watch) is { Implicit: false } w && r.GetValue(watch);
+            if (!watching && (r.GetResult(interval) is { Implicit: false } || r.GetResult(count) is { Implicit: false }))
+                r.AddError("--interval and --count go with --watch");
+        });
+        command.SetAction(r => r.GetValue(watch)
+            ? Watch(r.GetValue(socket)!, r.GetValue(interval), r.GetValue(count), r.GetValue(json), r.Out(), r.Err())
+            : Show("stats", r.GetValue(socket)!, r.GetValue(json), r.Out(), r.Err()));
+        return command;
+    }
+
+    private static int Watch(string socketPath, double interval, long count, bool json, TextWriter output, TextWriter error)
+    {
         try
         {
-            using var client = ControlClient.Connect(parsed.SocketPath);
-            if (watch) return StatsWatch.Run(client, parsed, output, error);
+            using var client = ControlClient.Connect(socketPath);
+            return StatsWatch.Run(client, interval, count, json, output, error);
+        }
+        catch (ControlClientException e)
+        {
+            error.WriteLine($"fasttun stats: {e.Message}");
+            return CommandLine.ExitError;
+        }
+    }
+
+    public static int Show(string what, string socketPath, bool json, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            using var client = ControlClient.Connect(socketPath);
             var data = client.Request(new JsonObject { ["cmd"] = "show", ["what"] = what });
-            if (parsed.Json)
+            if (json)
             {
                 output.WriteLine(data?.ToJsonString(Indented) ?? "null");
                 return CommandLine.ExitOk;
@@ -45,16 +100,9 @@ public static class ShowCommand
         }
         catch (ControlClientException e)
         {
-            error.WriteLine($"fasttun: {e.Message}");
+            error.WriteLine($"fasttun show {what}: {e.Message}");
             return CommandLine.ExitError;
         }
-    }
-
-    private static int Usage(TextWriter error, string message)
-    {
-        error.WriteLine($"fasttun show: {message}");
-        error.WriteLine(UsageText);
-        return CommandLine.ExitUsage;
     }
 
     private static string S(JsonNode? n) => n?.ToString() ?? "-";

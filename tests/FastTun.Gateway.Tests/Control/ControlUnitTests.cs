@@ -102,16 +102,18 @@ public sealed class ControlUnitTests
     public void ChangeCommands_BadWords_UsageExitWithoutContactingGateway(string command, string[] args)
     {
         var error = new StringWriter();
-        int code = ChangeCommands.Run(command, [.. args, "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
+        int code = CommandLine.Run([command, .. args, "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
         Assert.Equal(CommandLine.ExitUsage, code);
-        Assert.Contains("usage:", error.ToString());
+        Assert.StartsWith($"fasttun {command}: ", error.ToString());
+        Assert.Contains($"see 'fasttun {command} --help'", error.ToString());
+        Assert.DoesNotContain("cannot connect", error.ToString());
     }
 
     [Fact]
     public void Show_NoGateway_ClearConnectError()
     {
         var error = new StringWriter();
-        int code = ShowCommand.Run(["routes", "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
+        int code = CommandLine.Run(["show", "routes", "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
         Assert.Equal(CommandLine.ExitError, code);
         Assert.Contains("cannot connect to /nonexistent/fasttun.sock: no such socket (is fasttun run running?", error.ToString());
     }
@@ -120,7 +122,7 @@ public sealed class ControlUnitTests
     public void Capture_MissingFile_UsageExit()
     {
         var error = new StringWriter();
-        Assert.Equal(CommandLine.ExitUsage, CaptureCommand.Run(["--point", "rx"], new StringWriter(), error));
-        Assert.Contains("-w FILE is required", error.ToString());
+        Assert.Equal(CommandLine.ExitUsage, CommandLine.Run(["capture", "--point", "rx"], new StringWriter(), error));
+        Assert.Contains("fasttun capture: Option '--write' is required.", error.ToString());
     }
 }
