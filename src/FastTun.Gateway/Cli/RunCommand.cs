@@ -104,6 +104,14 @@ public static class RunCommand
             return CommandLine.ExitError;
         }
 
+        var notifier = new ServiceNotifier();
+        var watchdog = new WorkerWatchdog(() => runtime.Workers.Select(w => w.Passes).ToArray());
+        notifier.Ready($"forwarding on {runtime.Config.Interfaces.Length} interface(s) with {runtime.Workers.Count} worker(s)");
+        if (notifier.WatchdogInterval > TimeSpan.Zero)
+            logger.LogInformation("systemd watchdog: a ping every {Seconds:0.###} s while every worker makes progress", notifier.WatchdogInterval.TotalSeconds);
+        // The loop wakes at least twice per watchdog ping interval so a ping is never late.
+        int waitMs = notifier.WatchdogInterval > TimeSpan.Zero ? (int)Math.Clamp(notifier.WatchdogInterval.TotalMilliseconds / 2, 10, 500) : 500;
+
         using var stop = new ManualResetEventSlim();
         int reloadRequests = 0;
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
@@ -122,23 +130,28 @@ public static class RunCommand
         {
             while (true)
             {
-                stop.Wait(500);
+                stop.Wait(waitMs);
+                notifier.Tick(watchdog);
                 if (Interlocked.Exchange(ref reloadRequests, 0) > 0)
                 {
                     stop.Reset();
                     logger.LogInformation("SIGHUP: reloading {Config}", path);
-                    TryReload(runtime, loggers, logger);
+                    notifier.Status("reloading");
+                    bool reloaded = TryReload(runtime, loggers, logger);
+                    notifier.Status(reloaded ? "reloaded; forwarding" : "reload refused; forwarding with the previous configuration");
                     continue;
                 }
                 if (runtime.Fault is { } fault)
                 {
                     logger.LogCritical(fault, "a worker stopped on an internal error; shutting down");
+                    notifier.Stopping();
                     exit = CommandLine.ExitError;
                     break;
                 }
                 if (stop.IsSet)
                 {
                     logger.LogInformation("stopping");
+                    notifier.Stopping();
                     break;
                 }
             }
