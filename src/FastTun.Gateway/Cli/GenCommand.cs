@@ -102,7 +102,11 @@ public static class GenCommand
         var duration = g.Duration;
         var driver = g.Driver;
         var encap = g.Encap;
-        if (Libc.geteuid() != 0) return Fail("fasttun gen needs root (raw sockets, XDP)");
+        if (Privileges.Check("gen") is { } missing)
+        {
+            Console.Error.WriteLine(missing);
+            return CommandLine.ExitError;
+        }
 
         TunnelSettings? tunnel = null;
         if (encap is TrafficEncap.Ipip or TrafficEncap.Gre)

@@ -51,11 +51,13 @@ public static class RunCommand
     {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
-        if (Libc.geteuid() != 0)
+        if (Privileges.Check("run") is { } missing)
         {
-            logger.LogError("fasttun run needs root (raw sockets, XDP, interface settings)");
+            logger.LogError("{Missing}", missing);
             return CommandLine.ExitError;
         }
+        if (Privileges.Missing(Privileges.Effective(), [(Privileges.Bpf, "CAP_BPF")]).Count > 0)
+            logger.LogWarning("no CAP_BPF: af_xdp interfaces cannot load their XDP program (af_packet ones work)");
 
         GatewayRuntime runtime;
         try

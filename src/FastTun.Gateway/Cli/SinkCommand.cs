@@ -38,7 +38,11 @@ public static class SinkCommand
 
     public static int Run(string iface, TrafficDriver driver, int queue, TimeSpan duration, uint ip, byte[]? mac, bool json)
     {
-        if (Libc.geteuid() != 0) return Fail("fasttun sink needs root (raw sockets, XDP)");
+        if (Privileges.Check("sink") is { } missing)
+        {
+            Console.Error.WriteLine(missing);
+            return CommandLine.ExitError;
+        }
 
         PacketPort port;
         NetInterface nic;
