@@ -91,6 +91,15 @@ public class CommandLineTests
         Assert.Contains("neighbors", words);
     }
 
+    [Fact]
+    public void Run_SuggestDirective_OffersDriverNamesAsTyped()
+    {
+        var output = new StringWriter();
+        Assert.Equal(CommandLine.ExitOk, CommandLine.Run(["[suggest:21]", "fasttun gen --driver "], output, new StringWriter()));
+        var words = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(["af_packet", "af_xdp"], words);
+    }
+
     internal static (int Code, string Stdout, string Stderr) Capture(string[] args)
     {
         lock (ConsoleLock)

@@ -36,7 +36,8 @@ public static class BenchCommand
         var txCpu = CliOptions.Optional("--tx-cpu", "pin the generator to this CPU", "N", (string t, out int v) => TrafficArgs.TryInt(t, 0, 4095, out v), "a CPU number 0 to 4095");
         var rxCpu = CliOptions.Optional("--rx-cpu", "pin the sink to this CPU", "N", (string t, out int v) => TrafficArgs.TryInt(t, 0, 4095, out v), "a CPU number 0 to 4095");
         var driver = GenOptions.Driver("--driver", "generator driver (and the sink's unless --rx-driver)");
-        var rxDriver = CliOptions.Optional("--rx-driver", "sink driver", "af_xdp|af_packet", (string t, out TrafficDriver d) => TrafficPorts.TryParseDriver(t, out d), "af_xdp or af_packet");
+        var rxDriver = CliOptions.Completing(CliOptions.Optional("--rx-driver", "sink driver", "af_xdp|af_packet",
+            (string t, out TrafficDriver d) => TrafficPorts.TryParseDriver(t, out d), "af_xdp or af_packet"), "af_xdp", "af_packet");
         var rxIp = new Option<string?>("--rx-ip") { Description = "address the sink answers ARP for", HelpName = "A.B.C.D" };
         rxIp.Validators.Add(r =>
         {

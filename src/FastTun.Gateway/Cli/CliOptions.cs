@@ -34,6 +34,14 @@ public static class CliOptions
         return option;
     }
 
+    /// <summary>Tab completion offers exactly <paramref name="words"/> (instead of, say, an enum's C# names).</summary>
+    public static T Completing<T>(T option, params string[] words) where T : Option
+    {
+        option.CompletionSources.Clear();
+        option.CompletionSources.Add(words);
+        return option;
+    }
+
     /// <summary>An option without a default: null when absent.</summary>
     public static Option<T?> Optional<T>(string name, string description, string helpName, TryParseValue<T> parse, string expected,
         params string[] aliases) where T : struct
@@ -74,7 +82,8 @@ public static class CliOptions
     public static Option<bool> Json(string what = "print JSON instead of text") => new("--json") { Description = what };
 
     public static Option<LogLevel?> LogLevelOption(string description = "trace, debug, information, warning, error, critical or none") =>
-        Optional<LogLevel>("--log-level", description, "LEVEL", Logging.TryParseLevel, "a log level (trace, debug, information, warning, error, critical, none)");
+        Completing(Optional<LogLevel>("--log-level", description, "LEVEL", Logging.TryParseLevel, "a log level (trace, debug, information, warning, error, critical, none)"),
+            "trace", "debug", "information", "warning", "error", "critical", "none");
 
     /// <summary><c>--config FILE</c>, required, checked to be an existing regular file at parse time.</summary>
     public static Option<string> ConfigFile()

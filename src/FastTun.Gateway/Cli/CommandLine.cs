@@ -66,7 +66,11 @@ public static class CommandLine
         foreach (var option in root.Options)
         {
             if (option is VersionOption) option.Action = new VersionAction();
-            if (option is HelpOption help && help.Action is HelpAction defaultHelp) help.Action = new RootHelpAction(defaultHelp);
+            if (option is HelpOption help && help.Action is HelpAction defaultHelp)
+            {
+                defaultHelp.MaxWidth = 110; // the same layout on a terminal, in a pipe and in the man page
+                help.Action = new RootHelpAction(defaultHelp);
+            }
         }
         root.SetAction(result =>
         {

@@ -22,8 +22,8 @@ public sealed class GenOptions
     public Option<int> Flows { get; } = CliOptions.Int("--flows", "distinct UDP source ports", 1, 65536, 1);
     public Option<int> Batch { get; } = CliOptions.Int("--batch", "frames per send", 1, 256, 64);
     public Option<int> Queue { get; } = CliOptions.Int("--queue", "interface queue", 0, 1023, 0);
-    public Option<TrafficEncap> Encap { get; } = CliOptions.Validated("--encap", "wrap the UDP packets in a tunnel", "none|ipip|gre|vxlan",
-        TryEncap, "one of none, ipip, gre, vxlan", TrafficEncap.None);
+    public Option<TrafficEncap> Encap { get; } = CliOptions.Completing(CliOptions.Validated("--encap", "wrap the UDP packets in a tunnel",
+        "none|ipip|gre|vxlan", TryEncap, "one of none, ipip, gre, vxlan", TrafficEncap.None), "none", "ipip", "gre", "vxlan");
     public Option<Endpoint?> OuterSrc { get; } = EndpointOption("--outer-src", "outer source address (with --encap)", "IP");
     public Option<Endpoint?> OuterDst { get; } = EndpointOption("--outer-dst", "outer destination address (with --encap)", "IP");
     public Option<uint?> Key { get; } = CliOptions.Optional("--key", "GRE key", "K",
@@ -78,7 +78,8 @@ public sealed class GenOptions
     }
 
     public static Option<TrafficDriver> Driver(string name = "--driver", string description = "af_xdp or af_packet") =>
-        CliOptions.Validated(name, description, "af_xdp|af_packet", TrafficPorts.TryParseDriver, "af_xdp or af_packet", TrafficDriver.AfXdp);
+        CliOptions.Completing(CliOptions.Validated(name, description, "af_xdp|af_packet", TrafficPorts.TryParseDriver, "af_xdp or af_packet",
+            TrafficDriver.AfXdp), "af_xdp", "af_packet");
 
     public static Option<int> Size() => CliOptions.Int("--size", "frame size in bytes (without FCS)", TrafficSpec.MinSize, TrafficSpec.MaxSize, 64);
 
