@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start-up latency of `fasttun show stats` against an idle gateway: the ReadyToRun publish (what `make install`
-# ships) against the plain JIT build of the same source (the anchor), interleaved, medians of ROUNDS runs each.
+# ships) against the plain JIT build of the same source (the anchor), with `fasttun --version` (.NET start-up
+# and the command tree) and /bin/true (process spawn) as floors; interleaved, medians of ROUNDS runs each.
 # Not a test: a figure for bench/RESULTS.md. Root (a namespace with one veth, an AF_PACKET gateway in it).
 # Wraps itself in flock /tmp/fasttun-bench.lock so it never overlaps another benchmark.
 #   bash bench/cli/startup.sh [ROUNDS]        (default 30; prints medians, p90 and the ratio)
@@ -43,15 +44,21 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$ROUNDS" "$R2R/fasttun" "$JIT" "$SOCK" <<'PY'
 import statistics, subprocess, sys, time
 rounds, r2r, jit, sock = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-variants = {"readytorun": r2r, "jit (anchor)": jit}
+show = ["show", "stats", "--control-socket", sock]
+variants = {  # the anchor is the JIT build; /bin/true is the process-spawn floor; --version is .NET start-up alone
+    "readytorun": [r2r] + show,
+    "jit (anchor)": [jit] + show,
+    "r2r --version": [r2r, "--version"],
+    "/bin/true": ["/bin/true"],
+}
 times = {k: [] for k in variants}
-for _ in range(2):  # warm the page cache for both
-    for exe in variants.values():
-        subprocess.run([exe, "show", "stats", "--control-socket", sock], check=True, stdout=subprocess.DEVNULL)
-for _ in range(rounds):  # interleaved A B A B
-    for name, exe in variants.items():
+for _ in range(2):  # warm the page cache for all
+    for argv in variants.values():
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+for _ in range(rounds):  # interleaved A B C D A B C D
+    for name, argv in variants.items():
         t0 = time.perf_counter()
-        subprocess.run([exe, "show", "stats", "--control-socket", sock], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         times[name].append((time.perf_counter() - t0) * 1000)
 for name, t in times.items():
     t.sort()

@@ -49,20 +49,31 @@ public static class CommandLine
 
         """;
 
-    /// <summary>Builds the whole command tree. Cheap (no I/O); built once per process.</summary>
-    public static RootCommand Build()
+    /// <summary>Every top-level command, by name, built on demand.</summary>
+    private static readonly (string Name, Func<IEnumerable<Command>> Build)[] Commands =
+    [
+        ("run", () => [RunCommand.Build()]),
+        ("check", () => [CheckCommand.Build()]),
+        ("show", () => [ShowCommand.Build()]),
+        ("stats", () => [ShowCommand.BuildStats("stats")]),
+        ("route neighbor neighbour tunnel reload", ChangeCommands.Build),
+        ("capture", () => [CaptureCommand.Build()]),
+        ("gen", () => [GenCommand.Build()]),
+        ("sink", () => [SinkCommand.Build()]),
+        ("bench", () => [BenchCommand.Build()]),
+        ("completion", () => [CompletionCommand.Build()]),
+    ];
+
+    /// <summary>Builds the command tree: all of it, or with <paramref name="first"/> naming a command, only that
+    /// command (a short command such as show stats then skips building, and JIT-compiling, every other
+    /// command's options; an unknown word gets the whole tree and its error).</summary>
+    public static RootCommand Build(string? first = null)
     {
         var root = new RootCommand("fasttun — userspace IPIP/GRE gateway (AF_XDP / AF_PACKET)");
-        root.Subcommands.Add(RunCommand.Build());
-        root.Subcommands.Add(CheckCommand.Build());
-        root.Subcommands.Add(ShowCommand.Build());
-        root.Subcommands.Add(ShowCommand.BuildStats("stats"));
-        foreach (var change in ChangeCommands.Build()) root.Subcommands.Add(change);
-        root.Subcommands.Add(CaptureCommand.Build());
-        root.Subcommands.Add(GenCommand.Build());
-        root.Subcommands.Add(SinkCommand.Build());
-        root.Subcommands.Add(BenchCommand.Build());
-        root.Subcommands.Add(CompletionCommand.Build());
+        bool one = first is not null && Commands.Any(c => c.Name.Split(' ').Contains(first));
+        foreach (var (name, build) in Commands)
+            if (!one || name.Split(' ').Contains(first))
+                foreach (var command in build()) root.Subcommands.Add(command);
         foreach (var option in root.Options)
         {
             if (option is VersionOption) option.Action = new VersionAction();
@@ -82,7 +93,8 @@ public static class CommandLine
 
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
 
-    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(Build(), args, output, error);
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        Run(Build(args.Length > 0 ? args[0] : null), args, output, error);
 
     /// <summary>A root holding one command, so a test can parse and run that command alone.</summary>
     public static RootCommand Single(Command command)
