@@ -58,6 +58,7 @@ public static class CommandLine
         ("stats", () => [ShowCommand.BuildStats("stats")]),
         ("route neighbor neighbour tunnel reload", ChangeCommands.Build),
         ("capture", () => [CaptureCommand.Build()]),
+        ("diff", () => [DiffCommand.Build()]),
         ("gen", () => [GenCommand.Build()]),
         ("sink", () => [SinkCommand.Build()]),
         ("bench", () => [BenchCommand.Build()]),
