@@ -54,6 +54,7 @@ public class CommandLineTests
     [InlineData("gen --iface lo --dst 10.0.0.1 --key 5", "fasttun gen: --key, --csum and --seq are GRE options")]
     [InlineData("gen --iface lo --dst 10.0.0.300", "fasttun gen: --dst: '10.0.0.300' is not A.B.C.D or A.B.C.D:PORT")]
     [InlineData("gen --iface lo", "fasttun gen: --dst is required")]
+    [InlineData("gen --iface lo --dst 10.0.0.1 --dst-mac aa:bb", "fasttun gen: --dst-mac: 'aa:bb' is not a MAC address")]
     [InlineData("sink --iface lo --driver dpdk", "fasttun sink: --driver: 'dpdk' is not af_xdp or af_packet")]
     [InlineData("bench rfc2544 --tx-iface a --rx-iface b --dst 10.0.0.1 --loss 100", "fasttun bench rfc2544: --loss: '100' is not a number")]
     [InlineData("stats --count 3", "fasttun stats: --interval and --count go with --watch")]

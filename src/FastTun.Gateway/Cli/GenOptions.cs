@@ -16,9 +16,9 @@ public sealed class GenOptions
     public Option<Endpoint?> Dst { get; } = EndpointOption("--dst", "destination address and UDP port (default port 9)", "IP[:PORT]");
     public Option<Endpoint?> Src { get; } = EndpointOption("--src", "source address (default: the interface's first address)", "IP");
     public Option<Endpoint?> Via { get; } = EndpointOption("--via", "next hop to ARP for instead of the destination", "IP");
-    public Option<byte[]?> DstMac { get; } = Mac("--dst-mac", "destination MAC (default: resolved by ARP)");
-    public Option<byte[]?> SrcMac { get; } = Mac("--src-mac", "source MAC (default: the interface's)");
-    public Option<byte[]?> InnerDstMac { get; } = Mac("--inner-dst-mac", "inner destination MAC for VXLAN");
+    public Option<string?> DstMac { get; } = Mac("--dst-mac", "destination MAC (default: resolved by ARP)");
+    public Option<string?> SrcMac { get; } = Mac("--src-mac", "source MAC (default: the interface's)");
+    public Option<string?> InnerDstMac { get; } = Mac("--inner-dst-mac", "inner destination MAC for VXLAN");
     public Option<int> Flows { get; } = CliOptions.Int("--flows", "distinct UDP source ports", 1, 65536, 1);
     public Option<int> Batch { get; } = CliOptions.Int("--batch", "frames per send", 1, 256, 64);
     public Option<int> Queue { get; } = CliOptions.Int("--queue", "interface queue", 0, 1023, 0);
@@ -91,11 +91,19 @@ public sealed class GenOptions
             return ok;
         }, helpName.Contains("PORT", StringComparison.Ordinal) ? "A.B.C.D or A.B.C.D:PORT" : "an IPv4 address A.B.C.D");
 
-    private static Option<byte[]?> Mac(string name, string description) =>
-        CliOptions.Validated<byte[]?>(name, description, "MAC", (string t, out byte[]? m) =>
+    /// <summary>A MAC option. Its value stays text (an array-typed option would be parsed as a list of values);
+    /// the validator checks it while parsing and <see cref="MacBytes"/> converts it.</summary>
+    public static Option<string?> Mac(string name, string description)
+    {
+        var option = new Option<string?>(name) { Description = description, HelpName = "MAC" };
+        option.Validators.Add(r =>
         {
-            bool ok = TrafficArgs.TryMac(t, out var mac);
-            m = ok ? mac : null;
-            return ok;
-        }, "a MAC address aa:bb:cc:dd:ee:ff", null);
+            if (r.Tokens.Count > 0 && !TrafficArgs.TryMac(r.Tokens[^1].Value, out _))
+                r.AddError($"{name}: '{r.Tokens[^1].Value}' is not a MAC address aa:bb:cc:dd:ee:ff");
+        });
+        return option;
+    }
+
+    /// <summary>The six bytes of a validated MAC option's text, or null when the option was not given.</summary>
+    public static byte[]? MacBytes(string? text) => text is not null && TrafficArgs.TryMac(text, out var mac) ? mac : null;
 }

@@ -22,17 +22,12 @@ public static class SinkCommand
         var duration = CliOptions.Seconds("--duration", "stop after SECONDS (default: at SIGINT/SIGTERM)", TimeSpan.Zero);
         var ip = CliOptions.Optional("--ip", "answer ARP who-has this address with the interface MAC (so a gateway can resolve the sink)",
             "A.B.C.D", (string t, out uint v) => FastTun.Packets.Headers.Ipv4Address.TryParse(t, out v), "an IPv4 address A.B.C.D");
-        var mac = CliOptions.Validated<byte[]?>("--mac", "MAC to answer ARP with (default: the interface's)", "MAC", (string t, out byte[]? m) =>
-        {
-            bool ok = TrafficArgs.TryMac(t, out var parsed);
-            m = ok ? parsed : null;
-            return ok;
-        }, "a MAC address aa:bb:cc:dd:ee:ff", null);
+        var mac = GenOptions.Mac("--mac", "MAC to answer ARP with (default: the interface's)");
         var json = CliOptions.Json("print the report as JSON");
         var command = new Command("sink", "count test traffic (plain or inside IPIP/GRE/VXLAN): rate, loss, reordering, duplicates, " +
             "latency; prints 'sink: ready' on stderr once listening") { iface, driver, queue, duration, ip, mac, json };
         command.SetAction(r => Run(r.GetValue(iface)!, r.GetValue(driver), r.GetValue(queue), r.GetValue(duration), r.GetValue(ip) ?? 0,
-            r.GetValue(mac), r.GetValue(json)));
+            GenOptions.MacBytes(r.GetValue(mac)), r.GetValue(json)));
         return command;
     }
 
