@@ -4,7 +4,7 @@
 set -euo pipefail
 bin=$1
 commands=(run check "show interfaces" "show tunnels" "show routes" "show neighbors" "show stats" stats route neighbor
-          tunnel reload capture diff gen sink "bench rfc2544" completion)
+          tunnel reload "config show" capture diff gen sink "bench rfc2544" completion)
 roff() { sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"; }
 version=$("$bin" --version | awk '{print $2}')
 echo ".TH FASTTUN 1 \"$(date -u +%Y-%m-%d)\" \"fasttun $version\" \"FastTun\""

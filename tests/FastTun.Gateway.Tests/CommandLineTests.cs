@@ -29,6 +29,7 @@ public class CommandLineTests
     [InlineData("route")]
     [InlineData("capture")]
     [InlineData("diff")]
+    [InlineData("config", "show")]
     [InlineData("gen")]
     [InlineData("sink")]
     [InlineData("bench", "rfc2544")]
@@ -63,6 +64,7 @@ public class CommandLineTests
     [InlineData("route add 10.0.0.0/33 via 1.1.1.1", "fasttun route: '10.0.0.0/33' is not a prefix A.B.C.D/LEN")]
     [InlineData("neighbor add 10.1.5.300 mac aa:bb:cc:dd:ee:ff", "fasttun neighbor: '10.1.5.300' is not an IPv4 address")]
     [InlineData("diff only-one.pcapng", "fasttun diff: Required argument missing for command: 'diff'.")]
+    [InlineData("check --config /etc/hostname --format xml", "fasttun check: --format: 'xml' is not set, boot or iproute2")]
     [InlineData("completion zsh", "fasttun completion: Argument 'zsh' not recognized. Must be one of")]
     public void Run_BadValue_UsageErrorBeforeAnythingRuns(string line, string message)
     {

@@ -56,7 +56,7 @@ public class ConfigErrorTests
     [InlineData("set interfaces ethernet eth2 vif 10 address '10.0.0.1/24'")]
     [InlineData("set service ssh port '22'")]
     [InlineData("set interfaces tunnel tun0 parameters ip bridge-group bridge br0")]
-    [InlineData("set protocols static route 10.9.0.0/16 blackhole")]
+    [InlineData("set protocols static route 10.9.0.0/16 dhcp-interface eth1")]
     [InlineData("set fasttun frobnicate 1")]
     [InlineData("set interfaces loopback lo address '10.255.0.1/32'")]
     [InlineData("set system")]
@@ -82,7 +82,7 @@ public class ConfigErrorTests
     [InlineData("set interfaces ethernet eth1 mtu '67'", "mtu must be a number from 68")]
     [InlineData("set interfaces ethernet eth1 hw-id 'aa:bb:cc'", "not a MAC address")]
     [InlineData("set interfaces ethernet eth1/x address '10.1.5.1/24'", "not a valid interface name")]
-    [InlineData("set interfaces tunnel gre0 address '10.1.5.1/24'", "must be tunN")]
+    [InlineData("set interfaces tunnel tun/0 address '10.1.5.1/24'", "not a valid tunnel name")]
     [InlineData("set interfaces tunnel tun0 parameters ip ttl '256'", "ttl must be a number from 0 to 255")]
     [InlineData("set interfaces tunnel tun0 parameters ip tos '100'", "tos must be 'inherit' or 00-ff")]
     [InlineData("set interfaces tunnel tun0 multicast 'on'", "multicast must be")]
@@ -133,8 +133,8 @@ public class ConfigErrorTests
         SingleError(Ipip + "set protocols static route 10.1.8.0/24\n", 6, "has no next-hop");
 
     [Fact]
-    public void Parse_EqualDistanceNextHops_ErrorNoEcmp() =>
-        SingleError(Ipip + "set protocols static route 10.1.8.0/24 next-hop 1.1.1.2\nset protocols static route 10.1.8.0/24 next-hop 1.1.1.3\n", 6, "does not do ECMP");
+    public void Parse_BlackholeSharesDistanceWithNextHop_Error() =>
+        SingleError(Ipip + "set protocols static route 10.1.8.0/24 next-hop 1.1.1.2\nset protocols static route 10.1.8.0/24 blackhole\n", 7, "same distance 1");
 
     [Fact]
     public void Parse_RemoteIpUnreachable_Error() =>

@@ -60,6 +60,17 @@ internal static class ConfigTestSupport
         return error;
     }
 
+    /// <summary>Asserts that two configurations are the same model (<see cref="GatewayConfig.SameModel"/>, which
+    /// compares every field); when they are not, the failure shows both as set lines.</summary>
+    public static void AssertSameModel(GatewayConfig expected, GatewayConfig actual)
+    {
+        if (expected.SameModel(actual)) return;
+        Assert.Equal(ConfigPrinter.Print(expected, ConfigFormat.Set), ConfigPrinter.Print(actual, ConfigFormat.Set));
+        Assert.Fail("the models differ in a field the set printer does not show: " + string.Join(" | ",
+            $"interfaces {expected.Interfaces.SequenceEqual(actual.Interfaces)}", $"tunnels {expected.Tunnels.SequenceEqual(actual.Tunnels)}",
+            $"routes {expected.StaticRoutes.SequenceEqual(actual.StaticRoutes)}", $"neighbors {expected.Neighbors.SequenceEqual(actual.Neighbors)}"));
+    }
+
     public static string RepoRoot
     {
         get
@@ -71,6 +82,32 @@ internal static class ConfigTestSupport
     }
 
     public static string ConfigFile(string name) => Path.Combine(RepoRoot, "configs", name);
+
+    /// <summary>
+    /// The seed documents' folder: shared/seeds in the repository's parent or any folder above it (/work/shared/seeds
+    /// beside /work/main here; in CI wherever the checkout's ancestors hold it). Throws, naming every place looked
+    /// at, when there is none: the seed tests must not pass by not running.
+    /// </summary>
+    public static string SeedsDir()
+    {
+        var looked = new List<string>();
+        for (var dir = new DirectoryInfo(RepoRoot); dir != null; dir = dir.Parent)
+        {
+            string seeds = Path.Combine(dir.FullName, "shared", "seeds");
+            looked.Add(seeds);
+            if (Directory.Exists(seeds) && Directory.GetFiles(seeds, "00*_*.txt").Length > 0) return seeds;
+        }
+        throw new DirectoryNotFoundException("the seed documents (shared/seeds/000_*.txt ... 004_*.txt) are not at " + string.Join(", ", looked)
+            + "; put the shared/ folder beside or above the repository");
+    }
+
+    /// <summary>The one seed document whose name starts with <paramref name="number"/> (e.g. "004").</summary>
+    public static string SeedFile(string number)
+    {
+        var found = Directory.GetFiles(SeedsDir(), number + "_*.txt");
+        if (found.Length != 1) throw new FileNotFoundException($"expected one {number}_*.txt in {SeedsDir()}, found {found.Length}");
+        return found[0];
+    }
 
     /// <summary>The seed article (shared/seeds/004_*.txt) when a shared/ folder sits beside the repository or above it.</summary>
     public static string? SeedArticle()

@@ -21,12 +21,13 @@ public static class CheckCommand
         var verbose = new Option<bool>("--verbose", "-v") { Description = "log what the loader does (ignored lines, warnings) on stderr" };
         var level = CliOptions.LogLevelOption("log level on stderr (default: none; --verbose is information)");
         var json = CliOptions.Json("print the result as JSON (valid or not) instead of the report");
+        var format = CliOptions.ConfigFormatOption();
         var command = new Command("check", "validate a configuration and print what fasttun run would build: interfaces, " +
             "tunnels, routes, neighbors; quiet on stderr unless --verbose or --log-level; exit 0 valid, 1 invalid, 2 usage")
         {
-            config, verbose, level, json,
+            config, format, verbose, level, json,
         };
-        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(level) ?? (r.GetValue(verbose) ? LogLevel.Information : LogLevel.None),
+        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(format), r.GetValue(level) ?? (r.GetValue(verbose) ? LogLevel.Information : LogLevel.None),
             r.GetValue(json), r.Out(), r.Err(), loggerFactory));
         return command;
     }
@@ -35,7 +36,8 @@ public static class CheckCommand
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, ILoggerFactory? loggerFactory = null) =>
         CommandLine.Run(CommandLine.Single(Build(loggerFactory)), ["check", .. args], stdout, stderr);
 
-    public static int Run(string path, LogLevel level, bool json, TextWriter stdout, TextWriter stderr, ILoggerFactory? loggerFactory)
+    public static int Run(string path, ConfigFormat? format, LogLevel level, bool json, TextWriter stdout, TextWriter stderr,
+        ILoggerFactory? loggerFactory)
     {
         // The factory is disposed before anything is printed, which flushes the console logger's queue:
         // the log lines (ignored lines, warnings) then come before the report or the error list.
@@ -45,7 +47,7 @@ public static class CheckCommand
         string? readError = null;
         try
         {
-            config = GatewayConfig.Load(path, factory.CreateLogger("fasttun.config"));
+            config = GatewayConfig.Load(path, factory.CreateLogger("fasttun.config"), format);
         }
         catch (ConfigException e)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using FastTun.Gateway.Config;
 using FastTun.Gateway.Control;
 using FastTun.Traffic;
 using Microsoft.Extensions.Logging;
@@ -84,6 +85,12 @@ public static class CliOptions
     public static Option<LogLevel?> LogLevelOption(string description = "trace, debug, information, warning, error, critical or none") =>
         Completing(Optional<LogLevel>("--log-level", description, "LEVEL", Logging.TryParseLevel, "a log level (trace, debug, information, warning, error, critical, none)"),
             "trace", "debug", "information", "warning", "error", "critical", "none");
+
+    /// <summary><c>--format set|boot|iproute2</c>: the configuration file's form (default: detected from its content).</summary>
+    public static Option<ConfigFormat?> ConfigFormatOption() =>
+        Completing(Optional("--format", "the configuration's form: VyOS set lines, VyOS config.boot or iproute2 commands " +
+            "(default: detected from the content)", "set|boot|iproute2", (string t, out ConfigFormat f) => ConfigFormats.TryParse(t, out f),
+            "set, boot or iproute2"), "set", "boot", "iproute2");
 
     /// <summary><c>--config FILE</c>, required, checked to be an existing regular file at parse time.</summary>
     public static Option<string> ConfigFile()

@@ -23,7 +23,9 @@ public static class CommandLine
 
     /// <summary>Printed after the root's --help: the configuration syntax (also in the installed man page).</summary>
     public const string ConfigurationHelp = """
-        Configuration: VyOS 1.2 'set' lines (show configuration commands), for example
+        Configuration: VyOS 1.2 'set' lines (show configuration commands), VyOS config.boot (braces),
+        or iproute2 commands (ip tunnel add ... mode ipip|gre, ip addr add, ip link set, ip route add);
+        the format is detected from the content, or named with --format. Set lines, for example
           set interfaces ethernet eth2 address '172.12.1.10/24'
           set interfaces tunnel tun0 encapsulation 'ipip'        (ipip or gre)
           set interfaces tunnel tun0 local-ip '172.12.1.10'
@@ -32,7 +34,9 @@ public static class CommandLine
           set interfaces tunnel tun0 parameters ip key|ikey|okey K   ttl N|inherit   tos XX|inherit
           set interfaces tunnel tun0 parameters ip checksum | sequence   (also input-/output- forms)
           set interfaces tunnel tun0 parameters ip pmtu-discovery enable|disable
-          set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]
+          set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]   (equal distances: ECMP)
+          set protocols static route 10.9.0.0/16 blackhole [distance N]
+          set protocols static interface-route 10.1.9.0/24 next-hop-interface tun0 [distance N]
         plus FastTun's own lines:
           set fasttun interface eth1 driver af_xdp|af_packet
           set fasttun interface eth1 queues N
@@ -58,6 +62,7 @@ public static class CommandLine
         ("stats", () => [ShowCommand.BuildStats("stats")]),
         ("route neighbor neighbour tunnel reload", ChangeCommands.Build),
         ("capture", () => [CaptureCommand.Build()]),
+        ("config", () => [ConfigCommand.Build()]),
         ("diff", () => [DiffCommand.Build()]),
         ("gen", () => [GenCommand.Build()]),
         ("sink", () => [SinkCommand.Build()]),

@@ -38,16 +38,18 @@ public static class RunCommand
             },
         };
         var level = CliOptions.LogLevelOption();
+        var format = CliOptions.ConfigFormatOption();
         var command = new Command("run", "own the configured interfaces and forward; SIGHUP reloads, SIGINT/SIGTERM stop " +
             "cleanly (XDP programs detached); under systemd (Type=notify) it reports READY, STOPPING and watchdog pings")
         {
-            config, controlSocket, metrics, level,
+            config, format, controlSocket, metrics, level,
         };
-        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(controlSocket), r.GetValue(metrics), r.GetValue(level) ?? LogLevel.Information));
+        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(format), r.GetValue(controlSocket), r.GetValue(metrics),
+            r.GetValue(level) ?? LogLevel.Information));
         return command;
     }
 
-    public static int Run(string path, string? controlSocket, System.Net.IPEndPoint? metrics, LogLevel level)
+    public static int Run(string path, ConfigFormat? format, string? controlSocket, System.Net.IPEndPoint? metrics, LogLevel level)
     {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
@@ -62,7 +64,7 @@ public static class RunCommand
         GatewayRuntime runtime;
         try
         {
-            runtime = GatewayRuntime.Start(path, loggers);
+            runtime = GatewayRuntime.Start(path, loggers, format);
         }
         catch (ConfigException e)
         {

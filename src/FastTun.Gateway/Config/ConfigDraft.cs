@@ -57,6 +57,8 @@ internal sealed class TunnelDraft(string name, int firstLine)
     public Leaf<int> Mtu;
     public Leaf<bool> Multicast;
     public Leaf<string> Description;
+    /// <summary>iproute2's <c>ip tunnel add ... dev IF</c>: the outer packets must leave by IF.</summary>
+    public Leaf<string> Dev;
 }
 
 internal sealed class RouteDraft(uint prefix, int length, int firstLine)
@@ -65,11 +67,30 @@ internal sealed class RouteDraft(uint prefix, int length, int firstLine)
     public int Length { get; } = length;
     public int FirstLine { get; } = firstLine;
     public List<NextHopDraft> NextHops { get; } = [];
+    /// <summary><c>interface-route P next-hop-interface IF</c> (iproute2: <c>dev IF</c> without <c>via</c>).</summary>
+    public List<InterfaceHopDraft> Interfaces { get; } = [];
+    /// <summary>Line of the <c>blackhole</c> node, 0 when there is none.</summary>
+    public int BlackholeLine;
+    public Leaf<int> BlackholeDistance;
+    /// <summary>The prefix was written with host bits set and masked (iproute2, which warns); the text as written.</summary>
+    public string? MaskedFrom;
 }
 
 internal sealed class NextHopDraft(uint address, int firstLine)
 {
     public uint Address { get; } = address;
+    public int FirstLine { get; } = firstLine;
+    public Leaf<int> Distance;
+    /// <summary>iproute2's <c>via G dev IF</c>: G must be on IF.</summary>
+    public Leaf<string> Dev;
+    /// <summary>iproute2 semantics: a gateway that is the gateway's own address on a tunnel means "into that
+    /// tunnel" (the kernel resolves such a gateway to the device holding it, and a tunnel is point-to-point).</summary>
+    public bool OwnTunnelAddressMeansTunnel;
+}
+
+internal sealed class InterfaceHopDraft(string name, int firstLine)
+{
+    public string Name { get; } = name;
     public int FirstLine { get; } = firstLine;
     public Leaf<int> Distance;
 }
@@ -117,6 +138,9 @@ internal sealed class ConfigDraft
 
     public static NextHopDraft NextHop(RouteDraft route, uint address, int line) =>
         Find(route.NextHops, h => h.Address == address) ?? Add(route.NextHops, new NextHopDraft(address, line));
+
+    public static InterfaceHopDraft InterfaceHop(RouteDraft route, string name, int line) =>
+        Find(route.Interfaces, h => h.Name == name) ?? Add(route.Interfaces, new InterfaceHopDraft(name, line));
 
     private static T? Find<T>(List<T> list, Predicate<T> match) where T : class => list.Find(match);
 

@@ -4,12 +4,21 @@ using System.Globalization;
 
 namespace FastTun.Gateway.Config;
 
-/// <summary>An address on an interface or tunnel: host-order address plus prefix length (10.1.5.1/24).</summary>
-public readonly record struct InterfaceAddress(uint Address, int PrefixLength)
+/// <summary>
+/// An address on an interface or tunnel: host-order address plus prefix length (10.1.5.1/24). With a
+/// <see cref="Peer"/> (iproute2's <c>ip addr add 172.0.0.2 peer 172.0.0.3 dev tun0</c>) the local address stands
+/// alone and the connected subnet is the peer's: <see cref="PrefixLength"/> is then the peer's length, as the kernel
+/// keeps it (ifa_prefixlen), and <see cref="Network"/> is the peer's subnet.
+/// </summary>
+public readonly record struct InterfaceAddress(uint Address, int PrefixLength, uint Peer = 0)
 {
-    public uint Network => Address & ConfigIpv4.Mask(PrefixLength);
-    public bool Contains(uint address) => ConfigIpv4.Contains(Address, PrefixLength, address);
-    public override string ToString() => ConfigIpv4.FormatPrefix(Address, PrefixLength);
+    public bool HasPeer => Peer != 0;
+    /// <summary>The connected subnet: the address's own, or the peer's.</summary>
+    public uint Network => (HasPeer ? Peer : Address) & ConfigIpv4.Mask(PrefixLength);
+    public bool Contains(uint address) => ConfigIpv4.Contains(Network, PrefixLength, address);
+    public override string ToString() => HasPeer
+        ? $"{Ipv4Address.Format(Address)} peer {ConfigIpv4.FormatPrefix(Peer, PrefixLength)}"
+        : ConfigIpv4.FormatPrefix(Address, PrefixLength);
 }
 
 /// <summary>How a port reaches the wire: the Linux mechanism, chosen per interface.</summary>
@@ -40,7 +49,17 @@ public sealed record EthernetInterface(
     PortDriver Driver,
     int Queues,
     string? Description,
-    ulong? HwId);
+    ulong? HwId)
+{
+    // Value equality over the addresses too (a record compares an ImmutableArray by reference): two files that
+    // describe the same gateway build equal models, whatever their format.
+    public bool Equals(EthernetInterface? other) =>
+        other is not null && Name == other.Name && Addresses.SequenceEqual(other.Addresses) && Mtu == other.Mtu
+        && MtuConfigured == other.MtuConfigured && Driver == other.Driver && Queues == other.Queues
+        && Description == other.Description && HwId == other.HwId;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Addresses.Length, Mtu, Driver, Queues);
+}
 
 /// <summary>A point-to-point IPIP or GRE tunnel (an <c>interfaces tunnel tunN</c> node).</summary>
 /// <param name="Ttl">Outer TTL; 0 means inherit the inner TTL.</param>
@@ -77,14 +96,54 @@ public sealed record Tunnel(
 
     /// <summary>The MTU the kernel would give this tunnel over an underlay of <paramref name="underlayMtu"/>.</summary>
     public int MtuFor(int underlayMtu) => MtuConfigured ? Mtu : underlayMtu - Overhead;
+
+    public bool Equals(Tunnel? other) =>
+        other is not null && Name == other.Name && Mode == other.Mode && Local == other.Local && Remote == other.Remote
+        && Addresses.SequenceEqual(other.Addresses) && Ttl == other.Ttl && Tos == other.Tos
+        && PathMtuDiscovery == other.PathMtuDiscovery && InputKey == other.InputKey && OutputKey == other.OutputKey
+        && InputChecksum == other.InputChecksum && OutputChecksum == other.OutputChecksum
+        && InputSequence == other.InputSequence && OutputSequence == other.OutputSequence && Mtu == other.Mtu
+        && MtuConfigured == other.MtuConfigured && Underlay == other.Underlay && UnderlayNextHop == other.UnderlayNextHop
+        && Multicast == other.Multicast && Description == other.Description;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Mode, Local, Remote, Mtu);
 }
 
-/// <summary>A static route as installed: the best next-hop of a <c>protocols static route</c>.</summary>
-/// <param name="Interface">The interface or tunnel whose connected subnet holds <paramref name="NextHop"/>.</param>
-public sealed record StaticRoute(uint Prefix, int PrefixLength, uint NextHop, int Distance, string Interface)
+/// <summary>One path of a static route: out of <paramref name="Interface"/> (an ethernet or a tunnel) to
+/// <paramref name="Gateway"/>, or with Gateway 0 straight out of the interface (VyOS <c>interface-route ...
+/// next-hop-interface</c>, iproute2 <c>dev IF</c>): the destination itself is then the neighbour.</summary>
+public readonly record struct RoutePath(uint Gateway, string Interface)
 {
-    public override string ToString() =>
-        $"{ConfigIpv4.FormatPrefix(Prefix, PrefixLength)} via {Ipv4Address.Format(NextHop)} dev {Interface}";
+    public override string ToString() => Gateway == 0 ? $"dev {Interface}" : $"via {Ipv4Address.Format(Gateway)} dev {Interface}";
+}
+
+/// <summary>
+/// A static route as installed: the lowest-distance candidates of one prefix (<c>protocols static route</c>
+/// next-hops, <c>interface-route</c> next-hop-interfaces, <c>blackhole</c>). Several paths of equal distance are
+/// ECMP: flows are spread over them by a hash of the inner 5-tuple. A blackhole has no path and drops silently,
+/// as the kernel's blackhole route does.
+/// </summary>
+public sealed record StaticRoute(uint Prefix, int PrefixLength, ImmutableArray<RoutePath> Paths, int Distance, bool Blackhole = false)
+{
+    /// <summary>A route over one path.</summary>
+    public StaticRoute(uint prefix, int prefixLength, uint gateway, int distance, string @interface)
+        : this(prefix, prefixLength, [new RoutePath(gateway, @interface)], distance) { }
+
+    public bool Equals(StaticRoute? other) =>
+        other is not null && Prefix == other.Prefix && PrefixLength == other.PrefixLength && Distance == other.Distance
+        && Blackhole == other.Blackhole && Paths.SequenceEqual(other.Paths);
+
+    public override int GetHashCode() => HashCode.Combine(Prefix, PrefixLength, Distance, Blackhole, Paths.Length);
+
+    /// <summary>As <c>ip route</c> prints it: <c>P via G dev I</c>, <c>P dev I</c>, <c>P nexthop via .. nexthop via ..</c>
+    /// or <c>blackhole P</c>.</summary>
+    public override string ToString()
+    {
+        string prefix = ConfigIpv4.FormatPrefix(Prefix, PrefixLength);
+        if (Blackhole) return $"blackhole {prefix}";
+        if (Paths.Length == 1) return $"{prefix} {Paths[0]}";
+        return $"{prefix} " + string.Join(' ', Paths.Select(p => $"nexthop {p}"));
+    }
 }
 
 /// <summary>A permanent neighbour entry (<c>fasttun neighbor A mac M</c>); MAC in the low 48 bits, first octet highest.</summary>

@@ -11,6 +11,7 @@ namespace FastTun.Gateway.Config;
 /// set interfaces ethernet NAME [address A.B.C.D/L | description TEXT | hw-id MAC | mtu 68-65535]
 /// set interfaces ethernet NAME duplex|speed|smp-affinity VALUE      accepted, ignored, logged
 /// set interfaces loopback lo                                       accepted, ignored, logged
+/// set interfaces ethernet|tunnel NAME address A.B.C.D peer P[/L]      (FastTun, iproute2's peer address)
 /// set interfaces tunnel tunN [address A.B.C.D/L | encapsulation ipip|gre | local-ip A | remote-ip A
 ///                             | mtu N | multicast enable|disable | description TEXT]
 /// set interfaces tunnel tunN parameters ip ttl 0-255|inherit        (0 = inherit; default 255 as VyOS 1.2)
@@ -19,7 +20,9 @@ namespace FastTun.Gateway.Config;
 /// set interfaces tunnel tunN parameters ip checksum|input-checksum|output-checksum
 ///                                           |sequence|input-sequence|output-sequence   (gre only)
 /// set interfaces tunnel tunN parameters ip pmtu-discovery enable|disable   (disable needs ttl inherit)
-/// set protocols static route P/L next-hop A [distance 1-255]
+/// set protocols static route P/L next-hop A [distance 1-255]       (equal lowest distances: ECMP)
+/// set protocols static route P/L blackhole [distance 1-255]
+/// set protocols static interface-route P/L next-hop-interface IF [distance 1-255]
 /// set system ...                                                   accepted, ignored, logged
 /// set fasttun interface NAME driver af_xdp|af_packet              (default af_packet)
 /// set fasttun interface NAME queues 1-64                           (default 1)
@@ -30,7 +33,7 @@ namespace FastTun.Gateway.Config;
 /// </code>
 /// Blank lines and <c># comments</c> are skipped. Anything else is an error naming the line and its text.
 /// </summary>
-internal sealed class ConfigParser
+internal sealed partial class ConfigParser
 {
     private readonly string _source;
     private readonly ILogger _logger;
@@ -56,17 +59,37 @@ internal sealed class ConfigParser
         while ((line = reader.ReadLine()) != null)
         {
             number++;
-            parser._line = number;
-            parser._text = line.Trim();
-            if (!ConfigTokenizer.TryTokenize(line, words, out string? error))
-            {
-                parser.Error($"{error}: {parser._text}");
-                continue;
-            }
-            if (words.Count == 0) continue;
-            parser.Statement(words);
+            parser.ApplyLine(line, number, words);
         }
         return parser._draft;
+    }
+
+    /// <summary>For the other front ends (config.boot, iproute2): they feed their statements as set-line words.</summary>
+    internal static ConfigParser Create(string source, ILogger logger, List<ConfigDiagnostic> errors) => new(source, logger, errors);
+
+    internal ConfigDraft Draft => _draft;
+
+    /// <summary>Tokenizes and applies one set line.</summary>
+    internal void ApplyLine(string line, int number, List<string> words)
+    {
+        _line = number;
+        _text = line.Trim();
+        if (!ConfigTokenizer.TryTokenize(line, words, out string? error))
+        {
+            Error($"{error}: {_text}");
+            return;
+        }
+        if (words.Count == 0) return;
+        Statement(words);
+    }
+
+    /// <summary>Applies a statement already split into words (starting with <c>set</c>); <paramref name="text"/>
+    /// is what error messages quote.</summary>
+    internal void Apply(List<string> words, int line, string text)
+    {
+        _line = line;
+        _text = text;
+        Statement(words);
     }
 
     private void Statement(List<string> w)
@@ -85,6 +108,7 @@ internal sealed class ConfigParser
                 Ignore("the loopback needs no configuration in FastTun");
                 break;
             case "protocols" when At(w, 2) == "static" && At(w, 3) == "route" && w.Count >= 5: Route(w); break;
+            case "protocols" when At(w, 2) == "static" && At(w, 3) == "interface-route" && w.Count >= 5: InterfaceRoute(w); break;
             case "system" when w.Count >= 3: Ignore("system settings do not apply to FastTun"); break;
             case "fasttun" when w.Count >= 3: FastTun(w); break;
             default: Unknown(); break;
@@ -107,6 +131,10 @@ internal sealed class ConfigParser
                 if (TryInterfaceAddress(w[5], out var address) && !eth.Addresses.Exists(a => a.Address == address))
                     eth.Addresses.Add((address, _line));
                 break;
+            case "address" when w.Count == 8 && w[6] == "peer":
+                if (TryPeerAddress(w[5], w[7], out var peered) && !eth.Addresses.Exists(a => a.Address == peered))
+                    eth.Addresses.Add((peered, _line));
+                break;
             case "description" when w.Count == 6:
                 if (IsDescription(w[5])) Set(ref eth.Description, w[5], w[5], $"ethernet {name} description");
                 break;
@@ -127,9 +155,9 @@ internal sealed class ConfigParser
     private void Tunnel(List<string> w)
     {
         string name = w[3];
-        if (!IsTunnelName(name))
+        if (!IsInterfaceName(name))
         {
-            Error($"tunnel name '{name}' must be tunN (tun0-tun999), as in VyOS: {_text}");
+            Error($"'{name}' is not a valid tunnel name (VyOS names them tunN; 1-15 characters of A-Z a-z 0-9 . _ -): {_text}");
             return;
         }
         var tun = _draft.Tunnel(name, _line);
@@ -139,6 +167,12 @@ internal sealed class ConfigParser
         {
             if (At(w, 5) == "ip" && w.Count >= 7) TunnelParameter(tun, w);
             else Unknown();
+            return;
+        }
+        if (w.Count == 8 && w[4] == "address" && w[6] == "peer")
+        {
+            if (TryPeerAddress(w[5], w[7], out var peered) && !tun.Addresses.Exists(a => a.Address == peered))
+                tun.Addresses.Add((peered, _line));
             return;
         }
         if (w.Count != 6)
@@ -230,30 +264,6 @@ internal sealed class ConfigParser
         }
     }
 
-    private void Route(List<string> w)
-    {
-        if (!ConfigIpv4.TryParsePrefix(w[4], out uint prefix, out int length))
-        {
-            Error($"'{w[4]}' is not an IPv4 prefix A.B.C.D/0-32: {_text}");
-            return;
-        }
-        if (w.Count == 5)
-        {
-            _draft.Route(prefix, length, _line);
-            return;
-        }
-        if (w[5] != "next-hop" || w.Count is not (7 or 9) || (w.Count == 9 && w[7] != "distance"))
-        {
-            Unknown();
-            return;
-        }
-        if (!TryAddress(w[6], "next-hop", out uint nextHop)) return;
-        var route = _draft.Route(prefix, length, _line);
-        var hop = ConfigDraft.NextHop(route, nextHop, _line);
-        if (w.Count == 9 && TryInt(w[8], 1, 255, "distance", out int distance))
-            Set(ref hop.Distance, distance, w[8], $"route {w[4]} next-hop {w[6]} distance");
-    }
-
     private void FastTun(List<string> w)
     {
         switch (w[2])
@@ -317,6 +327,28 @@ internal sealed class ConfigParser
         return true;
     }
 
+    /// <summary><c>address A peer P[/L]</c> (FastTun, after iproute2's <c>ip addr add A peer P</c>): A stands alone
+    /// (written A or A/32), and the connected subnet is P/L (L 32 when left out).</summary>
+    private bool TryPeerAddress(string local, string peer, out InterfaceAddress address)
+    {
+        address = default;
+        string own = local.EndsWith("/32", StringComparison.Ordinal) ? local[..^3] : local;
+        if (!Ipv4Address.TryParse(own, out uint a))
+        {
+            Error($"'{local}' is not an IPv4 address (A.B.C.D, or A.B.C.D/32 with a peer): {_text}");
+            return false;
+        }
+        uint p;
+        int length = 32;
+        if (!(peer.Contains('/') ? ConfigIpv4.TryParsePrefix(peer, out p, out length) : Ipv4Address.TryParse(peer, out p)) || p == 0)
+        {
+            Error($"peer '{peer}' is not an IPv4 address A.B.C.D[/0-32]: {_text}");
+            return false;
+        }
+        address = new InterfaceAddress(a, length, p);
+        return true;
+    }
+
     private bool TryAddress(string text, string what, out uint address)
     {
         if (Ipv4Address.TryParse(text, out address)) return true;
@@ -355,10 +387,6 @@ internal sealed class ConfigParser
         name.Length is > 0 and <= 15 && name != "." && name != ".." &&
         name.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '.' or '_' or '-');
 
-    private static bool IsTunnelName(string name) =>
-        name.Length is >= 4 and <= 6 && name.StartsWith("tun", StringComparison.Ordinal) &&
-        name.AsSpan(3).IndexOfAnyExceptInRange('0', '9') < 0 && (name.Length == 4 || name[3] != '0');
-
     /// <summary>VyOS limits descriptions to 1-256 characters.</summary>
     private bool IsDescription(string text)
     {
@@ -376,6 +404,14 @@ internal sealed class ConfigParser
     private void Unknown() => Error($"unknown or unsupported configuration line: {_text}");
 
     private void Error(string message) => _errors.Add(new ConfigDiagnostic(_source, _line, message));
+
+    internal void Error(int line, string message) => _errors.Add(new ConfigDiagnostic(_source, line, message));
+
+    internal void Info(int line, string why, string text)
+    {
+        _draft.IgnoredLines++;
+        _logger.LogInformation("{Source}:{Line}: ignored, {Why}: {Text}", _source, line, why, text);
+    }
 
     private static string At(List<string> w, int i) => i < w.Count ? w[i] : "";
 }

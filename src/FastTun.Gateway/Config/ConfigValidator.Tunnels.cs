@@ -78,6 +78,11 @@ internal sealed partial class ConfigValidator
         if (!interfaces.Any(e => e.Addresses.Any(a => a.Address == local)))
             Warn(t.Local.Line, $"{name}: local-ip {t.Local.Text} is not an address of any ethernet interface; tunnel packets to it will not be received (VyOS and the kernel accept this)");
         if (!TryUnderlay(t, connected, routes, out string underlay, out uint nextHop)) return null;
+        if (t.Dev.IsSet && t.Dev.Value != underlay)
+        {
+            Error(t.Dev.Line, $"{name}: dev {t.Dev.Value}, but remote {t.Remote.Text} is reached through {underlay}; FastTun sends the outer packets where the route to the remote leads");
+            return null;
+        }
 
         var tunnel = new Tunnel(t.Name, mode, local, remote, [.. t.Addresses.Select(a => a.Address)], ttl, tos, pmtud,
             inputKey, outputKey,
@@ -135,10 +140,24 @@ internal sealed partial class ConfigValidator
             if (ConfigIpv4.Contains(c.Prefix, c.PrefixLength, t.Remote.Value) && c.PrefixLength > bestLength)
                 (bestLength, underlay, nextHop) = (c.PrefixLength, c.Interface, t.Remote.Value);
         }
+        StaticRoute? viaRoute = null;
         foreach (var r in routes)
         {
             if (ConfigIpv4.Contains(r.Prefix, r.PrefixLength, t.Remote.Value) && r.PrefixLength > bestLength)
-                (bestLength, underlay, nextHop) = (r.PrefixLength, r.Interface, r.NextHop);
+            {
+                bestLength = r.PrefixLength;
+                viaRoute = r;
+            }
+        }
+        if (viaRoute is not null)
+        {
+            if (viaRoute.Blackhole || viaRoute.Paths.Length != 1)
+            {
+                Error(t.Remote.Line, $"tunnel {t.Name}: remote-ip {t.Remote.Text} is routed by {viaRoute}; the underlay must be one path (no blackhole, no ECMP)");
+                return false;
+            }
+            var path = viaRoute.Paths[0];
+            (underlay, nextHop) = (path.Interface, path.Gateway == 0 ? t.Remote.Value : path.Gateway);
         }
         if (bestLength < 0)
         {

@@ -17,7 +17,9 @@ namespace FastTun.Gateway.Config;
 ///   does not exist on this system") and the kernel, which both accept it.</item>
 /// <item>tunnel MTU: underlay MTU less the overhead (1480 ipip, 1476 gre, 4 less per GRE output option);
 ///   an explicit MTU must lie in 68..65535-overhead (the kernel's range); above underlay-overhead is a warning.</item>
-/// <item>a static route's next-hop must lie in a connected subnet; the route leaves by that interface or tunnel.</item>
+/// <item>a static route's next-hop must lie in a connected subnet; the route leaves by that interface or tunnel.
+///   The lowest distance among a prefix's next-hops, next-hop-interfaces and blackhole is installed; several
+///   paths at that distance are ECMP; a blackhole cannot share its distance with a path.</item>
 /// </list>
 /// </summary>
 internal sealed partial class ConfigValidator
@@ -36,6 +38,7 @@ internal sealed partial class ConfigValidator
     private readonly List<ConfigDiagnostic> _errors;
     private readonly List<ConfigDiagnostic> _warnings = [];
     private readonly HashSet<string> _tunnelNames = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _draftTunnels = new(StringComparer.Ordinal);
 
     private ConfigValidator(string source, ILogger logger, List<ConfigDiagnostic> errors)
     {
@@ -48,6 +51,7 @@ internal sealed partial class ConfigValidator
     public static GatewayConfig? Validate(ConfigDraft draft, string source, ILogger logger, List<ConfigDiagnostic> errors)
     {
         var v = new ConfigValidator(source, logger, errors);
+        foreach (var t in draft.Tunnels) v._draftTunnels.Add(t.Name);
         int before = errors.Count;
         var interfaces = v.Interfaces(draft);
         v.CheckAddresses(draft);
@@ -97,7 +101,9 @@ internal sealed partial class ConfigValidator
             uint first = a.Address >> 24;
             if (first == 0 || first == 127 || first >= 224)
                 Error(line, $"{name}: address {a} is not a usable unicast address");
-            else if (a.PrefixLength <= 30 && (a.Address == a.Network || a.Address == (a.Network | ~ConfigIpv4.Mask(a.PrefixLength))))
+            else if (a.HasPeer && (a.Peer >> 24 is 0 or 127 or >= 224))
+                Error(line, $"{name}: peer {Ipv4Address.Format(a.Peer)} is not a usable unicast address");
+            else if (!a.HasPeer && a.PrefixLength <= 30 && (a.Address == a.Network || a.Address == (a.Network | ~ConfigIpv4.Mask(a.PrefixLength))))
                 Error(line, $"{name}: address {a} is the {(a.Address == a.Network ? "network" : "broadcast")} address of its subnet");
             for (int j = 0; j < i; j++)
             {
@@ -143,46 +149,81 @@ internal sealed partial class ConfigValidator
                 Error(r.FirstLine, $"route {prefix}: host bits are set; did you mean {ConfigIpv4.FormatPrefix(r.Prefix & ConfigIpv4.Mask(r.Length), r.Length)}?");
                 continue;
             }
-            if (r.NextHops.Count == 0)
+            if (r.MaskedFrom is not null)
+                Warn(r.FirstLine, $"route {r.MaskedFrom}: host bits are set; the kernel refuses this (\"Invalid prefix for given prefix length\"), FastTun installs {prefix}");
+            if (r.NextHops.Count == 0 && r.Interfaces.Count == 0 && r.BlackholeLine == 0)
             {
                 Error(r.FirstLine, $"route {prefix} has no next-hop");
                 continue;
             }
-            var usable = new List<StaticRoute>();
+            // Every candidate with its distance; a blackhole is a candidate without a path.
+            var candidates = new List<(RoutePath? Path, int Distance, int Line, string Text)>();
             foreach (var h in r.NextHops)
             {
-                string hop = Ipv4Address.Format(h.Address);
-                if (connected.Exists(c => c.Source == h.Address))
-                {
-                    Error(h.FirstLine, $"route {prefix}: next-hop {hop} is one of this gateway's own addresses");
-                    continue;
-                }
-                var via = ConnectedFor(connected, h.Address);
-                if (via is null)
-                {
-                    Error(h.FirstLine, $"route {prefix}: next-hop {hop} is not on any connected subnet (an interface or tunnel address)");
-                    continue;
-                }
-                usable.Add(new StaticRoute(r.Prefix, r.Length, h.Address, h.Distance.IsSet ? h.Distance.Value : 1, via.Interface));
+                var path = GatewayPath(prefix, h, connected);
+                if (path is { } p) candidates.Add((p, h.Distance.IsSet ? h.Distance.Value : 1, h.FirstLine, $"next-hop {Ipv4Address.Format(h.Address)}"));
             }
-            if (usable.Count == 0) continue;
+            foreach (var h in r.Interfaces)
+            {
+                if (!draft.Ethernets.Exists(e => e.Name == h.Name) && !draft.Tunnels.Exists(t => t.Name == h.Name))
+                {
+                    Error(h.FirstLine, $"route {prefix}: next-hop-interface {h.Name} is neither an ethernet interface nor a tunnel");
+                    continue;
+                }
+                candidates.Add((new RoutePath(0, h.Name), h.Distance.IsSet ? h.Distance.Value : 1, h.FirstLine, $"next-hop-interface {h.Name}"));
+            }
+            if (r.BlackholeLine != 0)
+                candidates.Add((null, r.BlackholeDistance.IsSet ? r.BlackholeDistance.Value : 1, r.BlackholeLine, "blackhole"));
+            if (candidates.Count == 0) continue;
             var shadow = connected.Find(c => c.Prefix == r.Prefix && c.PrefixLength == r.Length);
             if (shadow is not null)
             {
                 Warn(r.FirstLine, $"route {prefix} is not installed: it is the connected subnet of {shadow.Interface}, and the connected route wins, as in the kernel");
                 continue;
             }
-            usable.Sort((a, b) => a.Distance.CompareTo(b.Distance));
-            if (usable.Count > 1 && usable[1].Distance == usable[0].Distance)
+            int best = candidates.Min(c => c.Distance);
+            var installed = candidates.Where(c => c.Distance == best).ToList();
+            var hole = installed.Find(c => c.Path is null);
+            if (hole.Text is not null && installed.Count > 1)
             {
-                Error(r.FirstLine, $"route {prefix}: next-hops {Ipv4Address.Format(usable[0].NextHop)} and {Ipv4Address.Format(usable[1].NextHop)} have the same distance {usable[0].Distance}; FastTun does not do ECMP");
+                var other = installed.First(c => c.Path is not null);
+                Error(hole.Line, $"route {prefix}: blackhole and {other.Text} have the same distance {best}; a route is either a blackhole or has next-hops, so give one a higher distance");
                 continue;
             }
-            for (int i = 1; i < usable.Count; i++)
-                Warn(r.FirstLine, $"route {prefix}: next-hop {Ipv4Address.Format(usable[i].NextHop)} (distance {usable[i].Distance}) is not installed; {Ipv4Address.Format(usable[0].NextHop)} (distance {usable[0].Distance}) is preferred");
-            result.Add(usable[0]);
+            foreach (var c in candidates.Where(c => c.Distance != best))
+                Warn(c.Line, $"route {prefix}: {c.Text} (distance {c.Distance}) is not installed; distance {best} is preferred");
+            result.Add(hole.Text is not null
+                ? new StaticRoute(r.Prefix, r.Length, [], best, Blackhole: true)
+                : new StaticRoute(r.Prefix, r.Length, [.. installed.Select(c => c.Path!.Value)], best));
         }
         return result.ToImmutable();
+    }
+
+    /// <summary>The path of a gateway next-hop: out of the interface or tunnel whose connected subnet holds it.</summary>
+    private RoutePath? GatewayPath(string prefix, NextHopDraft h, List<ConnectedRoute> connected)
+    {
+        string hop = Ipv4Address.Format(h.Address);
+        var own = connected.Find(c => c.Source == h.Address);
+        if (own is not null)
+        {
+            // iproute2: "via" one of our own tunnel addresses is a route into that tunnel (the kernel resolves the
+            // gateway to the device holding it, and a tunnel is point-to-point).
+            if (h.OwnTunnelAddressMeansTunnel && _draftTunnels.Contains(own.Interface)) return new RoutePath(0, own.Interface);
+            Error(h.FirstLine, $"route {prefix}: next-hop {hop} is one of this gateway's own addresses");
+            return null;
+        }
+        var via = ConnectedFor(connected, h.Address);
+        if (via is null)
+        {
+            Error(h.FirstLine, $"route {prefix}: next-hop {hop} is not on any connected subnet (an interface or tunnel address)");
+            return null;
+        }
+        if (h.Dev.IsSet && h.Dev.Value != via.Interface)
+        {
+            Error(h.Dev.Line, $"route {prefix}: next-hop {hop} is on {via.Interface}, not on dev {h.Dev.Value} (the kernel: \"Nexthop has invalid gateway\")");
+            return null;
+        }
+        return new RoutePath(h.Address, via.Interface);
     }
 
     private string? ControlSocket(ConfigDraft draft)

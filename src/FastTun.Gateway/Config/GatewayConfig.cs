@@ -62,28 +62,47 @@ public sealed class GatewayConfig
         return null;
     }
 
+    /// <summary>True when <paramref name="other"/> describes the same gateway: interfaces, tunnels, routes,
+    /// neighbours, workers and control socket, whatever file, format, comments or ignored lines it came from.</summary>
+    public bool SameModel(GatewayConfig other) =>
+        Interfaces.SequenceEqual(other.Interfaces) && Tunnels.SequenceEqual(other.Tunnels)
+        && StaticRoutes.SequenceEqual(other.StaticRoutes) && Neighbors.SequenceEqual(other.Neighbors)
+        && Workers == other.Workers && ControlSocket == other.ControlSocket;
+
     public Tunnel? FindTunnel(string name)
     {
         foreach (var t in Tunnels) if (t.Name == name) return t;
         return null;
     }
 
+    /// <summary>The format the configuration was read from.</summary>
+    public ConfigFormat Format { get; private set; }
+
     /// <summary>Reads and validates a file. Throws <see cref="ConfigException"/> listing every error,
     /// <see cref="FileNotFoundException"/> or another <see cref="IOException"/> when it cannot be read.</summary>
-    public static GatewayConfig Load(string path, ILogger logger) => Parse(File.ReadAllText(path), path, logger);
+    /// <param name="format">The file's format, or null to detect it from the content (<see cref="ConfigFormats.Detect"/>).</param>
+    public static GatewayConfig Load(string path, ILogger logger, ConfigFormat? format = null) =>
+        Parse(File.ReadAllText(path), path, logger, format);
 
     /// <summary>Parses and validates configuration text; <paramref name="sourceName"/> prefixes every message.</summary>
-    public static GatewayConfig Parse(string text, string sourceName, ILogger logger)
+    public static GatewayConfig Parse(string text, string sourceName, ILogger logger, ConfigFormat? format = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(logger);
         var errors = new List<ConfigDiagnostic>();
-        var draft = ConfigParser.Parse(text, sourceName, logger, errors);
+        var kind = format ?? ConfigFormats.Detect(text);
+        var draft = kind switch
+        {
+            ConfigFormat.Boot => ConfigBootReader.Parse(text, sourceName, logger, errors),
+            ConfigFormat.Iproute2 => Iproute2Reader.Parse(text, sourceName, logger, errors),
+            _ => ConfigParser.Parse(text, sourceName, logger, errors),
+        };
         var config = ConfigValidator.Validate(draft, sourceName, logger, errors);
         if (errors.Count > 0)
         {
             throw new ConfigException([.. errors.OrderBy(e => e.Line)]);
         }
-        return config!;
+        config!.Format = kind;
+        return config;
     }
 }

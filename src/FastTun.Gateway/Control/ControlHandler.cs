@@ -17,7 +17,7 @@ namespace FastTun.Gateway.Control;
 /// {"cmd":"neighbor","op":"add","ip":"10.1.5.20","mac":"02:00:00:00:00:01","dev":"eth1"}   (dev optional)
 /// {"cmd":"neighbor","op":"del","ip":"10.1.5.20"}
 /// {"cmd":"tunnel","op":"set","name":"tun0","ttl":"64|inherit","tos":"b8|inherit","key":"7","pmtu-discovery":"on|off"}
-/// {"cmd":"reload"}     {"cmd":"version"}
+/// {"cmd":"reload"}     {"cmd":"version"}     {"cmd":"config","format":"set|boot|iproute2"}
 /// {"cmd":"capture","point":"rx|tx|drop|decap|encap","iface":"eth1","count":10,"duration":5}
 /// </code>
 /// </summary>
@@ -49,11 +49,19 @@ public sealed class ControlHandler
             "reload" => Reply(Reload()),
             "version" => Reply(new JsonObject { ["version"] = Cli.CommandLine.Version, ["pid"] = Environment.ProcessId, ["config"] = _runtime.ConfigPath }),
             "capture" => Capture.Start(request),
-            _ => throw new ArgumentException($"unknown command '{cmd}': show, route, neighbor, tunnel, reload, capture, version"),
+            "config" => Reply(RunningConfig(Text(request, "format"))),
+            _ => throw new ArgumentException($"unknown command '{cmd}': show, route, neighbor, tunnel, reload, capture, config, version"),
         };
     }
 
     private static ControlReply Reply(JsonNode data) => new(ControlProtocol.Ok(data));
+
+    /// <summary>The running configuration (the file plus runtime tunnel changes) printed in <paramref name="format"/>.</summary>
+    private JsonObject RunningConfig(string format)
+    {
+        if (!ConfigFormats.TryParse(format, out var f)) throw new ArgumentException($"config format '{format}' is not one of set, boot, iproute2");
+        return new JsonObject { ["format"] = ConfigFormats.Name(f), ["text"] = ConfigPrinter.Print(_runtime.Config, f) };
+    }
 
     private JsonObject Show(string what) => what switch
     {

@@ -93,6 +93,7 @@ public static class GatewayViews
             {
                 NextHopKind.Connected or NextHopKind.Gateway => state.Ports[h.Port].Name,
                 NextHopKind.Tunnel => (uint)h.Tunnel < (uint)state.Tunnels.Length ? state.Tunnels[h.Tunnel].Tunnel.Name : null,
+                NextHopKind.Multipath => r.Text, // ECMP: every member, as ip route prints them
                 _ => null,
             };
             list.Add(new JsonObject

@@ -32,6 +32,8 @@ public sealed partial class GatewayRuntime : IDisposable
     }
 
     public string ConfigPath { get; }
+    /// <summary>The format named with <c>run --format</c>, or null when it is detected from the content.</summary>
+    public ConfigFormat? ConfigFormat { get; private init; }
     public GatewayConfig Config { get; private set; }
     public NeighborTable Neighbors { get; } = new();
     /// <summary>The state workers read; acquire pairs with the release in <see cref="Publish"/>.</summary>
@@ -40,11 +42,12 @@ public sealed partial class GatewayRuntime : IDisposable
     public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
 
     /// <summary>Loads <paramref name="configPath"/>, takes over its interfaces and starts forwarding.</summary>
-    public static GatewayRuntime Start(string configPath, ILoggerFactory loggers)
+    /// <param name="format">The file's format, or null to detect it (also on every reload).</param>
+    public static GatewayRuntime Start(string configPath, ILoggerFactory loggers, ConfigFormat? format = null)
     {
         var logger = loggers.CreateLogger("fasttun");
-        var config = GatewayConfig.Load(configPath, loggers.CreateLogger("config"));
-        var runtime = new GatewayRuntime(configPath, config, logger);
+        var config = GatewayConfig.Load(configPath, loggers.CreateLogger("config"), format);
+        var runtime = new GatewayRuntime(configPath, config, logger) { ConfigFormat = format };
         try
         {
             runtime.Open(loggers);
@@ -150,7 +153,7 @@ public sealed partial class GatewayRuntime : IDisposable
     {
         lock (_controlLock)
         {
-            var fresh = GatewayConfig.Load(ConfigPath, loggers.CreateLogger("config"));
+            var fresh = GatewayConfig.Load(ConfigPath, loggers.CreateLogger("config"), ConfigFormat);
             var before = Config.Interfaces.Select(i => (i.Name, i.Driver, i.Queues));
             var after = fresh.Interfaces.Select(i => (i.Name, i.Driver, i.Queues));
             if (!before.SequenceEqual(after))

@@ -10,7 +10,8 @@ public enum RouteOrigin { Local, Connected, Static, Runtime }
 
 /// <summary>One route of the running table, kept beside the LPM table for listing.</summary>
 /// <param name="Via">The next-hop address as configured (also for a route into a tunnel), or 0.</param>
-public readonly record struct InstalledRoute(uint Prefix, int Length, NextHop Hop, RouteOrigin Origin, uint Via = 0);
+/// <param name="Text">For an ECMP route, its members as <c>ip route</c> prints them (<c>nexthop via A dev X ...</c>).</param>
+public readonly record struct InstalledRoute(uint Prefix, int Length, NextHop Hop, RouteOrigin Origin, uint Via = 0, string? Text = null);
 
 /// <summary>What the gateway learned about a kernel interface it opened: its MAC and real MTU.</summary>
 public readonly record struct PortFacts(string Name, ulong Mac, int Mtu);
@@ -80,12 +81,15 @@ public static class StateBuilder
         var vias = new List<uint>();
         // Static routes first: a connected or local route for the same prefix replaces them below, as the
         // kernel prefers distance 0.
+        var groups = new List<NextHop[]>();
+        var texts = new Dictionary<int, string>();
         foreach (var r in config.StaticRoutes)
         {
-            NextHop h = tunnelIndex.TryGetValue(r.Interface, out int ti) ? NextHop.Into(ti) : NextHop.Via(portIndex[r.Interface], r.NextHop);
+            NextHop h = StaticHop(r, portIndex, tunnelIndex, groups);
+            if (h.Kind == NextHopKind.Multipath) texts[routes.Count] = r.ToString();
             routes.Add(new Route4(r.Prefix, r.PrefixLength, Hop(h)));
             origins.Add(RouteOrigin.Static);
-            vias.Add(r.NextHop);
+            vias.Add(r.Paths.Length == 1 ? r.Paths[0].Gateway : 0);
         }
         foreach (var c in config.ConnectedRoutes)
         {
@@ -106,10 +110,29 @@ public static class StateBuilder
         {
             var r = routes[i];
             table.AddOrReplace(r.Prefix, r.Length, r.NextHop); // later entries win
-            byPrefix[(r.Prefix, r.Length)] = new InstalledRoute(r.Prefix, r.Length, hops[(int)r.NextHop], origins[i], vias[i]);
+            byPrefix[(r.Prefix, r.Length)] = new InstalledRoute(r.Prefix, r.Length, hops[(int)r.NextHop], origins[i], vias[i], texts.GetValueOrDefault(i));
         }
         installed = byPrefix.Values.ToList();
-        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap);
+        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap, [.. groups]);
+    }
+
+    /// <summary>A static route's next hop: a blackhole, one path, or an ECMP group of paths (added to
+    /// <paramref name="groups"/>; an identical group is shared).</summary>
+    private static NextHop StaticHop(StaticRoute r, Dictionary<string, ushort> portIndex, Dictionary<string, int> tunnelIndex, List<NextHop[]> groups)
+    {
+        if (r.Blackhole) return NextHop.Discard;
+        NextHop PathHop(RoutePath p) =>
+            tunnelIndex.TryGetValue(p.Interface, out int ti) ? NextHop.Into(ti)
+            : p.Gateway == 0 ? NextHop.ConnectedTo(portIndex[p.Interface]) : NextHop.Via(portIndex[p.Interface], p.Gateway);
+        if (r.Paths.Length == 1) return PathHop(r.Paths[0]);
+        var members = r.Paths.Select(PathHop).ToArray();
+        int found = groups.FindIndex(g => g.AsSpan().SequenceEqual(members));
+        if (found < 0)
+        {
+            groups.Add(members);
+            found = groups.Count - 1;
+        }
+        return NextHop.OneOf(found);
     }
 
     public static PacketTunnels.TunnelSettings ToSettings(Config.Tunnel t) => new(

@@ -58,6 +58,9 @@ public enum DropReason : ushort
     // Tunnels (appended)
     /// <summary>An outer IPv4 fragment reached decapsulation; the caller reassembles before decap.</summary>
     TunnelFragment,
+    // Routes (appended)
+    /// <summary>The route is a blackhole: dropped without an ICMP error, as the kernel's blackhole route.</summary>
+    Blackhole,
     Count,
 }
 

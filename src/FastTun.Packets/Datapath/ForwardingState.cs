@@ -13,16 +13,23 @@ public enum NextHopKind : byte
     Gateway,
     /// <summary>Into a tunnel (point-to-point, NOARP): encapsulate towards its remote.</summary>
     Tunnel,
+    /// <summary>ECMP: one of the members of <see cref="ForwardingState.Multipath"/> group <see cref="NextHop.Group"/>,
+    /// chosen per flow by <see cref="Multipath.Select"/>.</summary>
+    Multipath,
+    /// <summary>A blackhole route: dropped silently, as the kernel's <c>blackhole</c> route type.</summary>
+    Blackhole,
 }
 
 /// <summary>What a route's next-hop index means. The LPM table stores indices into
 /// <see cref="ForwardingState.NextHops"/>.</summary>
-public readonly record struct NextHop(NextHopKind Kind, ushort Port, uint Gateway, int Tunnel)
+public readonly record struct NextHop(NextHopKind Kind, ushort Port, uint Gateway, int Tunnel, int Group = -1)
 {
     public static NextHop LocalDelivery => new(NextHopKind.Local, PacketBatch.NoPort, 0, -1);
     public static NextHop ConnectedTo(ushort port) => new(NextHopKind.Connected, port, 0, -1);
     public static NextHop Via(ushort port, uint gateway) => new(NextHopKind.Gateway, port, gateway, -1);
     public static NextHop Into(int tunnel) => new(NextHopKind.Tunnel, PacketBatch.NoPort, 0, tunnel);
+    public static NextHop OneOf(int group) => new(NextHopKind.Multipath, PacketBatch.NoPort, 0, -1, group);
+    public static NextHop Discard => new(NextHopKind.Blackhole, PacketBatch.NoPort, 0, -1);
 }
 
 /// <summary>An Ethernet port as the data path sees it.</summary>
@@ -102,14 +109,20 @@ public sealed class ForwardingState
 {
     private NextHop[] _nextHops;
 
-    public ForwardingState(Lpm4Table routes, NextHop[] nextHops, PortInfo[] ports, TunnelPath[] tunnels, TunnelTable decap)
+    public ForwardingState(Lpm4Table routes, NextHop[] nextHops, PortInfo[] ports, TunnelPath[] tunnels, TunnelTable decap,
+        NextHop[][]? multipath = null)
     {
         Routes = routes;
         _nextHops = nextHops;
         Ports = ports;
         Tunnels = tunnels;
         Decap = decap;
+        Multipath = multipath ?? [];
     }
+
+    /// <summary>ECMP groups: the members of a <see cref="NextHopKind.Multipath"/> next hop, each a plain hop
+    /// (connected, gateway or tunnel), never another group. Immutable with the state.</summary>
+    public NextHop[][] Multipath { get; }
 
     public Lpm4Table Routes { get; }
     public PortInfo[] Ports { get; }
@@ -142,6 +155,7 @@ public sealed class ForwardingState
     {
         NextHopKind.Connected or NextHopKind.Gateway => Ports[hop.Port].PrimaryAddress,
         NextHopKind.Tunnel => Tunnels[hop.Tunnel].Address,
+        NextHopKind.Multipath => EgressAddress(in Multipath[hop.Group][0]), // members share the route; the first speaks for it
         _ => 0,
     };
 }

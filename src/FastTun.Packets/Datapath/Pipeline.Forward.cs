@@ -8,10 +8,13 @@ namespace FastTun.Packets.Datapath;
 
 public sealed partial class Pipeline
 {
-    /// <summary>Forwards a packet whose data starts at its valid IPv4 header towards <paramref name="hop"/>.</summary>
+    /// <summary>Forwards a packet whose data starts at its valid IPv4 header towards <paramref name="routed"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Forward(ref Frame f, in NextHop hop, bool locallyOriginated)
+    private void Forward(ref Frame f, in NextHop routed, bool locallyOriginated)
     {
+        // config's ECMP hook: the route's next hop, or for a group the member this flow hashes to.
+        ref readonly NextHop hop = ref Multipath.Select(_s, in routed, f.Data);
+        if (hop.Kind == NextHopKind.Blackhole) { f.Drop = DropReason.Blackhole; return; } // config's blackhole hook
         Span<byte> packet = f.Data;
         if (!locallyOriginated)
         {
@@ -59,7 +62,7 @@ public sealed partial class Pipeline
         uint outerIndex = _routes.Lookup(remote);
         if (outerIndex >= (uint)_hops.Length) { f.Drop = DropReason.NoRoute; return; }
         ref readonly NextHop outer = ref _hops[outerIndex];
-        if (outer.Kind is NextHopKind.Tunnel or NextHopKind.Local) { f.Drop = DropReason.NoRoute; return; }
+        if (outer.Kind is not (NextHopKind.Connected or NextHopKind.Gateway)) { f.Drop = DropReason.NoRoute; return; }
         SendOnPort(ref f, outer.Port, outer.Kind == NextHopKind.Gateway ? outer.Gateway : remote);
     }
 
