@@ -102,7 +102,7 @@ public static class GenCommand
         var duration = g.Duration;
         var driver = g.Driver;
         var encap = g.Encap;
-        if (Privileges.Check("gen") is { } missing)
+        if (CommandCapabilities.Check("gen") is { } missing)
         {
             Console.Error.WriteLine(missing);
             return CommandLine.ExitError;

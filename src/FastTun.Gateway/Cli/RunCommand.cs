@@ -53,12 +53,12 @@ public static class RunCommand
     {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
-        if (Privileges.Check("run") is { } missing)
+        if (CommandCapabilities.Check("run") is { } missing)
         {
             logger.LogError("{Missing}", missing);
             return CommandLine.ExitError;
         }
-        if (Privileges.Missing(Privileges.Effective(), [(Privileges.Bpf, "CAP_BPF")]).Count > 0)
+        if (CommandCapabilities.Missing(CommandCapabilities.Effective(), [(CommandCapabilities.Bpf, "CAP_BPF")]).Count > 0)
             logger.LogWarning("no CAP_BPF: af_xdp interfaces cannot load their XDP program (af_packet ones work)");
 
         GatewayRuntime runtime;

@@ -33,7 +33,7 @@ public static class SinkCommand
 
     public static int Run(string iface, TrafficDriver driver, int queue, TimeSpan duration, uint ip, byte[]? mac, bool json)
     {
-        if (Privileges.Check("sink") is { } missing)
+        if (CommandCapabilities.Check("sink") is { } missing)
         {
             Console.Error.WriteLine(missing);
             return CommandLine.ExitError;

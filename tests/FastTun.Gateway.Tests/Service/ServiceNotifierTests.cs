@@ -93,11 +93,11 @@ public class ServiceNotifierTests
     }
 
     [Fact]
-    public void Privileges_MissingBits_NamedInOrder()
+    public void CommandCapabilities_MissingBits_NamedInOrder()
     {
-        ulong mask = Privileges.Parse("0000000000003000"); // NET_ADMIN (12) and NET_RAW (13)
-        Assert.Empty(Privileges.Missing(mask, Privileges.Required));
-        Assert.Equal(["CAP_NET_ADMIN"], Privileges.Missing(Privileges.Parse("2000"), Privileges.Required));
-        Assert.Equal(["CAP_NET_RAW", "CAP_NET_ADMIN"], Privileges.Missing(Privileges.Parse("zz"), Privileges.Required));
+        ulong mask = CommandCapabilities.Parse("0000000000003000"); // NET_ADMIN (12) and NET_RAW (13)
+        Assert.Empty(CommandCapabilities.Missing(mask, CommandCapabilities.Required));
+        Assert.Equal(["CAP_NET_ADMIN"], CommandCapabilities.Missing(CommandCapabilities.Parse("2000"), CommandCapabilities.Required));
+        Assert.Equal(["CAP_NET_RAW", "CAP_NET_ADMIN"], CommandCapabilities.Missing(CommandCapabilities.Parse("zz"), CommandCapabilities.Required));
     }
 }

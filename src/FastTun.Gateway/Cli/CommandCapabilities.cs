@@ -3,10 +3,10 @@ using System.Globalization;
 namespace FastTun.Gateway.Cli;
 
 /// <summary>
-/// The capabilities FastTun's commands need, read from the effective set in /proc/self/status, so that root and
+/// The capabilities FastTun's port-owning commands need, read from the effective set in /proc/self/status, so that root and
 /// an unprivileged service user with AmbientCapabilities (contrib/fasttun@.service) are treated alike.
 /// </summary>
-public static class Privileges
+public static class CommandCapabilities
 {
     public const int NetAdmin = 12;
     public const int NetRaw = 13;
