@@ -69,6 +69,22 @@ public sealed class ControlUnitTests
     }
 
     [Fact]
+    public void FrameJson_TwoSnapshotsOneSecondApart_OneCompactLineOfRates()
+    {
+        string line = StatsWatch.FrameJson(Stats(1_000, 100, 5_000), Stats(2_501_000, 350, 6_000)).ToJsonString();
+        Assert.DoesNotContain('\n', line); // JSON lines: one object per line
+        using var doc = System.Text.Json.JsonDocument.Parse(line);
+        var root = doc.RootElement;
+        Assert.Equal(1.0, root.GetProperty("intervalSeconds").GetDouble());
+        Assert.Equal(2_500_000, root.GetProperty("interfaces")[0].GetProperty("rxPps").GetDouble());
+        Assert.Equal(2_000_000_000, root.GetProperty("interfaces")[0].GetProperty("rxBps").GetDouble());
+        Assert.Equal(2_500_000, root.GetProperty("tunnels")[0].GetProperty("encapPps").GetDouble());
+        Assert.Equal(250_000, root.GetProperty("dropsPerSecond").GetProperty("no-route").GetDouble());
+        Assert.False(root.GetProperty("dropsPerSecond").TryGetProperty("no-tunnel", out _)); // unchanged counters left out
+        Assert.Equal(0.25, root.GetProperty("workers")[0].GetProperty("busyRatio").GetDouble());
+    }
+
+    [Fact]
     public void Render_Stats_PrometheusTextFormat()
     {
         string text = MetricsServer.Render(Stats(42, 1500, 0));
