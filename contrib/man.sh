@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Writes fasttun(1) in roff on stdout from the --help of every command of the given fasttun binary, so the man
-# page always matches the binary it is installed with.  Usage: contrib/man.sh PATH/TO/fasttun > fasttun.1
+# Writes fasttun(1) in roff on stdout from the --help of every command and subcommand of the given fasttun binary
+# (found from the help itself), so the man page always matches the binary it is installed with.  Usage: contrib/man.sh PATH/TO/fasttun > fasttun.1
 set -euo pipefail
 bin=$1
-commands=(run check "show interfaces" "show tunnels" "show routes" "show neighbors" "show stats" stats route neighbor
-          tunnel reload "config show" capture diff gen sink "bench rfc2544" completion)
+# The command names listed under "Commands:" in a --help text (first word of each entry).
+subcommands() { "$bin" "$@" --help | awk '/^Commands:/{on=1; next} on && /^[^ ]/{on=0} on && /^  [^ ]/ {sub(/,$/, "", $1); print $1}'; }
+commands=()
+for top in $(subcommands); do
+  subs=$(subcommands "$top")
+  if [ -n "$subs" ]; then for sub in $subs; do commands+=("$top $sub"); done; else commands+=("$top"); fi
+done
 roff() { sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"; }
 version=$("$bin" --version | awk '{print $2}')
 echo ".TH FASTTUN 1 \"$(date -u +%Y-%m-%d)\" \"fasttun $version\" \"FastTun\""
