@@ -49,6 +49,9 @@ public class CommandLineTests
 
     [Theory]
     [InlineData("run --config /etc/hostname --metrics nonsense", "fasttun run: --metrics: 'nonsense' is not ADDRESS:PORT")]
+    [InlineData("run --config /etc/hostname --control-socket /tmp", "fasttun run: --control-socket: '/tmp' is a directory")]
+    [InlineData("show stats --control-socket /tmp/0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789.sock",
+        "is longer than the 107 bytes a Unix socket path may have")]
     [InlineData("run --config /etc/hostname --log-level loud", "fasttun run: --log-level: 'loud' is not a log level")]
     [InlineData("gen --iface lo --dst 10.0.0.1 --size 20", "fasttun gen: --size: '20' is not a whole number from")]
     [InlineData("gen --iface lo --dst 10.0.0.1 --encap gre", "fasttun gen: --encap needs --outer-src and --outer-dst")]

@@ -73,12 +73,28 @@ public static class CliOptions
     public static Option<TimeSpan> Seconds(string name, string description, TimeSpan defaultValue) =>
         Validated(name, description, "SECONDS", TrafficArgs.TrySeconds, "a number of seconds > 0 and ≤ 86400", defaultValue);
 
-    public static Option<string> ControlSocket() => new("--control-socket")
+    public static Option<string> ControlSocket()
     {
-        Description = "the gateway's control socket ('set fasttun control-socket PATH' on the gateway's side)",
-        HelpName = "PATH",
-        DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
-    };
+        var option = new Option<string>("--control-socket")
+        {
+            Description = "the gateway's control socket ('set fasttun control-socket PATH' on the gateway's side)",
+            HelpName = "PATH",
+            DefaultValueFactory = _ => ControlProtocol.DefaultSocketPath,
+        };
+        option.Validators.Add(CheckSocketPath);
+        return option;
+    }
+
+    /// <summary>A Unix socket path must fit sockaddr_un.sun_path (107 bytes and a NUL) and not name a directory.</summary>
+    public static void CheckSocketPath(OptionResult result)
+    {
+        if (result.Tokens.Count == 0) return;
+        string path = result.Tokens[^1].Value;
+        if (path.Length == 0) result.AddError($"{result.Option.Name}: empty path");
+        else if (System.Text.Encoding.UTF8.GetByteCount(path) > 107)
+            result.AddError($"{result.Option.Name}: '{path}' is longer than the 107 bytes a Unix socket path may have");
+        else if (Directory.Exists(path)) result.AddError($"{result.Option.Name}: '{path}' is a directory");
+    }
 
     public static Option<bool> Json(string what = "print JSON instead of text") => new("--json") { Description = what };
 

@@ -25,6 +25,7 @@ public static class RunCommand
             Description = "control socket path (default: the configuration's, else /run/fasttun/fasttun.sock)",
             HelpName = "PATH",
         };
+        controlSocket.Validators.Add(CliOptions.CheckSocketPath);
         var metrics = new Option<System.Net.IPEndPoint?>("--metrics")
         {
             Description = "serve Prometheus text on GET /metrics at ADDRESS:PORT (e.g. 127.0.0.1:9464)",
