@@ -21,6 +21,20 @@ ap.add_argument("--path-configs")
 a = ap.parse_args()
 
 recs = [json.loads(l) for l in open(a.results) if l.strip()]
+
+
+def kept_sections(path):
+    """The `<!-- begin:NAME -->` … `<!-- end:NAME -->` sections of the existing file: other people's figures, kept
+    verbatim at the end of the regenerated report."""
+    try:
+        text = open(path).read()
+    except OSError:
+        return []
+    import re
+    return [m.group(0) for m in re.finditer(r"<!-- begin:([\w.-]+) -->.*?<!-- end:\1 -->", text, re.S)]
+
+
+KEPT = kept_sections(a.out)
 hops = [r for r in recs if r["kind"] == "hop"]
 paths = [r for r in recs if r["kind"] == "path"]
 gens = [r for r in recs if r["kind"] == "generator"]
@@ -29,7 +43,9 @@ sizes = [int(s) for s in a.sizes.split()]
 path_configs = a.path_configs.split()
 
 NAMES = {"xdp-ipip": "FastTun AF_XDP IPIP", "xdp-gre": "FastTun AF_XDP GRE", "pkt-ipip": "FastTun AF_PACKET IPIP",
-         "pkt-gre": "FastTun AF_PACKET GRE", "kernel": "kernel IP forwarding (no tunnel)", "vxlan": "kernel VXLAN"}
+         "pkt-gre": "FastTun AF_PACKET GRE", "kernel": "kernel IP forwarding (no tunnel)", "vxlan": "kernel VXLAN",
+         "l3fwd": "DPDK l3fwd AF_XDP PMD (no tunnel)"}
+FASTTUN = ("xdp-ipip", "xdp-gre", "pkt-ipip", "pkt-gre")
 
 
 def values(config, hop, size, key):
@@ -99,38 +115,48 @@ for hop, title in (("encap", "Encap hop: generator in server1 → gw1 → sink o
                    ("decap", "Decap hop: generator of tunnel packets on the underlay → gw2 → sink in server2")):
     w(f"## {title}")
     w("")
-    w("| configuration | frame | delivered Mpps | vs kernel fwd | vs VXLAN | gateway saturated? | gateway CPU1 ns/pkt | of which softirq | fasttun process ns/pkt | generator Mpps |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("| configuration | frame | delivered Mpps | vs kernel fwd | vs VXLAN | vs l3fwd | gateway saturated? | gateway CPU1 ns/pkt | of which softirq | gateway process ns/pkt | generator Mpps |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         k = values("kernel", hop, size, "delivered_pps")
         v = values("vxlan", hop, size, "delivered_pps")
+        l3 = values("l3fwd", hop, size, "delivered_pps")
         for c in configs:
             d = values(c, hop, size, "delivered_pps")
             if not d and not values(c, hop, size, "sent"):
                 continue
-            w(f"| {NAMES.get(c, c)} | {size} B | {fmt_mpps(d)} | {fmt_ratio(ratio(d, k))} | {fmt_ratio(ratio(d, v))} | {saturated(c, hop, size)} | "
-              f"{fmt_ns(values(c, hop, size, 'cpu1_ns_per_pkt'))} | {fmt_ns(values(c, hop, size, 'softirq_ns_per_pkt'))} | "
+            w(f"| {NAMES.get(c, c)} | {size} B | {fmt_mpps(d)} | {fmt_ratio(ratio(d, k))} | {fmt_ratio(ratio(d, v))} | {fmt_ratio(ratio(d, l3))} | {saturated(c, hop, size)} | "
+              f"{fmt_ns(values(c, hop, size, 'cpu1_exact_ns_per_pkt') or values(c, hop, size, 'cpu1_ns_per_pkt'))} | {fmt_ns(values(c, hop, size, 'softirq_ns_per_pkt'))} | "
               f"{fmt_ns(values(c, hop, size, 'proc_ns_per_pkt'))} | {fmt_mpps(values(c, hop, size, 'gen_pps'))} |")
     w("")
 
 w("## Where the time goes (FastTun gateway)")
 w("")
-w("CPU time per delivered packet, split: the fasttun process in user space (pipeline, ring handling) and in the kernel "
+w("CPU time per delivered packet, split: the gateway process (fasttun, or l3fwd) in user space (pipeline, ring handling) and in the kernel "
   "(system time: the AF_XDP copy-mode transmit, skb allocation and veth xmit run inside its sendto kicks; AF_PACKET "
   "tx-ring kicks likewise), and CPU1's softirq. Packets per wakeup = delivered packets ÷ voluntary context switches "
   "of the process's threads (each is a sleep in poll(2) when the worker found nothing to do).")
 w("")
-w("| configuration | hop | frame | user ns/pkt | system ns/pkt | CPU1 softirq ns/pkt | packets per wakeup |")
-w("|---|---|---|---|---|---|---|")
+w("| configuration | hop | frame | user ns/pkt | system ns/pkt | CPU1 softirq ns/pkt | CPU1 busy ns/pkt | vs kernel fwd's CPU1 busy | packets per wakeup |")
+w("|---|---|---|---|---|---|---|---|---|")
 for hop in ("encap", "decap"):
     for size in sizes:
+        kb = values("kernel", hop, size, "cpu1_exact_ns_per_pkt")
         for c in configs:
             if c in ("kernel", "vxlan") or not values(c, hop, size, "sent"):
                 continue
             ppw = values(c, hop, size, "pkts_per_wakeup")
+            cb = values(c, hop, size, "cpu1_exact_ns_per_pkt")
             w(f"| {NAMES.get(c, c)} | {hop} | {size} B | {fmt_ns(values(c, hop, size, 'proc_user_ns_per_pkt'))} | "
               f"{fmt_ns(values(c, hop, size, 'proc_sys_ns_per_pkt'))} | {fmt_ns(values(c, hop, size, 'softirq_ns_per_pkt'))} | "
+              f"{fmt_ns(cb)} | {fmt_ratio(ratio(cb, kb))} | "
               f"{'—' if not ppw else f'{med(ppw):.0f}'} |")
+w("")
+w("User and system are the process's exact run time (schedstat) split in the proportion of its utime/stime tick "
+  "samples; system includes softirq work that interrupted the process (the veth transmit runs the receiver's NAPI "
+  "inside the sender's syscall), so it overlaps the softirq column, which is CPU1's tick-sampled softirq time (also "
+  "the kernel forwarding's whole cost). CPU1 busy is exact (wall clock minus cpuidle residency) and includes "
+  "whatever else ran on CPU1.")
 w("")
 w("For comparison the kernel's whole forwarding cost on CPU1 is its softirq column in the hop tables above.")
 w("")
@@ -169,8 +195,8 @@ w("")
 
 w("## Full path server1 → gw1 → gw2 → server2")
 w("")
-w("| configuration | ping RTT avg ms | vs kernel fwd | iperf3 TCP Gbit/s | vs kernel fwd |")
-w("|---|---|---|---|---|")
+w("| configuration | ping RTT avg ms | vs kernel fwd | iperf3 TCP Gbit/s | vs kernel fwd | idle gateways' CPU % |")
+w("|---|---|---|---|---|---|")
 def pv(c, key):
     return [p[key] for p in paths if p["config"] == c and p.get(key) is not None]
 kr, kt = pv("kernel", "rtt_ms"), pv("kernel", "tcp_bps")
@@ -178,7 +204,11 @@ for c in path_configs:
     r, t = pv(c, "rtt_ms"), pv(c, "tcp_bps")
     rs = "—" if not r else f"{med(r):.3f} ({min(r):.3f}–{max(r):.3f})"
     ts = "—" if not t else f"{med(t) / 1e9:.2f} ({min(t) / 1e9:.2f}–{max(t) / 1e9:.2f})"
-    w(f"| {NAMES.get(c, c)} | {rs} | {fmt_ratio(ratio(r, kr))} | {ts} | {fmt_ratio(ratio(t, kt))} |")
+    ic = pv(c, "idle_cpu_pct")
+    w(f"| {NAMES.get(c, c)} | {rs} | {fmt_ratio(ratio(r, kr))} | {ts} | {fmt_ratio(ratio(t, kt))} | {'—' if not ic else f'{max(ic):.3f}'} |")
+w("")
+w("Idle CPU: both gateways' exact run time (schedstat) over 2 s with no traffic after the ping and iperf3, in % of one core "
+  "(the largest over the rounds).")
 w("")
 
 w("## Targets")
@@ -234,10 +264,23 @@ for hop in ("encap", "decap"):
               f"{ck:.0f} ns ≈ {1e3 / ck:.2f} Mpps → {ck / cf:.2f}× (target ≥ 1.0×: {verdict(ck / cf >= 1)}); kernel VXLAN "
               f"{cv:.0f} ns ≈ {1e3 / cv:.2f} Mpps → {cv / cf:.2f}× (target ≥ 2×: {verdict(cv / cf >= 2)}).")
 w("")
-for c in ("xdp-ipip", "xdp-gre"):
+for hop in ("encap", "decap"):
+    for size in sizes:
+        l3 = values("l3fwd", hop, size, "delivered_pps")
+        for c in FASTTUN:
+            r = ratio(values(c, hop, size, "delivered_pps"), l3)
+            if r is not None:
+                w(f"- {hop} hop, {size} B, {NAMES[c]}: {judged(r, 1.5, c, 'l3fwd', hop, size)} DPDK l3fwd (AF_XDP PMD).")
+for c in path_configs:
+    if c not in FASTTUN:
+        continue
     rr = ratio(pv(c, "rtt_ms"), kr)
+    ic = pv(c, "idle_cpu_pct")
     if rr is not None:
-        w(f"- ping RTT, {NAMES[c]}: {rr:.2f}× kernel forwarding (target ≤ 1.5×: {verdict(rr <= 1.5)}).")
+        w(f"- ping RTT, {NAMES[c]}: {rr:.2f}× kernel forwarding (target ≤ 1.5×: {verdict(rr <= 1.5)})"
+          + ("." if not ic else f"; the two idle gateways used {max(ic):.3f} % of a core together (target: no busy polling, "
+                                f"under 1 % per gateway: {verdict(max(ic) < 2)}; what remains is the .NET runtime's timers and "
+                                f"tiered JIT and the worker's 100 ms poll timeout)."))
 if gen_fast and gen_tg:
     rg = med(gen_fast) / med(gen_tg)
     w(f"- generator alone into a veth: {med(gen_fast) / 1e6:.3f} Mpps, {rg:.2f}× trafgen measured in the same run "
@@ -281,4 +324,7 @@ ip netns exec ge-server1 nice -n -19 taskset -c 0 fasttun gen --iface net0 --siz
 """)
 w("Raw per-trial records: bench/e2e/last-results.jsonl.")
 w("")
+for section in KEPT:
+    w(section)
+    w("")
 open(a.out, "w").write("\n".join(out))

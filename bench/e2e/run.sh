@@ -7,6 +7,8 @@
 #   pkt-ipip pkt-gre   FastTun, AF_PACKET ports
 #   kernel             kernel IP forwarding, no tunnel (topology --mode kernel)
 #   vxlan              kernel VXLAN, the only kernel tunnel on this machine (topology --mode vxlan)
+#   l3fwd              DPDK l3fwd (LPM) with its AF_XDP PMD on the gateway's veths, plain IPv4 forwarding on both
+#                      hops (no tunnel: the decap hop's generator sends plain packets); built by bench/e2e/l3fwd.sh
 #
 # Per hop (one gateway measured, not two processes sharing a core):
 #   encap: fasttun gen in server1 -> gw1 -> sink on gw2's end of the underlay veth (gw2 itself not running)
@@ -25,8 +27,11 @@
 # run divided by the packets the sink received; split into softirq and the fasttun process's utime+stime
 # (/proc/PID/stat). Neighbours are static (FastTun config lines / ip neigh) so no trial waits for ARP.
 #
-# Environment: ROUNDS (3), TRIAL seconds (3), SIZES ("64 1514"), CONFIGS (all six), PINGS (50),
-# IPERF_SECONDS (3), E2E_PREFIX (ge-). Needs root and a Release build (make bench-e2e builds first).
+# Full path: after the ping and iperf3, the gateways' CPU time over IDLE_SECONDS (2) with no traffic (an idle gateway
+# must use none).
+# Environment: ROUNDS (3), TRIAL seconds (3), SIZES ("64 1514"), CONFIGS (all seven), PINGS (50),
+# IPERF_SECONDS (3), E2E_PREFIX (ge-), PATH_CONFIGS (full-path configurations), GEN_CHECK (1: generator alone vs
+# trafgen each round), DIAG_CONFIGS (configurations of the perf-stat diagnostics; default CONFIGS, "" for none). Needs root and a Release build (make bench-e2e builds first).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,7 +41,8 @@ P=${E2E_PREFIX:-ge-}
 ROUNDS=${ROUNDS:-3}
 TRIAL=${TRIAL:-3}
 SIZES=${SIZES:-"64 1514"}
-CONFIGS=${CONFIGS:-"xdp-ipip xdp-gre pkt-ipip pkt-gre kernel vxlan"}
+CONFIGS=${CONFIGS:-"xdp-ipip xdp-gre pkt-ipip pkt-gre kernel vxlan l3fwd"}
+IDLE_SECONDS=${IDLE_SECONDS:-2}
 PINGS=${PINGS:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-3}
 GEN_CPU=0 SINK_CPU=0 GW_CPU=1
@@ -76,6 +82,7 @@ cleanup() {
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
   bash "$topo" down --prefix "$P" >/dev/null 2>&1 || true
   ip netns del "${P}ga" 2>/dev/null || true; ip netns del "${P}gb" 2>/dev/null || true
+  rm -rf "/var/run/dpdk/${P}l3fwd"   # l3fwd's EAL runtime directory (--file-prefix)
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -95,14 +102,35 @@ topology() { # fasttun|kernel|vxlan
   fi
 }
 
-# cpu1 busy and softirq jiffies
-cpu_sample() { awk -v c="cpu$GW_CPU" '$1==c {print $2+$3+$4+$7+$8, $8}' /proc/stat; }
-# utime stime (jiffies) and voluntary context switches (sleeps in poll = wakeups) of all the process's threads
+# The samples that open and close a trial's CPU window use shell builtins only: under a load average of 20 every
+# fork+exec (awk, cat, grep, ps) costs tens of ms, and a dozen of them put the window's start seconds after the
+# generator's (records carry window_s; report.py ignores CPU figures from windows shorter than 80 % of the trial).
+# ns_of SECONDS.FRACTION -> integer ns
+ns_of() { local w=${1%.*} f=${1#*.}000000000; echo $(( w * 1000000000 + 10#${f:0:9} )); }
+# cpu1 busy and softirq jiffies, CPU1's exact busy time in ns (wall clock minus cpuidle residency), uptime in ns
+cpu_sample() {
+  local name u n sy idle io irq sirq rest up idle_us=0 t f
+  for f in /sys/devices/system/cpu/cpu$GW_CPU/cpuidle/state*/time; do { read -r t < "$f"; } 2>/dev/null && idle_us=$((idle_us + t)); done
+  read -r up _ < /proc/uptime; up=$(ns_of "$up")
+  while read -r name u n sy idle io irq sirq rest; do
+    [ "$name" = "cpu$GW_CPU" ] && { echo "$((u + n + sy + irq + sirq)) $sirq $((up - idle_us * 1000)) $up"; return; }
+  done < /proc/stat
+}
+# utime stime (jiffies), voluntary context switches (sleeps in poll = wakeups) of all the process's threads, and
+# the threads' exact run time in ns (schedstat; utime/stime are tick samples, which alias with a worker that wakes
+# on the tick-driven TPACKET_V3 block timer)
 proc_ticks() {
-  if [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ]; then
-    local t; t=$(awk '{print $14, $15}' "/proc/$1/stat")
-    echo "$t $(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s+=$2} END {print s+0}')"
-  else echo "0 0 0"; fi
+  local line k v t r=0 vcs=0 f pid=${1:-}
+  if [ -n "$pid" ] && { read -r line < "/proc/$pid/stat"; } 2>/dev/null; then
+    line=${line##*) }
+    set -- $line   # state ppid ... : utime is field 12, stime 13 after the comm
+    local ut=${12} st=${13}
+    for f in /proc/"$pid"/task/*/schedstat; do { read -r t _ < "$f"; } 2>/dev/null && r=$((r + t)); done
+    for f in /proc/"$pid"/task/*/status; do
+      while read -r k v; do [ "$k" = voluntary_ctxt_switches: ] && vcs=$((vcs + v)); done < "$f" 2>/dev/null
+    done
+    echo "$ut $st $vcs $r"
+  else echo "0 0 0 0"; fi
 }
 
 gw_pid=""
@@ -123,8 +151,29 @@ start_gateway() { # ns conf-template driver extra-lines...
   done
   cat "$logf" >&2; return 1
 }
+# DPDK l3fwd on the gateway's two veths (port 0 = eth1, port 1 = eth2), same CPU and priority as fasttun run.
+l3fwd_bin=""
+start_l3fwd() { # ns port-for-10.1.8.0/24 eth-dest(port,MAC)
+  local ns=$1 port=$2 dest=$3 dir=$work/l3fwd-$1
+  mkdir -p "$dir"
+  bash "$root/bench/e2e/l3fwd.sh" routes "$dir" "$port"
+  local logf=$dir/log
+  ip netns exec "$ns" $GW_PRIO taskset -c $GW_CPU "$l3fwd_bin" -l $GW_CPU -n 1 --no-huge -m 256 --no-pci --file-prefix "${P}l3fwd" \
+      --vdev "net_af_xdp0,iface=eth1${L3FWD_VDEV_ARGS:-}" --vdev "net_af_xdp1,iface=eth2${L3FWD_VDEV_ARGS:-}" -- -p 0x3 --config "(0,0,$GW_CPU),(1,0,$GW_CPU)" \
+      --parse-ptype --rule_ipv4 "$dir/r4.cfg" --rule_ipv6 "$dir/r6.cfg" --eth-dest "$dest" > "$logf" 2>&1 &
+  gw_pid=$!
+  pids+=("$gw_pid")
+  for _ in $(seq 1 200); do
+    grep -q "entering main loop" "$logf" 2>/dev/null && return 0
+    kill -0 "$gw_pid" 2>/dev/null || { tail -20 "$logf" >&2; return 1; }
+    sleep 0.1
+  done
+  tail -20 "$logf" >&2; return 1
+}
 # SIGTERM (background jobs of a script ignore SIGINT), then reap; SIGKILL after 5 s. A zombie counts as gone.
-alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1; [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
+# No fork (ps under load takes tens of ms, and the trial's CPU window starts after this loop): state from /proc.
+# The comm field may hold spaces, so take the state after its closing parenthesis.
+alive() { local line; { read -r line < "/proc/$1/stat"; } 2>/dev/null || return 1; line=${line##*) }; [ "${line:0:1}" != Z ]; }
 stop_pid() {
   local pid=$1
   [ -n "$pid" ] || return 0
@@ -148,7 +197,11 @@ trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args
       --duration "$TRIAL" --batch 256 --json "$@" > "$gout" 2> "$work/gen.err" &
   gpid=$!; pids+=("$gpid")
   # CPU counters from the moment the generator starts sending (its .NET startup excluded) to its exit.
-  for _ in $(seq 1 400); do grep -q "gen: sending" "$work/gen.err" 2>/dev/null && break; alive "$gpid" || break; sleep 0.01; done
+  local errlines=()
+  for _ in $(seq 1 400); do
+    mapfile -t errlines < "$work/gen.err" 2>/dev/null || true
+    [[ "${errlines[*]:-}" == *"gen: sending"* ]] && break; alive "$gpid" || break; sleep 0.01
+  done
   c0=$(cpu_sample); p0=$(proc_ticks "$gw_pid")
   local perfpid=""
   if [ -n "${DIAG:-}" ] && [ -n "$gw_pid" ]; then
@@ -174,10 +227,10 @@ def load(path):
         with open(path) as f: return json.loads(f.read().strip().splitlines()[-1])
     except Exception: return None
 g, s = load(gout), load(sout)
-busy0, soft0 = map(int, c0.split()); busy1, soft1 = map(int, c1.split())
-u0, s0, v0 = map(int, p0.split()); u1, s1, v1 = map(int, p1.split())
+busy0, soft0, exact0, up0 = map(int, c0.split()); busy1, soft1, exact1, up1 = map(int, c1.split())
+u0, s0, v0, r0 = map(int, p0.split()); u1, s1, v1, r1 = map(int, p1.split())
 tick = 1e9 / int(hz)
-rec = {"kind": kind, "config": config, "hop": hop, "size": int(size), "ok": bool(g and s)}
+rec = {"kind": kind, "config": config, "hop": hop, "size": int(size), "ok": bool(g and s), "window_s": (up1 - up0) / 1e9}
 if kind == "diag":
     counts = {}
     try:
@@ -191,15 +244,23 @@ if kind == "diag":
     rec["perf_seconds"] = int(trial) - 1
 if g and s:
     pk = s["packets"]
+    # CPU figures only from a window that covered most of the generator's run; otherwise they would divide a
+    # part of the CPU time by all the packets.
+    if (up1 - up0) / 1e9 < 0.8 * g["seconds"]:
+        pk_cpu = 0
+    else:
+        pk_cpu = pk
     rec.update(sent=g["sent"], gen_pps=g["pps"], deferred=g["deferred"], gen_syscalls=g["syscalls"], seconds=g["seconds"], received=pk,
                delivered_pps=pk / g["seconds"] if g["seconds"] > 0 else 0, sink_pps=s["pps"],
                bad_checksum=s["bad_checksum"], lost_gaps=s["lost"], reordered=s["reordered"],
                p50_us=s["latency_ns"]["p50"] / 1e3, p99_us=s["latency_ns"]["p99"] / 1e3,
-               cpu1_ns_per_pkt=(busy1 - busy0) * tick / pk if pk else None,
-               softirq_ns_per_pkt=(soft1 - soft0) * tick / pk if pk else None,
-               proc_ns_per_pkt=((u1 - u0) + (s1 - s0)) * tick / pk if pk and u0 + s0 > 0 else None,
-               proc_user_ns_per_pkt=(u1 - u0) * tick / pk if pk and u0 + s0 > 0 else None,
-               proc_sys_ns_per_pkt=(s1 - s0) * tick / pk if pk and u0 + s0 > 0 else None,
+               cpu1_ns_per_pkt=(busy1 - busy0) * tick / pk_cpu if pk_cpu else None,
+               softirq_ns_per_pkt=(soft1 - soft0) * tick / pk_cpu if pk_cpu else None,
+               cpu1_exact_ns_per_pkt=(exact1 - exact0) / pk_cpu if pk_cpu else None,
+               # The process's exact run time, split into user and system in the proportion of its tick samples.
+               proc_ns_per_pkt=(r1 - r0) / pk_cpu if pk_cpu and r0 > 0 else None,
+               proc_user_ns_per_pkt=(r1 - r0) * (u1 - u0) / max(1, (u1 - u0) + (s1 - s0)) / pk_cpu if pk_cpu and r0 > 0 else None,
+               proc_sys_ns_per_pkt=(r1 - r0) * (s1 - s0) / max(1, (u1 - u0) + (s1 - s0)) / pk_cpu if pk_cpu and r0 > 0 else None,
                pkts_per_wakeup=pk / (v1 - v0) if u0 + s0 > 0 and v1 > v0 else None,
                cpu1_busy_share=(busy1 - busy0) * tick / 1e9 / g["seconds"] if g["seconds"] > 0 else None)
 print(json.dumps(rec))
@@ -214,6 +275,7 @@ hops() { # config
     pkt-*) driver=af_packet; encap=${config#pkt-}; mode=fasttun ;;
     kernel) mode=kernel ;;
     vxlan) mode=vxlan ;;
+    l3fwd) mode=fasttun ;;
   esac
   topology "$mode"
   local gw1_eth1 gw2_eth2 s2_net0 gw2_tun0=""
@@ -223,7 +285,8 @@ hops() { # config
   # Encap hop: server1 -> gw1 -> sink on gw2:eth2 answering for 172.12.1.11.
   gw_pid=""
   case $mode in
-    fasttun) start_gateway "$G1" "gw1-$encap.conf" "$driver" "set fasttun neighbor 172.12.1.11 mac '$gw2_eth2'" ;;
+    fasttun) if [ "$config" = l3fwd ]; then start_l3fwd "$G1" 1 "1,$gw2_eth2"
+             else start_gateway "$G1" "gw1-$encap.conf" "$driver" "set fasttun neighbor 172.12.1.11 mac '$gw2_eth2'"; fi ;;
     kernel) nsx "$G1" ip neigh replace 172.12.1.11 lladdr "$gw2_eth2" dev eth2 nud permanent ;;
     vxlan) nsx "$G1" ip neigh replace 172.12.1.11 lladdr "$gw2_eth2" dev eth2 nud permanent
            nsx "$G1" ip neigh replace 1.1.1.2 lladdr "$gw2_tun0" dev tun0 nud permanent ;;
@@ -237,8 +300,9 @@ hops() { # config
   gw_pid=""
   local gen_encap=()
   case $mode in
-    fasttun) start_gateway "$G2" "gw2-$encap.conf" "$driver" "set fasttun neighbor 10.1.8.10 mac '$s2_net0'"
-             gen_encap=(--encap "$encap" --outer-src 172.12.1.10 --outer-dst 172.12.1.11) ;;
+    fasttun) if [ "$config" = l3fwd ]; then start_l3fwd "$G2" 0 "0,$s2_net0"
+             else start_gateway "$G2" "gw2-$encap.conf" "$driver" "set fasttun neighbor 10.1.8.10 mac '$s2_net0'"
+                  gen_encap=(--encap "$encap" --outer-src 172.12.1.10 --outer-dst 172.12.1.11); fi ;;
     kernel) nsx "$G2" ip neigh replace 10.1.8.10 lladdr "$s2_net0" dev eth1 nud permanent ;;
     vxlan) nsx "$G2" ip neigh replace 10.1.8.10 lladdr "$s2_net0" dev eth1 nud permanent
            gen_encap=(--encap vxlan --outer-src 172.12.1.10 --outer-dst 172.12.1.11 --vni 42 --inner-dst-mac "$gw2_tun0") ;;
@@ -265,7 +329,7 @@ full_path() { # config
     start_gateway "$G2" "gw2-$encap.conf" "$driver"; g2pid=$gw_pid
   fi
   nsx "$S1" ping -c 3 -i 0.2 -W 1 10.1.8.10 >/dev/null 2>&1 || true   # warm ARP on every hop
-  local rtt bps
+  local rtt bps idle
   rtt=$(nsx "$S1" taskset -c $GEN_CPU ping -q -c "$PINGS" -i 0.02 -W 1 10.1.8.10 2>/dev/null | awk -F'/' '/^rtt|^round-trip/ {print $5}')
   ip netns exec "$S2" taskset -c $SINK_CPU timeout $((IPERF_SECONDS + 20)) iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
   local ipid=$!; pids+=("$ipid")
@@ -275,8 +339,16 @@ full_path() { # config
 try: print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"])
 except Exception: print("")')
   stop_pid "$ipid"
+  idle="null"
+  if [ "$mode" = fasttun ]; then
+    # An idle gateway uses no CPU: both gateways' exact run time over IDLE_SECONDS without traffic.
+    local a0 b0 a1 b1
+    a0=$(proc_ticks "$g1pid"); b0=$(proc_ticks "$g2pid"); sleep "$IDLE_SECONDS"; a1=$(proc_ticks "$g1pid"); b1=$(proc_ticks "$g2pid")
+    idle=$(awk -v a0="${a0##* }" -v a1="${a1##* }" -v b0="${b0##* }" -v b1="${b1##* }" -v t="$IDLE_SECONDS" \
+      'BEGIN {printf "%.4f", ((a1 - a0) + (b1 - b0)) / 1e9 / t * 100}')
+  fi
   stop_pid "$g1pid"; stop_pid "$g2pid"
-  echo "{\"kind\": \"path\", \"config\": \"$config\", \"rtt_ms\": ${rtt:-null}, \"tcp_bps\": ${bps:-null}}" >> "$results"
+  echo "{\"kind\": \"path\", \"config\": \"$config\", \"rtt_ms\": ${rtt:-null}, \"tcp_bps\": ${bps:-null}, \"idle_cpu_pct\": $idle}" >> "$results"
   log "   $config full path: ping avg ${rtt:-?} ms, iperf3 $(awk -v b="${bps:-0}" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s"
   current_mode="dirty-$mode"
 }
@@ -312,9 +384,9 @@ TG
 start=$(date -u +%s)
 log "e2e: rounds=$ROUNDS trial=${TRIAL}s sizes=($SIZES) configs=($CONFIGS) work=$work"
 PATH_CONFIGS=${PATH_CONFIGS:-"xdp-ipip xdp-gre pkt-ipip kernel vxlan"}
+case " $CONFIGS " in *" l3fwd "*) l3fwd_bin=$(bash "$root/bench/e2e/l3fwd.sh" build) ;; esac
 for round in $(seq 1 "$ROUNDS"); do
-  log "round $round: generator check"
-  generator_check
+  if [ "${GEN_CHECK:-1}" = 1 ]; then log "round $round: generator check"; generator_check; fi
   log "round $round: per hop"
   for config in $CONFIGS; do hops "$config"; done
   log "round $round: full path"
@@ -324,14 +396,16 @@ done
 # syscall tracepoints attached to the gateway), encap and decap hop, 64 B.
 if command -v perf >/dev/null; then
   log "diagnostics: gateway syscalls (perf stat)"
-  for config in $CONFIGS; do
+  for config in ${DIAG_CONFIGS-$CONFIGS}; do
     case $config in xdp-*|pkt-*) ;; *) continue ;; esac
     DIAG=1 SIZES=64 hops "$config"
   done
 fi
 elapsed=$(( $(date -u +%s) - start ))
 bash "$topo" down --prefix "$P" >/dev/null 2>&1 || true
-cp "$results" "$root/bench/e2e/last-results.jsonl"
-/usr/bin/python3 "$root/bench/e2e/report.py" "$results" "$root/bench/RESULTS.md" \
+OUT_DIR=${OUT_DIR:-}   # set: write results.jsonl and RESULTS.md there instead of bench/ (iterating)
+if [ -n "$OUT_DIR" ]; then mkdir -p "$OUT_DIR"; cp "$results" "$OUT_DIR/results.jsonl"; report=$OUT_DIR/RESULTS.md
+else cp "$results" "$root/bench/e2e/last-results.jsonl"; report=$root/bench/RESULTS.md; fi
+/usr/bin/python3 "$root/bench/e2e/report.py" "$results" "$report" \
   --rounds "$ROUNDS" --trial "$TRIAL" --elapsed "$elapsed" --sizes "$SIZES" --configs "$CONFIGS" --path-configs "$PATH_CONFIGS"
-log "e2e: done in ${elapsed}s; wrote bench/RESULTS.md"
+log "e2e: done in ${elapsed}s; wrote $report"

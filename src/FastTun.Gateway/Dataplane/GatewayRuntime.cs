@@ -112,10 +112,11 @@ public sealed partial class GatewayRuntime : IDisposable
         var logger = loggers.CreateLogger("port");
         if (iface.Driver == PortDriver.AfXdp)
             return new AfXdpPort(iface.Name, queue, id, new AfXdpOptions(), logger);
-        var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null };
+        var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null, KernelIngressDrop = true };
         var port = new AfPacketPort(iface.Name, id, options, queue);
-        logger.LogInformation("AF_PACKET {Interface} socket {Queue}: TPACKET_V3 rx ring, tx {TxMode}, {Fanout}",
-            iface.Name, queue, options.TxMode, queues > 1 ? $"fanout group {options.FanoutGroup}" : "no fanout");
+        logger.LogInformation("AF_PACKET {Interface} socket {Queue}: TPACKET_V3 rx ring, tx {TxMode}, {Fanout}, kernel ingress {Ingress}",
+            iface.Name, queue, options.TxMode, queues > 1 ? $"fanout group {options.FanoutGroup}" : "no fanout",
+            port.KernelIngressDropped ? "dropped behind the socket" : $"not dropped ({port.KernelIngressDropError})");
         return port;
     }
 

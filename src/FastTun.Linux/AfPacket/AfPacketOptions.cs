@@ -36,6 +36,12 @@ public sealed record AfPacketOptions
     /// 8–23 % more at 64 B and 4–8 % more at 1514 B. The ring costs a user-space copy into the slot plus page
     /// references from the skb to the ring, where sendmmsg has the kernel copy straight from the rx frame.</summary>
     public AfPacketTxMode TxMode { get; init; } = AfPacketTxMode.SendMmsg;
+    /// <summary>Drop every received frame at tc ingress, behind the socket (see <see cref="KernelIngressDrop"/>), so the
+    /// kernel's own IP/ARP receive path never runs on the gateway's traffic. For ports that own their interface (the
+    /// gateway); a tool sharing the interface with the host's stack leaves it off. Best effort: where the kernel
+    /// refuses (no tcx before Linux 6.6) the port opens without it and says so in
+    /// <see cref="AfPacketPort.KernelIngressDropError"/>. Ignored for transmit-only ports.</summary>
+    public bool KernelIngressDrop { get; init; }
 }
 
 public enum AfPacketTxMode

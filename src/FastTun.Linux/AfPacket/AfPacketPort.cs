@@ -30,6 +30,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     private readonly AfPacketOptions _options;
     private readonly int _vnetLength;
     private readonly FramePool _pool;
+    private readonly KernelIngressDrop? _ingressDrop;
 
     // Rx ring.
     private readonly byte* _rxBase;
@@ -160,6 +161,12 @@ public sealed unsafe partial class AfPacketPort : PacketPort
                 // Must follow bind: the kernel joins a fanout group only with a running (bound) socket.
                 SetOption(Libc.PACKET_FANOUT, (group & 0xFFFF) | (Libc.PACKET_FANOUT_HASH << 16), $"PACKET_FANOUT(hash, group {group})");
             }
+            if (_options.KernelIngressDrop && _options.Receive)
+            {
+                // After bind: from here on the socket's tap sees every frame the kernel stack no longer does.
+                _ingressDrop = KernelIngressDrop.TryAttach(nic.Index, out var dropError);
+                KernelIngressDropError = dropError;
+            }
             if (_options.Promiscuous)
             {
                 var mreq = new packet_mreq { mr_ifindex = nic.Index, mr_type = Libc.PACKET_MR_PROMISC };
@@ -205,6 +212,11 @@ public sealed unsafe partial class AfPacketPort : PacketPort
 
     public int TxSlots => _txFrameCount;
 
+    /// <summary>True when the kernel's receive path behind this socket is cut off (<see cref="AfPacketOptions.KernelIngressDrop"/>).</summary>
+    public bool KernelIngressDropped => _ingressDrop is not null;
+    /// <summary>Why the requested ingress drop could not be attached, or null.</summary>
+    public string? KernelIngressDropError { get; }
+
     private void SetOption(int option, int value, string what)
     {
         if (Libc.setsockopt(_fd, Libc.SOL_PACKET, option, &value, sizeof(int)) < 0)
@@ -233,6 +245,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     {
         if (_released) return;
         _released = true;
+        _ingressDrop?.Dispose();
         if (_map != null) Libc.munmap(_map, _mapLength);
         if (_fd >= 0) Libc.close(_fd);
         if (_msgs != null) NativeMemory.Free(_msgs);
