@@ -22,6 +22,7 @@ help:
 	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
 	@echo "make bench-e2e  end-to-end benchmark against the kernel in namespaces (root): bench/RESULTS.md"
 	@echo "make install PREFIX=/usr/local  ReadyToRun binary, systemd unit, example config, man page, bash completion"
+	@echo "make bench-lpm  FastTun's Lpm4Table vs DPDK rte_lpm/rte_fib, side by side: bench/RESULTS.md"
 	@echo "make clean   remove build output"
 
 deps: apt-deps nuget-deps
@@ -106,3 +107,14 @@ uninstall:
 	rm -rf $(DESTDIR)$(APPDIR)
 	rm -f $(DESTDIR)$(BINDIR)/fasttun $(DESTDIR)$(UNITDIR)/fasttun@.service $(DESTDIR)$(MANDIR)/man1/fasttun.1 \
 	  $(DESTDIR)$(COMPLETIONDIR)/fasttun $(DESTDIR)$(SYSCONFDIR)/fasttun/example.conf
+
+.PHONY: bench-lpm
+# LPM side by side with DPDK's rte_lpm and rte_fib (bench/lpm/README.md). ROUNDS=, LPM_CPU= tune it.
+ROUNDS ?= 5
+LPM_CPU ?= 1
+bench-lpm: deps build
+	@dpkg-query -W -f='$${Status}' libdpdk-dev 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "bench-lpm: installing libdpdk-dev"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq libdpdk-dev >/dev/null; }
+	$(MAKE) -C bench/lpm
+	flock /tmp/fasttun-bench.lock python3 bench/lpm/run.py --rounds $(ROUNDS) --cpu $(LPM_CPU)

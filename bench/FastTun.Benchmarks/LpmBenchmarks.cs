@@ -1,9 +1,7 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Reports;
-using BenchmarkDotNet.Running;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Benchmarks;
 
@@ -123,40 +121,12 @@ public class LpmSmallTableBenchmarks
     }
 }
 
-/// <summary>Adds a "LpmMemory" column: lookup-structure bytes of the table the benchmark class built.</summary>
+/// <summary>
+/// Prints the built table's size and build time into the benchmark log. (A summary column cannot show it: the
+/// benchmarks run out of process, so the host never sees the child's table.)
+/// </summary>
 public sealed class LpmConfig : ManualConfig
 {
-    private static readonly Dictionary<string, string> Memory = new();
-
-    public LpmConfig() => AddColumn(new LpmMemoryColumn());
-
-    public static void Record(string benchmarkClass, Lpm4Table table, TimeSpan build)
-    {
-        string line = LpmInputs.Describe(table, build);
-        Console.WriteLine(line);
-        lock (Memory)
-            Memory[benchmarkClass] =
-                $"{table.MemoryBytes / 1048576.0:F2} MiB ({(double)table.MemoryBytes / Math.Max(1, table.Count):F1} B/prefix)";
-    }
-
-    private sealed class LpmMemoryColumn : IColumn
-    {
-        public string Id => "LpmMemory";
-        public string ColumnName => "LpmMemory";
-        public bool AlwaysShow => true;
-        public ColumnCategory Category => ColumnCategory.Custom;
-        public int PriorityInCategory => 0;
-        public bool IsNumeric => false;
-        public UnitType UnitType => UnitType.Dimensionless;
-        public string Legend => "Bytes of the Lpm4Table lookup structure (direct + chunk arrays)";
-        public bool IsAvailable(Summary summary) => true;
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            lock (Memory)
-                return Memory.TryGetValue(benchmarkCase.Descriptor.Type.Name, out string? value) ? value : "-";
-        }
-    }
+    public static void Record(string benchmarkClass, Lpm4Table table, TimeSpan build) =>
+        Console.WriteLine($"{benchmarkClass}: {LpmInputs.Describe(table, build)}");
 }

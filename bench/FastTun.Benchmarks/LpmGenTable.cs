@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project bench/FastTun.Benchmarks -- gen-table [--count N] [--seed S]
-/// [--dests N] [--routes-out FILE] [--dests-out FILE] [--stats]</c>: writes a synthetic table and a destination
+/// [--dests N] [--routes-out FILE] [--dests-out FILE] [--routes-in FILE] [--stats]</c>: writes a synthetic table and a destination
 /// set (defaults: 1,036,829 prefixes, seed 0x5eedf4577, 1,048,576 destinations, into $TMPDIR/fasttun-bench), so
-/// other LPM implementations can be measured on identical input. <c>--stats</c> also builds an
+/// other LPM implementations can be measured on identical input. <c>--routes-in</c> takes the routes from a file
+/// instead (only the destination set is written). <c>--stats</c> also builds an
 /// <see cref="Lpm4Table"/> and prints its size, build time and the length mix.
 /// </summary>
 public static class LpmGenTable
@@ -17,7 +19,7 @@ public static class LpmGenTable
     {
         int count = SyntheticTable.DefaultPrefixCount, dests = LpmInputs.DefaultDestinationCount;
         ulong seed = SyntheticTable.DefaultSeed;
-        string? routesOut = null, destsOut = null;
+        string? routesOut = null, destsOut = null, routesIn = null;
         bool stats = false;
         for (int i = 1; i < args.Length; i++)
         {
@@ -28,11 +30,12 @@ public static class LpmGenTable
                 case "--seed": seed = ParseSeed(Value()); break;
                 case "--dests": dests = int.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "--routes-out": routesOut = Value(); break;
+                case "--routes-in": routesIn = Value(); break;
                 case "--dests-out": destsOut = Value(); break;
                 case "--stats": stats = true; break;
                 default:
                     Console.Error.WriteLine($"gen-table: unknown option {args[i]}");
-                    Console.Error.WriteLine("usage: gen-table [--count N] [--seed S] [--dests N] [--routes-out FILE] [--dests-out FILE] [--stats]");
+                    Console.Error.WriteLine("usage: gen-table [--count N] [--seed S] [--dests N] [--routes-out FILE] [--dests-out FILE] [--routes-in FILE] [--stats]");
                     return 2;
             }
         }
@@ -41,11 +44,11 @@ public static class LpmGenTable
         destsOut ??= Path.Combine(LpmInputs.CacheDirectory, $"synthetic-{count}-{seed:x}-{dests}.dests");
 
         var clock = Stopwatch.StartNew();
-        Route4[] routes = SyntheticTable.Generate(count, seed);
+        Route4[] routes = routesIn is null ? SyntheticTable.Generate(count, seed) : RouteFile.Read(routesIn).ToArray();
         TimeSpan generate = clock.Elapsed;
-        RouteFile.Write(routesOut, routes, $"synthetic table, {routes.Length} prefixes, seed 0x{seed:x}");
+        if (routesIn is null) RouteFile.Write(routesOut, routes, $"synthetic table, {routes.Length} prefixes, seed 0x{seed:x}");
         RouteFile.WriteDestinations(destsOut, SyntheticTable.Destinations(routes, dests, seed + 1));
-        Console.WriteLine($"wrote {routes.Length:N0} routes to {routesOut} (generated in {generate.TotalMilliseconds:F0} ms)");
+        if (routesIn is null) Console.WriteLine($"wrote {routes.Length:N0} routes to {routesOut} (generated in {generate.TotalMilliseconds:F0} ms)");
         Console.WriteLine($"wrote {dests:N0} destinations to {destsOut}");
         if (stats)
         {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Benchmarks;
 

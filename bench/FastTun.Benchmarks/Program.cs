@@ -1,9 +1,11 @@
 using BenchmarkDotNet.Running;
 
 // Hidden commands first; everything else goes to BenchmarkDotNet.
+//   lpm-side             FastTun's side of `make bench-lpm` (LpmSideBySide)
 //   gen-table            synthetic Internet route table and destination files (LpmGenTable)
 //   reflect | generate   end-to-end port reflector and generator for bench/e2e/reflector.sh
 //   xdp-reflector        AF_XDP reflector and generator for bench/e2e/xdp-reflector.sh
+if (args.Length > 0 && args[0] == "lpm-side") return FastTun.Benchmarks.LpmSideBySide.Run(args);
 if (args.Length > 0 && args[0] == "gen-table") return FastTun.Benchmarks.LpmGenTable.Run(args);
 if (args.Length > 0 && args[0] == "xdp-reflector") return FastTun.Benchmarks.XdpReflector.Run(args[1..]);
 if (args.Length > 0 && args[0] is "reflect" or "generate") return FastTun.Benchmarks.Reflector.Run(args);

@@ -1,6 +1,7 @@
 using FastTun.Packets.Headers;
 using System.Diagnostics;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Packets.Tests;
 
@@ -39,7 +40,8 @@ public class LpmConcurrencyTests
     [Fact]
     public void Lookup_WhileWriterChurns_EveryAnswerWasLegal()
     {
-        var table = new Lpm4Table();
+        var domain = new Qsbr();
+        var table = new Lpm4Table(domain);
         table.AddOrReplace(0, 0, Default);
         // Other chunks, kept away from 11/8 (and anything covering it) so the legal sets above hold.
         Route4[] background = SyntheticTable.Generate(20_000, seed: 51)
@@ -61,8 +63,10 @@ public class LpmConcurrencyTests
             {
                 var output = new uint[64];
                 long local = 0;
+                using QsbrReader qsbr = domain.Register();
                 while (!stop.IsCancellationRequested)
                 {
+                    qsbr.Quiescent();   // as a worker does once per loop: no chunk reference held here
                     for (int start = 0; start < addresses.Length; start += 64)
                     {
                         ReadOnlySpan<uint> batch = addresses.AsSpan(start, 64);
@@ -98,6 +102,8 @@ public class LpmConcurrencyTests
         }
         stop.Cancel();
         foreach (Thread reader in readers) reader.Join();
+        table.Reclaim();
+        Assert.Equal(0, table.RetiredChunks);   // both readers unregistered: nothing may stay retired
 
         Assert.True(violations == 0, $"{violations} illegal answers, first {firstViolation}");
         Assert.True(lookups > 0);

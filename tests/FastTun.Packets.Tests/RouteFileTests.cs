@@ -1,5 +1,6 @@
 using FastTun.Packets.Headers;
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Packets.Tests;
 

@@ -1,4 +1,5 @@
 using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
 
 namespace FastTun.Packets.Tests;
 

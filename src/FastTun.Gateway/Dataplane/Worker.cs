@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;
+using FastTun.Packets.Routing;
 
 namespace FastTun.Gateway.Dataplane;
 
@@ -64,11 +65,13 @@ public sealed class Worker : IDisposable
         }
         var counters = Pipeline.Counters;
         int idle = 0;
+        using QsbrReader routeReader = Qsbr.Shared.Register();   // lpm: route-table QSBR (Routing/Qsbr.cs)
         try
         {
             while (!_stop)
             {
                 Volatile.Write(ref _passes, _passes + 1); // only this thread writes; the watchdog reads it
+                routeReader.Quiescent();   // lpm: no route-table reference is held between passes
                 bool worked = false;
                 for (int p = 0; p < _ports.Length; p++)
                 {
@@ -88,7 +91,9 @@ public sealed class Worker : IDisposable
                 if (worked) { idle = 0; continue; }
                 if (++idle < SpinPasses) continue;
                 for (int q = 0; q < _ports.Length; q++) _ports[q].Flush();
+                routeReader.Offline();   // lpm: a sleeping worker never holds up a route update
                 Libc.poll(fds, (nuint)_ports.Length, Pipeline.PendingCount > 0 ? PendingPollMs : IdlePollMs);
+                routeReader.Online();
                 idle = 0;
             }
         }

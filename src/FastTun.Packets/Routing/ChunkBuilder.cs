@@ -10,7 +10,8 @@ namespace FastTun.Packets.Routing;
 ///         child j of a node   = node at childBase + 6 * PopCount(childBits &amp; bitsUpTo(v))   (childBase pre-biased by −6)
 ///         leaf for slot v     = uint at leafBase + PopCount(leafRunBits &amp; bitsUpTo(v))    (leafBase pre-biased by −1)
 /// </code>
-/// Node 0 (offset 0) covers address bits 18–23, its children bits 24–29, theirs bits 30–31 (the 4 real slots
+/// A node's leaves follow it directly and its children come after them, so the common /24 lookup reads the
+/// root node and its leaf from the same or the adjacent cache line. Node 0 (offset 0) covers address bits 18–23, its children bits 24–29, theirs bits 30–31 (the 4 real slots
 /// replicated ×16 over the 64, so every level uses the same <c>(addr &lt;&lt; shift) &gt;&gt; 26</c> index). A leaf
 /// run starts at a leaf slot whose value differs from the previous leaf slot (child slots are skipped), so
 /// runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
@@ -20,14 +21,18 @@ internal sealed class ChunkBuilder
 {
     internal const int NodeSize = 6;
     internal const int RootShift = Lpm4Table.DirectBits;   // node 0 indexes address bits 18..23
+    /// <summary>Word after the root node: the /18's direct answer, kept there by Lpm4Table (the builder leaves it 0).</summary>
+    internal const int DirectSlot = NodeSize;
     private uint[] _buffer = new uint[1024];
     private int _used;
 
-    public uint[] Build(ulong[] keys, uint[] values, int count)
+    /// <summary>Builds the chunk into a scratch buffer; the span is valid until the next Build.</summary>
+    public ReadOnlySpan<uint> Build(ulong[] keys, uint[] values, int count)
     {
-        _used = NodeSize;
+        _used = NodeSize + 1;   // root node, then the direct-answer word
+        _buffer[DirectSlot] = 0;
         BuildNode(0, keys, values, 0, count, RootShift, Lpm4Table.DeferToDirect);
-        return _buffer.AsSpan(0, _used).ToArray();
+        return _buffer.AsSpan(0, _used);
     }
 
     private void BuildNode(int node, ulong[] keys, uint[] values, int from, int to, int shift, uint inherited)
@@ -61,7 +66,6 @@ internal sealed class ChunkBuilder
         }
 
         int children = BitOperations.PopCount(childBits);
-        int childBase = Reserve(children * NodeSize);
         ulong runBits = 0;
         int leaves = 0;
         int leafBase = _used;
@@ -78,6 +82,8 @@ internal sealed class ChunkBuilder
             _buffer[leafBase + leaves++] = previous;
         }
 
+        // Children after this node's leaves: the leaves sit next to the node (same or adjacent cache line).
+        int childBase = Reserve(children * NodeSize);
         _buffer[node + 0] = (uint)childBits;
         _buffer[node + 1] = (uint)(childBits >> 32);
         _buffer[node + 2] = (uint)runBits;

@@ -7,105 +7,136 @@ namespace FastTun.Packets.Routing;
 
 /// <summary>
 /// Lock-free read handle on an <see cref="Lpm4Table"/>. A worker takes one per batch
-/// (<see cref="Lpm4Table.GetReader"/>) so the array references are loaded once. The table mutates its two top
-/// arrays in place with single atomic stores and publishes rebuilt chunks by reference, so every answer is the
-/// table's answer for that address at some instant during the lookup (old or new, never torn); different
-/// addresses of one batch may straddle an update.
+/// (<see cref="Lpm4Table.GetReader"/>). Every answer is the table's answer for that address at some instant during
+/// the lookup (old or new, never torn); different addresses of one batch may straddle an update. A reader of a
+/// table that is updated in place must be registered with the table's <see cref="Qsbr"/> domain and report a
+/// quiescent state between batches; the handle also keeps the table's memory mapped while it exists.
 ///
-/// <para>Chunk arrays are read without bounds checks: they are immutable once published and every offset in
-/// them was produced by <see cref="ChunkBuilder"/> within the array's length (checked by the oracle tests).
-/// The top-level indices (addr &gt;&gt; 14) are always within the 2^18-entry arrays.</para>
+/// <para>Chunks are read without bounds checks: they are immutable while published and every offset in them was
+/// produced by <see cref="ChunkBuilder"/> within the chunk (checked by the oracle tests). The entry index
+/// (address &gt;&gt; 14) is always within the 2^18 entries.</para>
 /// </summary>
-public readonly struct Lpm4Reader
+public readonly unsafe struct Lpm4Reader
 {
-    private readonly uint[] _direct;
-    private readonly uint[]?[] _chunks;
+    /// <summary>How many lookups ahead <see cref="LookupBatch"/> prefetches the chunk (entries: twice as far).</summary>
+    private const int Distance = 8;
+    private readonly uint* _entries;
+    private readonly uint* _pool;
+    private readonly object _owner;   // keeps the native region mapped while this reader exists
 
-    internal Lpm4Reader(uint[] direct, uint[]?[] chunks)
+    internal Lpm4Reader(uint* entries, uint* pool, object owner)
     {
-        _direct = direct;
-        _chunks = chunks;
+        _entries = entries;
+        _pool = pool;
+        _owner = owner;
     }
 
     /// <summary>Longest-prefix match; <see cref="Lpm4Table.NoRoute"/> when nothing covers the address.</summary>
+    /// <remarks>
+    /// Branches on "does this /18 have a chunk": for one lookup whose result feeds the next (latency), a predicted
+    /// branch lets the CPU run ahead, which measured faster than the branch-free form (chain 94 vs 141 ns in an
+    /// interleaved A/B). <see cref="LookupBatch"/> uses the branch-free form, which wins on throughput.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Lookup(uint address)
     {
-        nuint top = address >> Lpm4Table.ChunkShift;
-        // Acquire, pairing with the writer's Volatile.Write in Lpm4Table.Rebuild: the chunk's contents, written
-        // before that store, are visible through the reference loaded here (a plain mov on x64).
-        uint[]? chunk = Volatile.Read(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_chunks), top));
-        if (chunk is null) return Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_direct), top);
+        // Acquire, pairing with the writer's Volatile.Write in Lpm4Table.Rebuild/SetDirect: the chunk the entry names
+        // was completely written before the entry (a plain mov on x64; the chunk load depends on it).
+        uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);
+        if (entry - Lpm4Table.ChunkTag >= Lpm4Table.ChunkLimit) return entry;   // a next hop or NoRoute
+        uint* chunk = _pool + (entry - Lpm4Table.ChunkTag);
+        // The root's leaves usually run into the next cache line; ask for it now, in parallel with the node's line,
+        // instead of after the node has been read (one memory latency instead of two in a dependent chain).
+        if (Sse.IsSupported) Sse.Prefetch0(chunk + 16);
         uint leaf = WalkChunk(chunk, address);
-        return leaf != Lpm4Table.DeferToDirect ? leaf : Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_direct), top);
+        // The chunk's direct answer sits right after the root node, on the line the walk has just read.
+        leaf = leaf != Lpm4Table.DeferToDirect ? leaf : Volatile.Read(ref chunk[ChunkBuilder.DirectSlot]);
+        GC.KeepAlive(_owner);   // no code: keeps the mapping alive until the chunk has been read
+        return leaf;
+    }
+
+    /// <summary>
+    /// The same answer as <see cref="Lookup"/> without a branch on "has a chunk" (about half the /18s of a full
+    /// table do, so it mispredicts often when lookups are independent): an entry without a chunk walks the table's
+    /// empty chunk, whose only leaf defers to the direct answer, and the selects compile to conditional moves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint LookupBranchFree(uint address)
+    {
+        uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);   // acquire, as in Lookup
+        uint offset = entry - Lpm4Table.ChunkTag;
+        bool isChunk = offset < Lpm4Table.ChunkLimit;
+        uint* chunk = _pool + (isChunk ? offset : Lpm4Table.EmptyChunk);
+        if (Sse.IsSupported) Sse.Prefetch0(chunk + 16);
+        uint leaf = WalkChunk(chunk, address);
+        uint header = Volatile.Read(ref chunk[ChunkBuilder.DirectSlot]);
+        uint direct = isChunk ? header : entry;
+        return leaf != Lpm4Table.DeferToDirect ? leaf : direct;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint WalkChunk(uint[] chunk, uint address)
+    private static uint WalkChunk(uint* data, uint address)
     {
-        ref uint data = ref MemoryMarshal.GetArrayDataReference(chunk);
-        ref uint node = ref data;
+        uint* node = data;
         int shift = ChunkBuilder.RootShift;
         while (true)
         {
-            ulong childBits = Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<uint, byte>(ref node));
+            ulong childBits = *(ulong*)node;
             int v = (int)((address << shift) >> 26);
             ulong upTo = ~0UL >> (63 - v);
             if ((childBits & upTo) > (upTo >> 1))   // bit v set: descend
             {
-                node = ref Unsafe.Add(ref data, (int)Unsafe.Add(ref node, 4) + ChunkBuilder.NodeSize * BitOperations.PopCount(childBits & upTo));
+                node = data + (int)node[4] + ChunkBuilder.NodeSize * BitOperations.PopCount(childBits & upTo);
                 shift += 6;
                 continue;
             }
-            ulong runBits = Unsafe.ReadUnaligned<ulong>(ref Unsafe.As<uint, byte>(ref Unsafe.Add(ref node, 2)));
-            return Unsafe.Add(ref data, (int)Unsafe.Add(ref node, 5) + BitOperations.PopCount(runBits & upTo));
+            ulong runBits = *(ulong*)(node + 2);
+            return data[(int)node[5] + BitOperations.PopCount(runBits & upTo)];
         }
     }
 
     /// <summary>
-    /// nextHops[i] = Lookup(addresses[i]). Works in groups of 16: first touch (prefetch) the 16 chunk-reference
-    /// slots, then the 16 chunks' root nodes, then walk — so the cache misses of independent lookups overlap
-    /// instead of queueing behind each other.
+    /// nextHops[i] = Lookup(addresses[i]), software-pipelined: while looking up address i it prefetches the entry
+    /// of address i + 16 and, from the entry of address i + 8 (already in cache by then), that address's chunk
+    /// root, so the two cache misses of independent lookups overlap instead of queueing one after the other.
     /// </summary>
     public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
     {
         if (nextHops.Length < addresses.Length) ThrowShortOutput();
-        const int Group = 16;
+        int n = addresses.Length;
+        ref uint a = ref MemoryMarshal.GetReference(addresses);
+        ref uint o = ref MemoryMarshal.GetReference(nextHops);
         int i = 0;
-        if (Sse.IsSupported)
+        if (Sse.IsSupported && n > 2 * Distance)
         {
-            for (; i + Group <= addresses.Length; i += Group)
+            for (int j = 0; j < 2 * Distance; j++) PrefetchEntry(Unsafe.Add(ref a, j));
+            for (int j = 0; j < Distance; j++) PrefetchChunk(Unsafe.Add(ref a, j));
+            for (; i + 2 * Distance < n; i++)
             {
-                ReadOnlySpan<uint> group = addresses.Slice(i, Group);
-                PrefetchTop(group);
-                PrefetchRoots(group);
-                for (int j = 0; j < Group; j++) nextHops[i + j] = Lookup(group[j]);
+                PrefetchEntry(Unsafe.Add(ref a, i + 2 * Distance));
+                PrefetchChunk(Unsafe.Add(ref a, i + Distance));
+                Unsafe.Add(ref o, i) = LookupBranchFree(Unsafe.Add(ref a, i));
+            }
+            for (; i + Distance < n; i++)
+            {
+                PrefetchChunk(Unsafe.Add(ref a, i + Distance));
+                Unsafe.Add(ref o, i) = LookupBranchFree(Unsafe.Add(ref a, i));
             }
         }
-        for (; i < addresses.Length; i++) nextHops[i] = Lookup(addresses[i]);
+        for (; i < n; i++) Unsafe.Add(ref o, i) = LookupBranchFree(Unsafe.Add(ref a, i));
+        GC.KeepAlive(_owner);
     }
 
-    private unsafe void PrefetchTop(ReadOnlySpan<uint> group)
-    {
-        ref uint[]? chunks = ref MemoryMarshal.GetArrayDataReference(_chunks);
-        // The 2^18-entry arrays are on the large-object heap, which is not compacted, so the pointer stays valid;
-        // even if it did not, a prefetch of a stale address is harmless (prefetches never fault).
-        foreach (uint address in group)
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref chunks, address >> Lpm4Table.ChunkShift)));
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchEntry(uint address) => Sse.Prefetch0(_entries + (address >> Lpm4Table.ChunkShift));
 
-    private unsafe void PrefetchRoots(ReadOnlySpan<uint> group)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchChunk(uint address)
     {
-        ref uint[]? chunks = ref MemoryMarshal.GetArrayDataReference(_chunks);
-        ref uint direct = ref MemoryMarshal.GetArrayDataReference(_direct);
-        foreach (uint address in group)
-        {
-            // Same acquire as in Lookup (pairs with Rebuild's Volatile.Write); only used as a prefetch hint here.
-            uint[]? chunk = Volatile.Read(ref Unsafe.Add(ref chunks, address >> Lpm4Table.ChunkShift));
-            // A chunk can move during a GC between here and the walk; the prefetch is then merely wasted.
-            if (chunk is not null) Sse.Prefetch0(Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(chunk)));
-            else Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref direct, address >> Lpm4Table.ChunkShift)));
-        }
+        // Only a hint: a stale entry prefetches a block that may be reused by then, which is harmless. No branch on
+        // "has a chunk" (about half the /18s of a full table do, so it would mispredict often): a next hop prefetches
+        // some line of the pool, which costs a little bandwidth and no stall.
+        Sse.Prefetch0(_pool + (_entries[address >> Lpm4Table.ChunkShift] & 0x7FFF_FFFF));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

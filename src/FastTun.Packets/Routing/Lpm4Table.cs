@@ -5,33 +5,22 @@ namespace FastTun.Packets.Routing;
 
 /// <summary>
 /// IPv4 longest-prefix-match table: prefixes /0–/32 → next-hop index (0..<see cref="MaxNextHop"/>), one writer,
-/// any number of lock-free readers.
+/// any number of lock-free readers. Layout and reasoning: Routing/README.md.
 ///
-/// <para><b>Design: Poptrie-style, 2^18 direct index + popcount-compressed 6-bit nodes, one managed chunk per /18.</b>
-/// The top 18 address bits index two flat arrays: <c>_direct</c> (uint, the answer of the longest prefix ≤ /18 —
-/// a prefix of /18 or shorter is "painted" over the 2^(18−len) entries it covers) and <c>_chunks</c> (a reference
-/// per /18, null unless that /18 holds a prefix longer than /18). A chunk is one immutable <c>uint[]</c> holding a
-/// small Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit
-/// strides (bits 18–23, 24–29, 30–31), children and leaves stored contiguously so a child or leaf is found by
-/// <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. Equal neighbouring leaves collapse into one (leaf compression).
-/// A /24 is therefore direct → one node → leaf: 3 dependent loads, about 11–13 MiB for the 1M-prefix table.</para>
+/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
+/// (1 MiB: it stays in a core's L2) indexed by the top 18 address bits. An entry is either the answer of the
+/// longest prefix of /18 or shorter ("painted" over the entries it covers), or, with the top bit set, the offset of
+/// the /18's chunk in the chunk pool; the chunk then carries the /18's direct answer in a header word. A chunk is a small Poptrie: nodes of 6 uints (64-bit
+/// child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides (bits 18–23, 24–29, 30–31),
+/// a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. A /24 costs the
+/// entry, then the root node and its leaf (same or adjacent line).</para>
 ///
-/// <para><b>Why not the others.</b> DIR-24-8 (rte_lpm) needs a 64 MiB top array — 4× the memory budget and a
-/// cache/TLB miss per lookup in a dependent chain. DIR-16-8-8 needs 256 KiB + a 256-entry block per /16 and per
-/// /24 with specifics (tens of MiB for 1M prefixes). DXR is as compact but its range search is a binary search
-/// (log2 of the ranges per chunk dependent loads) and its updates rebuild a whole chunk too. Poptrie's bitmap
-/// nodes keep a /18's specifics in a few cache lines and answer in a fixed, shallow number of loads; /18 chunks
-/// make an update rebuild at most one /18 (typically under a few hundred bytes).</para>
-///
-/// <para><b>Concurrency and memory safety.</b> Readers never lock. The writer never modifies a published chunk:
-/// it builds a new <c>uint[]</c>, fills it completely, then publishes it with one <c>Volatile.Write</c> of the
-/// reference into <c>_chunks[i]</c>. Short prefixes change <c>_direct</c> entries with single aligned 32-bit
-/// stores. A reader therefore sees, for each address, either the old or the new chunk/entry, never a torn one.
-/// Reclamation is the GC's job: a replaced chunk stays alive while any reader still holds its reference, so no
-/// epoch/QSBR scheme is needed (native memory would need one; managed arrays give it for free at the cost of one
-/// object header, 24 bytes, per chunk). Chunk leaves that no longer-than-/18 prefix covers hold the sentinel
-/// <c>DeferToDirect</c> and are answered from <c>_direct</c>, so changing a short prefix (even /0) never
-/// rebuilds chunks — at most 2^18 direct entries are rewritten.</para>
+/// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
+/// in a free block, then publishes it with one 32-bit store of the entry.
+/// The old block is retired under a <see cref="Qsbr"/> token and reused only after every registered reader has
+/// passed a quiescent point. Readers of a table that is changed in place must be registered with its
+/// <see cref="Qsbr"/> domain (workers use <see cref="Qsbr.Shared"/>). The table's memory as a whole is unmapped by
+/// the GC once no table or reader references it.</para>
 ///
 /// <para><b>Control plane.</b> The authoritative route set is kept apart from the lookup arrays: short prefixes in
 /// a dictionary plus the painted length per direct entry, long prefixes in a sorted (address, length) list per
@@ -42,17 +31,28 @@ public sealed partial class Lpm4Table
 {
     /// <summary>Lookup answer when no prefix covers the address.</summary>
     public const uint NoRoute = uint.MaxValue;
-    /// <summary>Largest storable next-hop index (2^32 − 3 distinct next hops).</summary>
-    public const uint MaxNextHop = 0xFFFF_FFFD;
+    /// <summary>Largest storable next-hop index (2^31 next hops): entries with the top bit set name chunks.</summary>
+    public const uint MaxNextHop = 0x7FFF_FFFF;
+    /// <summary>An entry in [ChunkTag, ChunkTag + ChunkLimit) holds ChunkTag + the chunk's offset in the pool.</summary>
+    internal const uint ChunkTag = 0x8000_0000;
+    internal const uint ChunkLimit = 0x7FFF_FFFF;   // so NoRoute (0xFFFF_FFFF) is never read as a chunk
+    /// <summary>Pool offset of a chunk without prefixes (one leaf, DeferToDirect) that direct entries walk.</summary>
+    internal const uint EmptyChunk = ChunkPool.GranuleUints;
     /// <summary>Chunk leaf meaning "no prefix longer than /18 covers this; answer from the direct entry".</summary>
     internal const uint DeferToDirect = 0xFFFF_FFFE;
     internal const int DirectBits = 18;
     internal const int DirectSize = 1 << DirectBits;
     internal const int ChunkShift = 32 - DirectBits;
 
+    /// <summary>Address space reserved for chunks (committed only as touched): 1M prefixes use about 10 MiB.</summary>
+    internal const long PoolReserve = 1L << 30;
+
     // Data plane: read by any thread without locks.
-    private readonly uint[] _direct = new uint[DirectSize];
-    private readonly uint[]?[] _chunks = new uint[]?[DirectSize];
+    private readonly NativeRegion _region;
+    private readonly unsafe uint* _entries;   // 2^18 × (direct answer, or ChunkTag + chunk offset), in _region
+    private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /18's direct answer
+    private readonly ChunkPool _pool;
+    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each published chunk
 
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
@@ -62,19 +62,48 @@ public sealed partial class Lpm4Table
     private readonly List<int> _dirty = new();
     private readonly bool[] _isDirty = new bool[DirectSize];
     private bool _deferBuilds;
-    private long _chunkBytes;
     private int _chunkCount;
 
-    public Lpm4Table() => _direct.AsSpan().Fill(NoRoute);
+    /// <summary>A table whose in-place updates wait for the readers registered with <see cref="Qsbr.Shared"/>.</summary>
+    public Lpm4Table() : this(Qsbr.Shared) { }
+
+    /// <summary>A table whose in-place updates wait for the readers registered with <paramref name="readers"/>.</summary>
+    public unsafe Lpm4Table(Qsbr readers)
+    {
+        ArgumentNullException.ThrowIfNull(readers);
+        Readers = readers;
+        _region = new NativeRegion(NativeRegion.HugePage + (nuint)PoolReserve);
+        _entries = (uint*)_region.Base;
+        new Span<uint>(_entries, DirectSize).Fill(NoRoute);
+        _directValue.AsSpan().Fill(NoRoute);
+        // The pool starts on the next huge page; the 1 MiB of entries has the first one to itself.
+        _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
+        ReadOnlySpan<uint> empty = _builder.Build([], [], 0);
+        uint emptyAt = _pool.Allocate(empty.Length);
+        if (emptyAt != EmptyChunk) throw new InvalidOperationException("the empty chunk must be the pool's first block");
+        empty.CopyTo(new Span<uint>(_pool.Base + emptyAt, empty.Length));
+    }
+
+    /// <summary>The QSBR domain whose readers may hold chunks of this table.</summary>
+    public Qsbr Readers { get; }
+
+    /// <summary>True when the kernel accepted the huge-page advice for the table's memory.</summary>
+    public bool HugePages => _region.HugePages;
+
+    /// <summary>Replaced chunks still waiting for readers to pass a quiescent point.</summary>
+    public int RetiredChunks => _pool.RetiredCount;
 
     /// <summary>Number of distinct prefixes in the table.</summary>
     public int Count { get; private set; }
 
     /// <summary>
-    /// Bytes of the lookup structure (direct array, chunk reference array, chunk arrays with their object
-    /// headers) — what readers touch. The writer's route set is reported by <see cref="ControlMemoryBytes"/>.
+    /// Bytes of the lookup structure (the 1 MiB entry array and the live chunks, 16-byte granules) — what readers
+    /// touch. The writer's route set is reported by <see cref="ControlMemoryBytes"/>.
     /// </summary>
-    public long MemoryBytes => (long)DirectSize * sizeof(uint) + (long)DirectSize * IntPtr.Size + _chunkBytes;
+    public long MemoryBytes => (long)DirectSize * sizeof(uint) + _pool.LiveBytes;
+
+    /// <summary>Bytes the chunk pool has touched: live, free and retired blocks (the resident-memory cost).</summary>
+    public long PoolTouchedBytes => _pool.TouchedBytes;
 
     /// <summary>Number of /18s that currently hold a chunk.</summary>
     public int ChunkCount => _chunkCount;
@@ -92,15 +121,14 @@ public sealed partial class Lpm4Table
     }
 
     /// <summary>A reader over the live table; take one per batch and use it for the whole batch.</summary>
-    public Lpm4Reader GetReader() => new(_direct, _chunks);
+    public unsafe Lpm4Reader GetReader() => new(_entries, _pool.Base, _region);
 
     /// <summary>Longest-prefix match; <see cref="NoRoute"/> when no prefix covers the address.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public uint Lookup(uint address) => new Lpm4Reader(_direct, _chunks).Lookup(address);
+    public uint Lookup(uint address) => GetReader().Lookup(address);
 
     /// <summary>Batch lookup: nextHops[i] = Lookup(addresses[i]); independent lookups overlap.</summary>
-    public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops) =>
-        new Lpm4Reader(_direct, _chunks).LookupBatch(addresses, nextHops);
+    public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops) => GetReader().LookupBatch(addresses, nextHops);
 
     /// <summary>Exact-match query of the route set (control plane).</summary>
     public bool TryGet(uint prefix, int length, out uint nextHop)
@@ -195,9 +223,7 @@ public sealed partial class Lpm4Table
         {
             if (_directLength[e] != own) continue;
             _directLength[e] = fallbackLength;
-            // Single aligned 32-bit store: a reader sees the old or the new next hop. No ordering is needed
-            // against other entries; each address depends on exactly one direct entry.
-            Volatile.Write(ref _direct[e], fallback);
+            SetDirect(e, fallback);
         }
         return true;
     }
@@ -209,8 +235,7 @@ public sealed partial class Lpm4Table
         {
             if (_directLength[e] > ownerAtMost) continue;   // a longer short prefix owns this entry
             _directLength[e] = own;
-            // Single aligned 32-bit store; see DeleteShort.
-            Volatile.Write(ref _direct[e], nextHop);
+            SetDirect(e, nextHop);
         }
     }
 
@@ -246,21 +271,49 @@ public sealed partial class Lpm4Table
         }
     }
 
-    private void Rebuild(int chunk)
+    /// <summary>
+    /// Sets the direct answer of /18 number <paramref name="e"/>: in the entry itself, or, when the entry names a
+    /// chunk, in that chunk's <see cref="ChunkBuilder.DirectSlot"/>. Single aligned 32-bit stores: a reader sees the
+    /// old or the new answer. No ordering is needed against other entries: each address depends on exactly one.
+    /// </summary>
+    private unsafe void SetDirect(int e, uint nextHop)
     {
-        ChunkRoutes? routes = _long[chunk];
-        uint[]? built = routes is null ? null : _builder.Build(routes.Keys, routes.Values, routes.Count);
-        uint[]? old = _chunks[chunk];
-        if (old is not null) { _chunkBytes -= ChunkBytes(old); _chunkCount--; }
-        if (built is not null) { _chunkBytes += ChunkBytes(built); _chunkCount++; }
-        // Release: every element of `built` was written by the builder before this store, so a reader that
-        // loads the reference (Lpm4Reader, a data-dependent load) sees a complete chunk. The old chunk stays
-        // valid for readers still holding it until the GC proves nobody does.
-        Volatile.Write(ref _chunks[chunk], built);
+        _directValue[e] = nextHop;
+        uint entry = _entries[e];
+        if (entry - ChunkTag < ChunkLimit) Volatile.Write(ref _pool.Base[entry - ChunkTag + ChunkBuilder.DirectSlot], nextHop);
+        else Volatile.Write(ref _entries[e], nextHop);
     }
 
-    /// <summary>Array object header + length word + payload, rounded to 8 bytes (64-bit runtime layout).</summary>
-    private static long ChunkBytes(uint[] chunk) => (16 + 8 + chunk.Length * 4L + 7) & ~7L;
+    private unsafe void Rebuild(int chunk)
+    {
+        ChunkRoutes? routes = _long[chunk];
+        uint entry = _directValue[chunk];
+        int uints = 0;
+        if (routes is not null)
+        {
+            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count);
+            uints = built.Length;
+            uint offset = _pool.Allocate(uints);
+            var target = new Span<uint>(_pool.Base + offset, uints);
+            built.CopyTo(target);
+            target[ChunkBuilder.DirectSlot] = entry;
+            entry = ChunkTag + offset;
+            _chunkCount++;
+        }
+        uint old = _entries[chunk];
+        // Release: the chunk's contents, written above, are visible before the entry that publishes them; a reader
+        // reaches the chunk only through this entry (a data-dependent load), so it never sees a partial chunk.
+        Volatile.Write(ref _entries[chunk], entry);
+        if (old - ChunkTag < ChunkLimit)
+        {
+            _chunkCount--;
+            _pool.Retire(old - ChunkTag, _chunkUints[chunk]);   // reused after every registered reader is quiescent
+        }
+        _chunkUints[chunk] = uints;
+    }
+
+    /// <summary>Frees retired chunks that every registered reader has stopped using (also done on each update).</summary>
+    public void Reclaim() => _pool.Reclaim();
 
     private static ulong Key(uint prefix, int length) => ((ulong)length << 32) | prefix;
 

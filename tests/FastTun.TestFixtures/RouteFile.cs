@@ -2,7 +2,9 @@ using FastTun.Packets.Headers;
 using System.Buffers.Binary;
 using System.Globalization;
 
-namespace FastTun.Packets.Routing;
+using FastTun.Packets.Routing;
+
+namespace FastTun.TestFixtures;
 
 /// <summary>A malformed route file line; <see cref="LineNumber"/> is 1-based.</summary>
 public sealed class RouteFileException(string source, int lineNumber, string problem)

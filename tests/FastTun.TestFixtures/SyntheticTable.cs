@@ -1,4 +1,6 @@
-namespace FastTun.Packets.Routing;
+using FastTun.Packets.Routing;
+
+namespace FastTun.TestFixtures;
 
 /// <summary>
 /// Deterministic synthetic "full Internet" IPv4 table for tests and benchmarks (no real table can be downloaded

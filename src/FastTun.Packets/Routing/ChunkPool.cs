@@ -1,0 +1,77 @@
+namespace FastTun.Packets.Routing;
+
+/// <summary>
+/// Allocator for chunks inside a <see cref="NativeRegion"/>, addressed by offsets in uints from its base
+/// (offset 0 is never handed out: a zero offset in a table entry means "no chunk"). Blocks are multiples of
+/// 16 bytes, 16-byte aligned, so a chunk's root node and its first leaves share a cache line. A bump pointer
+/// grows into fresh pages; replaced blocks are retired under a QSBR token and reused only when every online
+/// reader has passed a quiescent point since (exact-size free lists: chunk sizes repeat a lot). Single writer.
+/// </summary>
+internal sealed unsafe class ChunkPool
+{
+    public const int GranuleUints = 4;
+    private const int SmallClasses = 1024;   // blocks up to 16 KiB get an array-indexed free list
+    private readonly uint* _base;
+    private readonly ulong _capacityUints;
+    private readonly Qsbr _readers;
+    private readonly Stack<uint>?[] _free = new Stack<uint>?[SmallClasses];
+    private readonly Dictionary<int, Stack<uint>> _freeLarge = new();
+    private readonly Queue<(ulong Token, uint Offset, int Granules)> _retired = new();
+    private ulong _top = GranuleUints;
+
+    public ChunkPool(uint* poolBase, nuint capacityBytes, Qsbr readers)
+    {
+        _base = poolBase;
+        _capacityUints = Math.Min((ulong)capacityBytes / 4, uint.MaxValue);
+        _readers = readers;
+    }
+
+    /// <summary>Bytes in live blocks (what lookups can reach).</summary>
+    public long LiveBytes { get; private set; }
+    /// <summary>Bytes below the bump pointer: live + free + retired (what the pool has touched).</summary>
+    public long TouchedBytes => (long)_top * 4;
+    /// <summary>Blocks waiting for readers to pass a quiescent point.</summary>
+    public int RetiredCount => _retired.Count;
+
+    public uint* Base => _base;
+
+    public static int Granules(int uints) => (uints + GranuleUints - 1) / GranuleUints;
+
+    public uint Allocate(int uints)
+    {
+        int granules = Granules(uints);
+        LiveBytes += granules * GranuleUints * 4L;
+        Stack<uint>? list = granules < SmallClasses ? _free[granules] : _freeLarge.GetValueOrDefault(granules);
+        if (list is { Count: > 0 }) return list.Pop();
+        ulong need = (ulong)granules * GranuleUints;
+        if (_top + need > _capacityUints)
+            throw new InvalidOperationException($"LPM chunk pool full ({_capacityUints * 4 >> 20} MiB reserved)");
+        uint offset = (uint)_top;
+        _top += need;
+        return offset;
+    }
+
+    /// <summary>Call after the block is unpublished (no table entry points to it any more).</summary>
+    public void Retire(uint offset, int uints)
+    {
+        int granules = Granules(uints);
+        LiveBytes -= granules * GranuleUints * 4L;
+        _retired.Enqueue((_readers.Retire(), offset, granules));
+        Reclaim();
+    }
+
+    /// <summary>Moves retired blocks that no reader can still hold to the free lists.</summary>
+    public void Reclaim()
+    {
+        if (_retired.Count == 0) return;
+        ulong oldest = _readers.OldestSeen();
+        while (_retired.Count > 0 && _retired.Peek().Token <= oldest)
+        {
+            (_, uint offset, int granules) = _retired.Dequeue();
+            Stack<uint> list = granules < SmallClasses
+                ? _free[granules] ??= new Stack<uint>()
+                : _freeLarge.TryGetValue(granules, out Stack<uint>? l) ? l : _freeLarge[granules] = new Stack<uint>();
+            list.Push(offset);
+        }
+    }
+}

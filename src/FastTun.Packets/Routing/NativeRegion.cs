@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+
+namespace FastTun.Packets.Routing;
+
+/// <summary>
+/// The native memory of one <see cref="Lpm4Table"/>: one anonymous mapping, 2 MiB aligned, asking the kernel
+/// for transparent huge pages (madvise MADV_HUGEPAGE; THP is "madvise" on the target hosts) so that the whole
+/// table is reached through a few TLB entries. The mapping reserves address space only (MAP_NORESERVE): pages
+/// are committed when first touched, so a small table costs only the pages it uses. Without huge pages (advice
+/// refused, or THP off) it still works on 4 KiB pages.
+///
+/// <para>The region is freed by the finalizer, after the GC proves nothing references it: every
+/// <see cref="Lpm4Reader"/> carries a reference to it, so a table replaced as a whole (a new forwarding state) is
+/// unmapped only once no worker holds a reader on it. Memory freed inside a live table goes through QSBR.</para>
+///
+/// <para>These are the only system calls in FastTun.Packets (mmap, madvise, munmap at table creation and
+/// collection, never per packet).</para>
+/// </summary>
+internal sealed unsafe partial class NativeRegion
+{
+    public const nuint HugePage = 2 << 20;
+    private readonly byte* _mapping;
+    private readonly nuint _mappingLength;
+
+    public NativeRegion(nuint length)
+    {
+        _mappingLength = length + HugePage;
+        void* p = mmap(null, _mappingLength, ProtRead | ProtWrite, MapPrivate | MapAnonymous | MapNoReserve, -1, 0);
+        if (p == (void*)-1) throw new OutOfMemoryException($"mmap of {_mappingLength} bytes failed (errno {Marshal.GetLastPInvokeError()})");
+        _mapping = (byte*)p;
+        Base = (byte*)(((nuint)p + HugePage - 1) & ~(HugePage - 1));
+        Length = length;
+        HugePages = madvise(Base, length, MadvHugePage) == 0;
+        GC.AddMemoryPressure(4 << 20);   // what a small table really touches; a big one adds its own below
+    }
+
+    public byte* Base { get; }
+    public nuint Length { get; }
+    /// <summary>True when the kernel accepted the huge-page advice.</summary>
+    public bool HugePages { get; }
+
+    ~NativeRegion()
+    {
+        munmap(_mapping, _mappingLength);
+        GC.RemoveMemoryPressure(4 << 20);
+    }
+
+    private const int ProtRead = 1, ProtWrite = 2, MapPrivate = 2, MapAnonymous = 0x20, MapNoReserve = 0x4000, MadvHugePage = 14;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int madvise(void* addr, nuint length, int advice);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int munmap(void* addr, nuint length);
+}
