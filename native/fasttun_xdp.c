@@ -4,9 +4,12 @@
  * interface (driver mode, falling back to generic mode), hand the XSKMAP fd back to C#, update XSKMAP
  * entries, detach. Nothing here runs per packet; the AF_XDP rings are driven from C#.
  *
- * Stateless on purpose: the attachment lives in the kernel (netlink XDP attach, not a bpf_link), so it
- * survives a crash of the process. The next start finds it by program name and replaces it. No bpffs
- * is needed because nothing is pinned: the caller keeps the XSKMAP alive through the fd we return.
+ * The program is attached through a bpf_link whose fd the caller holds: no other process can replace or
+ * detach it (a netlink attach or detach gets EBUSY), and it goes away with the last fd, so a gateway
+ * killed with -9 leaves nothing behind. A program attached the old way (netlink) is not protected: one
+ * named like ours is a leftover of a gateway that died (the caller holds the interface lock, so no live
+ * FastTun owns it) and is replaced; anything else is refused unless forced. No bpffs is needed because
+ * nothing is pinned: the caller keeps the XSKMAP and the link alive through the fds we return.
  *
  * Every function returns 0 or a negative errno.
  */
@@ -77,7 +80,8 @@ static int is_ours(__u32 id)
 
 /*
  * Removes whatever is attached to ifindex if it is ours (a stale copy from a crashed run) or if force is
- * set. Returns -EEXIST when a foreign program is attached and force is not set.
+ * set. Returns -EEXIST when a foreign program is attached and force is not set, and -EBUSY when the
+ * program is held by a bpf_link (a running owner: nothing may replace it, force or not).
  */
 static int clear_existing(int ifindex, int force)
 {
@@ -88,6 +92,7 @@ static int clear_existing(int ifindex, int force)
 	if ((drv_id && !is_ours(drv_id) && !force) || (skb_id && !is_ours(skb_id) && !force))
 		return -EEXIST;
 	/* Detach rather than replace in place: a stale generic-mode program blocks a driver-mode attach. */
+	/* A link-held program refuses the netlink detach with EBUSY: its owner is alive. */
 	if (drv_id && (err = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL)))
 		return err;
 	if (skb_id && (err = bpf_xdp_detach(ifindex, XDP_FLAGS_SKB_MODE, NULL)))
@@ -115,9 +120,18 @@ int fasttun_xdp_query(int ifindex, int *mode_out, unsigned int *prog_id_out)
 	return 0;
 }
 
-int fasttun_xdp_attach(int ifindex, const char *bpf_obj_path, int max_queues, int flags_mode_pref,
-		       int *xskmap_fd_out, int *attached_mode_out)
+/* bpf_link attach in one mode; the link fd, or a negative errno. */
+static int link_attach(int prog_fd, int ifindex, __u32 mode_flag)
 {
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = mode_flag);
+	int fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+int fasttun_xdp_attach(int ifindex, const char *bpf_obj_path, int max_queues, int flags_mode_pref,
+		       int *xskmap_fd_out, int *attached_mode_out, int *link_fd_out)
+{
+	int link_fd = -1;
 	struct bpf_object *obj;
 	struct bpf_program *prog;
 	struct bpf_map *map;
@@ -127,6 +141,7 @@ int fasttun_xdp_attach(int ifindex, const char *bpf_obj_path, int max_queues, in
 
 	*xskmap_fd_out = -1;
 	*attached_mode_out = 0;
+	*link_fd_out = -1;
 	if (ifindex <= 0 || max_queues <= 0 || mode > FASTTUN_XDP_MODE_GENERIC)
 		return -EINVAL;
 	libbpf_set_print(quiet_print);
@@ -153,15 +168,17 @@ int fasttun_xdp_attach(int ifindex, const char *bpf_obj_path, int max_queues, in
 		goto out;
 	prog_fd = bpf_program__fd(prog);
 
-	/* UPDATE_IF_NOEXIST: clear_existing ran, so anything attached now arrived in between; do not clobber it. */
+	/* A link never replaces an attached program: anything that arrived since clear_existing is kept (EBUSY). */
 	err = -EOPNOTSUPP;
 	if (mode != FASTTUN_XDP_MODE_GENERIC) {
-		err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		link_fd = link_attach(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
+		err = link_fd < 0 ? link_fd : 0;
 		if (!err)
 			*attached_mode_out = FASTTUN_XDP_MODE_NATIVE;
 	}
 	if (err && mode != FASTTUN_XDP_MODE_NATIVE && err != -EEXIST && err != -EBUSY) {
-		err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		link_fd = link_attach(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
+		err = link_fd < 0 ? link_fd : 0;
 		if (!err)
 			*attached_mode_out = FASTTUN_XDP_MODE_GENERIC;
 	}
@@ -172,14 +189,14 @@ int fasttun_xdp_attach(int ifindex, const char *bpf_obj_path, int max_queues, in
 	map_fd = dup(bpf_map__fd(map));
 	if (map_fd < 0) {
 		err = -errno;
-		bpf_xdp_detach(ifindex, *attached_mode_out == FASTTUN_XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE
-										: XDP_FLAGS_SKB_MODE, NULL);
+		close(link_fd); /* the last reference: detaches */
 		*attached_mode_out = 0;
 		goto out;
 	}
 	*xskmap_fd_out = map_fd;
+	*link_fd_out = link_fd;
 out:
-	/* Closing the object drops our program fd; the interface keeps the attached program alive. */
+	/* Closing the object drops our program fd; the link keeps the attached program alive. */
 	bpf_object__close(obj);
 	return err;
 }
@@ -198,8 +215,9 @@ int fasttun_xdp_map_clear(int map_fd, int queue)
 	return err < 0 && errno != ENOENT ? -errno : 0;
 }
 
-/* Detaches our program from ifindex in whichever mode it is attached. Leaves a foreign program alone
- * (-EEXIST) and succeeds when nothing is attached. */
+/* Detaches a netlink-attached program of ours from ifindex in whichever mode it is attached (a link-held
+ * one goes with its link fd; this returns -EBUSY for it). Leaves a foreign program alone (-EEXIST) and
+ * succeeds when nothing is attached. */
 int fasttun_xdp_detach(int ifindex)
 {
 	int mode;

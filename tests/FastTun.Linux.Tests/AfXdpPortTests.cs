@@ -308,7 +308,7 @@ public sealed class AfXdpPortTests
             new AfXdpPort(veth.A, 0, 0, SmallRings(XdpAttachMode.Native) with { CopyMode = XdpCopyMode.ZeroCopy }));
         Assert.Contains(veth.A, ex.Message);
         Assert.Contains("zero-copy", ex.Message);
-        Assert.Null(XdpProgram.Query(veth.A));
+        AfXdpTestSupport.AssertDetached(veth.A);
     }
 
     [RootFact]

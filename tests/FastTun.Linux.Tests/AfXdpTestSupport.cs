@@ -22,6 +22,16 @@ internal static class AfXdpTestSupport
 
     /// <summary>Receives into <paramref name="seen"/> until <paramref name="target"/> frames have arrived in
     /// total (or the patience runs out; 0 = one pass), checking content, then returns the buffers.</summary>
+    /// <summary>No XDP program on the interface, allowing a moment for the kernel to let go of the bpf_link: a child
+    /// process another test is starting holds a copy of every descriptor between fork and exec (the link's too,
+    /// although it is close-on-exec), so the detach can trail the last close by a little.</summary>
+    internal static void AssertDetached(string iface)
+    {
+        var clock = Stopwatch.StartNew();
+        while (XdpProgram.Query(iface) is not null && clock.ElapsedMilliseconds < 2000) Thread.Sleep(10);
+        Assert.Null(XdpProgram.Query(iface));
+    }
+
     internal static int Drain(AfXdpPort port, PacketBatch batch, int length, bool[] seen, int target, ushort id)
     {
         int got = 0;

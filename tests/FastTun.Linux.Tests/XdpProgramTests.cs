@@ -26,7 +26,7 @@ public sealed class XdpProgramTests
         port0.Dispose();
         Assert.Equal(mode, XdpProgram.Query(veth.A)); // still serving queue 1
         port1.Dispose();
-        Assert.Null(XdpProgram.Query(veth.A));
+        AfXdpTestSupport.AssertDetached(veth.A);
         Assert.DoesNotContain("prog/xdp", Shell.Ip($"-d link show {veth.A}"));
     }
 
@@ -38,11 +38,10 @@ public sealed class XdpProgramTests
     {
         using var veth = new VethPair();
         int ifindex = (int)Libc.if_nametoindex(veth.A);
-        // A "crashed run": the program is attached through the shim and the process never detaches it.
-        int mapFd, attachedMode;
+        // A "crashed run" of a gateway that attached through netlink (before bpf_link, or `ip link set xdp`):
+        // the program stays attached with no owner. A bpf_link-attached one would have gone with its process.
         string obj = FastTunXdp.FindAsset(FastTunXdp.ProgramFile)!;
-        Assert.Equal(0, FastTunXdp.fasttun_xdp_attach(ifindex, obj, 1, (int)crashed, &mapFd, &attachedMode));
-        Libc.close(mapFd);
+        Shell.Ip($"link set dev {veth.A} {(crashed == XdpAttachMode.Native ? "xdpdrv" : "xdpgeneric")} obj {obj} sec xdp");
         uint staleId = ProgramId(ifindex);
         Assert.Equal(crashed, XdpProgram.Query(veth.A));
 
@@ -60,7 +59,33 @@ public sealed class XdpProgramTests
             }
             Assert.Equal(seen.Length, AfXdpTestSupport.Drain(port, new PacketBatch(64), 100, seen, seen.Length, 4));
         }
-        Assert.Null(XdpProgram.Query(veth.A));
+        AfXdpTestSupport.AssertDetached(veth.A);
+    }
+
+    [RootFact]
+    public unsafe void Attach_ProgramHeldByLink_OthersRefusedAndPortKeepsWorking()
+    {
+        using var veth = new VethPair();
+        int ifindex = (int)Libc.if_nametoindex(veth.A);
+        using var port = new AfXdpPort(veth.A, 0, 0, AfXdpTestSupport.SmallRings(XdpAttachMode.Native));
+        uint id = ProgramId(ifindex);
+        // What a second gateway (another process) would do: attach through the shim, and failing that, force.
+        int mapFd, mode, linkFd;
+        string obj = FastTunXdp.FindAsset(FastTunXdp.ProgramFile)!;
+        Assert.Equal(-FastTunXdp.EBUSY, FastTunXdp.fasttun_xdp_attach(ifindex, obj, 1, (int)XdpAttachMode.Auto, &mapFd, &mode, &linkFd));
+        Assert.Equal(-FastTunXdp.EBUSY, FastTunXdp.fasttun_xdp_attach(ifindex, obj, 1, (int)XdpAttachMode.Auto | FastTunXdp.Force, &mapFd, &mode, &linkFd));
+        Assert.Throws<InvalidOperationException>(() => Shell.Ip($"link set dev {veth.A} xdp off")); // netlink cannot detach a link
+        Assert.Equal(id, ProgramId(ifindex));
+
+        using var peer = new XdpPeerSocket(veth.B);
+        var frame = new byte[100];
+        var seen = new bool[16];
+        for (uint seq = 0; seq < seen.Length; seq++)
+        {
+            XdpPeerSocket.Build(frame, seq);
+            peer.Send(frame);
+        }
+        Assert.Equal(seen.Length, AfXdpTestSupport.Drain(port, new PacketBatch(64), 100, seen, seen.Length, 0));
     }
 
     [RootFact]
@@ -82,7 +107,7 @@ public sealed class XdpProgramTests
                 Assert.Equal(XdpAttachMode.Native, port.AttachMode); // Auto prefers driver mode; veth has it
                 Assert.DoesNotContain("foreign_pass", Shell.Ip($"-d link show {veth.A}"));
             }
-            Assert.Null(XdpProgram.Query(veth.A));
+            AfXdpTestSupport.AssertDetached(veth.A);
         }
         finally
         {

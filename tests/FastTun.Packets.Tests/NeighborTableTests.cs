@@ -123,3 +123,138 @@ public class IcmpRateLimiterTests
         Assert.Equal(50, granted); // refill caps at the burst
     }
 }
+
+public class NeighborTableLearningTests
+{
+    private const ulong Mac = 0x02aabbccdd00;
+    private const uint Lan = 0x0A000000; // 10.0.0.0/8 on port 0: room for more senders than the cap
+
+    private static NeighborTable Table(int capacity = 64, int learnedPerPort = 8)
+    {
+        var t = new NeighborTable(capacity, learnedPerPort);
+        t.SetConnected([(0, Lan, 8), (1, 0xAC0C0100, 24)]);
+        return t;
+    }
+
+    [Fact]
+    public void LearnFromArp_OffSubnetSender_NotLearnedCounted()
+    {
+        var t = Table();
+        Assert.Null(t.LearnFromArp(0, 0xC0000201, Mac, 0, aimedAtUs: true)); // 192.0.2.1 is not on port 0
+        Assert.Null(t.LearnFromArp(1, Lan | 5, Mac, 0, aimedAtUs: true)); // 10.0.0.5 is port 0's, not port 1's
+        Assert.Equal((0, 2L), (t.Count, t.IgnoredOffSubnet));
+    }
+
+    [Fact]
+    public void LearnFromArp_NotAimedAtUs_OnlyRefreshes()
+    {
+        var t = Table();
+        Assert.Null(t.LearnFromArp(0, Lan | 5, Mac, 0, aimedAtUs: false));
+        t.GetOrCreate(0, Lan | 5, 0);
+        Assert.Equal(NeighborState.Reachable, t.LearnFromArp(0, Lan | 5, Mac, 1, aimedAtUs: false)!.State);
+    }
+
+    [Fact]
+    public void LearnFromArp_ProbeFromZero_Ignored()
+    {
+        var t = Table();
+        Assert.Null(t.LearnFromArp(0, 0, Mac, 0, aimedAtUs: true));
+        Assert.Equal(0, t.Count);
+    }
+
+    [Fact]
+    public void LearnFromArp_OverCap_EvictsLeastRecentlyConfirmedLearned()
+    {
+        var t = Table(learnedPerPort: 4);
+        for (uint i = 1; i <= 4; i++) t.LearnFromArp(0, Lan | i, Mac + i, i, aimedAtUs: true);
+        t.LearnFromArp(0, Lan | 1, Mac + 1, 10, aimedAtUs: true); // 1 confirmed again: now 2 is the oldest
+        t.LearnFromArp(0, Lan | 9, Mac + 9, 11, aimedAtUs: true);
+        Assert.Null(t.Find(0, Lan | 2));
+        Assert.NotNull(t.Find(0, Lan | 1));
+        Assert.NotNull(t.Find(0, Lan | 9));
+        Assert.Equal((4, 1L), (t.Count, t.LearnedEvicted));
+    }
+
+    [Fact]
+    public void LearnFromArp_Flood_NeverEvictsUsedOrStaticEntries()
+    {
+        var t = Table(capacity: 16, learnedPerPort: 16);
+        t.AddStatic(1, 0xAC0C010B, Mac, 0);
+        var used = t.GetOrCreate(0, Lan | 1, 0)!;
+        t.Learn(0, Lan | 1, Mac, 0, create: false);
+        var rng = new Random(3);
+        for (int i = 0; i < 10_000; i++)
+        {
+            long now = i; // everything ages: the used entry is the oldest of all by far
+            t.LearnFromArp(0, Lan | (uint)rng.Next(2, 1 << 24), Mac, now, aimedAtUs: true);
+            if (i % 1000 == 0) t.Age(now);
+        }
+        Assert.Same(used, t.Find(0, Lan | 1));
+        Assert.Equal(NeighborState.Static, t.Find(1, 0xAC0C010B)!.State);
+        Assert.Equal(16, t.Count);
+    }
+
+    [Fact]
+    public void FindForUse_LearnedEntry_BecomesUsedAndSurvivesFlood()
+    {
+        var t = Table(learnedPerPort: 2);
+        t.LearnFromArp(0, Lan | 1, Mac, 0, aimedAtUs: true);
+        Assert.Equal(NeighborOrigin.Learned, t.Find(0, Lan | 1)!.Origin);
+        Assert.Equal(NeighborOrigin.Used, t.FindForUse(0, Lan | 1)!.Origin);
+        for (uint i = 2; i < 100; i++) t.LearnFromArp(0, Lan | i, Mac, i, aimedAtUs: true);
+        Assert.NotNull(t.Find(0, Lan | 1));
+        Assert.Equal(3, t.Count); // the used one plus the cap of learned ones
+    }
+
+    [Fact]
+    public void GetOrCreate_Full_EvictsLearnedBeforeRefusing()
+    {
+        var t = Table(capacity: 2, learnedPerPort: 2);
+        t.LearnFromArp(0, Lan | 1, Mac, 0, aimedAtUs: true);
+        t.LearnFromArp(0, Lan | 2, Mac, 1, aimedAtUs: true);
+        Assert.NotNull(t.GetOrCreate(0, Lan | 3, 2)); // the data path needs it: the oldest learned goes
+        Assert.Null(t.Find(0, Lan | 1));
+        Assert.NotNull(t.GetOrCreate(0, Lan | 4, 3));
+        Assert.Null(t.GetOrCreate(0, Lan | 5, 4)); // now full of used, reachable-to-be entries: refused
+    }
+
+    [Theory]
+    [InlineData(0x00000001u, true)]
+    [InlineData(0x7F000001u, true)]
+    [InlineData(0xE0000005u, true)]
+    [InlineData(0xF0000001u, true)]
+    [InlineData(0xFFFFFFFFu, true)]
+    [InlineData(0x01000000u, false)]
+    [InlineData(0x7E000001u, false)]
+    [InlineData(0xDFFFFFFFu, false)]
+    public void IsMartianRange_Boundaries(uint source, bool martian) =>
+        Assert.Equal(martian, SourceCheck.IsMartianRange(source));
+
+    [Fact]
+    public void IsMartianRange_MatchesPrefixOracle()
+    {
+        (uint Net, int Len)[] martians = [(0, 8), (0x7F000000, 8), (0xE0000000, 4), (0xF0000000, 4), (0xFFFFFFFF, 32)];
+        var rng = new Random(5);
+        for (int i = 0; i < 100_000; i++)
+        {
+            uint a = (uint)rng.NextInt64(0, 1L << 32);
+            bool oracle = martians.Any(m => (a >> (32 - m.Len)) == (m.Net >> (32 - m.Len)));
+            Assert.Equal(oracle, SourceCheck.IsMartianRange(a));
+        }
+    }
+}
+
+public class NeighborTableAllocationTests
+{
+    [Fact]
+    public void Age_NothingExpires_AllocatesNothing()
+    {
+        var t = new NeighborTable();
+        for (uint i = 1; i <= 100; i++) t.Learn(0, i, 0x02aa00000000UL + i, 0, create: true);
+        t.Age(1); // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) t.Age(2 + i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(100, t.Count);
+    }
+}

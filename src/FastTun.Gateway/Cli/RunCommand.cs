@@ -54,14 +54,6 @@ public static class RunCommand
     {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
-        if (CommandCapabilities.Check("run") is { } missing)
-        {
-            logger.LogError("{Missing}", missing);
-            return CommandLine.ExitError;
-        }
-        if (CommandCapabilities.Missing(CommandCapabilities.Effective(), [(CommandCapabilities.Bpf, "CAP_BPF")]).Count > 0)
-            logger.LogWarning("no CAP_BPF: af_xdp interfaces cannot load their XDP program (af_packet ones work)");
-
         GatewayRuntime runtime;
         try
         {
@@ -72,7 +64,8 @@ public static class RunCommand
             logger.LogError("{Config} is invalid:{NewLine}{Errors}", path, Environment.NewLine, string.Join(Environment.NewLine, e.Errors));
             return CommandLine.ExitError;
         }
-        catch (Exception e) when (e is LinuxException or NetInterfaceException or InvalidOperationException or IOException or DllNotFoundException)
+        catch (Exception e) when (e is LinuxException or NetInterfaceException or InvalidOperationException or IOException or DllNotFoundException
+            or UnauthorizedAccessException)
         {
             logger.LogError("cannot start: {Error}", e.Message);
             return CommandLine.ExitError;
@@ -100,10 +93,12 @@ public static class RunCommand
                 metricsServer = new MetricsServer(metrics, () => GatewayViews.Stats(runtime, handler.Capture), loggers.CreateLogger("metrics"));
                 logger.LogInformation("Prometheus metrics on http://{Endpoint}/metrics", metricsServer.Endpoint);
             }
+            Privileges.DropAfterSetup(runtime.Config, logger); // edge hook: service user, no capabilities from here on
         }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or LinuxException)
         {
-            logger.LogError("cannot start the control socket or metrics endpoint: {Error}", e.Message);
+            logger.LogError("cannot start the control socket or metrics endpoint, or drop privileges: {Error}", e.Message);
+            metricsServer?.Dispose();
             control?.Dispose();
             runtime.Dispose();
             return CommandLine.ExitError;

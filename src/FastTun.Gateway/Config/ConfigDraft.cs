@@ -113,6 +113,8 @@ internal sealed class ConfigDraft
     public List<NeighborDraft> Neighbors { get; } = [];
     public Leaf<int> Workers;
     public Leaf<string> ControlSocket;
+    public Leaf<FastTun.Packets.Datapath.RpFilterMode> RpFilter; // edge: set fasttun rp-filter
+    public Leaf<string> User; // edge: set fasttun user
     public int IgnoredLines;
 
     public EthernetDraft Ethernet(string name, int line) => Find(Ethernets, e => e.Name == name) ?? Add(Ethernets, new EthernetDraft(name, line));

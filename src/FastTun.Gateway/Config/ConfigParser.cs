@@ -28,6 +28,8 @@ namespace FastTun.Gateway.Config;
 /// set fasttun interface NAME queues 1-64                           (default 1)
 /// set fasttun workers 1-1024                                       (default: one per port queue)
 /// set fasttun control-socket PATH
+/// set fasttun rp-filter strict|loose|off                            (default loose, as systemd ships rp_filter=2)
+/// set fasttun user NAME                                            (started as root: switch to NAME after setup)
 /// set fasttun neighbor A.B.C.D mac XX:XX:XX:XX:XX:XX
 /// set fasttun neighbor A.B.C.D interface NAME                      (default: the ethernet whose subnet holds A)
 /// </code>
@@ -273,6 +275,14 @@ internal sealed partial class ConfigParser
                 break;
             case "control-socket" when w.Count == 4:
                 Set(ref _draft.ControlSocket, w[3], w[3], "fasttun control-socket");
+                break;
+            case "rp-filter" when w.Count == 4:
+                if (w[3] is "strict" or "loose" or "off")
+                    Set(ref _draft.RpFilter, w[3] == "strict" ? Packets.Datapath.RpFilterMode.Strict : w[3] == "loose" ? Packets.Datapath.RpFilterMode.Loose : Packets.Datapath.RpFilterMode.Off, w[3], "fasttun rp-filter");
+                else Error($"rp-filter must be 'strict', 'loose' or 'off', not '{w[3]}': {_text}");
+                break;
+            case "user" when w.Count == 4:
+                Set(ref _draft.User, w[3], w[3], "fasttun user");
                 break;
             case "interface" when w.Count == 6 && IsInterfaceName(w[3]):
                 var port = _draft.Port(w[3], _line);

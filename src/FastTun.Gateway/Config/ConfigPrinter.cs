@@ -97,6 +97,8 @@ public static class ConfigPrinter
         }
         if (c.Workers is int w) yield return ["fasttun", "workers", Q(N(w))];
         if (c.ControlSocket is { } socket) yield return ["fasttun", "control-socket", Q(socket)];
+        if (c.RpFilter != Packets.Datapath.RpFilterMode.Loose) yield return ["fasttun", "rp-filter", Q(c.RpFilter.ToString().ToLowerInvariant())]; // edge
+        if (c.User is { } user) yield return ["fasttun", "user", Q(user)]; // edge
         foreach (var n in c.Neighbors)
         {
             string a = Ipv4Address.Format(n.Address);

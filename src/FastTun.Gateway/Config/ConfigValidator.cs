@@ -62,7 +62,11 @@ internal sealed partial class ConfigValidator
         string? controlSocket = v.ControlSocket(draft);
         if (errors.Count > before) return null;
         return new GatewayConfig(source, interfaces, tunnels, routes, neighbors,
-            draft.Workers.IsSet ? draft.Workers.Value : null, controlSocket, draft.IgnoredLines, [.. v._warnings]);
+            draft.Workers.IsSet ? draft.Workers.Value : null, controlSocket, draft.IgnoredLines, [.. v._warnings])
+        {
+            RpFilter = draft.RpFilter.IsSet ? draft.RpFilter.Value : Packets.Datapath.RpFilterMode.Loose,
+            User = draft.User.IsSet ? draft.User.Value : null,
+        };
     }
 
     private ImmutableArray<EthernetInterface> Interfaces(ConfigDraft draft)

@@ -51,6 +51,10 @@ public sealed class GatewayConfig
     /// <summary>The configured worker count, or null for one worker per port queue.</summary>
     public int? Workers { get; }
     public string? ControlSocket { get; }
+    /// <summary>Reverse-path filter for every received packet (<c>set fasttun rp-filter</c>); Linux's meanings.</summary>
+    public Packets.Datapath.RpFilterMode RpFilter { get; init; } = Packets.Datapath.RpFilterMode.Loose;
+    /// <summary>Service user to switch to after setup when started as root (<c>set fasttun user</c>), or null.</summary>
+    public string? User { get; init; }
     /// <summary>Lines accepted without effect (system, duplex, speed, smp-affinity, loopback), each logged.</summary>
     public int IgnoredLines { get; }
     /// <summary>Problems that VyOS and the kernel accept but that deserve attention; also logged.</summary>

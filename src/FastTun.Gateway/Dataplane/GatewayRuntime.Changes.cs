@@ -171,6 +171,7 @@ public sealed partial class GatewayRuntime
             }
         }
         Publish(state);
+        Neighbors.SetConnected(EdgePolicy.ConnectedSubnets(effective)); // edge hook: ARP learns on connected subnets only
         Config = effective;
         _fileConfig = fileConfig;
         ApplyStaticNeighbors(fileConfig);
@@ -284,7 +285,7 @@ public sealed partial class GatewayRuntime
             tunnels[i] = changed!;
         }
         return new GatewayConfig(file.Source, file.Interfaces, tunnels.ToImmutable(), file.StaticRoutes, file.Neighbors,
-            file.Workers, file.ControlSocket, file.IgnoredLines, file.Warnings);
+            file.Workers, file.ControlSocket, file.IgnoredLines, file.Warnings) { RpFilter = file.RpFilter, User = file.User };
     }
 
     private static string Describe(TunnelChange c)

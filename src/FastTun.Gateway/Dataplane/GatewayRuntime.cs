@@ -18,6 +18,7 @@ public sealed partial class GatewayRuntime : IDisposable
 {
     private readonly ILogger _logger;
     private readonly List<Worker> _workers = new();
+    private readonly List<InterfaceLock> _locks = new();
     private readonly object _controlLock = new();
     private ForwardingState _state;
     private PortFacts[] _facts = [];
@@ -72,6 +73,10 @@ public sealed partial class GatewayRuntime : IDisposable
         if (queues > 1 && Config.Tunnels.Any(t => t.OutputSequence))
             throw new InvalidOperationException("a tunnel with output sequence numbers needs one sender: use one queue per interface (GRE sequence numbers must leave in order)");
 
+        Privileges.CheckBeforeSetup(Config); // edge hook: capabilities, not the uid
+        // edge hook: one owner per interface; taken before anything touches an interface.
+        foreach (var iface in interfaces) _locks.Add(InterfaceLock.Acquire(iface.Name));
+
         _facts = new PortFacts[interfaces.Length];
         for (int i = 0; i < interfaces.Length; i++)
         {
@@ -103,7 +108,11 @@ public sealed partial class GatewayRuntime : IDisposable
             _workers.Add(new Worker(w, ports, pipeline));
         }
         foreach (var w in _workers) w.Start();
-        _agingTimer = new Timer(_ => Neighbors.Age(Environment.TickCount64), null, 1000, 1000);
+        _agingTimer = new Timer(_ =>
+        {
+            Neighbors.Age(Environment.TickCount64);
+            ReportOffloadOnce(); // edge hook: partial checksums logged once with the remedy
+        }, null, 1000, 1000);
         LogSummary();
     }
 
@@ -175,6 +184,8 @@ public sealed partial class GatewayRuntime : IDisposable
         foreach (var w in _workers) w.Stop();
         foreach (var w in _workers) w.Dispose();
         _workers.Clear();
+        foreach (var l in _locks) l.Dispose(); // after the ports (and their XDP links) are closed
+        _locks.Clear();
         _logger.LogInformation("stopped; interfaces released");
     }
 }

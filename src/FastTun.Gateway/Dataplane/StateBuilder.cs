@@ -113,7 +113,10 @@ public static class StateBuilder
             byPrefix[(r.Prefix, r.Length)] = new InstalledRoute(r.Prefix, r.Length, hops[(int)r.NextHop], origins[i], vias[i], texts.GetValueOrDefault(i));
         }
         installed = byPrefix.Values.ToList();
-        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap, [.. groups]);
+        return new ForwardingState(table, hops.ToArray(), portInfos, tunnels, decap, [.. groups])
+        {
+            Sources = EdgePolicy.SourceCheckFor(config), // edge hook: martians and rp-filter
+        };
     }
 
     /// <summary>A static route's next hop: a blackhole, one path, or an ECMP group of paths (added to

@@ -15,12 +15,15 @@ public sealed class XdpProgram
 
     private int _references;
 
-    private XdpProgram(string interfaceName, int ifindex, int xskMapFd, XdpAttachMode mode)
+    private readonly int _linkFd;
+
+    private XdpProgram(string interfaceName, int ifindex, int xskMapFd, XdpAttachMode mode, int linkFd)
     {
         InterfaceName = interfaceName;
         Ifindex = ifindex;
         XskMapFd = xskMapFd;
         Mode = mode;
+        _linkFd = linkFd;
     }
 
     public string InterfaceName { get; }
@@ -57,8 +60,8 @@ public sealed class XdpProgram
             if (--_references > 0) return;
             s_attached.Remove(Ifindex);
             Libc.close(XskMapFd);
-            // A failure here (interface already gone) leaves nothing to clean: the program went with it.
-            FastTunXdp.fasttun_xdp_detach(Ifindex);
+            Libc.close(_linkFd); // the bpf_link's last fd: the kernel detaches the program
+
         }
     }
 
@@ -68,14 +71,17 @@ public sealed class XdpProgram
             ?? throw new FileNotFoundException(
                 $"{interfaceName}: {FastTunXdp.ProgramFile} not found (looked in {string.Join(", ", FastTunXdp.SearchDirectories())}); build it with `make -C native`");
         int pref = (int)options.AttachMode | (options.ForceReplaceForeignProgram ? FastTunXdp.Force : 0);
-        int mapFd, mode;
-        int rc = FastTunXdp.fasttun_xdp_attach(ifindex, path, options.MaxQueues, pref, &mapFd, &mode);
+        int mapFd, mode, linkFd;
+        int rc = FastTunXdp.fasttun_xdp_attach(ifindex, path, options.MaxQueues, pref, &mapFd, &mode, &linkFd);
         if (rc == -FastTunXdp.EEXIST)
             throw new LinuxException(
                 $"attach XDP program to {interfaceName}: another (non-FastTun) XDP program is attached; detach it or set ForceReplaceForeignProgram", FastTunXdp.EEXIST);
+        if (rc == -FastTunXdp.EBUSY)
+            throw new LinuxException(
+                $"attach XDP program to {interfaceName}: a running process holds the interface's XDP program through a bpf_link (another gateway?)", FastTunXdp.EBUSY);
         if (rc < 0)
             throw new LinuxException($"attach XDP program {path} to {interfaceName} ({options.AttachMode} mode)", -rc);
-        return new XdpProgram(interfaceName, ifindex, mapFd, (XdpAttachMode)mode);
+        return new XdpProgram(interfaceName, ifindex, mapFd, (XdpAttachMode)mode, linkFd);
     }
 
     /// <summary>The mode of FastTun's program on an interface (null = none attached), from the kernel.

@@ -25,6 +25,8 @@ internal static partial class FastTunXdp
 
     // errno the shim returns when a foreign program is attached (not in the shared Libc constants).
     public const int EEXIST = 17;
+    // errno the shim returns when a bpf_link (a running owner) holds the interface's XDP program.
+    public const int EBUSY = 16;
 
     static FastTunXdp()
     {

@@ -61,6 +61,13 @@ public enum DropReason : ushort
     // Routes (appended)
     /// <summary>The route is a blackhole: dropped without an ICMP error, as the kernel's blackhole route.</summary>
     Blackhole,
+    // Source checks (SourceCheck.cs, appended)
+    /// <summary>Source in 0/8, 127/8, 224/4, 240/4, 255.255.255.255, or one of the gateway's own addresses.</summary>
+    MartianSource,
+    /// <summary>Reverse-path filter: no route back to the source (loose), or not via the arrival interface (strict).</summary>
+    RpFilter,
+    /// <summary>A frame with a partial (offloaded) checksum that could not be completed.</summary>
+    PartialChecksum,
     Count,
 }
 

@@ -125,6 +125,8 @@ public sealed class ForwardingState
     public NextHop[][] Multipath { get; }
 
     public Lpm4Table Routes { get; }
+    /// <summary>Martian and reverse-path checks with the own addresses of this state (see <see cref="SourceCheck"/>).</summary>
+    public SourceCheck Sources { get; init; } = SourceCheck.MartiansOnly;
     public PortInfo[] Ports { get; }
     public TunnelPath[] Tunnels { get; }
     public TunnelTable Decap { get; }

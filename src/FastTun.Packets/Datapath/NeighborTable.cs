@@ -1,108 +1,15 @@
 namespace FastTun.Packets.Datapath;
 
-public enum NeighborState : byte
-{
-    /// <summary>An ARP request is out; packets wait in the worker's pending queue.</summary>
-    Incomplete,
-    /// <summary>Confirmed by a reply within <see cref="NeighborTable.ReachableMs"/>.</summary>
-    Reachable,
-    /// <summary>Older than the reachable time: still used, and re-probed when used.</summary>
-    Stale,
-    /// <summary>No answer after <see cref="NeighborTable.MaxProbes"/> requests; packets to it are dropped.</summary>
-    Failed,
-    /// <summary>Configured; never ages.</summary>
-    Static,
-}
-
-/// <summary>
-/// One (port, IPv4 address) → MAC binding. The MAC and the state are packed into one 64-bit word so a reader
-/// sees both from the same update: bits 0–47 MAC (first octet in bits 40–47), bits 48–55 state.
-/// </summary>
-public sealed class NeighborEntry
-{
-    private long _word;
-    private long _updatedMs;
-    private long _probeDueMs;
-
-    internal NeighborEntry(ushort port, uint ip)
-    {
-        Port = port;
-        Ip = ip;
-    }
-
-    public ushort Port { get; }
-    public uint Ip { get; }
-
-    /// <summary>Volatile: pairs with the Volatile.Write in <see cref="Set"/> so mac and state are read together.</summary>
-    public NeighborState State => (NeighborState)(byte)(Volatile.Read(ref _word) >> 48);
-    public ulong Mac => (ulong)Volatile.Read(ref _word) & 0xFFFF_FFFF_FFFFUL;
-    public long UpdatedMs => Volatile.Read(ref _updatedMs);
-    /// <summary>ARP requests sent since the last confirmation.</summary>
-    public int Probes { get; internal set; }
-
-    internal long ProbeDueMs
-    {
-        get => Volatile.Read(ref _probeDueMs);
-        set => Volatile.Write(ref _probeDueMs, value); // read by the worker that probes; any worker may arm it
-    }
-
-    internal void Set(NeighborState state, ulong mac, long nowMs)
-    {
-        // Release: a reader that sees the new word also sees the timestamp written just before it.
-        Volatile.Write(ref _updatedMs, nowMs);
-        Volatile.Write(ref _word, (long)((mac & 0xFFFF_FFFF_FFFFUL) | ((ulong)state << 48)));
-    }
-
-    /// <summary>Reads mac and state from one load.</summary>
-    public bool TryGetUsable(out ulong mac, out NeighborState state)
-    {
-        long w = Volatile.Read(ref _word); // one load: mac and state come from the same Set
-        state = (NeighborState)(byte)(w >> 48);
-        mac = (ulong)w & 0xFFFF_FFFF_FFFFUL;
-        return state is NeighborState.Reachable or NeighborState.Stale or NeighborState.Static;
-    }
-
-    public static string FormatMac(ulong mac) => string.Create(17, mac, static (span, m) =>
-    {
-        const string hex = "0123456789abcdef";
-        for (int i = 0; i < 6; i++)
-        {
-            byte b = (byte)(m >> (40 - 8 * i));
-            span[i * 3] = hex[b >> 4];
-            span[i * 3 + 1] = hex[b & 0xF];
-            if (i < 5) span[i * 3 + 2] = ':';
-        }
-    });
-
-    public static bool TryParseMac(string text, out ulong mac)
-    {
-        mac = 0;
-        var parts = text.Split(':');
-        if (parts.Length != 6) return false;
-        foreach (var p in parts)
-        {
-            if (p.Length is < 1 or > 2 || !byte.TryParse(p, System.Globalization.NumberStyles.HexNumber, null, out byte b)) return false;
-            mac = (mac << 8) | b;
-        }
-        return true;
-    }
-
-    public static ulong ReadMac(ReadOnlySpan<byte> six) =>
-        ((ulong)six[0] << 40) | ((ulong)six[1] << 32) | ((ulong)six[2] << 24) | ((ulong)six[3] << 16) | ((ulong)six[4] << 8) | six[5];
-
-    public static void WriteMac(ulong mac, Span<byte> six)
-    {
-        six[0] = (byte)(mac >> 40); six[1] = (byte)(mac >> 32); six[2] = (byte)(mac >> 24);
-        six[3] = (byte)(mac >> 16); six[4] = (byte)(mac >> 8); six[5] = (byte)mac;
-    }
-}
-
 /// <summary>
 /// The ARP cache. Readers (workers) never lock: they probe an open-addressing array that the writer replaces
 /// copy-on-write when a new key is inserted; existing entries change in place through
 /// <see cref="NeighborEntry"/>'s packed word. Inserts and removals (rare: a new neighbour, aging, the control
 /// plane) take a lock. Bounded: at most <see cref="Capacity"/> entries; when full, stale and failed entries are
 /// evicted first and a new neighbour is refused (counted by the caller) if none can go.
+///
+/// Strangers cannot fill it: ARP creates an entry only for a request aimed at us from a sender on a connected
+/// subnet of the receiving port (<see cref="SetConnected"/>), such learned entries are capped per port and evict
+/// each other least-recently-confirmed first, and they never displace an entry the data path uses.
 /// </summary>
 public sealed class NeighborTable
 {
@@ -117,16 +24,56 @@ public sealed class NeighborTable
     private readonly object _writeLock = new();
     private NeighborEntry?[] _slots;
     private int _count;
+    // Per port: (network, mask) pairs of its connected subnets. Replaced whole by SetConnected.
+    private (uint Network, uint Mask)[][] _connected = [];
+    private long _ignoredOffSubnet;
+    private long _learnedEvicted;
 
-    public NeighborTable(int capacity = 4096)
+    public NeighborTable(int capacity = 4096, int learnedPerPort = 256)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity));
+        if (learnedPerPort < 1) throw new ArgumentOutOfRangeException(nameof(learnedPerPort));
         Capacity = capacity;
+        LearnedPerPort = Math.Min(learnedPerPort, capacity);
         _slots = new NeighborEntry?[(int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 2)];
     }
 
     public int Capacity { get; }
+    /// <summary>At most this many <see cref="NeighborOrigin.Learned"/> entries per port.</summary>
+    public int LearnedPerPort { get; }
     public int Count => Volatile.Read(ref _count);
+    /// <summary>ARP requests aimed at us whose sender is on no connected subnet of the receiving port.</summary>
+    public long IgnoredOffSubnet => Interlocked.Read(ref _ignoredOffSubnet);
+    /// <summary>Learned entries pushed out by newer learned entries on the same port.</summary>
+    public long LearnedEvicted => Interlocked.Read(ref _learnedEvicted);
+
+    /// <summary>Control plane: the connected subnets of every port (port id, network, prefix length), replacing
+    /// the previous set. ARP learns only senders inside one of the receiving port's subnets.</summary>
+    public void SetConnected(IEnumerable<(ushort Port, uint Network, int Length)> subnets)
+    {
+        var byPort = new List<(uint, uint)>[ushort.MaxValue + 1];
+        int ports = 0;
+        foreach (var (port, network, length) in subnets)
+        {
+            if (length is < 0 or > 32) throw new ArgumentOutOfRangeException(nameof(subnets), $"prefix length {length}");
+            uint mask = length == 0 ? 0 : uint.MaxValue << (32 - length);
+            (byPort[port] ??= []).Add((network & mask, mask));
+            ports = Math.Max(ports, port + 1);
+        }
+        var fresh = new (uint, uint)[ports][];
+        for (int p = 0; p < ports; p++) fresh[p] = byPort[p]?.ToArray() ?? [];
+        Volatile.Write(ref _connected, fresh); // release: workers see whole arrays
+    }
+
+    /// <summary>True when <paramref name="ip"/> lies in a connected subnet of <paramref name="port"/>.</summary>
+    public bool IsOnConnectedSubnet(ushort port, uint ip)
+    {
+        var connected = Volatile.Read(ref _connected); // acquire: pairs with SetConnected
+        if (port >= connected.Length) return false;
+        foreach (var (network, mask) in connected[port])
+            if ((ip & mask) == network) return true;
+        return false;
+    }
 
     private static int Hash(ushort port, uint ip) => (int)((ip * 0x9E3779B1u) ^ ((uint)port * 0x85EBCA6Bu));
 
@@ -157,6 +104,71 @@ public sealed class NeighborTable
             if (_count >= Capacity && !EvictOneLocked(nowMs)) return null;
             var e = new NeighborEntry(port, ip);
             e.Set(NeighborState.Incomplete, 0, nowMs);
+            InsertLocked(e);
+            return e;
+        }
+    }
+
+    /// <summary>Lookup for sending: a learned entry the data path sends through becomes a used one, so learned
+    /// traffic can no longer evict it. One extra field read per lookup.</summary>
+    public NeighborEntry? FindForUse(ushort port, uint ip)
+    {
+        var e = Find(port, ip);
+        if (e is not null && e.Origin == NeighborOrigin.Learned) e.MarkUsed();
+        return e;
+    }
+
+    /// <summary>
+    /// The ARP receive path's one call. Any ARP from a sender we already have an entry for refreshes it (static
+    /// entries excepted); a new entry is created only for a request or reply aimed at us
+    /// (<paramref name="aimedAtUs"/>) from a sender on a connected subnet of <paramref name="port"/>, as a
+    /// <see cref="NeighborOrigin.Learned"/> entry within that port's cap. Sender 0.0.0.0 (an ARP probe) teaches nothing.
+    /// </summary>
+    public NeighborEntry? LearnFromArp(ushort port, uint sender, ulong senderMac, long nowMs, bool aimedAtUs)
+    {
+        if (sender == 0) return null;
+        var e = Find(port, sender);
+        if (e is null)
+        {
+            if (!aimedAtUs) return null;
+            if (!IsOnConnectedSubnet(port, sender))
+            {
+                Interlocked.Increment(ref _ignoredOffSubnet); // a statistic; orders nothing
+                return null;
+            }
+            e = CreateLearned(port, sender, nowMs);
+            if (e is null) return null;
+        }
+        if (e.State == NeighborState.Static) return e;
+        e.Probes = 0;
+        e.Set(NeighborState.Reachable, senderMac, nowMs);
+        return e;
+    }
+
+    private NeighborEntry? CreateLearned(ushort port, uint ip, long nowMs)
+    {
+        lock (_writeLock)
+        {
+            var found = Find(port, ip);
+            if (found is not null) return found;
+            NeighborEntry? lru = null;
+            int learned = 0;
+            foreach (var s in _slots)
+            {
+                if (s is null || s.Port != port || s.Origin != NeighborOrigin.Learned) continue;
+                learned++;
+                if (lru is null || s.UpdatedMs < lru.UpdatedMs) lru = s;
+            }
+            var e = new NeighborEntry(port, ip, NeighborOrigin.Learned);
+            e.Set(NeighborState.Incomplete, 0, nowMs);
+            if (learned >= LearnedPerPort || _count >= Capacity)
+            {
+                // A learned entry only ever displaces a learned one of its own port, never one the data path uses.
+                if (lru is null) return null;
+                Interlocked.Increment(ref _learnedEvicted); // a statistic; orders nothing
+                RebuildLocked(x => !ReferenceEquals(x, lru), e); // one rebuild removes the old and adds the new
+                return e;
+            }
             InsertLocked(e);
             return e;
         }
@@ -217,10 +229,21 @@ public sealed class NeighborTable
                 if (e.State == NeighborState.Reachable && nowMs - e.UpdatedMs >= ReachableMs)
                     e.Set(NeighborState.Stale, e.Mac, nowMs);
             }
-            int before = _count;
-            RebuildLocked(e => !Expired(e, nowMs));
-            return before - _count;
+            // Rebuild only when something expires: the timer runs every second, and a copy of the slot array
+            // each time (64 KB at the default capacity) was steady garbage for the GC on an idle table.
+            int expired = 0;
+            foreach (var e in _slots) if (e is not null && Expired(e, nowMs)) expired++;
+            if (expired == 0) return 0;
+            return RemoveExpiredLocked(nowMs);
         }
+    }
+
+    // Its own method: the lambda's closure over nowMs would otherwise be allocated on every Age call.
+    private int RemoveExpiredLocked(long nowMs)
+    {
+        int before = _count;
+        RebuildLocked(e => !Expired(e, nowMs));
+        return before - _count;
     }
 
     private static bool Expired(NeighborEntry e, long nowMs) => e.State switch
@@ -240,11 +263,20 @@ public sealed class NeighborTable
 
     private bool EvictOneLocked(long nowMs)
     {
+        // Learned entries go first (oldest first), then stale or failed ones the data path created.
         NeighborEntry? victim = null;
         foreach (var e in _slots)
         {
-            if (e is null || e.State is NeighborState.Static or NeighborState.Reachable or NeighborState.Incomplete) continue;
+            if (e is null || e.Origin != NeighborOrigin.Learned) continue;
             if (victim is null || e.UpdatedMs < victim.UpdatedMs) victim = e;
+        }
+        if (victim is null)
+        {
+            foreach (var e in _slots)
+            {
+                if (e is null || e.State is NeighborState.Static or NeighborState.Reachable or NeighborState.Incomplete) continue;
+                if (victim is null || e.UpdatedMs < victim.UpdatedMs) victim = e;
+            }
         }
         if (victim is null) return false;
         RebuildLocked(e => !ReferenceEquals(e, victim));
@@ -259,7 +291,7 @@ public sealed class NeighborTable
         Volatile.Write(ref _slots, copy); // release: the entry is fully built before readers can find it
     }
 
-    private void RebuildLocked(Func<NeighborEntry, bool> keep)
+    private void RebuildLocked(Func<NeighborEntry, bool> keep, NeighborEntry? add = null)
     {
         var fresh = new NeighborEntry?[_slots.Length];
         int n = 0;
@@ -267,6 +299,11 @@ public sealed class NeighborTable
         {
             if (e is null || !keep(e)) continue;
             Place(fresh, e);
+            n++;
+        }
+        if (add is not null)
+        {
+            Place(fresh, add);
             n++;
         }
         _count = n;

@@ -115,7 +115,7 @@ public sealed partial class Pipeline
         var entry = _lastNeighbor;
         if (entry is null || entry.Ip != neighborIp || entry.Port != portId)
         {
-            entry = Neighbors.Find(portId, neighborIp);
+            entry = Neighbors.FindForUse(portId, neighborIp); // edge hook: a learned entry used for sending is kept
             _lastNeighbor = entry;
         }
         if (entry is null || !entry.TryGetUsable(out ulong mac, out var state))

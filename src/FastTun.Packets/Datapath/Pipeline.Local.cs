@@ -42,7 +42,7 @@ public sealed partial class Pipeline
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);
-            ReceiveIpv4(ref f); // the inner packet: checked and routed like any other
+            ReceiveIpv4(ref f, tunnel); // the inner packet: checked (source check against its tunnel) and routed like any other
             return;
         }
         if (reason == DropReason.NoTunnel)

@@ -78,8 +78,10 @@ public sealed partial class Pipeline : IDisposable
         {
             ref Frame f = ref batch[i];
             Classify(ref f);
-            if (f.Drop != DropReason.None) Counters.Drop(f.Drop);
+            // edge hook (exact accounting): every rx frame lands in exactly one of Forwarded, Consumed, RxDropped.
+            if (f.Drop != DropReason.None) { Counters.Drop(f.Drop); Counters.RxDropped++; }
             else if (f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
+            else Counters.Consumed++;
         }
         if (tap is not null) tap.AfterStages(batch, Generated);
         Counters.Packets += batch.Count;
@@ -141,12 +143,16 @@ public sealed partial class Pipeline : IDisposable
         f.Drop = DropReason.UnsupportedEtherType; // 802.1Q-tagged and non-IPv4 frames included
     }
 
-    /// <summary>An IPv4 packet whose data starts at its header: from a port, from decap, or from reassembly.</summary>
-    private void ReceiveIpv4(ref Frame f)
+    /// <summary>An IPv4 packet whose data starts at its header: from a port, or out of <paramref name="inTunnel"/>.</summary>
+    private void ReceiveIpv4(ref Frame f, Tunnels.Tunnel? inTunnel = null)
     {
         if (!Ipv4Header.TryParse(f.Data, out var ip, out var reason)) { f.Drop = reason; return; }
         if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return; }
+        // edge hook (SourceCheck): martian sources and rp-filter, once per packet received from a port or a tunnel.
+        var sourceDrop = _s.Sources.Check(ip.Source, f.InPort, inTunnel, _s, in _routes, _hops);
+        if (sourceDrop != DropReason.None) { f.Drop = sourceDrop; return; }
         f.Length = ip.TotalLength; // drop Ethernet padding
+        if (inTunnel is null && !CompleteOffloadedChecksum(ref f)) return; // edge hook: partial (offloaded) checksums
         uint hopIndex = _routes.Lookup(ip.Destination);
         if (hopIndex >= (uint)_hops.Length) { RouteMiss(ref f, hopIndex); return; }
         Dispatch(ref f, in _hops[hopIndex]);
@@ -188,7 +194,8 @@ public sealed partial class Pipeline : IDisposable
         bool forUs = port.Owns(target);
         // Like Linux: a request or reply aimed at us creates or confirms the sender's entry; other ARP traffic
         // only refreshes an entry we already have (no cache poisoning by strangers' chatter).
-        if (sender != 0) Neighbors.Learn(port.Id, sender, senderMac, _now, create: forUs);
+        // edge hook (NeighborTable.LearnFromArp): learning rules (connected subnet, per-port cap) live in the table.
+        Neighbors.LearnFromArp(port.Id, sender, senderMac, _now, aimedAtUs: forUs);
         if (!forUs) { f.Drop = DropReason.NotForUs; return; }
         if (arp.Operation != ArpPacket.OperationRequest) return; // a reply: learned, consumed
 

@@ -12,8 +12,18 @@ public sealed class WorkerCounters
     public long Packets;
     /// <summary>Stopwatch ticks spent processing non-empty batches; busy ratio = BusyTicks / wall ticks.</summary>
     public long BusyTicks;
+    /// <summary>Rx frames sent on (forwarded, or answered in place: ARP and echo replies).</summary>
     public long Forwarded;
+    /// <summary>Rx frames that ended inside the gateway without a drop: an ARP reply learned, a fragment stored or
+    /// reassembled, a packet parked for ARP or split into fragments, ICMP for us. With <see cref="Forwarded"/> and
+    /// <see cref="RxDropped"/> it accounts for every frame in <see cref="Packets"/> exactly once.</summary>
+    public long Consumed;
+    /// <summary>Rx frames dropped by the pipeline (each also counted under its reason in <see cref="Drops"/>, which
+    /// also counts drops of frames the gateway made or parked).</summary>
+    public long RxDropped;
     public long LocalDelivered;
+    /// <summary>TCP/UDP checksums a sender's offload left partial, completed by the pipeline.</summary>
+    public long ChecksumsCompleted;
     public long IcmpSent;
     public long ArpSent;
 

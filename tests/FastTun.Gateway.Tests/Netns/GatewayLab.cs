@@ -14,10 +14,13 @@ public sealed class GatewayLab : IDisposable
     private readonly List<Process> _gateways = new();
     private readonly string _dir;
 
-    public GatewayLab(string mode, string driver)
+    /// <param name="extraConfig">Lines appended to both gateways' configurations.</param>
+    /// <param name="offload">Checksum offload on the hosts' veths: null for the driver's default (off for af_xdp).</param>
+    public GatewayLab(string mode, string driver, string extraConfig = "", bool? offload = null)
     {
         Mode = mode;
         Driver = driver;
+        ExtraConfig = extraConfig;
         Prefix = $"t{Environment.ProcessId % 100}{Interlocked.Increment(ref s_next)}-";
         Root = FindRoot();
         _dir = Directory.CreateTempSubdirectory("fasttun-lab-").FullName;
@@ -25,8 +28,8 @@ public sealed class GatewayLab : IDisposable
         {
             // AF_XDP cannot finish CHECKSUM_PARTIAL frames from the servers' own stacks, so their offloads go off;
             // AF_PACKET keeps them on and completes them from the virtio-net header.
-            string offload = driver == "af_xdp" ? "off" : "on";
-            Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload {offload}");
+            string offloadMode = (offload ?? driver != "af_xdp") ? "on" : "off";
+            Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload {offloadMode}");
             Run("ip", $"netns add {Prefix}stranger");
             Ip($"link add str0 netns {Prefix}wire type veth peer name eth0 netns {Prefix}stranger");
             Exec("wire", "ip link set str0 master br0 up");
@@ -43,6 +46,7 @@ public sealed class GatewayLab : IDisposable
     }
 
     public string Mode { get; }
+    public string ExtraConfig { get; }
     public string Driver { get; }
     public string Prefix { get; }
     public string Root { get; }
@@ -52,11 +56,39 @@ public sealed class GatewayLab : IDisposable
 
     private void Start(string gw)
     {
-        string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'");
+        string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'") + "\n" + ExtraConfig + "\n";
         File.WriteAllText(ConfigOf(gw), config);
         GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)}", Path.Combine(_dir, gw + ".log"),
             log => log.Contains(" running "), TimeSpan.FromSeconds(20), _gateways);
     }
+
+    /// <summary>kill -9 of a gateway (no cleanup of its own), then waits for it to be gone.</summary>
+    public void Kill9(string gw)
+    {
+        var p = _gateways[gw == "gw1" ? 0 : 1];
+        Run("kill", $"-KILL {p.Id}", check: false);
+        p.WaitForExit(10_000);
+    }
+
+    /// <summary>Starts <paramref name="gw"/> again (after <see cref="Kill9"/>) and waits until it runs.</summary>
+    public void Restart(string gw)
+    {
+        var started = new List<Process>();
+        try
+        {
+            GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)}", Path.Combine(_dir, gw + ".log"),
+                log => log.Contains(" running "), TimeSpan.FromSeconds(20), started);
+        }
+        finally
+        {
+            if (started.Count > 0) _gateways[gw == "gw1" ? 0 : 1] = started[0];
+        }
+    }
+
+    /// <summary>Runs a second `fasttun run` with <paramref name="gw"/>'s configuration in its namespace and
+    /// returns its exit code and output (it is expected to refuse and exit).</summary>
+    public (int Code, string Output) RunSecondInstance(string gw) =>
+        Exec(gw, $"{GatewayProcess.Fasttun} run --config {ConfigOf(gw)} --control-socket {_dir}/{gw}-second.sock", check: false, timeoutMs: 30_000);
 
     /// <summary>Runs a command in namespace ${Prefix}<paramref name="ns"/>; returns exit code and stdout+stderr.</summary>
     public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>

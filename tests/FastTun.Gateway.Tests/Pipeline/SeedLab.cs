@@ -50,6 +50,8 @@ public sealed class SeedLab : IDisposable
         State2 = StateBuilder.Build(c2, [new PortFacts("eth1", Gw2Eth1Mac, 1500), new PortFacts("eth2", Gw2Eth2Mac, 1500)]);
         Neighbors1 = new NeighborTable();
         Neighbors2 = new NeighborTable();
+        Neighbors1.SetConnected(EdgePolicy.ConnectedSubnets(c1)); // as GatewayRuntime does (edge hook)
+        Neighbors2.SetConnected(EdgePolicy.ConnectedSubnets(c2));
         if (staticNeighbors)
         {
             Neighbors1.AddStatic(Eth1, Server1, Server1Mac, 0);

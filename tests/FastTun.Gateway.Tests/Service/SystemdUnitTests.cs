@@ -18,6 +18,8 @@ public sealed class SystemdUnitTests : IDisposable
     private const string Instance = "lab";
     private const int ServiceUid = 61999; // in systemd's DynamicUser range, owned by nobody on this host
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"cli-svc-{Environment.ProcessId}");
+    private const string LockDirectory = "/run/fasttun";
+    private string? _lockDirOwner;
 
     public static string UnitPath
     {
@@ -72,10 +74,17 @@ public sealed class SystemdUnitTests : IDisposable
         Directory.CreateDirectory(Path.Combine(etc, "fasttun"));
         File.WriteAllText(Path.Combine(etc, "fasttun", Instance + ".conf"),
             "set interfaces ethernet cli-svc0 address '10.99.1.1/24'\nset fasttun interface cli-svc0 driver af_xdp\n");
-        // What RuntimeDirectory=fasttun/%i creates: the instance's runtime directory, owned by the service user.
+        // What RuntimeDirectory=fasttun fasttun/%i creates: the instance's runtime directory, owned by the service
+        // user, and /run/fasttun (the interface locks live there, at a fixed path) also owned by it; the real one
+        // gets its owner back afterwards (root processes that use it are not affected meanwhile).
         string runtimeDir = Path.Combine(run, "fasttun", Instance);
         Directory.CreateDirectory(runtimeDir);
         Chown(runtimeDir);
+        Assert.Contains("fasttun/%i", s["RuntimeDirectory"].Split(' '));
+        Assert.Contains("fasttun", s["RuntimeDirectory"].Split(' '));
+        Directory.CreateDirectory(LockDirectory);
+        _lockDirOwner = GatewayLab.Run("/usr/bin/stat", $"-c %u:%g {LockDirectory}", check: false).Output.Trim();
+        Chown(LockDirectory);
 
         string exec = s["ExecStart"].Replace("@bindir@", AppContext.BaseDirectory.TrimEnd('/'), StringComparison.Ordinal)
             .Replace("%E", etc, StringComparison.Ordinal).Replace("%t", run, StringComparison.Ordinal).Replace("%i", Instance, StringComparison.Ordinal);
@@ -161,6 +170,8 @@ public sealed class SystemdUnitTests : IDisposable
 
     private void Teardown()
     {
+        if (_lockDirOwner is { Length: > 0 } owner) Sh($"chown {owner} {LockDirectory}", check: false);
+        _lockDirOwner = null;
         Sh($"ip netns del {Netns}", check: false);
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
