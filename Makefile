@@ -12,7 +12,7 @@ BENCH_ARGS ?=
 APT_PACKAGES := make clang llvm libbpf-dev libxdp-dev iproute2 iputils-ping ethtool tshark tcpdump \
                 python3 python3-scapy iperf3 traceroute netsniff-ng curl procps
 
-.PHONY: deps apt-deps nuget-deps build native test bench clean help
+.PHONY: deps apt-deps nuget-deps build native test bench clean help install uninstall publish
 
 help:
 	@echo "make deps    install missing Debian packages and restore NuGet packages"
@@ -21,6 +21,7 @@ help:
 	@echo "make test    deps + build + every test suite (root tests need root)"
 	@echo "make bench   BenchmarkDotNet suites; FILTER='*Checksum*' selects"
 	@echo "make bench-e2e  end-to-end benchmark against the kernel in namespaces (root): bench/RESULTS.md"
+	@echo "make install PREFIX=/usr/local  ReadyToRun binary, systemd unit, example config, man page, bash completion"
 	@echo "make bench-lpm  FastTun's Lpm4Table vs DPDK rte_lpm/rte_fib, side by side: bench/RESULTS.md"
 	@echo "make clean   remove build output"
 
@@ -66,6 +67,46 @@ demo: deps build
 # End-to-end benchmark against the kernel (namespaces, root): writes bench/RESULTS.md. ROUNDS=, TRIAL= tune it.
 bench-e2e: deps build
 	bash bench/e2e/run.sh
+
+# Installation. PREFIX=/usr/local by default; DESTDIR stages a package. The configuration directory is /etc for
+# PREFIX=/usr, else PREFIX/etc; the unit's ExecStart and config path are rewritten to match.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+APPDIR ?= $(PREFIX)/lib/fasttun
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+RID ?= linux-x64
+PUBLISH_DIR := build/publish
+
+# ReadyToRun (precompiled) framework-dependent build of the fasttun executable: CLI commands start faster.
+publish: native nuget-deps
+	rm -rf $(PUBLISH_DIR)
+	$(DOTNET) publish src/FastTun.Gateway -c $(CONFIG) -r $(RID) --self-contained false -p:PublishReadyToRun=true \
+	  -o $(PUBLISH_DIR) --verbosity quiet -nologo
+	cp native/build/libfasttun_xdp.so native/build/xdp_redirect.bpf.o $(PUBLISH_DIR)/
+
+install: publish
+	install -d $(DESTDIR)$(APPDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/fasttun \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONDIR)
+	cp -r $(PUBLISH_DIR)/. $(DESTDIR)$(APPDIR)/
+	rm -f $(DESTDIR)$(APPDIR)/*.pdb
+	ln -sfn $(APPDIR)/fasttun $(DESTDIR)$(BINDIR)/fasttun
+	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|%E/fasttun|$(SYSCONFDIR)/fasttun|g' contrib/fasttun@.service \
+	  > $(DESTDIR)$(UNITDIR)/fasttun@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/fasttun@.service
+	install -m 0644 contrib/example.conf $(DESTDIR)$(SYSCONFDIR)/fasttun/example.conf
+	bash contrib/man.sh $(PUBLISH_DIR)/fasttun > $(DESTDIR)$(MANDIR)/man1/fasttun.1
+	$(PUBLISH_DIR)/fasttun completion bash > $(DESTDIR)$(COMPLETIONDIR)/fasttun
+	@echo "installed fasttun $$($(PUBLISH_DIR)/fasttun --version | cut -d' ' -f2) under $(DESTDIR)$(PREFIX);" \
+	  "configure $(SYSCONFDIR)/fasttun/NAME.conf, then: systemctl daemon-reload && systemctl enable --now fasttun@NAME"
+
+uninstall:
+	rm -rf $(DESTDIR)$(APPDIR)
+	rm -f $(DESTDIR)$(BINDIR)/fasttun $(DESTDIR)$(UNITDIR)/fasttun@.service $(DESTDIR)$(MANDIR)/man1/fasttun.1 \
+	  $(DESTDIR)$(COMPLETIONDIR)/fasttun $(DESTDIR)$(SYSCONFDIR)/fasttun/example.conf
 
 .PHONY: bench-lpm
 # LPM side by side with DPDK's rte_lpm and rte_fib (bench/lpm/README.md). ROUNDS=, LPM_CPU= tune it.

@@ -22,6 +22,7 @@ run "packets"                              $(t tests/FastTun.Packets.Tests)
 # On .NET 10 DOTNET_EnableAVX512F=0 alone leaves Vector512 accelerated; DOTNET_EnableAVX512=0 turns it off.
 run "packets, AVX-512 off (DOTNET_EnableAVX512F=0 DOTNET_EnableAVX512=0)" DOTNET_EnableAVX512F=0 DOTNET_EnableAVX512=0 $(t tests/FastTun.Packets.Tests)
 run "packets, DOTNET_EnableHWIntrinsic=0"  DOTNET_EnableHWIntrinsic=0 $(t tests/FastTun.Packets.Tests)
+run "traffic"                              $(t tests/FastTun.Traffic.Tests)
 run "linux (root)"                         $(t tests/FastTun.Linux.Tests)
 run "gateway (root, netns)"                $(t tests/FastTun.Gateway.Tests)
 

@@ -1,3 +1,4 @@
+using FastTun.Traffic;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using FastTun.Packets.Routing;

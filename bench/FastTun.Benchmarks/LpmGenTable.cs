@@ -1,3 +1,4 @@
+using FastTun.Traffic;
 using System.Diagnostics;
 using System.Globalization;
 using FastTun.Packets.Routing;

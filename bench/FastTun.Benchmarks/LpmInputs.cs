@@ -1,3 +1,4 @@
+using FastTun.Traffic;
 using System.Diagnostics;
 using FastTun.Packets.Routing;
 using FastTun.TestFixtures;

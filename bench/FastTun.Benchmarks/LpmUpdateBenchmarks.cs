@@ -1,3 +1,4 @@
+using FastTun.Traffic;
 using BenchmarkDotNet.Attributes;
 using FastTun.Packets.Routing;
 using FastTun.TestFixtures;

@@ -68,19 +68,19 @@ public class CheckCommandTests
     }
 
     [Theory]
-    [InlineData(new string[0], "missing --config FILE")]
-    [InlineData(new[] { "--config" }, "--config needs a value")]
-    [InlineData(new[] { "--config", "/nonexistent/gw.conf" }, "configuration file '/nonexistent/gw.conf' not found")]
-    [InlineData(new[] { "--config", "/" }, "is a directory")]
-    [InlineData(new[] { "--frob" }, "unknown argument '--frob'")]
-    [InlineData(new[] { "--log-level", "loud" }, "unknown log level 'loud'")]
+    [InlineData(new string[0], "fasttun check: Option '--config' is required.")]
+    [InlineData(new[] { "--config" }, "fasttun check: Required argument missing for option: '--config'.")]
+    [InlineData(new[] { "--config", "/nonexistent/gw.conf" }, "fasttun check: --config: configuration file '/nonexistent/gw.conf' not found")]
+    [InlineData(new[] { "--config", "/" }, "fasttun check: --config: '/' is a directory")]
+    [InlineData(new[] { "--frob" }, "fasttun check: unknown command or argument '--frob'")]
+    [InlineData(new[] { "--log-level", "loud" }, "fasttun check: --log-level: 'loud' is not a log level")]
     public void Run_UsageError_ExitsTwoWithMessage(string[] args, string message)
     {
         var (code, stdout, stderr, _) = Check(args);
         Assert.Equal(CommandLine.ExitUsage, code);
         Assert.Equal("", stdout);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
-        Assert.Contains("usage: fasttun check --config FILE", stderr, StringComparison.Ordinal);
+        Assert.Contains("see 'fasttun check --help'", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -88,12 +88,39 @@ public class CheckCommandTests
     {
         var (code, _, stderr) = CommandLineTests.Capture(["check"]);
         Assert.Equal(CommandLine.ExitUsage, code);
-        Assert.Contains("missing --config FILE", stderr, StringComparison.Ordinal);
+        Assert.Contains("fasttun check: Option '--config' is required.", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void CommandLineUsage_MentionsCheck() =>
-        Assert.Contains("fasttun check --config FILE", CommandLine.Usage, StringComparison.Ordinal);
+    public void CommandLineRun_CheckWithoutVerbose_LogsNothing()
+    {
+        var (code, stdout, stderr) = CommandLineTests.Capture(["check", "--config", ConfigTestSupport.ConfigFile("gw1-ipip.conf")]);
+        Assert.Equal(CommandLine.ExitOk, code);
+        Assert.Equal("", stderr);
+        Assert.Contains("ignored lines: 19\n", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CommandLineRun_CheckVerbose_LogsIgnoredLines()
+    {
+        var (code, _, stderr) = CommandLineTests.Capture(["check", "-v", "--config", ConfigTestSupport.ConfigFile("gw1-ipip.conf")]);
+        Assert.Equal(CommandLine.ExitOk, code);
+        Assert.Contains("ignored", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_Json_PrintsOneDocumentWithTunnelAndRoutes()
+    {
+        var (code, stdout, stderr, _) = Check("--json", "--config", ConfigTestSupport.ConfigFile("gw1-ipip.conf"));
+        Assert.Equal(CommandLine.ExitOk, code);
+        Assert.Equal("", stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.True(doc.RootElement.GetProperty("valid").GetBoolean());
+        var tun = doc.RootElement.GetProperty("tunnels")[0];
+        Assert.Equal("tun0", tun.GetProperty("name").GetString());
+        Assert.Equal(1480, tun.GetProperty("mtu").GetInt32());
+        Assert.Contains(doc.RootElement.GetProperty("routes").EnumerateArray(), r => r.GetString()!.StartsWith("10.1.8.0/24 via 1.1.1.2", StringComparison.Ordinal));
+    }
 
     [Theory]
     [InlineData("info", LogLevel.Information)]

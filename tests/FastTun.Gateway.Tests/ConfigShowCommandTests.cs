@@ -24,8 +24,8 @@ public class ConfigShowCommandTests
     }
 
     [Theory]
-    [InlineData(new[] { "show", "--format", "xml", "--config", "x" }, "unknown format 'xml'")]
-    [InlineData(new[] { "list" }, "config what?")]
+    [InlineData(new[] { "show", "--format", "xml", "--config", "x" }, "fasttun config show: --format: 'xml' is not set, boot or iproute2")]
+    [InlineData(new[] { "list" }, "fasttun config: unknown command or argument 'list'")]
     [InlineData(new[] { "show", "--input-format", "boot" }, "--input-format goes with --config FILE")]
     [InlineData(new[] { "show", "--config", "/nonexistent/fasttun.conf" }, "not found")]
     public void Run_BadArguments_UsageError(string[] args, string fragment)

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using FastTun.Gateway.Dataplane;
-using FastTun.Gateway.Traffic;
+using FastTun.Gateway.Bench;
 using FastTun.Linux.AfXdp;
 using FastTun.Linux.Ports;
 using FastTun.Packets.Datapath;

@@ -1,3 +1,4 @@
+using FastTun.Traffic;
 using FastTun.Packets.Headers;
 using System.Diagnostics;
 using FastTun.Packets.Routing;

@@ -1,8 +1,9 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using FastTun.Gateway.Traffic;
+using FastTun.Traffic;
 
 namespace FastTun.Gateway.Cli;
 
@@ -14,82 +15,69 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class BenchCommand
 {
-    public const string UsageText = """
-        Usage: fasttun bench rfc2544 --tx-iface X --rx-iface Y [--tx-netns NS] [--rx-netns NS]
-                                     [--tx-cpu N] [--rx-cpu N] [--driver af_xdp|af_packet] [--rx-driver D]
-                                     [--rx-ip A] [--size S] [--duration S] [--loss PCT] [--resolution PCT]
-                                     [--max-rate PPS] [--max-trials N] [--json]
-                                     [generator options: --dst IP[:PORT] --src --via --dst-mac --src-mac --flows
-                                      --batch --encap --outer-src --outer-dst --key --csum --seq --vni
-                                      --inner-dst-mac]
-        Each trial starts a sink on the rx interface, waits until it is ready, runs the generator for
-        --duration seconds at the trial rate, then stops the sink and compares the counts.
-
-               fasttun bench worker --mode ipip|gre|decap|forward [--routes N] [--frame 64|1500|BYTES]
-                                    [--seconds S] [--warmup S] [--json]
-        Runs the real worker loop on one thread over two memory-ring ports (zero-copy NIC queues over one
-        UMEM) and reports FastTun's CPU time per packet without the NIC's DMA, and the Mpps one core sustains
-        at that cost. gre = key, checksum and sequence numbers. --routes N loads N prefixes of the seeded
-        DFZ-like synthetic table (default 1000000). Pin it for stable figures: taskset -c 1 fasttun bench worker …
-
-        """;
-
-    private static readonly HashSet<string> GenFlags = ["--csum", "--seq"];
-    private static readonly HashSet<string> GenOptions =
-        ["--dst", "--src", "--via", "--dst-mac", "--src-mac", "--flows", "--batch", "--encap", "--outer-src",
-         "--outer-dst", "--key", "--vni", "--inner-dst-mac", "--queue"];
-
-    public static int Run(ReadOnlySpan<string> args)
+    public static Command Build()
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help")
+        var bench = new Command("bench", "benchmarks that drive FastTun's own traffic tools");
+        bench.Subcommands.Add(BuildRfc2544());
+        bench.Subcommands.Add(WorkerBenchCommand.Build());
+        bench.SetAction(r =>
         {
-            Console.Out.Write(UsageText);
-            return args.Length == 0 ? CommandLine.ExitUsage : CommandLine.ExitOk;
-        }
-        if (args[0] == "worker") return WorkerBenchCommand.Run(args[1..]);
-        if (args[0] != "rfc2544") return Usage($"unknown benchmark '{args[0]}' (rfc2544 or worker)");
-        string? txIface = null, rxIface = null, txNs = null, rxNs = null, txCpu = null, rxCpu = null, rxIp = null;
-        string driver = "af_xdp";
-        string? rxDriver = null;
-        int size = 64, maxTrials = 12;
-        double loss = 0, resolution = 2, maxRate = 0;
-        var duration = TimeSpan.FromSeconds(2);
-        bool json = false;
-        var genArgs = new List<string>();
-        for (int i = 1; i < args.Length; i++)
-        {
-            string a = args[i];
-            string? v = i + 1 < args.Length ? args[i + 1] : null;
-            bool ok = true;
-            switch (a)
-            {
-                case "--tx-iface" when v is not null: txIface = v; i++; break;
-                case "--rx-iface" when v is not null: rxIface = v; i++; break;
-                case "--tx-netns" when v is not null: txNs = v; i++; break;
-                case "--rx-netns" when v is not null: rxNs = v; i++; break;
-                case "--tx-cpu" when v is not null: ok = TrafficArgs.TryInt(v, 0, 4095, out _); txCpu = v; i++; break;
-                case "--rx-cpu" when v is not null: ok = TrafficArgs.TryInt(v, 0, 4095, out _); rxCpu = v; i++; break;
-                case "--driver" when v is not null: ok = TrafficPorts.TryParseDriver(v, out _); driver = v; i++; break;
-                case "--rx-driver" when v is not null: ok = TrafficPorts.TryParseDriver(v, out _); rxDriver = v; i++; break;
-                case "--rx-ip" when v is not null: rxIp = v; i++; break;
-                case "--size" when v is not null: ok = TrafficArgs.TryInt(v, TrafficSpec.MinSize, TrafficSpec.MaxSize, out size); i++; break;
-                case "--duration" when v is not null: ok = TrafficArgs.TrySeconds(v, out duration); i++; break;
-                case "--loss" when v is not null: ok = double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out loss) && loss is >= 0 and < 100; i++; break;
-                case "--resolution" when v is not null: ok = double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out resolution) && resolution is > 0 and < 100; i++; break;
-                case "--max-rate" when v is not null: ok = TrafficArgs.TryRate(v, out maxRate); i++; break;
-                case "--max-trials" when v is not null: ok = TrafficArgs.TryInt(v, 1, 100, out maxTrials); i++; break;
-                case "--json": json = true; break;
-                default:
-                    if (GenFlags.Contains(a)) { genArgs.Add(a); break; }
-                    if (GenOptions.Contains(a) && v is not null) { genArgs.Add(a); genArgs.Add(v); i++; break; }
-                    return Usage($"unknown or incomplete argument '{a}'");
-            }
-            if (!ok) return Usage($"bad value '{v}' for {a}");
-        }
-        if (txIface is null || rxIface is null) return Usage("--tx-iface and --rx-iface are required");
-        if (!genArgs.Contains("--dst")) return Usage("missing --dst (passed to the generator)");
+            r.Err().WriteLine("fasttun bench: which benchmark? (fasttun bench --help)");
+            return CommandLine.ExitUsage;
+        });
+        return bench;
+    }
 
-        var runner = new TrialRunner(txIface, rxIface, txNs, rxNs, txCpu, rxCpu, driver, rxDriver ?? driver, rxIp, size, duration, genArgs);
+    private static Command BuildRfc2544()
+    {
+        var txIface = new Option<string>("--tx-iface") { Description = "interface the generator sends on", HelpName = "NAME", Required = true };
+        var rxIface = new Option<string>("--rx-iface") { Description = "interface the sink counts on", HelpName = "NAME", Required = true };
+        var txNs = new Option<string?>("--tx-netns") { Description = "network namespace of the generator", HelpName = "NS" };
+        var rxNs = new Option<string?>("--rx-netns") { Description = "network namespace of the sink", HelpName = "NS" };
+        var txCpu = CliOptions.Optional("--tx-cpu", "pin the generator to this CPU", "N", (string t, out int v) => TrafficArgs.TryInt(t, 0, 4095, out v), "a CPU number 0 to 4095");
+        var rxCpu = CliOptions.Optional("--rx-cpu", "pin the sink to this CPU", "N", (string t, out int v) => TrafficArgs.TryInt(t, 0, 4095, out v), "a CPU number 0 to 4095");
+        var driver = GenOptions.Driver("--driver", "generator driver (and the sink's unless --rx-driver)");
+        var rxDriver = CliOptions.Completing(CliOptions.Optional("--rx-driver", "sink driver", "af_xdp|af_packet",
+            (string t, out TrafficDriver d) => TrafficPorts.TryParseDriver(t, out d), "af_xdp or af_packet"), "af_xdp", "af_packet");
+        var rxIp = new Option<string?>("--rx-ip") { Description = "address the sink answers ARP for", HelpName = "A.B.C.D" };
+        rxIp.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && !FastTun.Packets.Headers.Ipv4Address.TryParse(r.Tokens[^1].Value, out _))
+                r.AddError($"--rx-ip: '{r.Tokens[^1].Value}' is not an IPv4 address");
+        });
+        var size = GenOptions.Size();
+        var duration = CliOptions.Seconds("--duration", "length of each trial", TimeSpan.FromSeconds(2));
+        var loss = CliOptions.Number("--loss", "loss allowed in a passing trial, percent", "PCT", 0, 99.999, false, 0);
+        var resolution = CliOptions.Number("--resolution", "stop when the search interval is this narrow, percent", "PCT", 0, 99.999, true, 2);
+        var maxRate = CliOptions.Validated("--max-rate", "first trial's rate (default: as fast as the generator goes)", "PPS",
+            TrafficArgs.TryRate, "a rate > 0 (k or M suffix) or max", 0.0);
+        var maxTrials = CliOptions.Int("--max-trials", "upper bound on trials", 1, 100, 12);
+        var json = CliOptions.Json("print the search as JSON");
+        var gen = new GenOptions();
+        var command = new Command("rfc2544", "binary search for the highest zero-loss rate: each trial starts a sink on the rx " +
+            "interface, runs the generator for --duration at the trial rate, then compares the counts; generator options " +
+            "(--dst, --encap, ...) are passed to fasttun gen")
+        {
+            txIface, rxIface, txNs, rxNs, txCpu, rxCpu, driver, rxDriver, rxIp, size, duration, loss, resolution, maxRate, maxTrials, json,
+        };
+        gen.AddTo(command, dstRequired: true);
+        command.SetAction(r =>
+        {
+            string Cpu(int? cpu) => cpu?.ToString(CultureInfo.InvariantCulture)!;
+            var tx = r.GetValue(driver);
+            return RunRfc2544(r.GetValue(txIface)!, r.GetValue(rxIface)!, r.GetValue(txNs), r.GetValue(rxNs), Cpu(r.GetValue(txCpu)),
+                Cpu(r.GetValue(rxCpu)), TrafficPorts.Name(tx), TrafficPorts.Name(r.GetValue(rxDriver) ?? tx), r.GetValue(rxIp),
+                r.GetValue(size), r.GetValue(duration), r.GetValue(loss), r.GetValue(resolution), r.GetValue(maxRate), r.GetValue(maxTrials),
+                r.GetValue(json), gen.Forward(r));
+        });
+        return command;
+    }
+
+    public static int RunRfc2544(string txIface, string rxIface, string? txNs, string? rxNs, string? txCpu, string? rxCpu, string driver,
+        string rxDriver, string? rxIp, int size, TimeSpan duration, double loss, double resolution, double maxRate, int maxTrials, bool json,
+        List<string> genArgs)
+    {
+        var runner = new TrialRunner(txIface, rxIface, txNs, rxNs, txCpu, rxCpu, driver, rxDriver, rxIp, size, duration, genArgs);
         Rfc2544Result result;
         try
         {
@@ -151,7 +139,6 @@ public static class BenchCommand
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
-    internal static int Usage(string message) => CliErrors.Usage("bench", message, UsageText);
 
     /// <summary>One trial = one sink process and one generator process.</summary>
     private sealed class TrialRunner(string txIface, string rxIface, string? txNs, string? rxNs, string? txCpu, string? rxCpu,

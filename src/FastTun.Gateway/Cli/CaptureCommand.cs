@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 
@@ -12,31 +13,33 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class CaptureCommand
 {
-    public const string UsageText = "usage: fasttun capture --point rx|tx|drop|decap|encap [--iface NAME] [--count N] [--duration S] -w FILE.pcapng [--control-socket PATH]";
-
-    public static int Run(ReadOnlySpan<string> args, TextWriter output, TextWriter error)
+    public static Command Build()
     {
-        var parsed = ClientArgs.Parse(args, ["--point", "--iface", "--count", "--duration", "-w", "--write"], [], out string? problem);
-        if (parsed is null || parsed.Words.Count > 0) return Usage(error, problem ?? $"unexpected '{parsed!.Words[0]}'");
-        if (!parsed.Options.TryGetValue("--point", out var point)) return Usage(error, "--point is required");
-        string? file = parsed.Options.GetValueOrDefault("-w") ?? parsed.Options.GetValueOrDefault("--write");
-        if (file is null) return Usage(error, "-w FILE is required");
-        var request = new JsonObject { ["cmd"] = "capture", ["point"] = point };
-        if (parsed.Options.TryGetValue("--iface", out var iface)) request["iface"] = iface;
-        if (parsed.Options.TryGetValue("--count", out var c))
-        {
-            if (!long.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out long count) || count < 1) return Usage(error, "--count wants a number ≥ 1");
-            request["count"] = count;
-        }
-        if (parsed.Options.TryGetValue("--duration", out var d))
-        {
-            if (!double.TryParse(d, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || seconds <= 0) return Usage(error, "--duration wants seconds > 0");
-            request["duration"] = seconds;
-        }
+        var point = new Option<string>("--point") { Description = "where to capture", HelpName = "POINT", Required = true };
+        point.AcceptOnlyFromAmong("rx", "tx", "drop", "decap", "encap");
+        var iface = new Option<string?>("--iface") { Description = "only frames of this interface", HelpName = "NAME" };
+        var count = CliOptions.Int("--count", "stop after N frames", 1, int.MaxValue, 0);
+        var duration = CliOptions.Number("--duration", "stop after SECONDS", "SECONDS", 0, 86400, true, 0);
+        var write = new Option<string>("--write", "-w") { Description = "pcapng file to write ('-' for stdout)", HelpName = "FILE", Required = true };
+        var json = CliOptions.Json("print the closing summary as JSON");
+        var socket = CliOptions.ControlSocket();
+        var command = new Command("capture", "live capture at a processing point of the running gateway, written as pcapng; " +
+            "drops carry their reason; ends after --count, --duration or Ctrl-C") { point, iface, count, duration, write, json, socket };
+        command.SetAction(r => Run(r.GetValue(point)!, r.GetValue(iface), r.GetValue(count), r.GetValue(duration), r.GetValue(write)!,
+            r.GetValue(json), r.GetValue(socket)!, r.Out(), r.Err()));
+        return command;
+    }
 
+    public static int Run(string point, string? iface, long count, double duration, string file, bool json, string socketPath,
+        TextWriter output, TextWriter error)
+    {
+        var request = new JsonObject { ["cmd"] = "capture", ["point"] = point };
+        if (iface is not null) request["iface"] = iface;
+        if (count > 0) request["count"] = count;
+        if (duration > 0) request["duration"] = duration;
         try
         {
-            using var client = ControlClient.Connect(parsed.SocketPath);
+            using var client = ControlClient.Connect(socketPath);
             client.Request(request); // the ok line; pcapng follows
             using var sink = file == "-" ? Console.OpenStandardOutput() : new FileStream(file, FileMode.Create, FileAccess.Write);
             ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -61,8 +64,12 @@ public static class CaptureCommand
                 Console.CancelKeyPress -= onCancel;
             }
             var where = file == "-" ? error : output;
-            where.WriteLine($"{summary.Packets} frame(s) captured at {point}{(iface is null ? "" : $" on {iface}")}, " +
-                $"{summary.Lost} lost to full capture rings{(file == "-" ? "" : $", written to {file}")}");
+            if (json)
+                where.WriteLine(new JsonObject { ["point"] = point, ["iface"] = iface, ["captured"] = summary.Packets, ["lost"] = summary.Lost,
+                    ["file"] = file }.ToJsonString());
+            else
+                where.WriteLine($"{summary.Packets} frame(s) captured at {point}{(iface is null ? "" : $" on {iface}")}, " +
+                    $"{summary.Lost} lost to full capture rings{(file == "-" ? "" : $", written to {file}")}");
             return CommandLine.ExitOk;
         }
         catch (ControlClientException e)
@@ -75,13 +82,6 @@ public static class CaptureCommand
             error.WriteLine($"fasttun capture: {e.Message}");
             return CommandLine.ExitError;
         }
-    }
-
-    private static int Usage(TextWriter error, string message)
-    {
-        error.WriteLine($"fasttun capture: {message}");
-        error.WriteLine(UsageText);
-        return CommandLine.ExitUsage;
     }
 
     /// <summary>Counts Enhanced Packet Blocks and reads isb_osdrop from the streamed pcapng (little-endian, as

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -16,34 +17,53 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class ChangeCommands
 {
-    public const string UsageText = """
-        usage: fasttun route add PREFIX via NEXTHOP | route del PREFIX
-               fasttun neighbor add IP mac MAC [dev NAME] | neighbor del IP [dev NAME]
-               fasttun tunnel set NAME [ttl N|inherit] [tos XX|inherit] [key K] [pmtu-discovery on|off]
-               fasttun reload
-               (all take --control-socket PATH and --json)
-        """;
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static int Run(string command, ReadOnlySpan<string> args, TextWriter output, TextWriter error)
+    private delegate string? RequestBuilder(List<string> words, out JsonObject request);
+
+    public static IEnumerable<Command> Build()
     {
-        var parsed = ClientArgs.Parse(args, [], [], out string? problem);
-        if (parsed is null) return Usage(error, command, problem!);
-        JsonObject request;
-        string? usage = command switch
+        yield return Change("route", "add|del", "add PREFIX via NEXTHOP | del PREFIX: add or delete a route on the running gateway", RouteRequest);
+        var neighbor = Change("neighbor", "add|del", "add IP mac MAC [dev NAME] | del IP [dev NAME]: add or delete a static neighbor", NeighborRequest);
+        neighbor.Aliases.Add("neighbour");
+        yield return neighbor;
+        yield return Change("tunnel", "set", "set NAME [ttl N|inherit] [tos XX|inherit] [key K] [pmtu-discovery on|off]: change a " +
+            "tunnel's parameters on the running gateway", TunnelRequest);
+        yield return Change("reload", null, "re-read the configuration file (as SIGHUP); prints the error if refused", ReloadRequest);
+    }
+
+    private static Command Change(string name, string? words, string description, RequestBuilder build)
+    {
+        var socket = CliOptions.ControlSocket();
+        var json = CliOptions.Json("print the gateway's JSON answer instead of the confirmation line");
+        var command = new Command(name, description) { json, socket };
+        Argument<string[]>? argument = null;
+        if (words is not null)
         {
-            "route" => RouteRequest(parsed.Words, out request),
-            "neighbor" or "neighbour" => NeighborRequest(parsed.Words, out request),
-            "tunnel" => TunnelRequest(parsed.Words, out request),
-            "reload" => ReloadRequest(parsed.Words, out request),
-            _ => throw new ArgumentOutOfRangeException(nameof(command)),
-        };
-        if (usage is not null) return Usage(error, command, usage);
+            argument = CliOptions.Words(words, description, w => build([.. w], out _));
+            command.Arguments.Add(argument);
+        }
+        command.SetAction(r =>
+        {
+            List<string> w = argument is null ? [] : [.. r.GetValue(argument) ?? []];
+            string? problem = build(w, out var request);
+            if (problem is not null) // an argument-less command (reload) checks here; the others were checked while parsing
+            {
+                r.Err().WriteLine($"fasttun {name}: {problem}");
+                return CommandLine.ExitUsage;
+            }
+            return Send(name, request, r.GetValue(socket)!, r.GetValue(json), r.Out(), r.Err());
+        });
+        return command;
+    }
+
+    private static int Send(string command, JsonObject request, string socketPath, bool json, TextWriter output, TextWriter error)
+    {
         try
         {
-            using var client = ControlClient.Connect(parsed.SocketPath);
+            using var client = ControlClient.Connect(socketPath);
             var data = client.Request(request);
-            if (parsed.Json) output.WriteLine(data?.ToJsonString(Indented) ?? "null");
+            if (json) output.WriteLine(data?.ToJsonString(Indented) ?? "null");
             else output.WriteLine(Confirm(request, data));
             return CommandLine.ExitOk;
         }
@@ -54,16 +74,11 @@ public static class ChangeCommands
         }
     }
 
-    private static int Usage(TextWriter error, string command, string message)
-    {
-        error.WriteLine($"fasttun {command}: {message}");
-        error.Write(UsageText);
-        return CommandLine.ExitUsage;
-    }
-
     private static string? RouteRequest(List<string> w, out JsonObject request)
     {
         request = new JsonObject { ["cmd"] = "route" };
+        if (w.Count >= 2 && !IsPrefix(w[1])) return $"'{w[1]}' is not a prefix A.B.C.D/LEN";
+        if (w.Count == 4 && w[2] == "via" && !FastTun.Packets.Headers.Ipv4Address.TryParse(w[3], out _)) return $"'{w[3]}' is not an IPv4 address";
         if (w.Count == 4 && w[0] == "add" && w[2] == "via")
         {
             request["op"] = "add";
@@ -90,6 +105,7 @@ public static class ChangeCommands
     {
         request = new JsonObject { ["cmd"] = "neighbor" };
         if (w.Count < 2 || w[0] is not ("add" or "del" or "delete")) return "expected: neighbor add IP mac MAC [dev NAME], or neighbor del IP [dev NAME]";
+        if (!FastTun.Packets.Headers.Ipv4Address.TryParse(w[1], out _)) return $"'{w[1]}' is not an IPv4 address";
         request["op"] = w[0] == "add" ? "add" : "del";
         request["ip"] = w[1];
         for (int i = 2; i < w.Count; i += 2)
@@ -104,6 +120,14 @@ public static class ChangeCommands
         }
         if (w[0] == "add" && request["mac"] is null) return "neighbor add needs mac MAC";
         return null;
+    }
+
+    private static bool IsPrefix(string text)
+    {
+        int slash = text.IndexOf('/');
+        return slash > 0 && FastTun.Packets.Headers.Ipv4Address.TryParse(text.AsSpan(0, slash), out _)
+            && int.TryParse(text.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int length)
+            && length <= 32;
     }
 
     private static string? TunnelRequest(List<string> w, out JsonObject request)

@@ -2,7 +2,9 @@ using FastTun.Packets.Headers;
 using System.Globalization;
 using System.Text;
 using FastTun.Gateway.Config;
+using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastTun.Gateway.Cli;
 
@@ -12,57 +14,40 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class CheckCommand
 {
-    public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr, ILoggerFactory? loggerFactory = null)
+    /// <summary>The <c>check</c> command. <paramref name="loggerFactory"/> replaces the console loggers (tests).</summary>
+    public static Command Build(ILoggerFactory? loggerFactory = null)
     {
-        string? path = null;
-        ConfigFormat? format = null;
-        var level = LogLevel.Information;
-        for (int i = 0; i < args.Length; i++)
+        var config = CliOptions.ConfigFile();
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "log what the loader does (ignored lines, warnings) on stderr" };
+        var level = CliOptions.LogLevelOption("log level on stderr (default: none; --verbose is information)");
+        var json = CliOptions.Json("print the result as JSON (valid or not) instead of the report");
+        var format = CliOptions.ConfigFormatOption();
+        var command = new Command("check", "validate a configuration and print what fasttun run would build: interfaces, " +
+            "tunnels, routes, neighbors; quiet on stderr unless --verbose or --log-level; exit 0 valid, 1 invalid, 2 usage")
         {
-            string a = args[i];
-            string? value = null;
-            int eq = a.IndexOf('=');
-            if (a.StartsWith("--", StringComparison.Ordinal) && eq > 0) (a, value) = (a[..eq], a[(eq + 1)..]);
-            switch (a)
-            {
-                case "--config" or "-c" or "--log-level" or "--format":
-                    if (value is null)
-                    {
-                        if (i + 1 >= args.Length) return Usage(stderr, $"{a} needs a value");
-                        value = args[++i];
-                    }
-                    if (a == "--log-level")
-                    {
-                        if (!Logging.TryParseLevel(value, out level)) return Usage(stderr, $"unknown log level '{value}'");
-                    }
-                    else if (a == "--format")
-                    {
-                        if (!ConfigFormats.TryParse(value, out var known)) return Usage(stderr, $"--format wants set, boot or iproute2, not '{value}'");
-                        format = known;
-                    }
-                    else path = value;
-                    break;
-                case "-h" or "--help":
-                    stdout.Write(CommandLine.Usage);
-                    return CommandLine.ExitOk;
-                default:
-                    return Usage(stderr, $"unknown argument '{args[i]}'");
-            }
-        }
-        if (string.IsNullOrEmpty(path)) return Usage(stderr, "missing --config FILE");
-        ConfigFormat? inputFormat = format;
-        if (Directory.Exists(path)) return Usage(stderr, $"'{path}' is a directory, not a configuration file");
-        if (!File.Exists(path)) return Usage(stderr, $"configuration file '{path}' not found");
+            config, format, verbose, level, json,
+        };
+        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(format), r.GetValue(level) ?? (r.GetValue(verbose) ? LogLevel.Information : LogLevel.None),
+            r.GetValue(json), r.Out(), r.Err(), loggerFactory));
+        return command;
+    }
 
+    /// <summary>Parses <c>check</c>'s arguments (without the word check) and runs it; for tests.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, ILoggerFactory? loggerFactory = null) =>
+        CommandLine.Run(CommandLine.Single(Build(loggerFactory)), ["check", .. args], stdout, stderr);
+
+    public static int Run(string path, ConfigFormat? format, LogLevel level, bool json, TextWriter stdout, TextWriter stderr,
+        ILoggerFactory? loggerFactory)
+    {
         // The factory is disposed before anything is printed, which flushes the console logger's queue:
         // the log lines (ignored lines, warnings) then come before the report or the error list.
-        ILoggerFactory factory = loggerFactory ?? Logging.CreateFactory(level);
+        ILoggerFactory factory = loggerFactory ?? (level == LogLevel.None ? NullLoggerFactory.Instance : Logging.CreateFactory(level));
         GatewayConfig? config = null;
         IReadOnlyList<ConfigDiagnostic>? errors = null;
         string? readError = null;
         try
         {
-            config = GatewayConfig.Load(path, factory.CreateLogger("fasttun.config"), inputFormat);
+            config = GatewayConfig.Load(path, factory.CreateLogger("fasttun.config"), format);
         }
         catch (ConfigException e)
         {
@@ -76,22 +61,21 @@ public static class CheckCommand
         {
             if (loggerFactory is null) factory.Dispose();
         }
-        if (readError is not null) return Usage(stderr, $"cannot read '{path}': {readError}");
+        if (readError is not null)
+        {
+            stderr.WriteLine($"fasttun check: cannot read '{path}': {readError}");
+            return CommandLine.ExitUsage;
+        }
         if (errors is not null)
         {
+            if (json) stdout.WriteLine(CheckJson.Invalid(path, errors));
             stderr.WriteLine($"fasttun check: {path} is invalid ({errors.Count} error{(errors.Count == 1 ? "" : "s")}):");
             foreach (var error in errors) stderr.WriteLine($"  {error}");
             return CommandLine.ExitError;
         }
-        stdout.Write(Describe(config!));
+        if (json) stdout.WriteLine(CheckJson.Valid(config!));
+        else stdout.Write(Describe(config!));
         return CommandLine.ExitOk;
-    }
-
-    private static int Usage(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"fasttun check: {message}");
-        stderr.WriteLine("usage: fasttun check --config FILE [--format set|boot|iproute2] [--log-level LEVEL]");
-        return CommandLine.ExitUsage;
     }
 
     /// <summary>The report <c>check</c> prints; routes and tunnels are shown as ip route / ip tunnel would show them.</summary>

@@ -1,16 +1,9 @@
 namespace FastTun.Gateway.Cli;
 
-/// <summary>The two ways a sub-command ends in error, worded alike for every command:
-/// a usage error (exit 2, message then the usage text) and a run-time failure (exit 1, message).</summary>
+/// <summary>A run-time failure (exit 1), worded like every other command's: <c>fasttun CMD: message</c> on stderr.
+/// Usage errors never reach a command body: System.CommandLine reports them while parsing (exit 2).</summary>
 internal static class CliErrors
 {
-    public static int Usage(string command, string message, string usageText)
-    {
-        Console.Error.WriteLine($"fasttun {command}: {message}");
-        Console.Error.Write(usageText);
-        return CommandLine.ExitUsage;
-    }
-
     public static int Fail(string command, string message)
     {
         Console.Error.WriteLine($"fasttun {command}: {message}");

@@ -1,8 +1,16 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using System.Reflection;
 
 namespace FastTun.Gateway.Cli;
 
-/// <summary>Entry point of the <c>fasttun</c> executable: dispatches the sub-command.</summary>
+/// <summary>
+/// Entry point of the <c>fasttun</c> executable: one System.CommandLine tree for every command, so each has
+/// <c>--help</c>, values are validated while parsing (before a command body touches a socket or interface),
+/// and errors look the same everywhere: <c>fasttun CMD: message</c> on stderr, then a hint; exit 2 for a
+/// usage error, 1 for a run-time failure, 0 for success.
+/// </summary>
 public static class CommandLine
 {
     public const int ExitOk = 0;
@@ -10,53 +18,11 @@ public static class CommandLine
     public const int ExitUsage = 2;
 
     public static string Version =>
-        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? typeof(CommandLine).Assembly.GetName().Version?.ToString() ?? "unknown";
 
-    public const string Usage = """
-        fasttun — userspace IPIP/GRE gateway
-
-        Usage:
-          fasttun run --config FILE [--format set|boot|iproute2] [--control-socket PATH] [--metrics 127.0.0.1:9464] [--log-level LEVEL]
-                                     own the configured interfaces and forward; SIGHUP reloads,
-                                     SIGINT/SIGTERM stop cleanly (XDP programs detached); --metrics
-                                     serves Prometheus text on GET /metrics (loopback only)
-          fasttun check --config FILE [--format set|boot|iproute2] [--log-level LEVEL]
-                                     validate a configuration and print what it would build:
-                                     interfaces, tunnels, routes; exit 0 valid, 1 invalid, 2 usage
-          fasttun diff A.pcapng B.pcapng [--ignore FIELD,...] [--json]
-                                     compare two captures field by field (a Linux tunnel's and
-                                     FastTun's); exit 0 same, 1 different (fasttun diff --help)
-          fasttun gen --iface X --dst IP[:PORT] [--size N] [--rate PPS|max] [--flows N] [--duration S] ...
-                                     UDP test traffic with sequence numbers and timestamps over af_xdp or
-                                     af_packet, optionally in IPIP/GRE/VXLAN (fasttun gen --help)
-          fasttun sink --iface X [--duration S] [--ip A] [--json]
-                                     count test traffic: rate, loss, reordering, duplicates, latency
-          fasttun bench rfc2544 --tx-iface X --rx-iface Y --size S --duration S [--loss 0] ...
-                                     binary search for the highest zero-loss rate (fasttun bench --help)
-          fasttun bench worker --mode ipip|gre|decap|forward [--routes N] [--frame 64|1500] [--json]
-                                     the worker loop over in-memory zero-copy NIC queues: ns/packet on one core
-
-        Talking to a running gateway (root only; socket from --control-socket PATH, default
-        /run/fasttun/fasttun.sock, or 'set fasttun control-socket PATH' on the gateway's side):
-          fasttun show interfaces|tunnels|routes|neighbors|stats [--json]
-          fasttun stats [--watch [--interval S] [--count N]] [--json]
-                                     counters; --watch refreshes pps/bps rates until Ctrl-C
-          fasttun route add PREFIX via NEXTHOP | route del PREFIX
-          fasttun neighbor add IP mac MAC [dev NAME] | neighbor del IP [dev NAME]
-          fasttun tunnel set NAME [ttl N|inherit] [tos XX|inherit] [key K] [pmtu-discovery on|off]
-          fasttun config show [--format set|boot|iproute2] [--config FILE]
-                                     print the running (or a given) configuration as VyOS set lines,
-                                     VyOS config.boot or iproute2 commands; each loads back unchanged
-          fasttun reload             re-read the configuration file (as SIGHUP); prints the error if refused
-          fasttun capture --point rx|tx|drop|decap|encap [--iface NAME] [--count N] [--duration S]
-                          -w FILE.pcapng
-                                     live capture at a processing point; drops carry their reason
-        Runtime changes (route, neighbor, tunnel set) override the file until restart and survive reloads.
-
-          fasttun --help             show this help
-          fasttun --version          show the version
-
+    /// <summary>Printed after the root's --help: the configuration syntax (also in the installed man page).</summary>
+    public const string ConfigurationHelp = """
         Configuration: VyOS 1.2 'set' lines (show configuration commands), VyOS config.boot (braces),
         or iproute2 commands (ip tunnel add ... mode ipip|gre, ip addr add, ip link set, ip route add);
         the format is detected from the content, or named with --format. Set lines, for example
@@ -79,48 +45,109 @@ public static class CommandLine
           set fasttun neighbor 10.1.5.10 mac aa:bb:cc:dd:ee:ff   (and: neighbor A interface NAME)
         'system ...', duplex, speed, smp-affinity and 'interfaces loopback lo' are accepted and ignored.
 
+        Talking to a running gateway needs root (the control socket is mode 0600); its path comes from
+        --control-socket PATH, default /run/fasttun/fasttun.sock. Runtime changes (route, neighbor, tunnel set)
+        override the file until restart and survive reloads.
+
+        Exit status: 0 success, 1 failure, 2 usage error.
+
         """;
 
-    public static int Run(string[] args)
+    /// <summary>Every top-level command, by name, built on demand.</summary>
+    private static readonly (string Name, Func<IEnumerable<Command>> Build)[] Commands =
+    [
+        ("run", () => [RunCommand.Build()]),
+        ("check", () => [CheckCommand.Build()]),
+        ("show", () => [ShowCommand.Build()]),
+        ("stats", () => [ShowCommand.BuildStats("stats")]),
+        ("route neighbor neighbour tunnel reload", ChangeCommands.Build),
+        ("capture", () => [CaptureCommand.Build()]),
+        ("config", () => [ConfigCommand.Build()]),
+        ("diff", () => [DiffCommand.Build()]),
+        ("gen", () => [GenCommand.Build()]),
+        ("sink", () => [SinkCommand.Build()]),
+        ("bench", () => [BenchCommand.Build()]),
+        ("completion", () => [CompletionCommand.Build()]),
+    ];
+
+    /// <summary>Builds the command tree: all of it, or with <paramref name="first"/> naming a command, only that
+    /// command (a short command such as show stats then skips building, and JIT-compiling, every other
+    /// command's options; an unknown word gets the whole tree and its error).</summary>
+    public static RootCommand Build(string? first = null)
     {
-        if (args.Length == 0)
+        var root = new RootCommand("fasttun — userspace IPIP/GRE gateway (AF_XDP / AF_PACKET)");
+        bool one = first is not null && Commands.Any(c => c.Name.Split(' ').Contains(first));
+        foreach (var (name, build) in Commands)
+            if (!one || name.Split(' ').Contains(first))
+                foreach (var command in build()) root.Subcommands.Add(command);
+        foreach (var option in root.Options)
         {
-            Console.Error.Write(Usage);
+            if (option is VersionOption) option.Action = new VersionAction();
+            if (option is HelpOption help && help.Action is HelpAction defaultHelp)
+            {
+                defaultHelp.MaxWidth = 110; // the same layout on a terminal, in a pipe and in the man page
+                help.Action = new RootHelpAction(defaultHelp);
+            }
+        }
+        root.SetAction(result =>
+        {
+            result.Err().WriteLine("fasttun: which command? (fasttun --help lists them)");
+            return ExitUsage;
+        });
+        return root;
+    }
+
+    public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        Run(Build(args.Length > 0 ? args[0] : null), args, output, error);
+
+    /// <summary>A root holding one command, so a test can parse and run that command alone.</summary>
+    public static RootCommand Single(Command command)
+    {
+        var root = new RootCommand("fasttun") { command };
+        return root;
+    }
+
+    public static int Run(RootCommand root, string[] args, TextWriter output, TextWriter error)
+    {
+        var result = root.Parse(args);
+        var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        if (result.Errors.Count > 0 && result.Action is not CommandLineAction { ClearsParseErrors: true })
+        {
+            string path = result.CommandPath();
+            string prefix = path.Length == 0 ? "fasttun" : $"fasttun {path}";
+            foreach (var e in result.Errors) error.WriteLine($"{prefix}: {Reword(e.Message)}");
+            error.WriteLine($"see '{prefix} --help'");
             return ExitUsage;
         }
-        switch (args[0])
+        return result.Invoke(invocation);
+    }
+
+    /// <summary>System.CommandLine's own messages, in FastTun's words where they differ.</summary>
+    private static string Reword(string message) =>
+        message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal)
+            ? "unknown command or argument" + message["Unrecognized command or argument".Length..]
+            : message;
+
+    private sealed class VersionAction : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
         {
-            case "-h" or "--help" or "help":
-                Console.Out.Write(Usage);
-                return ExitOk;
-            case "run":
-                return RunCommand.Run(args.AsSpan(1));
-            case "check":
-                return CheckCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
-            case "show":
-                return ShowCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
-            case "stats":
-                return ShowCommand.Run(["stats", .. args.AsSpan(1)], Console.Out, Console.Error);
-            case "route" or "neighbor" or "neighbour" or "tunnel" or "reload":
-                return ChangeCommands.Run(args[0], args.AsSpan(1), Console.Out, Console.Error);
-            case "capture":
-                return CaptureCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
-            case "config":
-                return ConfigCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
-            case "diff":
-                return DiffCommand.Run(args.AsSpan(1), Console.Out, Console.Error);
-            case "gen":
-                return GenCommand.Run(args.AsSpan(1));
-            case "sink":
-                return SinkCommand.Run(args.AsSpan(1));
-            case "bench":
-                return BenchCommand.Run(args.AsSpan(1));
-            case "-V" or "--version" or "version":
-                Console.Out.WriteLine($"fasttun {Version}");
-                return ExitOk;
-            default:
-                Console.Error.WriteLine($"fasttun: unknown command '{args[0]}' (see fasttun --help)");
-                return ExitUsage;
+            parseResult.Out().WriteLine($"fasttun {Version}");
+            return ExitOk;
+        }
+    }
+
+    private sealed class RootHelpAction(HelpAction inner) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            int code = inner.Invoke(parseResult);
+            if (parseResult.CommandResult.Parent is null) parseResult.Out().Write(ConfigurationHelp);
+            return code;
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using FastTun.Gateway.Config;
 using Microsoft.Extensions.Logging;
@@ -12,39 +13,57 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class ConfigCommand
 {
-    public const string UsageText = "usage: fasttun config show [--format set|boot|iproute2] [--config FILE [--input-format set|boot|iproute2]] [--control-socket PATH]";
-
-    public static int Run(ReadOnlySpan<string> args, TextWriter output, TextWriter error)
+    public static Command Build()
     {
-        var parsed = ClientArgs.Parse(args, ["--format", "--config", "-c", "--input-format"], [], out string? problem);
-        if (parsed is null || parsed.Words.Count != 1 || parsed.Words[0] != "show") return Usage(error, problem ?? "config what? (show)");
-        var format = ConfigFormat.Set;
-        if (parsed.Options.TryGetValue("--format", out string? f) && !ConfigFormats.TryParse(f!, out format))
-            return Usage(error, $"unknown format '{f}' (set, boot or iproute2)");
-        ConfigFormat? input = null;
-        if (parsed.Options.TryGetValue("--input-format", out string? i))
+        var format = CliOptions.Completing(CliOptions.Validated("--format", "the form to print", "set|boot|iproute2",
+            (string t, out ConfigFormat f) => ConfigFormats.TryParse(t, out f), "set, boot or iproute2", ConfigFormat.Set), "set", "boot", "iproute2");
+        var file = new Option<string?>("--config", "-c") { Description = "print this file instead of the running configuration", HelpName = "FILE" };
+        file.Validators.Add(r =>
         {
-            if (!ConfigFormats.TryParse(i!, out var known)) return Usage(error, $"unknown input format '{i}' (set, boot or iproute2)");
-            input = known;
-        }
-        string? path = parsed.Options.GetValueOrDefault("--config") ?? parsed.Options.GetValueOrDefault("-c");
+            string? path = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (path is not null && !File.Exists(path)) r.AddError($"--config: configuration file '{path}' not found");
+        });
+        var input = CliOptions.Completing(CliOptions.Optional("--input-format", "the file's form (default: detected from its content)",
+            "set|boot|iproute2", (string t, out ConfigFormat f) => ConfigFormats.TryParse(t, out f), "set, boot or iproute2"), "set", "boot", "iproute2");
+        var socket = CliOptions.ControlSocket();
+        var show = new Command("show", "print the running (or a given) configuration as VyOS set lines, VyOS config.boot or " +
+            "iproute2 commands; each loads back unchanged") { format, file, input, socket };
+        show.Validators.Add(r =>
+        {
+            if (r.GetResult(input) is not null && r.GetResult(file) is null) r.AddError("--input-format goes with --config FILE");
+        });
+        show.SetAction(r => Show(r.GetValue(format), r.GetValue(file), r.GetValue(input), r.GetValue(socket)!, r.Out(), r.Err()));
+        var config = new Command("config", "configuration in other forms") { show };
+        config.SetAction(r =>
+        {
+            r.Err().WriteLine("fasttun config: config what? (show)");
+            r.Err().WriteLine("see 'fasttun config --help'");
+            return CommandLine.ExitUsage;
+        });
+        return config;
+    }
+
+    /// <summary>Parses <c>config</c>'s arguments (without the word config) and runs it; for tests.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        CommandLine.Run(CommandLine.Single(Build()), ["config", .. args], output, error);
+
+    public static int Show(ConfigFormat format, string? path, ConfigFormat? input, string socketPath, TextWriter output, TextWriter error)
+    {
         if (path is null)
         {
-            if (input is not null) return Usage(error, "--input-format goes with --config FILE");
             try
             {
-                using var client = ControlClient.Connect(parsed.SocketPath);
+                using var client = ControlClient.Connect(socketPath);
                 var data = client.Request(new JsonObject { ["cmd"] = "config", ["format"] = ConfigFormats.Name(format) });
                 output.Write(data?["text"]?.GetValue<string>() ?? throw new ControlClientException("the gateway answered without a configuration"));
                 return CommandLine.ExitOk;
             }
             catch (ControlClientException e)
             {
-                error.WriteLine($"fasttun: {e.Message}");
+                error.WriteLine($"fasttun config show: {e.Message}");
                 return CommandLine.ExitError;
             }
         }
-        if (!File.Exists(path)) return Usage(error, $"configuration file '{path}' not found");
         using var loggers = Logging.CreateFactory(LogLevel.Warning);
         try
         {
@@ -54,21 +73,14 @@ public static class ConfigCommand
         }
         catch (ConfigException e)
         {
-            error.WriteLine($"fasttun: {path} is invalid:");
+            error.WriteLine($"fasttun config show: {path} is invalid:");
             foreach (var d in e.Errors) error.WriteLine(d.ToString());
             return CommandLine.ExitError;
         }
         catch (IOException e)
         {
-            error.WriteLine($"fasttun: cannot read {path}: {e.Message}");
+            error.WriteLine($"fasttun config show: cannot read {path}: {e.Message}");
             return CommandLine.ExitError;
         }
-    }
-
-    private static int Usage(TextWriter error, string message)
-    {
-        error.WriteLine($"fasttun config: {message}");
-        error.WriteLine(UsageText);
-        return CommandLine.ExitUsage;
     }
 }

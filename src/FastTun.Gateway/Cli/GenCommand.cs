@@ -1,6 +1,6 @@
-using System.Globalization;
+using System.CommandLine;
 using System.Runtime.InteropServices;
-using FastTun.Gateway.Traffic;
+using FastTun.Traffic;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Netlink;
 using FastTun.Linux.Ports;
@@ -14,69 +14,99 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class GenCommand
 {
-    public const string UsageText = """
-        Usage: fasttun gen --iface X --dst IP[:PORT] [--src IP] [--via IP] [--dst-mac MAC] [--src-mac MAC]
-                           [--size 64..9000] [--rate PPS|max] [--flows N] [--duration S] [--batch N]
-                           [--driver af_xdp|af_packet] [--queue Q] [--json]
-                           [--encap ipip|gre|vxlan --outer-src A --outer-dst B [--key K] [--csum] [--seq]
-                            [--vni N] [--inner-dst-mac MAC]]
-
-        """;
-
-    public static int Run(ReadOnlySpan<string> args)
+    public static Command Build()
     {
-        string? iface = null;
-        uint dst = 0, src = 0, via = 0, outerSrc = 0, outerDst = 0;
-        ushort dstPort = 9;
-        byte[]? dstMac = null, srcMac = null, innerDstMac = null;
-        int size = 64, flows = 1, queue = 0, batch = 64;
-        uint vni = 42;
-        uint? key = null;
-        bool csum = false, seq = false, json = false;
-        double rate = 0;
-        var duration = TimeSpan.FromSeconds(5);
-        var driver = TrafficDriver.AfXdp;
-        var encap = TrafficEncap.None;
-        for (int i = 0; i < args.Length; i++)
+        var o = new GenOptions();
+        var iface = new Option<string>("--iface") { Description = "interface to send on", HelpName = "NAME", Required = true };
+        var size = GenOptions.Size();
+        var rate = CliOptions.Validated("--rate", "packets per second (k/M suffix) or max", "PPS|max", TrafficArgs.TryRate,
+            "a rate > 0 (k or M suffix) or max", 0.0);
+        var duration = CliOptions.Seconds("--duration", "how long to send", TimeSpan.FromSeconds(5));
+        var driver = GenOptions.Driver();
+        var json = CliOptions.Json("print the summary as JSON");
+        var command = new Command("gen", "UDP test traffic with sequence numbers and timestamps over af_xdp or af_packet, " +
+            "optionally inside IPIP, GRE or VXLAN, for a bounded duration; prints a summary") { iface, size, rate, duration, driver, json };
+        o.AddTo(command, dstRequired: true);
+        command.SetAction(r =>
         {
-            string a = args[i];
-            string? v = i + 1 < args.Length ? args[i + 1] : null;
-            bool ok = true;
-            switch (a)
+            var dst = r.GetValue(o.Dst)!.Value;
+            return Run(new GenSettings
             {
-                case "--iface" when v is not null: iface = v; i++; break;
-                case "--dst" when v is not null: ok = TrafficArgs.TryEndpoint(v, out dst, out ushort? p); if (p is ushort pp) dstPort = pp; i++; break;
-                case "--src" when v is not null: ok = TrafficArgs.TryEndpoint(v, out src, out _); i++; break;
-                case "--via" when v is not null: ok = TrafficArgs.TryEndpoint(v, out via, out _); i++; break;
-                case "--dst-mac" when v is not null: ok = TrafficArgs.TryMac(v, out var m1); dstMac = m1; i++; break;
-                case "--src-mac" when v is not null: ok = TrafficArgs.TryMac(v, out var m2); srcMac = m2; i++; break;
-                case "--inner-dst-mac" when v is not null: ok = TrafficArgs.TryMac(v, out var m3); innerDstMac = m3; i++; break;
-                case "--size" when v is not null: ok = TrafficArgs.TryInt(v, TrafficSpec.MinSize, TrafficSpec.MaxSize, out size); i++; break;
-                case "--rate" when v is not null: ok = TrafficArgs.TryRate(v, out rate); i++; break;
-                case "--flows" when v is not null: ok = TrafficArgs.TryInt(v, 1, 65536, out flows); i++; break;
-                case "--duration" when v is not null: ok = TrafficArgs.TrySeconds(v, out duration); i++; break;
-                case "--batch" when v is not null: ok = TrafficArgs.TryInt(v, 1, 256, out batch); i++; break;
-                case "--queue" when v is not null: ok = TrafficArgs.TryInt(v, 0, 1023, out queue); i++; break;
-                case "--driver" when v is not null: ok = TrafficPorts.TryParseDriver(v, out driver); i++; break;
-                case "--encap" when v is not null:
-                    ok = TryEncap(v, out encap); i++; break;
-                case "--outer-src" when v is not null: ok = TrafficArgs.TryEndpoint(v, out outerSrc, out _); i++; break;
-                case "--outer-dst" when v is not null: ok = TrafficArgs.TryEndpoint(v, out outerDst, out _); i++; break;
-                case "--key" when v is not null: ok = uint.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out uint k); key = k; i++; break;
-                case "--vni" when v is not null: ok = TrafficArgs.TryInt(v, 0, 0xFFFFFF, out int n); vni = (uint)n; i++; break;
-                case "--csum": csum = true; break;
-                case "--seq": seq = true; break;
-                case "--json": json = true; break;
-                case "-h" or "--help": Console.Out.Write(UsageText); return CommandLine.ExitOk;
-                default: return Usage($"unknown or incomplete argument '{a}'");
-            }
-            if (!ok) return Usage($"bad value '{v}' for {a}");
+                Iface = r.GetValue(iface)!,
+                Dst = dst.Address,
+                DstPort = dst.Port ?? 9,
+                Src = r.GetValue(o.Src)?.Address ?? 0,
+                Via = r.GetValue(o.Via)?.Address ?? 0,
+                OuterSrc = r.GetValue(o.OuterSrc)?.Address ?? 0,
+                OuterDst = r.GetValue(o.OuterDst)?.Address ?? 0,
+                DstMac = GenOptions.MacBytes(r.GetValue(o.DstMac)),
+                SrcMac = GenOptions.MacBytes(r.GetValue(o.SrcMac)),
+                InnerDstMac = GenOptions.MacBytes(r.GetValue(o.InnerDstMac)),
+                Size = r.GetValue(size),
+                Flows = r.GetValue(o.Flows),
+                Queue = r.GetValue(o.Queue),
+                Batch = r.GetValue(o.Batch),
+                Vni = (uint)r.GetValue(o.Vni),
+                Key = r.GetValue(o.Key),
+                Csum = r.GetValue(o.Csum),
+                Seq = r.GetValue(o.Seq),
+                Json = r.GetValue(json),
+                Rate = r.GetValue(rate),
+                Duration = r.GetValue(duration),
+                Driver = r.GetValue(driver),
+                Encap = r.GetValue(o.Encap),
+            });
+        });
+        return command;
+    }
+
+    /// <summary>What gen was asked to do, validated by the parser.</summary>
+    public sealed class GenSettings
+    {
+        public required string Iface { get; init; }
+        public uint Dst { get; init; }
+        public ushort DstPort { get; init; } = 9;
+        public uint Src { get; init; }
+        public uint Via { get; init; }
+        public uint OuterSrc { get; init; }
+        public uint OuterDst { get; init; }
+        public byte[]? DstMac { get; init; }
+        public byte[]? SrcMac { get; init; }
+        public byte[]? InnerDstMac { get; init; }
+        public int Size { get; init; } = 64;
+        public int Flows { get; init; } = 1;
+        public int Queue { get; init; }
+        public int Batch { get; init; } = 64;
+        public uint Vni { get; init; } = 42;
+        public uint? Key { get; init; }
+        public bool Csum { get; init; }
+        public bool Seq { get; init; }
+        public bool Json { get; init; }
+        public double Rate { get; init; }
+        public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
+        public TrafficDriver Driver { get; init; } = TrafficDriver.AfXdp;
+        public TrafficEncap Encap { get; init; } = TrafficEncap.None;
+    }
+
+    public static int Run(GenSettings g)
+    {
+        string iface = g.Iface;
+        uint dst = g.Dst, src = g.Src, via = g.Via, outerSrc = g.OuterSrc, outerDst = g.OuterDst;
+        ushort dstPort = g.DstPort;
+        byte[]? dstMac = g.DstMac, srcMac = g.SrcMac, innerDstMac = g.InnerDstMac;
+        int size = g.Size, flows = g.Flows, queue = g.Queue, batch = g.Batch;
+        uint vni = g.Vni;
+        uint? key = g.Key;
+        bool csum = g.Csum, seq = g.Seq, json = g.Json;
+        double rate = g.Rate;
+        var duration = g.Duration;
+        var driver = g.Driver;
+        var encap = g.Encap;
+        if (CommandCapabilities.Check("gen") is { } missing)
+        {
+            Console.Error.WriteLine(missing);
+            return CommandLine.ExitError;
         }
-        if (iface is null) return Usage("missing --iface");
-        if (dst == 0) return Usage("missing --dst");
-        if (encap != TrafficEncap.None && (outerSrc == 0 || outerDst == 0)) return Usage("--encap needs --outer-src and --outer-dst");
-        if (encap != TrafficEncap.Gre && (key.HasValue || csum || seq)) return Usage("--key, --csum and --seq are GRE options");
-        if (Libc.geteuid() != 0) return Fail("fasttun gen needs root (raw sockets, XDP)");
 
         TunnelSettings? tunnel = null;
         if (encap is TrafficEncap.Ipip or TrafficEncap.Gre)
@@ -148,20 +178,6 @@ public static class GenCommand
         }
         return CommandLine.ExitOk;
     }
-
-    private static bool TryEncap(string text, out TrafficEncap encap)
-    {
-        switch (text)
-        {
-            case "none": encap = TrafficEncap.None; return true;
-            case "ipip": encap = TrafficEncap.Ipip; return true;
-            case "gre": encap = TrafficEncap.Gre; return true;
-            case "vxlan": encap = TrafficEncap.Vxlan; return true;
-            default: encap = default; return false;
-        }
-    }
-
-    private static int Usage(string message) => CliErrors.Usage("gen", message, UsageText);
 
     private static int Fail(string message) => CliErrors.Fail("gen", message);
 }

@@ -11,16 +11,25 @@ namespace FastTun.Gateway.Cli;
 public static class Logging
 {
     public static ILoggerFactory CreateFactory(LogLevel minimum = LogLevel.Information) =>
-        LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(minimum)
-            .AddSimpleConsole(options =>
-            {
-                options.SingleLine = true;
-                options.UseUtcTimestamp = true;
-                options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                options.IncludeScopes = false;
-            })
-            .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace));
+        LoggerFactory.Create(builder =>
+        {
+            builder.SetMinimumLevel(minimum);
+            // Under systemd stderr is a journal stream (JOURNAL_STREAM is set): the systemd formatter prefixes each
+            // line with its syslog priority (<3> error, <4> warning, <6> info) for journald, without a timestamp.
+            if (ToJournal) builder.AddSystemdConsole(options => options.IncludeScopes = false);
+            else
+                builder.AddSimpleConsole(options =>
+                {
+                    options.SingleLine = true;
+                    options.UseUtcTimestamp = true;
+                    options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                    options.IncludeScopes = false;
+                });
+            builder.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
+        });
+
+    /// <summary>True when systemd connected stderr to the journal (systemd.exec(5): JOURNAL_STREAM).</summary>
+    public static bool ToJournal => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("JOURNAL_STREAM"));
 
     /// <summary>Parses a --log-level value: trace, debug, information (or info), warning, error, critical, none.</summary>
     public static bool TryParseLevel(string text, out LogLevel level)

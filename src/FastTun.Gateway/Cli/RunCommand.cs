@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using FastTun.Gateway.Config;
 using FastTun.Gateway.Control;
@@ -16,44 +17,41 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class RunCommand
 {
-    public static int Run(ReadOnlySpan<string> args)
+    public static Command Build()
     {
-        string? path = null;
-        ConfigFormat? format = null;
-        string? controlSocket = null;
-        System.Net.IPEndPoint? metrics = null;
-        var level = LogLevel.Information;
-        for (int i = 0; i < args.Length; i++)
+        var config = CliOptions.ConfigFile();
+        var controlSocket = new Option<string?>("--control-socket")
         {
-            switch (args[i])
+            Description = "control socket path (default: the configuration's, else /run/fasttun/fasttun.sock)",
+            HelpName = "PATH",
+        };
+        controlSocket.Validators.Add(CliOptions.CheckSocketPath);
+        var metrics = new Option<System.Net.IPEndPoint?>("--metrics")
+        {
+            Description = "serve Prometheus text on GET /metrics at ADDRESS:PORT (e.g. 127.0.0.1:9464)",
+            HelpName = "ADDRESS:PORT",
+            CustomParser = r =>
             {
-                case "--config" or "-c" when i + 1 < args.Length:
-                    path = args[++i];
-                    break;
-                case "--format" when i + 1 < args.Length:
-                    if (!ConfigFormats.TryParse(args[++i], out var known)) return Usage($"--format wants set, boot or iproute2, not '{args[i]}'");
-                    format = known;
-                    break;
-                case "--control-socket" when i + 1 < args.Length:
-                    controlSocket = args[++i];
-                    break;
-                case "--metrics" when i + 1 < args.Length:
-                    if (!MetricsServer.TryParseEndpoint(args[++i], out var ep)) return Usage($"--metrics wants ADDRESS:PORT (e.g. 127.0.0.1:9464), not '{args[i]}'");
-                    metrics = ep;
-                    break;
-                case "--log-level" when i + 1 < args.Length:
-                    if (!Logging.TryParseLevel(args[++i], out level)) return Usage($"unknown log level '{args[i]}'");
-                    break;
-                case "-h" or "--help":
-                    Console.Out.Write(CommandLine.Usage);
-                    return CommandLine.ExitOk;
-                default:
-                    return Usage($"unknown or incomplete argument '{args[i]}'");
-            }
-        }
-        if (path is null) return Usage("missing --config FILE");
-        if (!File.Exists(path)) return Usage($"configuration file '{path}' not found");
+                string text = r.Tokens[^1].Value;
+                if (MetricsServer.TryParseEndpoint(text, out var ep)) return ep;
+                r.AddError($"--metrics: '{text}' is not ADDRESS:PORT (e.g. 127.0.0.1:9464)");
+                return null;
+            },
+        };
+        var level = CliOptions.LogLevelOption();
+        var format = CliOptions.ConfigFormatOption();
+        var command = new Command("run", "own the configured interfaces and forward; SIGHUP reloads, SIGINT/SIGTERM stop " +
+            "cleanly (XDP programs detached); under systemd (Type=notify) it reports READY, STOPPING and watchdog pings")
+        {
+            config, format, controlSocket, metrics, level,
+        };
+        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(format), r.GetValue(controlSocket), r.GetValue(metrics),
+            r.GetValue(level) ?? LogLevel.Information));
+        return command;
+    }
 
+    public static int Run(string path, ConfigFormat? format, string? controlSocket, System.Net.IPEndPoint? metrics, LogLevel level)
+    {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
         GatewayRuntime runtime;
@@ -66,7 +64,8 @@ public static class RunCommand
             logger.LogError("{Config} is invalid:{NewLine}{Errors}", path, Environment.NewLine, string.Join(Environment.NewLine, e.Errors));
             return CommandLine.ExitError;
         }
-        catch (Exception e) when (e is LinuxException or NetInterfaceException or InvalidOperationException or IOException or DllNotFoundException)
+        catch (Exception e) when (e is LinuxException or NetInterfaceException or InvalidOperationException or IOException or DllNotFoundException
+            or UnauthorizedAccessException)
         {
             logger.LogError("cannot start: {Error}", e.Message);
             return CommandLine.ExitError;
@@ -105,6 +104,14 @@ public static class RunCommand
             return CommandLine.ExitError;
         }
 
+        var notifier = new ServiceNotifier();
+        var watchdog = new WorkerWatchdog(() => runtime.Workers.Select(w => w.Passes).ToArray());
+        notifier.Ready($"forwarding on {runtime.Config.Interfaces.Length} interface(s) with {runtime.Workers.Count} worker(s)");
+        if (notifier.WatchdogInterval > TimeSpan.Zero)
+            logger.LogInformation("systemd watchdog: a ping every {Seconds:0.###} s while every worker makes progress", notifier.WatchdogInterval.TotalSeconds);
+        // The loop wakes at least twice per watchdog ping interval so a ping is never late.
+        int waitMs = notifier.WatchdogInterval > TimeSpan.Zero ? (int)Math.Clamp(notifier.WatchdogInterval.TotalMilliseconds / 2, 10, 500) : 500;
+
         using var stop = new ManualResetEventSlim();
         int reloadRequests = 0;
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
@@ -123,23 +130,28 @@ public static class RunCommand
         {
             while (true)
             {
-                stop.Wait(500);
+                stop.Wait(waitMs);
+                notifier.Tick(watchdog);
                 if (Interlocked.Exchange(ref reloadRequests, 0) > 0)
                 {
                     stop.Reset();
                     logger.LogInformation("SIGHUP: reloading {Config}", path);
-                    TryReload(runtime, loggers, logger);
+                    notifier.Status("reloading");
+                    bool reloaded = TryReload(runtime, loggers, logger);
+                    notifier.Status(reloaded ? "reloaded; forwarding" : "reload refused; forwarding with the previous configuration");
                     continue;
                 }
                 if (runtime.Fault is { } fault)
                 {
                     logger.LogCritical(fault, "a worker stopped on an internal error; shutting down");
+                    notifier.Stopping();
                     exit = CommandLine.ExitError;
                     break;
                 }
                 if (stop.IsSet)
                 {
                     logger.LogInformation("stopping");
+                    notifier.Stopping();
                     break;
                 }
             }
@@ -164,7 +176,4 @@ public static class RunCommand
         }
         return false;
     }
-
-    private static int Usage(string message) => CliErrors.Usage("run", message,
-        "usage: fasttun run --config FILE [--format set|boot|iproute2] [--control-socket PATH] [--metrics 127.0.0.1:PORT] [--log-level LEVEL]\n");
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -10,39 +11,119 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class ShowCommand
 {
-    public const string UsageText = "usage: fasttun show interfaces|tunnels|routes|neighbors|stats [--json] [--watch [--interval S] [--count N]] [--control-socket PATH]\n"
-        + "       fasttun show tunnels [--name GLOB] [--remote A.B.C.D] [--local A.B.C.D] [--mode ipip|gre] [--offset N] [--limit N]";
-    private static readonly string[] TunnelOptions = ["--name", "--remote", "--local", "--mode", "--offset", "--limit"];
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static int Run(ReadOnlySpan<string> args, TextWriter output, TextWriter error)
+    public static Command Build()
     {
-        var parsed = ClientArgs.Parse(args, ["--interval", "--count", .. TunnelOptions], ["--watch"], out string? problem);
-        if (parsed is null || parsed.Words.Count != 1) return Usage(error, problem ?? "show what?");
-        string what = parsed.Words[0] == "neighbours" ? "neighbors" : parsed.Words[0];
-        if (what is not ("interfaces" or "tunnels" or "routes" or "neighbors" or "stats"))
-            return Usage(error, $"cannot show '{parsed.Words[0]}'");
-        bool watch = parsed.Options.ContainsKey("--watch");
-        if (watch && what != "stats") return Usage(error, "--watch goes with stats");
-        var request = new JsonObject { ["cmd"] = "show", ["what"] = what };
-        foreach (string option in TunnelOptions)
+        var show = new Command("show", "ask the running gateway and print aligned tables, or its JSON with --json");
+        show.Subcommands.Add(What("interfaces", "ports: driver, queues, MAC, MTU, addresses, packet and byte counters"));
+        show.Subcommands.Add(BuildTunnels());
+        show.Subcommands.Add(What("routes", "the route table, and the runtime changes kept across reloads"));
+        var neighbors = What("neighbors", "the neighbor (ARP) table");
+        neighbors.Aliases.Add("neighbours");
+        show.Subcommands.Add(neighbors);
+        show.Subcommands.Add(BuildStats("stats"));
+        show.SetAction(r =>
         {
-            if (!parsed.Options.TryGetValue(option, out string? value)) continue;
-            if (what != "tunnels") return Usage(error, $"{option} goes with tunnels");
-            if (option is "--offset" or "--limit")
-            {
-                if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n))
-                    return Usage(error, $"{option} must be a whole number, not '{value}'");
-                request[option[2..]] = n;
-            }
-            else request[option[2..]] = value;
-        }
+            r.Err().WriteLine("fasttun show: show what? interfaces, tunnels, routes, neighbors or stats");
+            r.Err().WriteLine("see 'fasttun show --help'");
+            return CommandLine.ExitUsage;
+        });
+        return show;
+    }
+
+    private static Command What(string what, string description)
+    {
+        var socket = CliOptions.ControlSocket();
+        var json = CliOptions.Json("print the gateway's JSON answer as is");
+        var command = new Command(what, description) { json, socket };
+        command.SetAction(r => Show(what, r.GetValue(socket)!, r.GetValue(json), r.Out(), r.Err()));
+        return command;
+    }
+
+    /// <summary><c>show tunnels</c>, with paging and filters for hubs of thousands of tunnels.</summary>
+    private static Command BuildTunnels()
+    {
+        var socket = CliOptions.ControlSocket();
+        var json = CliOptions.Json("print the gateway's JSON answer as is");
+        var name = new Option<string?>("--name") { Description = "only tunnels whose name matches GLOB (* and ?)", HelpName = "GLOB" };
+        var remote = Address("--remote", "only tunnels towards this remote address");
+        var local = Address("--local", "only tunnels from this local address");
+        var mode = CliOptions.Completing(new Option<string?>("--mode") { Description = "only ipip or only gre tunnels", HelpName = "ipip|gre" }, "ipip", "gre");
+        mode.AcceptOnlyFromAmong("ipip", "gre");
+        var offset = CliOptions.Int("--offset", "skip the first N matching tunnels", 0, int.MaxValue, 0);
+        var limit = CliOptions.Int("--limit", "show at most N tunnels (0: all)", 0, int.MaxValue, 0);
+        var command = new Command("tunnels", "tunnels: mode, endpoints, MTU, TTL, TOS, key, PMTU discovery, counters, GRE sequence meter")
+            { json, socket, name, remote, local, mode, offset, limit };
+        command.SetAction(r =>
+        {
+            var request = new JsonObject { ["cmd"] = "show", ["what"] = "tunnels" };
+            if (r.GetValue(name) is { } n) request["name"] = n;
+            if (r.GetValue(remote) is { } rem) request["remote"] = rem;
+            if (r.GetValue(local) is { } loc) request["local"] = loc;
+            if (r.GetValue(mode) is { } m) request["mode"] = m;
+            if (r.GetResult(offset) is { Implicit: false }) request["offset"] = r.GetValue(offset);
+            if (r.GetResult(limit) is { Implicit: false } && r.GetValue(limit) > 0) request["limit"] = r.GetValue(limit);
+            return Show("tunnels", r.GetValue(socket)!, r.GetValue(json), r.Out(), r.Err(), request);
+        });
+        return command;
+    }
+
+    private static Option<string?> Address(string name, string description)
+    {
+        var option = new Option<string?>(name) { Description = description, HelpName = "A.B.C.D" };
+        option.Validators.Add(r =>
+        {
+            string? text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (text is not null && !(System.Net.IPAddress.TryParse(text, out var a)
+                    && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && text.Count(c => c == '.') == 3))
+                r.AddError($"{name}: '{text}' is not an IPv4 address");
+        });
+        return option;
+    }
+
+    /// <summary><c>stats</c> (top level) and <c>show stats</c>: counters, or rates with --watch.</summary>
+    public static Command BuildStats(string name)
+    {
+        var socket = CliOptions.ControlSocket();
+        var json = CliOptions.Json("JSON; with --watch one JSON object of rates per line (JSON lines)");
+        var watch = new Option<bool>("--watch", "-w") { Description = "refresh pps/bps rates every interval until Ctrl-C" };
+        var interval = CliOptions.Number("--interval", "seconds between --watch frames", "SECONDS", 0.1, 3600, false, 1);
+        var count = CliOptions.Int("--count", "stop --watch after N frames (default: until Ctrl-C)", 1, int.MaxValue, 0);
+        var command = new Command(name, "counters per interface, tunnel, drop reason and worker; --watch shows rates") { json, watch, interval, count, socket };
+        command.Validators.Add(r =>
+        {
+            bool watching = r.GetResult(watch) is { Implicit: false } w && r.GetValue(watch);
+            if (!watching && (r.GetResult(interval) is { Implicit: false } || r.GetResult(count) is { Implicit: false }))
+                r.AddError("--interval and --count go with --watch");
+        });
+        command.SetAction(r => r.GetValue(watch)
+            ? Watch(r.GetValue(socket)!, r.GetValue(interval), r.GetValue(count), r.GetValue(json), r.Out(), r.Err())
+            : Show("stats", r.GetValue(socket)!, r.GetValue(json), r.Out(), r.Err()));
+        return command;
+    }
+
+    private static int Watch(string socketPath, double interval, long count, bool json, TextWriter output, TextWriter error)
+    {
         try
         {
-            using var client = ControlClient.Connect(parsed.SocketPath);
-            if (watch) return StatsWatch.Run(client, parsed, output, error);
-            var data = client.Request(request);
-            if (parsed.Json)
+            using var client = ControlClient.Connect(socketPath);
+            return StatsWatch.Run(client, interval, count, json, output, error);
+        }
+        catch (ControlClientException e)
+        {
+            error.WriteLine($"fasttun stats: {e.Message}");
+            return CommandLine.ExitError;
+        }
+    }
+
+    public static int Show(string what, string socketPath, bool json, TextWriter output, TextWriter error, JsonObject? request = null)
+    {
+        try
+        {
+            using var client = ControlClient.Connect(socketPath);
+            var data = client.Request(request ?? new JsonObject { ["cmd"] = "show", ["what"] = what });
+            if (json)
             {
                 output.WriteLine(data?.ToJsonString(Indented) ?? "null");
                 return CommandLine.ExitOk;
@@ -60,16 +141,9 @@ public static class ShowCommand
         }
         catch (ControlClientException e)
         {
-            error.WriteLine($"fasttun: {e.Message}");
+            error.WriteLine($"fasttun show {what}: {e.Message}");
             return CommandLine.ExitError;
         }
-    }
-
-    private static int Usage(TextWriter error, string message)
-    {
-        error.WriteLine($"fasttun show: {message}");
-        error.WriteLine(UsageText);
-        return CommandLine.ExitUsage;
     }
 
     private static string S(JsonNode? n) => n?.ToString() ?? "-";

@@ -1,5 +1,6 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
-using FastTun.Gateway.Traffic;
+using FastTun.Traffic;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Netlink;
 using FastTun.Linux.Ports;
@@ -13,43 +14,30 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class SinkCommand
 {
-    public const string UsageText = """
-        Usage: fasttun sink --iface X [--driver af_xdp|af_packet] [--queue Q] [--duration S] [--ip A]
-                            [--mac MAC] [--json]
-          --ip A     answer ARP who-has A with the interface MAC (so a gateway can resolve the sink)
-
-        """;
-
-    public static int Run(ReadOnlySpan<string> args)
+    public static Command Build()
     {
-        string? iface = null;
-        uint ip = 0;
-        int queue = 0;
-        bool json = false;
-        byte[]? mac = null;
-        var duration = TimeSpan.Zero;
-        var driver = TrafficDriver.AfXdp;
-        for (int i = 0; i < args.Length; i++)
+        var iface = new Option<string>("--iface") { Description = "interface to count on", HelpName = "NAME", Required = true };
+        var driver = GenOptions.Driver();
+        var queue = CliOptions.Int("--queue", "interface queue", 0, 1023, 0);
+        var duration = CliOptions.Seconds("--duration", "stop after SECONDS (default: at SIGINT/SIGTERM)", TimeSpan.Zero);
+        var ip = CliOptions.Optional("--ip", "answer ARP who-has this address with the interface MAC (so a gateway can resolve the sink)",
+            "A.B.C.D", (string t, out uint v) => FastTun.Packets.Headers.Ipv4Address.TryParse(t, out v), "an IPv4 address A.B.C.D");
+        var mac = GenOptions.Mac("--mac", "MAC to answer ARP with (default: the interface's)");
+        var json = CliOptions.Json("print the report as JSON");
+        var command = new Command("sink", "count test traffic (plain or inside IPIP/GRE/VXLAN): rate, loss, reordering, duplicates, " +
+            "latency; prints 'sink: ready' on stderr once listening") { iface, driver, queue, duration, ip, mac, json };
+        command.SetAction(r => Run(r.GetValue(iface)!, r.GetValue(driver), r.GetValue(queue), r.GetValue(duration), r.GetValue(ip) ?? 0,
+            GenOptions.MacBytes(r.GetValue(mac)), r.GetValue(json)));
+        return command;
+    }
+
+    public static int Run(string iface, TrafficDriver driver, int queue, TimeSpan duration, uint ip, byte[]? mac, bool json)
+    {
+        if (CommandCapabilities.Check("sink") is { } missing)
         {
-            string a = args[i];
-            string? v = i + 1 < args.Length ? args[i + 1] : null;
-            bool ok = true;
-            switch (a)
-            {
-                case "--iface" when v is not null: iface = v; i++; break;
-                case "--driver" when v is not null: ok = TrafficPorts.TryParseDriver(v, out driver); i++; break;
-                case "--queue" when v is not null: ok = TrafficArgs.TryInt(v, 0, 1023, out queue); i++; break;
-                case "--duration" when v is not null: ok = TrafficArgs.TrySeconds(v, out duration); i++; break;
-                case "--ip" when v is not null: ok = FastTun.Packets.Headers.Ipv4Address.TryParse(v, out ip); i++; break;
-                case "--mac" when v is not null: ok = TrafficArgs.TryMac(v, out var m); mac = m; i++; break;
-                case "--json": json = true; break;
-                case "-h" or "--help": Console.Out.Write(UsageText); return CommandLine.ExitOk;
-                default: return Usage($"unknown or incomplete argument '{a}'");
-            }
-            if (!ok) return Usage($"bad value '{v}' for {a}");
+            Console.Error.WriteLine(missing);
+            return CommandLine.ExitError;
         }
-        if (iface is null) return Usage("missing --iface");
-        if (Libc.geteuid() != 0) return Fail("fasttun sink needs root (raw sockets, XDP)");
 
         PacketPort port;
         NetInterface nic;
@@ -77,8 +65,6 @@ public static class SinkCommand
         }
         return CommandLine.ExitOk;
     }
-
-    private static int Usage(string message) => CliErrors.Usage("sink", message, UsageText);
 
     private static int Fail(string message) => CliErrors.Fail("sink", message);
 }

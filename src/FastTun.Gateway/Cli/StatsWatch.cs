@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 
 namespace FastTun.Gateway.Cli;
@@ -11,36 +10,29 @@ namespace FastTun.Gateway.Cli;
 /// </summary>
 public static class StatsWatch
 {
-    public static int Run(ControlClient client, ClientArgs args, TextWriter output, TextWriter error)
+    /// <summary>Polls every <paramref name="interval"/> seconds; <paramref name="count"/> 0 runs until Ctrl-C. With
+    /// <paramref name="json"/> each frame is one compact JSON object on one line (JSON lines), never cleared.</summary>
+    public static int Run(ControlClient client, double interval, long count, bool json, TextWriter output, TextWriter error)
     {
-        double interval = 1;
-        long count = 0;
-        if (args.Options.TryGetValue("--interval", out var iv) &&
-            (!double.TryParse(iv, NumberStyles.Float, CultureInfo.InvariantCulture, out interval) || interval < 0.1 || interval > 3600))
-        {
-            error.WriteLine("fasttun stats: --interval wants seconds, 0.1 to 3600");
-            return CommandLine.ExitUsage;
-        }
-        if (args.Options.TryGetValue("--count", out var cv) && (!long.TryParse(cv, out count) || count < 1))
-        {
-            error.WriteLine("fasttun stats: --count wants a number ≥ 1");
-            return CommandLine.ExitUsage;
-        }
         using var stop = new ManualResetEventSlim();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Set(); };
         Console.CancelKeyPress += onCancel;
         try
         {
-            bool clear = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
+            bool clear = !json && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
             var request = new JsonObject { ["cmd"] = "show", ["what"] = "stats" };
             var previous = (JsonObject)client.Request((JsonObject)request.DeepClone())!;
             for (long frame = 0; count == 0 || frame < count; frame++)
             {
                 if (stop.Wait(TimeSpan.FromSeconds(interval))) break;
                 var current = (JsonObject)client.Request((JsonObject)request.DeepClone())!;
-                if (clear) output.Write("\u001b[H\u001b[2J");
-                else if (frame > 0) output.WriteLine();
-                Frame(previous, current, output);
+                if (json) output.WriteLine(FrameJson(previous, current).ToJsonString());
+                else
+                {
+                    if (clear) output.Write("\u001b[H\u001b[2J");
+                    else if (frame > 0) output.WriteLine();
+                    Frame(previous, current, output);
+                }
                 output.Flush();
                 previous = current;
             }
@@ -48,7 +40,7 @@ public static class StatsWatch
         }
         catch (ControlClientException e)
         {
-            error.WriteLine($"fasttun: {e.Message}");
+            error.WriteLine($"fasttun stats: {e.Message}");
             return CommandLine.ExitError;
         }
         finally
@@ -90,6 +82,65 @@ public static class StatsWatch
             w.Add(b["index"]!.ToString(), Rate(b, a, "batches", seconds), Rate(b, a, "packets", seconds), $"{Math.Clamp(busy, 0, 1) * 100:0.0}%");
         }
         w.Write(output);
+    }
+
+    /// <summary>One frame of rates as JSON: per-second values between two snapshots, field names as in
+    /// <c>show stats --json</c> with a unit suffix (rxPps, rxBps, encapPps, dropsPerSecond, busyRatio).</summary>
+    public static JsonObject FrameJson(JsonObject before, JsonObject after)
+    {
+        double seconds = Math.Max(0.001, (after["timestampMs"]!.GetValue<long>() - before["timestampMs"]!.GetValue<long>()) / 1000.0);
+        double PerSecond(JsonNode b, JsonNode a, string field) =>
+            Math.Round(Math.Max(0, a[field]!.GetValue<long>() - b[field]!.GetValue<long>()) / seconds, 1);
+        var interfaces = new JsonArray();
+        foreach (var (a, b) in Pairs(before["interfaces"]!, after["interfaces"]!))
+            interfaces.Add(new JsonObject
+            {
+                ["name"] = Name(b),
+                ["rxPps"] = PerSecond(a, b, "rxPackets"),
+                ["rxBps"] = PerSecond(a, b, "rxBytes") * 8,
+                ["txPps"] = PerSecond(a, b, "txPackets"),
+                ["txBps"] = PerSecond(a, b, "txBytes") * 8,
+                ["rxDroppedPerSecond"] = PerSecond(a, b, "rxDropped"),
+                ["txDroppedPerSecond"] = PerSecond(a, b, "txDropped"),
+            });
+        var tunnels = new JsonArray();
+        foreach (var (a, b) in Pairs(before["tunnels"]!, after["tunnels"]!))
+            tunnels.Add(new JsonObject
+            {
+                ["name"] = Name(b),
+                ["encapPps"] = PerSecond(a, b, "encapPackets"),
+                ["encapBps"] = PerSecond(a, b, "encapBytes") * 8,
+                ["decapPps"] = PerSecond(a, b, "decapPackets"),
+                ["decapBps"] = PerSecond(a, b, "decapBytes") * 8,
+            });
+        var drops = new JsonObject();
+        foreach (var (reason, value) in after["drops"]!.AsObject())
+        {
+            long now = value!.GetValue<long>(), then = before["drops"]![reason]?.GetValue<long>() ?? 0;
+            if (now != then) drops[reason] = Math.Round((now - then) / seconds, 1);
+        }
+        var workers = new JsonArray();
+        foreach (var (a, b) in Pairs(before["workers"]!, after["workers"]!))
+        {
+            double busy = (b["busySeconds"]!.GetValue<double>() - a["busySeconds"]!.GetValue<double>()) / seconds;
+            workers.Add(new JsonObject
+            {
+                ["index"] = b["index"]!.DeepClone(),
+                ["batchesPerSecond"] = PerSecond(a, b, "batches"),
+                ["pps"] = PerSecond(a, b, "packets"),
+                ["busyRatio"] = Math.Round(Math.Clamp(busy, 0, 1), 4),
+            });
+        }
+        return new JsonObject
+        {
+            ["timestampMs"] = after["timestampMs"]!.GetValue<long>(),
+            ["intervalSeconds"] = Math.Round(seconds, 3),
+            ["uptimeSeconds"] = after["uptimeSeconds"]!.DeepClone(),
+            ["interfaces"] = interfaces,
+            ["tunnels"] = tunnels,
+            ["dropsPerSecond"] = drops,
+            ["workers"] = workers,
+        };
     }
 
     private static IEnumerable<(JsonNode Before, JsonNode After)> Pairs(JsonNode before, JsonNode after)

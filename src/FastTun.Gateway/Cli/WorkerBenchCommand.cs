@@ -1,46 +1,44 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using FastTun.Gateway.Traffic;
+using FastTun.Gateway.Bench;
 
 namespace FastTun.Gateway.Cli;
 
 /// <summary><c>fasttun bench worker</c>: argument parsing and output around <see cref="WorkerBench"/>.</summary>
 public static class WorkerBenchCommand
 {
-    public static int Run(ReadOnlySpan<string> args)
+    public static Command Build()
     {
-        WorkerBenchMode? mode = null;
-        int routes = 1_000_000, frame = 64;
-        double seconds = 5, warmup = 2;
-        bool json = false;
-        for (int i = 0; i < args.Length; i++)
-        {
-            string a = args[i];
-            string? v = i + 1 < args.Length ? args[i + 1] : null;
-            bool ok = true;
-            switch (a)
+        var mode = CliOptions.Completing(CliOptions.Validated<WorkerBenchMode?>("--mode", "what the worker does to each frame " +
+            "(gre = key, checksum and sequence numbers)", "ipip|gre|decap|forward", (string t, out WorkerBenchMode? m) =>
             {
-                case "--mode" when v is not null:
-                    mode = v switch { "ipip" => WorkerBenchMode.Ipip, "gre" => WorkerBenchMode.Gre, "decap" => WorkerBenchMode.Decap, "forward" => WorkerBenchMode.Forward, _ => null };
-                    ok = mode is not null; i++; break;
-                case "--routes" when v is not null: ok = TrafficArgs.TryInt(v, 1, 4_000_000, out routes); i++; break;
-                case "--frame" when v is not null: ok = TrafficArgs.TryInt(v, 64, 1518, out frame); i++; break;
-                case "--seconds" when v is not null: ok = double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out seconds) && seconds is >= 0.5 and <= 600; i++; break;
-                case "--warmup" when v is not null: ok = double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out warmup) && warmup is >= 0 and <= 60; i++; break;
-                case "--json": json = true; break;
-                default: return BenchCommand.Usage($"unknown or incomplete argument '{a}' for bench worker");
-            }
-            if (!ok) return BenchCommand.Usage($"bad value '{v}' for {a}");
-        }
-        if (mode is null) return BenchCommand.Usage("bench worker needs --mode ipip|gre|decap|forward");
+                m = t switch { "ipip" => WorkerBenchMode.Ipip, "gre" => WorkerBenchMode.Gre, "decap" => WorkerBenchMode.Decap, "forward" => WorkerBenchMode.Forward, _ => null };
+                return m is not null;
+            }, "one of ipip, gre, decap, forward", null), "ipip", "gre", "decap", "forward");
+        mode.Required = true;
+        var routes = CliOptions.Int("--routes", "prefixes of the seeded DFZ-like synthetic table", 1, 4_000_000, 1_000_000);
+        var frame = CliOptions.Int("--frame", "frame size in bytes", 64, 1518, 64);
+        var seconds = CliOptions.Number("--seconds", "measured time", "SECONDS", 0.5, 600, false, 5);
+        var warmup = CliOptions.Number("--warmup", "warm-up time before measuring", "SECONDS", 0, 60, false, 2);
+        var json = CliOptions.Json("print the result as JSON");
+        var command = new Command("worker", "the real worker loop on one thread over two memory-ring ports (zero-copy NIC queues " +
+            "over one UMEM): FastTun's CPU time per packet without the NIC's DMA, and the Mpps one core sustains at that cost; " +
+            "pin it for stable figures: taskset -c 1 fasttun bench worker ...") { mode, routes, frame, seconds, warmup, json };
+        command.SetAction(r => Run(r.GetValue(mode)!.Value, r.GetValue(routes), r.GetValue(frame), r.GetValue(seconds), r.GetValue(warmup),
+            r.GetValue(json)));
+        return command;
+    }
 
+    public static int Run(WorkerBenchMode mode, int routes, int frame, double seconds, double warmup, bool json)
+    {
         WorkerBenchResult r;
         try
         {
             if (!json) Console.Error.WriteLine($"bench worker: building the {routes}-route table and {mode} frames of {frame} bytes…");
-            var setup = WorkerBenchSetup.Create(mode.Value, routes, frame);
-            r = WorkerBench.Run(setup, mode.Value, frame, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup));
+            var setup = WorkerBenchSetup.Create(mode, routes, frame);
+            r = WorkerBench.Run(setup, mode, frame, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup));
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException)
         {

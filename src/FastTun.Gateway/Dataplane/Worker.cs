@@ -56,6 +56,9 @@ public sealed class Worker : IDisposable
     /// <summary>Stopwatch timestamp when the worker started, for the busy ratio.</summary>
     public long StartedTicks { get; private set; }
     public Exception? Fault { get; private set; }
+    /// <summary>Loop passes so far (at least one per poll timeout when idle); WorkerWatchdog checks that it moves.</summary>
+    public long Passes => Volatile.Read(ref _passes); // pairs with the Volatile.Write in Run
+    private long _passes;
 
     public void Start()
     {
@@ -90,6 +93,7 @@ public sealed class Worker : IDisposable
         {
             while (!_stop)
             {
+                Volatile.Write(ref _passes, _passes + 1); // only this thread writes; the watchdog reads it
                 routeReader.Quiescent();   // lpm: no route-table reference is held between passes
                 bool worked = false;
                 for (int p = 0; p < _ports.Length; p++)

@@ -1,11 +1,12 @@
-using System.Runtime.InteropServices;
-
 namespace FastTun.Linux.Interop;
 
 /// <summary>
-/// Shared constants for the libc imports. Each import lives in its own file (Interop/&lt;name&gt;.cs) as in
-/// dotnet/runtime's Interop/Unix layout; signatures are blittable and every import sets
-/// <c>SetLastError = true</c> so <see cref="Marshal.GetLastPInvokeError"/> holds errno.
+/// FastTun's libc facade. The plain calls (socket, bind, setsockopt, getsockopt, mmap, munmap, poll, sendto,
+/// recvfrom, ioctl, close, geteuid, errno) go through Tmds.LibC, the design card's syscall package; each file
+/// under Interop/ is a one-line, inlined forwarder that keeps FastTun's blittable signatures (void*, int,
+/// nuint) so call sites stay as they were. LibraryImport (<see cref="Name"/>) remains only for what
+/// Tmds.LibC 0.5.0 lacks: sendmmsg, gettid, setpriority, if_nametoindex, strerror, and the native shim.
+/// Both paths capture errno the same way (SetLastError), read through <see cref="errno"/>.
 /// </summary>
 internal static partial class Libc
 {

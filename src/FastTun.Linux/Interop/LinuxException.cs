@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace FastTun.Linux.Interop;
 
 /// <summary>
@@ -19,7 +17,7 @@ public sealed class LinuxException : Exception
     public int Errno { get; }
 
     /// <summary>Throws for the errno of the P/Invoke that just failed.</summary>
-    public static LinuxException FromLastError(string operation) => new(operation, Marshal.GetLastPInvokeError());
+    public static LinuxException FromLastError(string operation) => new(operation, Libc.errno);
 
     private static string Hint(int errno) => errno switch
     {

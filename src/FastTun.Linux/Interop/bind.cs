@@ -1,9 +1,11 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using Tmds.Linux;
 
 namespace FastTun.Linux.Interop;
 
 internal static partial class Libc
 {
-    [LibraryImport(Name, EntryPoint = "bind", SetLastError = true)]
-    public static unsafe partial int bind(int fd, void* addr, int addrlen);
+    /// <summary>bind(2) through Tmds.LibC; the address is any sockaddr_* (sockaddr_ll, sockaddr_xdp, sockaddr_nl).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe int bind(int fd, void* addr, int addrlen) => LibC.bind(fd, (sockaddr*)addr, addrlen);
 }

@@ -1,9 +1,11 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using Tmds.Linux;
 
 namespace FastTun.Linux.Interop;
 
 internal static partial class Libc
 {
-    [LibraryImport(Name, EntryPoint = "close", SetLastError = true)]
-    public static partial int close(int fd);
+    /// <summary>close(2) through Tmds.LibC.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int close(int fd) => LibC.close(fd);
 }

@@ -1,9 +1,11 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using Tmds.Linux;
 
 namespace FastTun.Linux.Interop;
 
 internal static partial class Libc
 {
-    [LibraryImport(Name, EntryPoint = "geteuid")]
-    public static partial uint geteuid();
+    /// <summary>geteuid(2) through Tmds.LibC.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint geteuid() => LibC.geteuid();
 }

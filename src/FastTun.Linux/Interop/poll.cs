@@ -1,9 +1,13 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Tmds.Linux;
 
 namespace FastTun.Linux.Interop;
 
 internal static partial class Libc
 {
+    /// <summary>struct pollfd with public fields (Tmds.Linux.pollfd has the same 8-byte layout behind properties);
+    /// its size and offsets are checked against the C compiler in AbiPacketTests.</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct pollfd
     {
@@ -12,6 +16,8 @@ internal static partial class Libc
         public short revents;
     }
 
-    [LibraryImport(Name, EntryPoint = "poll", SetLastError = true)]
-    public static unsafe partial int poll(pollfd* fds, nuint nfds, int timeout);
+    /// <summary>poll(2) through Tmds.LibC.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe int poll(pollfd* fds, nuint nfds, int timeout) =>
+        LibC.poll((Tmds.Linux.pollfd*)fds, (ulong_t)(ulong)nfds, timeout);
 }

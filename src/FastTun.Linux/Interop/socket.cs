@@ -1,9 +1,11 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
+using Tmds.Linux;
 
 namespace FastTun.Linux.Interop;
 
 internal static partial class Libc
 {
-    [LibraryImport(Name, EntryPoint = "socket", SetLastError = true)]
-    public static partial int socket(int domain, int type, int protocol);
+    /// <summary>socket(2) through Tmds.LibC.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int socket(int domain, int type, int protocol) => LibC.socket(domain, type, protocol);
 }

@@ -58,13 +58,7 @@ public sealed class ControlLab : IDisposable
         var output = new StringWriter();
         var error = new StringWriter();
         string[] full = [.. args, "--control-socket", SocketOf(gw)];
-        int code = full[0] switch
-        {
-            "show" => ShowCommand.Run(full.AsSpan(1), output, error),
-            "stats" => ShowCommand.Run(["stats", .. full.AsSpan(1)], output, error),
-            "capture" => CaptureCommand.Run(full.AsSpan(1), output, error),
-            _ => ChangeCommands.Run(full[0], full.AsSpan(1), output, error),
-        };
+        int code = CommandLine.Run(full, output, error);
         return (code, output.ToString(), error.ToString());
     }
 

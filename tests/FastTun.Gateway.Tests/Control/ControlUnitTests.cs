@@ -70,6 +70,22 @@ public sealed class ControlUnitTests
     }
 
     [Fact]
+    public void FrameJson_TwoSnapshotsOneSecondApart_OneCompactLineOfRates()
+    {
+        string line = StatsWatch.FrameJson(Stats(1_000, 100, 5_000), Stats(2_501_000, 350, 6_000)).ToJsonString();
+        Assert.DoesNotContain('\n', line); // JSON lines: one object per line
+        using var doc = System.Text.Json.JsonDocument.Parse(line);
+        var root = doc.RootElement;
+        Assert.Equal(1.0, root.GetProperty("intervalSeconds").GetDouble());
+        Assert.Equal(2_500_000, root.GetProperty("interfaces")[0].GetProperty("rxPps").GetDouble());
+        Assert.Equal(2_000_000_000, root.GetProperty("interfaces")[0].GetProperty("rxBps").GetDouble());
+        Assert.Equal(2_500_000, root.GetProperty("tunnels")[0].GetProperty("encapPps").GetDouble());
+        Assert.Equal(250_000, root.GetProperty("dropsPerSecond").GetProperty("no-route").GetDouble());
+        Assert.False(root.GetProperty("dropsPerSecond").TryGetProperty("no-tunnel", out _)); // unchanged counters left out
+        Assert.Equal(0.25, root.GetProperty("workers")[0].GetProperty("busyRatio").GetDouble());
+    }
+
+    [Fact]
     public void Render_Stats_PrometheusTextFormat()
     {
         string text = MetricsServer.Render(Stats(42, 1500, 0));
@@ -106,16 +122,18 @@ public sealed class ControlUnitTests
     public void ChangeCommands_BadWords_UsageExitWithoutContactingGateway(string command, string[] args)
     {
         var error = new StringWriter();
-        int code = ChangeCommands.Run(command, [.. args, "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
+        int code = CommandLine.Run([command, .. args, "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
         Assert.Equal(CommandLine.ExitUsage, code);
-        Assert.Contains("usage:", error.ToString());
+        Assert.StartsWith($"fasttun {command}: ", error.ToString());
+        Assert.Contains($"see 'fasttun {command} --help'", error.ToString());
+        Assert.DoesNotContain("cannot connect", error.ToString());
     }
 
     [Fact]
     public void Show_NoGateway_ClearConnectError()
     {
         var error = new StringWriter();
-        int code = ShowCommand.Run(["routes", "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
+        int code = CommandLine.Run(["show", "routes", "--control-socket", "/nonexistent/fasttun.sock"], new StringWriter(), error);
         Assert.Equal(CommandLine.ExitError, code);
         Assert.Contains("cannot connect to /nonexistent/fasttun.sock: no such socket (is fasttun run running?", error.ToString());
     }
@@ -124,7 +142,7 @@ public sealed class ControlUnitTests
     public void Capture_MissingFile_UsageExit()
     {
         var error = new StringWriter();
-        Assert.Equal(CommandLine.ExitUsage, CaptureCommand.Run(["--point", "rx"], new StringWriter(), error));
-        Assert.Contains("-w FILE is required", error.ToString());
+        Assert.Equal(CommandLine.ExitUsage, CommandLine.Run(["capture", "--point", "rx"], new StringWriter(), error));
+        Assert.Contains("fasttun capture: Option '--write' is required.", error.ToString());
     }
 }

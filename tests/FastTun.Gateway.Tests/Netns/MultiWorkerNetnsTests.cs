@@ -111,7 +111,7 @@ public sealed class MultiWorkerNetnsTests : IDisposable
         int expected = Flows * SmallPerFlow + 2 * BigPackets;
         var output = new StringWriter();
         var error = new StringWriter();
-        Assert.Equal(0, ShowCommand.Run(["stats", "--json", "--control-socket", socket], output, error));
+        Assert.Equal(0, CommandLine.Run(["show", "stats", "--json", "--control-socket", socket], output, error));
         var stats = JsonNode.Parse(output.ToString())!;
         var sequence = GreSequenceNumbers(File.ReadAllBytes(pcap));
         int onWire = sequence.Count;

@@ -1,0 +1,145 @@
+using FastTun.Gateway.Config;
+using FastTun.Gateway.Dataplane;
+using FastTun.Packets.Datapath;
+using FastTun.Packets.Headers;
+using FastTun.Packets.Routing;
+using FastTun.Traffic;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace FastTun.Gateway.Bench;
+
+/// <summary>What <c>fasttun bench worker</c> pushes through the worker.</summary>
+public enum WorkerBenchMode { Ipip, Gre, Decap, Forward }
+
+/// <summary>
+/// The forwarding state and the frames of <c>fasttun bench worker</c>: gw1 of the seed lab (eth1 10.1.5.1/24 to
+/// server1, eth2 172.12.1.10/24 to gw2, tun0 to 172.12.1.11), plus the DFZ-like synthetic table of N prefixes
+/// routed the way the mode needs: into tun0 (ipip, gre with key, checksum and sequence), to gw2 on eth2
+/// (forward), or to server1 on eth1 (decap, where gw2's IPIP packets arrive on eth2). The gateway's own
+/// connected and local routes are installed again afterwards so no synthetic prefix shadows them.
+/// Destinations are drawn from the table's prefixes with a fixed seed, so every run sends the same frames.
+/// </summary>
+public sealed class WorkerBenchSetup
+{
+    public const ulong Gw1Eth1Mac = 0x020000000101, Gw1Eth2Mac = 0x020000000102, Gw2Eth2Mac = 0x020000000202, Server1Mac = 0xaac1ab526107;
+    private const uint Server1 = 0x0A01050A, Gw1Eth2 = 0xAC0C010A, Gw2Eth2 = 0xAC0C010B, Server2 = 0x0A01080A;
+    /// <summary>Underlay MTU, as in the e2e lab: room for a full 1500-byte LAN frame plus any tunnel header.</summary>
+    public const int UnderlayMtu = 1600;
+
+    private WorkerBenchSetup(ForwardingState state, NeighborTable neighbors, ushort rxPort, ushort txPort, byte[] templates,
+        int frameLength, int templateCount, int routes)
+    {
+        State = state;
+        Neighbors = neighbors;
+        RxPort = rxPort;
+        TxPort = txPort;
+        Templates = templates;
+        FrameLength = frameLength;
+        TemplateCount = templateCount;
+        RouteCount = routes;
+    }
+
+    public ForwardingState State { get; }
+    public NeighborTable Neighbors { get; }
+    public ushort RxPort { get; }
+    public ushort TxPort { get; }
+    /// <summary><see cref="TemplateCount"/> frames of <see cref="FrameLength"/> bytes, back to back; equal beyond
+    /// their headers.</summary>
+    public byte[] Templates { get; }
+    public int FrameLength { get; }
+    public int TemplateCount { get; }
+    public int RouteCount { get; }
+
+    /// <summary>The synthetic table: the one place that names where it comes from (a test fixture may move it).</summary>
+    public static Route4[] SyntheticRoutes(int count) => SyntheticTable.Generate(count);
+
+    /// <param name="lanFrameBytes">Size of the plain frame on the LAN side, FCS included (64 = minimum, as in
+    /// RFC 2544); memory holds it without the FCS. Decap receives it with gw2's 20-byte IPIP header added.</param>
+    public static WorkerBenchSetup Create(WorkerBenchMode mode, int routeCount, int lanFrameBytes, int templateCount = 8192, ulong seed = 0x5EED)
+    {
+        if (lanFrameBytes is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(lanFrameBytes), lanFrameBytes, "frame must be 64..1518 bytes");
+        if (routeCount < 1) throw new ArgumentOutOfRangeException(nameof(routeCount), routeCount, "routes must be at least 1");
+        string tunnel = mode == WorkerBenchMode.Gre
+            ? """
+              set interfaces tunnel tun0 encapsulation 'gre'
+              set interfaces tunnel tun0 parameters ip key '42'
+              set interfaces tunnel tun0 parameters ip checksum
+              set interfaces tunnel tun0 parameters ip sequence
+              """
+            : "set interfaces tunnel tun0 encapsulation 'ipip'";
+        string config = $"""
+            set interfaces ethernet eth1 address '10.1.5.1/24'
+            set interfaces ethernet eth2 address '172.12.1.10/24'
+            set interfaces tunnel tun0 address '1.1.1.1/24'
+            {tunnel}
+            set interfaces tunnel tun0 local-ip '172.12.1.10'
+            set interfaces tunnel tun0 remote-ip '172.12.1.11'
+            set protocols static route 10.1.8.0/24 next-hop 1.1.1.2
+            set protocols static route 10.1.9.0/24 next-hop 172.12.1.11
+            set protocols static route 10.1.7.0/24 next-hop 10.1.5.10
+            """;
+        var parsed = GatewayConfig.Parse(config, "bench-worker", NullLogger.Instance);
+        PortFacts[] facts = [new("eth1", Gw1Eth1Mac, 1500), new("eth2", Gw1Eth2Mac, UnderlayMtu)];
+        var state = StateBuilder.Build(parsed, facts, null, out var installed);
+        uint probe = mode switch { WorkerBenchMode.Forward => 0x0A010900u, WorkerBenchMode.Decap => 0x0A010700u, _ => 0x0A010800u };
+        uint hop = state.Routes.Lookup(probe);
+
+        var table = SyntheticRoutes(routeCount);
+        var mapped = new Route4[table.Length];
+        for (int i = 0; i < table.Length; i++) mapped[i] = new Route4(table[i].Prefix, table[i].Length, hop);
+        state.Routes.AddRange(mapped);
+        var gateway = state.NextHops;
+        foreach (var r in installed)
+            if (r.Origin is RouteOrigin.Local or RouteOrigin.Connected)
+                state.Routes.AddOrReplace(r.Prefix, r.Length, (uint)Array.IndexOf(gateway, r.Hop));
+
+        var neighbors = new NeighborTable();
+        neighbors.AddStatic(1, Gw2Eth2, Gw2Eth2Mac, 0);
+        neighbors.AddStatic(0, Server1, Server1Mac, 0);
+
+        int plain = lanFrameBytes - 4;
+        int length = mode == WorkerBenchMode.Decap ? plain + 20 : plain;
+        var templates = new byte[templateCount * length];
+        var rng = new Random((int)seed); // seeded: same frames every run
+        for (int made = 0; made < templateCount;)
+        {
+            var r = table[rng.Next(table.Length)];
+            uint host = r.Length == 32 ? 0 : (uint)rng.NextInt64(0, 1L << (32 - r.Length));
+            uint dst = r.Prefix | host;
+            if (state.Routes.Lookup(dst) != hop) continue; // a gateway prefix covers it
+            WriteFrame(templates.AsSpan(made * length, length), mode, dst, plain);
+            made++;
+        }
+        return new WorkerBenchSetup(state, neighbors, mode == WorkerBenchMode.Decap ? (ushort)1 : (ushort)0,
+            mode == WorkerBenchMode.Decap ? (ushort)0 : (ushort)1, templates, length, templateCount, table.Length);
+    }
+
+    private static void WriteFrame(Span<byte> frame, WorkerBenchMode mode, uint dst, int plain)
+    {
+        frame.Clear();
+        Span<byte> ip;
+        if (mode == WorkerBenchMode.Decap)
+        {
+            NeighborEntry.WriteMac(Gw1Eth2Mac, frame);
+            NeighborEntry.WriteMac(Gw2Eth2Mac, frame[6..]);
+            ip = frame[14..];
+            Ipv4Header.Write(ip, 0, (ushort)ip.Length, 1, true, 64, Ipv4Header.ProtocolIpip, Gw2Eth2, Gw1Eth2);
+            ip = ip[20..];
+            WriteUdp(ip, Server2, dst);
+        }
+        else
+        {
+            NeighborEntry.WriteMac(Gw1Eth1Mac, frame);
+            NeighborEntry.WriteMac(Server1Mac, frame[6..]);
+            WriteUdp(frame[14..], Server1, dst);
+        }
+        frame[12] = 0x08;
+        frame[13] = 0x00;
+    }
+
+    private static void WriteUdp(Span<byte> ip, uint src, uint dst)
+    {
+        Ipv4Header.Write(ip, 0, (ushort)ip.Length, 1, true, 64, Ipv4Header.ProtocolUdp, src, dst);
+        UdpHeader.Write(ip[20..], 1234, 5678, src, dst);
+    }
+}
