@@ -107,11 +107,29 @@ public sealed partial class Pipeline
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
     {
-        var drop = _s.Sources.Check(ReadSource(f.Data), f.InPort, inTunnel, _s, in _routes, _hops);
-        if (drop == DropReason.None) return true;
-        f.Drop = drop;
+        uint source = ReadSource(f.Data);
+        // Packets of a batch mostly come from one flow: the verdict for the last (source, port, tunnel) holds for
+        // the rest of the batch (same route snapshot), which saves the reverse-path lookup.
+        if (!_sourceCacheValid || source != _sourceCacheAddress || f.InPort != _sourceCachePort
+            || !ReferenceEquals(inTunnel, _sourceCacheTunnel))
+        {
+            _sourceCacheVerdict = _s.Sources.Check(source, f.InPort, inTunnel, _s, in _routes, _hops);
+            _sourceCacheAddress = source;
+            _sourceCachePort = f.InPort;
+            _sourceCacheTunnel = inTunnel;
+            _sourceCacheValid = true;
+        }
+        if (_sourceCacheVerdict == DropReason.None) return true;
+        f.Drop = _sourceCacheVerdict;
         return false;
     }
+
+    // One-entry cache of the source check, valid for one batch (cleared in BeginBatch).
+    private bool _sourceCacheValid;
+    private uint _sourceCacheAddress;
+    private ushort _sourceCachePort;
+    private Tunnels.Tunnel? _sourceCacheTunnel;
+    private DropReason _sourceCacheVerdict;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint ReadSource(ReadOnlySpan<byte> packet) =>

@@ -245,6 +245,7 @@ public sealed partial class Pipeline : IDisposable
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
+        _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
     }
 
     /// <summary>Layer 2 and the IPv4 header checks. True when the frame is now a valid IPv4 packet (data at
