@@ -8,16 +8,7 @@ internal sealed partial class ConfigParser
 {
     private void Route(List<string> w)
     {
-        if (!ConfigIpv4.TryParsePrefix(w[4], out uint prefix, out int length))
-        {
-            Error($"'{w[4]}' is not an IPv4 prefix A.B.C.D/0-32: {_text}");
-            return;
-        }
-        if (w.Count == 5)
-        {
-            _draft.Route(prefix, length, _line);
-            return;
-        }
+        if (!RoutePrefix(w, out uint prefix, out int length)) return;
         if (w[5] == "blackhole" && (w.Count == 6 || (w.Count == 8 && w[6] == "distance")))
         {
             var hole = _draft.Route(prefix, length, _line);
@@ -38,19 +29,24 @@ internal sealed partial class ConfigParser
             Set(ref hop.Distance, distance, w[8], $"route {w[4]} next-hop {w[6]} distance");
     }
 
+    /// <summary>The prefix of a <c>route</c> or <c>interface-route</c> line. False when the line ends there (the
+    /// bare route node, recorded) or the prefix is bad (an error, reported).</summary>
+    private bool RoutePrefix(List<string> w, out uint prefix, out int length)
+    {
+        if (!ConfigIpv4.TryParsePrefix(w[4], out prefix, out length))
+        {
+            Error($"'{w[4]}' is not an IPv4 prefix A.B.C.D/0-32: {_text}");
+            return false;
+        }
+        if (w.Count > 5) return true;
+        _draft.Route(prefix, length, _line);
+        return false;
+    }
+
     /// <summary><c>set protocols static interface-route P/L next-hop-interface IF [distance N]</c> (VyOS 1.2).</summary>
     private void InterfaceRoute(List<string> w)
     {
-        if (!ConfigIpv4.TryParsePrefix(w[4], out uint prefix, out int length))
-        {
-            Error($"'{w[4]}' is not an IPv4 prefix A.B.C.D/0-32: {_text}");
-            return;
-        }
-        if (w.Count == 5)
-        {
-            _draft.Route(prefix, length, _line);
-            return;
-        }
+        if (!RoutePrefix(w, out uint prefix, out int length)) return;
         if (At(w, 5) != "next-hop-interface" || w.Count is not (7 or 9) || (w.Count == 9 && w[7] != "distance"))
         {
             Unknown();
