@@ -85,20 +85,30 @@ internal static class ConfigTestSupport
 
     /// <summary>
     /// The seed documents' folder: shared/seeds in the repository's parent or any folder above it (/work/shared/seeds
-    /// beside /work/main here; in CI wherever the checkout's ancestors hold it). Throws, naming every place looked
-    /// at, when there is none: the seed tests must not pass by not running.
+    /// beside /work/main here), read straight from there when it exists. A checkout with no shared/ folder above it
+    /// (a CI clone elsewhere) uses the verbatim copies in tests/FastTun.Gateway.Tests/Seeds, which
+    /// <see cref="SharedSeedsDir"/>'s test keeps byte-identical to shared/seeds wherever both exist.
     /// </summary>
-    public static string SeedsDir()
+    public static string SeedsDir() => SharedSeedsDir() ?? RepoSeedsDir();
+
+    /// <summary>shared/seeds beside or above the repository, or null.</summary>
+    public static string? SharedSeedsDir()
     {
-        var looked = new List<string>();
         for (var dir = new DirectoryInfo(RepoRoot); dir != null; dir = dir.Parent)
         {
             string seeds = Path.Combine(dir.FullName, "shared", "seeds");
-            looked.Add(seeds);
             if (Directory.Exists(seeds) && Directory.GetFiles(seeds, "00*_*.txt").Length > 0) return seeds;
         }
-        throw new DirectoryNotFoundException("the seed documents (shared/seeds/000_*.txt ... 004_*.txt) are not at " + string.Join(", ", looked)
-            + "; put the shared/ folder beside or above the repository");
+        return null;
+    }
+
+    /// <summary>The repository's verbatim copy of the seed documents.</summary>
+    public static string RepoSeedsDir()
+    {
+        string seeds = Path.Combine(RepoRoot, "tests", "FastTun.Gateway.Tests", "Seeds");
+        if (Directory.GetFiles(seeds, "00*_*.txt").Length == 0)
+            throw new DirectoryNotFoundException($"the seed documents (000_*.txt ... 004_*.txt) are missing from {seeds}");
+        return seeds;
     }
 
     /// <summary>The one seed document whose name starts with <paramref name="number"/> (e.g. "004").</summary>

@@ -66,13 +66,14 @@ public static class StateBuilder
             var t = config.Tunnels[i];
             var settings = ToSettings(t);
             // A reload keeps a tunnel's runtime state (IP ID, GRE sequence numbers, counters) when its wire
-            // settings are unchanged, so a peer checking sequence numbers sees no reset.
-            // Changed wire settings make a new tunnel that still goes on with the old one's receive sequence
-            // window and meter: only deleting a tunnel restarts them.
+            // settings are unchanged, so a peer checking sequence numbers sees no reset. Changed wire settings
+            // (`tunnel set`, a reload) make a new tunnel that goes on with all of the old one's running state, as
+            // `ip tunnel change` does: counters, IP IDs, GRE output sequence, receive window and meter, learned
+            // PMTU. Only deleting a tunnel restarts them.
             PacketTunnels.Tunnel? old = null;
             previousTunnels?.TryGetValue(t.Name, out old);
             PacketTunnels.Tunnel runtime = old is null ? new PacketTunnels.Tunnel(settings)
-                : SameWire(old.Settings, settings) ? old : new PacketTunnels.Tunnel(settings, old.SequenceMeter);
+                : SameWire(old.Settings, settings) ? old : new PacketTunnels.Tunnel(settings, old);
             int underlayMtu = portInfos[portIndex[t.Underlay]].Mtu;
             uint address = t.Addresses.Length > 0 ? t.Addresses[0].Address : 0;
             tunnels[i] = new TunnelPath(runtime, t.MtuFor(underlayMtu), address);

@@ -74,9 +74,6 @@ public sealed class TunnelPath
     /// <summary>Lowest tunnel MTU PMTU learning may set (Linux min_pmtu 552 less the tunnel overhead).</summary>
     public const int MinPmtu = 552;
 
-    private int _learnedMtu;
-    private long _learnedUntilMs;
-
     public TunnelPath(Tunnel tunnel, int mtu, uint address)
     {
         Tunnel = tunnel;
@@ -98,20 +95,26 @@ public sealed class TunnelPath
     /// <summary>The tunnel interface's own address (1.1.1.1 on gw1): the source of ICMP errors leaving by it.</summary>
     public uint Address { get; }
 
-    /// <summary>The MTU in force: the configured one, or a lower one learned from an underlay frag-needed.</summary>
+    /// <summary>The MTU in force: the configured one, or a lower one learned from an underlay frag-needed. The
+    /// learned value lives in the tunnel's running state, so a changed tunnel (<c>tunnel set</c>, reload) keeps it.</summary>
     public int Mtu(long nowMs)
     {
-        int learned = Volatile.Read(ref _learnedMtu); // pairs with the writes in LearnPmtu; a stale read only delays the change
-        return learned != 0 && nowMs < Volatile.Read(ref _learnedUntilMs) ? Math.Min(learned, ConfiguredMtu) : ConfiguredMtu;
+        var learned = Tunnel.Pmtu;
+        int underlay = Volatile.Read(ref learned.UnderlayMtu); // pairs with the writes in LearnPmtu; a stale read only delays the change
+        if (underlay == 0 || nowMs >= Volatile.Read(ref learned.UntilMs)) return ConfiguredMtu;
+        int overhead = Tunnel.HeaderLength;
+        return Math.Min(Math.Max(underlay - overhead, MinPmtu - overhead), ConfiguredMtu);
     }
 
     /// <summary>Applies an underlay ICMP frag-needed that quoted one of our tunnel packets.</summary>
     public void LearnPmtu(int underlayMtu, long nowMs)
     {
-        int mtu = Math.Max(underlayMtu - Tunnel.Settings.Overhead, MinPmtu - Tunnel.Settings.Overhead);
+        int overhead = Tunnel.HeaderLength;
+        int mtu = Math.Max(underlayMtu - overhead, MinPmtu - overhead);
         if (mtu >= ConfiguredMtu) return;
-        Volatile.Write(ref _learnedUntilMs, nowMs + PmtuExpiresMs); // expiry first: a reader seeing the new MTU sees a live expiry
-        Volatile.Write(ref _learnedMtu, mtu);
+        var learned = Tunnel.Pmtu;
+        Volatile.Write(ref learned.UntilMs, nowMs + PmtuExpiresMs); // expiry first: a reader seeing the new MTU sees a live expiry
+        Volatile.Write(ref learned.UnderlayMtu, Math.Max(underlayMtu, MinPmtu));
     }
 }
 

@@ -41,11 +41,17 @@ public sealed class Tunnel
     internal readonly bool InputChecksum;
     internal readonly bool InputSequence;
 
-    private uint _txSequence;
+    // Running state, shared with the tunnel this one replaces when a change rebuilds it (`tunnel set`, reload), as
+    // `ip tunnel change` keeps it: counters and IP IDs (Slots), the GRE output sequence, the receive window and
+    // meter, the learned path MTU. Only deleting the tunnel starts them again.
+    private readonly TxSequence _tx;
     private readonly ushort _firstId;
 
     /// <summary>One cache line per worker: counters and the next IP ID.</summary>
-    internal readonly TunnelWorkerSlot[] Slots = new TunnelWorkerSlot[MaxWorkers];
+    internal readonly TunnelWorkerSlot[] Slots;
+
+    /// <summary>The path MTU learned from underlay frag-needed messages (see <see cref="Datapath.TunnelPath"/>).</summary>
+    internal readonly LearnedPmtu Pmtu;
 
     public Tunnel(TunnelSettings settings) : this(settings, (ushort)Random.Shared.Next(1, 0x10000)) { }
 
@@ -58,12 +64,22 @@ public sealed class Tunnel
         SequenceMeter = sequenceMeter;
     }
 
-    internal Tunnel(TunnelSettings settings, ushort firstId)
+    /// <summary>A tunnel rebuilt from changed settings that goes on with all of <paramref name="previous"/>'s running
+    /// state: counters, IP IDs, GRE output sequence, receive window and meter, learned path MTU.</summary>
+    public Tunnel(TunnelSettings settings, Tunnel previous) : this(settings, previous._firstId, previous)
+    {
+    }
+
+    internal Tunnel(TunnelSettings settings, ushort firstId, Tunnel? previous = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         Settings = settings;
         HeaderLength = settings.Overhead;
         _firstId = firstId == 0 ? (ushort)1 : firstId;
+        Slots = previous?.Slots ?? new TunnelWorkerSlot[MaxWorkers];
+        _tx = previous?._tx ?? new TxSequence();
+        Pmtu = previous?.Pmtu ?? new LearnedPmtu();
+        if (previous is not null) SequenceMeter = previous.SequenceMeter;
         TosInherit = settings.Tos.Inherit;
         FixedDscp = (byte)(settings.Tos.Value & ~Ipv4Header.EcnMask);
         FixedTtl = settings.Ttl;
@@ -150,7 +166,7 @@ public sealed class Tunnel
     /// <summary>The GRE sequence number for the next packet: 0 first, then +1, as Linux's o_seqno. One writer:
     /// the pipeline hands every packet of a sequenced tunnel to the tunnel's owner worker, so the numbers
     /// leave through one tx queue in the order they were taken.</summary>
-    internal uint NextTxSequence() => _txSequence++;
+    internal uint NextTxSequence() => _tx.Next++;
 
     /// <summary>Sets the next outer IP ID of worker 0 (tests build byte-exact golden frames with it).</summary>
     internal void SetNextId(ushort id) => Slots[0].NextId = id == 0 ? 1 : id;
@@ -169,4 +185,19 @@ internal struct TunnelWorkerSlot
     [System.Runtime.InteropServices.FieldOffset(24)] public long DecapBytes;
     /// <summary>The next IP ID this worker sends, 0 before the first.</summary>
     [System.Runtime.InteropServices.FieldOffset(32)] public int NextId;
+}
+
+/// <summary>The GRE output sequence number, in a box a rebuilt tunnel shares with its predecessor. One writer: the
+/// worker that owns the sequenced tunnel's encapsulation.</summary>
+internal sealed class TxSequence
+{
+    public uint Next;
+}
+
+/// <summary>A path MTU learned from an underlay frag-needed, kept as the underlay's MTU so that a change of the
+/// tunnel's overhead (a key added) still applies it right. Shared by a rebuilt tunnel and its predecessor.</summary>
+internal sealed class LearnedPmtu
+{
+    public int UnderlayMtu;
+    public long UntilMs;
 }

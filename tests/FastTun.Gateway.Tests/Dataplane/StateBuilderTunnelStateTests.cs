@@ -42,3 +42,25 @@ public class StateBuilderTunnelStateTests
         Assert.Equal(0, again.Tunnels[0].Tunnel.SequenceMeter.Received);
     }
 }
+
+/// <summary>#12 item 2 through the state builder: `tunnel set` (new wire settings) keeps counters and the GRE output
+/// sequence of the tunnel it replaces.</summary>
+public class StateBuilderTunnelChangeTests
+{
+    private static readonly PortFacts[] Ports = [new("eth1", 0x020000000001, 1500), new("eth2", 0x020000000002, 1500)];
+
+    [Fact]
+    public void Build_TtlChanged_NewTunnelGoesOnWithCountersAndSequence()
+    {
+        var first = StateBuilder.Build(Parse(Gw1Gre + "set interfaces tunnel tun0 parameters ip sequence\n"), Ports);
+        var old = first.Tunnels[0].Tunnel;
+        old.Slots[0].EncapPackets = 1_896_669;
+        for (int i = 0; i < 625; i++) old.NextTxSequence();
+        var changed = StateBuilder.Build(Parse(Gw1Gre + "set interfaces tunnel tun0 parameters ip sequence\nset interfaces tunnel tun0 parameters ip ttl 64\n"),
+            Ports, first.Tunnels.ToDictionary(t => t.Tunnel.Name, t => t.Tunnel));
+        var now = changed.Tunnels[0].Tunnel;
+        Assert.NotSame(old, now);
+        Assert.Equal(1_896_669, now.EncapPackets);
+        Assert.Equal(625u, now.NextTxSequence());
+    }
+}
