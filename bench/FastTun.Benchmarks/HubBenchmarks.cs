@@ -111,19 +111,7 @@ public class HubBenchmarks
     [Benchmark]
     public int LoadConfiguration() => Load(_config).Tunnels.Length;
 
-    private long Decap(Frame[] source)
-    {
-        Frame[] work = _work;
-        TunnelTable table = _table;
-        long bytes = 0;
-        for (int i = 0; i < work.Length; i++)
-        {
-            ref Frame f = ref work[i];
-            f = source[i];
-            if (TunnelDecap.Decapsulate(table, ref f, out _) == DropReason.None) bytes += f.Length;
-        }
-        return bytes;
-    }
+    private long Decap(Frame[] source) => TunnelBenchLoops.Decap(_table, source, _work);
 
     /// <summary><c>hub-memory N</c>: loads a hub of N IPIP + N GRE spokes and prints the managed memory the
     /// forwarding state keeps per tunnel (full GC before and after, the state held alive).</summary>

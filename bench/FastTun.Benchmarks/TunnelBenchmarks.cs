@@ -117,17 +117,5 @@ public class TunnelBenchmarks
         return bytes;
     }
 
-    private long Decap(Frame[] source)
-    {
-        Frame[] work = _work;
-        TunnelTable table = _rxTable;
-        long bytes = 0;
-        for (int i = 0; i < work.Length; i++)
-        {
-            ref Frame f = ref work[i];
-            f = source[i];
-            if (TunnelDecap.Decapsulate(table, ref f, out _) == DropReason.None) bytes += f.Length;
-        }
-        return bytes;
-    }
+    private long Decap(Frame[] source) => TunnelBenchLoops.Decap(_rxTable, source, _work);
 }

@@ -56,11 +56,8 @@ public static class VnetOffload
     public static bool CompleteChecksum(Span<byte> frame, int csumStart, int csumOffset)
     {
         if (csumStart >= frame.Length || csumOffset > frame.Length - csumStart - 2) return false;
-        Span<byte> l4 = frame[csumStart..];
-        ushort sum = InternetChecksum.Compute(l4);
         // UDP sends 0 as "no checksum"; a computed 0 goes on the wire as 0xFFFF (RFC 768). TCP keeps 0.
-        if (sum == 0 && csumOffset == UdpChecksum) sum = 0xFFFF;
-        BinaryPrimitives.WriteUInt16BigEndian(l4[csumOffset..], sum);
+        Packets.Checksum.PartialChecksum.FinishInPlace(frame[csumStart..], csumOffset, udp: csumOffset == UdpChecksum);
         return true;
     }
 

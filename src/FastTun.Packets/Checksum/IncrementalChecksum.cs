@@ -65,4 +65,15 @@ public static class IncrementalChecksum
         BinaryPrimitives.WriteUInt16BigEndian(field, (ushort)~sum);
         return true;
     }
+
+    /// <summary>Undoes <see cref="TryDecrementTtl"/>: TTL + 1 with the header checksum patched (RFC 1624), for a
+    /// packet that must be quoted as it was received.</summary>
+    public static void IncrementTtl(Span<byte> ipv4Header)
+    {
+        ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(ipv4Header.Slice(TtlOffset));
+        ushort newWord = (ushort)(oldWord + 0x100);
+        BinaryPrimitives.WriteUInt16BigEndian(ipv4Header.Slice(TtlOffset), newWord);
+        Span<byte> field = ipv4Header.Slice(ChecksumOffset, 2);
+        BinaryPrimitives.WriteUInt16BigEndian(field, Update16(BinaryPrimitives.ReadUInt16BigEndian(field), oldWord, newWord));
+    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using FastTun.Packets.Headers;
 using System.Runtime.CompilerServices;
 
 namespace FastTun.Packets.Checksum;
@@ -53,19 +54,26 @@ public static class PartialChecksum
         if (stored != folded && !(folded == 0xFFFF && stored == 0)) return PartialChecksumResult.NotPartial;
         if (fragment) return PartialChecksumResult.Incomplete;
         if (InternetChecksum.Verify(l4, pseudo)) return PartialChecksumResult.NotPartial; // a finished packet by chance
-        // Finish what the NIC would have: the one's complement of the sum over the segment, starting from the field
-        // as it is (it already holds the pseudo-header sum).
-        ushort sum = InternetChecksum.Compute(l4);
-        if (protocol == ProtocolUdp && sum == 0) sum = 0xFFFF; // RFC 768: a computed 0 is sent as all ones
-        BinaryPrimitives.WriteUInt16BigEndian(l4.Slice(field), sum);
+        FinishInPlace(l4, field, protocol == ProtocolUdp);
         return PartialChecksumResult.Completed;
     }
 
-    /// <summary>One's complement sum (unfolded) of the IPv4 pseudo-header: addresses, protocol, segment length.</summary>
-    public static uint PseudoHeaderSum(ReadOnlySpan<byte> packet, byte protocol, int segmentLength)
+    /// <summary>The IPv4 pseudo-header sum (unfolded) of <paramref name="packet"/>'s addresses: <see cref="UdpHeader.PseudoHeaderSum"/>
+    /// read from the header.</summary>
+    public static uint PseudoHeaderSum(ReadOnlySpan<byte> packet, byte protocol, int segmentLength) =>
+        UdpHeader.PseudoHeaderSum(BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Ipv4Header.SourceOffset)),
+            BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Ipv4Header.DestinationOffset)), protocol, segmentLength);
+
+    /// <summary>
+    /// Finishes what a NIC with checksum offload would have: the checksum field of <paramref name="segment"/> already
+    /// holds the pseudo-header sum, so the one's complement of the sum over the whole segment is the value to store.
+    /// UDP sends a computed 0 as all ones (RFC 768). Shared by the AF_PACKET virtio-header path, which knows the
+    /// offsets from the kernel, and the receive-path detection above.
+    /// </summary>
+    public static void FinishInPlace(Span<byte> segment, int checksumOffset, bool udp)
     {
-        uint sum = 0;
-        for (int i = 12; i < 20; i += 2) sum += BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(i));
-        return sum + protocol + (uint)segmentLength;
+        ushort sum = InternetChecksum.Compute(segment);
+        if (udp && sum == 0) sum = 0xFFFF;
+        BinaryPrimitives.WriteUInt16BigEndian(segment.Slice(checksumOffset), sum);
     }
 }

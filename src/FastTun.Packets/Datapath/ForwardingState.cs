@@ -47,7 +47,7 @@ public sealed class PortInfo
     }
 
     /// <summary>Ethernet bytes 6..13 of an IPv4 frame leaving by this port (source MAC, EtherType) as one
-    /// native 64-bit store.</summary>
+    /// native 64-bit store; tunnel adjacencies through the port reuse it.</summary>
     internal ulong SourceAndType { get; }
 
     public ushort Id { get; }
@@ -130,14 +130,16 @@ public sealed class TunnelAdjacency
     /// <summary>No route to the remote, or one that leads into a tunnel or to ourselves (no nesting).</summary>
     public static readonly TunnelAdjacency Unresolved = new(false, PacketBatch.NoPort, 0, 0, 0);
 
-    public TunnelAdjacency(bool usable, ushort port, uint neighbor, int portMtu, ulong sourceMac)
+    /// <summary>A usable outer path out of <paramref name="port"/> towards <paramref name="neighbor"/>.</summary>
+    public TunnelAdjacency(PortInfo port, uint neighbor) : this(true, port.Id, neighbor, port.Mtu, port.SourceAndType) { }
+
+    private TunnelAdjacency(bool usable, ushort port, uint neighbor, int portMtu, ulong sourceAndType)
     {
         Usable = usable;
         Port = port;
         Neighbor = neighbor;
         PortMtu = portMtu;
-        ulong word = (sourceMac << 16) | 0x0800;
-        SourceAndType = BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(word) : word;
+        SourceAndType = sourceAndType;
     }
 
     public bool Usable { get; }
@@ -224,9 +226,7 @@ public sealed class ForwardingState
                 NextHop hop = hops[index];
                 if (hop.Kind is NextHopKind.Connected or NextHopKind.Gateway && hop.Port < Ports.Length)
                 {
-                    var port = Ports[hop.Port];
-                    adjacency = new TunnelAdjacency(true, hop.Port, hop.Kind == NextHopKind.Gateway ? hop.Gateway : remote,
-                        port.Mtu, port.Mac);
+                    adjacency = new TunnelAdjacency(Ports[hop.Port], hop.Kind == NextHopKind.Gateway ? hop.Gateway : remote);
                 }
             }
             path.SetAdjacency(adjacency);

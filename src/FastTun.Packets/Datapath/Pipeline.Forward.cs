@@ -35,17 +35,6 @@ public sealed partial class Pipeline
     /// about it must quote it as received (the kernel checks the MTU before ip_decrease_ttl).</summary>
     private bool _ttlDecremented;
 
-    /// <summary>Undoes the TTL decrement of a packet about to be quoted and dropped (RFC 1624 patch).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RestoreReceivedTtl(Span<byte> packet)
-    {
-        ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(Ipv4Header.TtlOffset));
-        ushort newWord = (ushort)(oldWord + 0x100);
-        BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(Ipv4Header.TtlOffset), newWord);
-        ushort sum = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset));
-        BinaryPrimitives.WriteUInt16BigEndian(packet.Slice(Ipv4Header.ChecksumOffset), IncrementalChecksum.Update16(sum, oldWord, newWord));
-    }
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void TimeExceeded(ref Frame f)
     {
@@ -90,7 +79,7 @@ public sealed partial class Pipeline
         if (ip.DontFragment)
         {
             // The packet is dropped: its bytes can go back to what was received, which the error quotes.
-            if (_ttlDecremented) RestoreReceivedTtl(packet);
+            if (_ttlDecremented) IncrementalChecksum.IncrementTtl(packet);
             SendIcmpError(packet, IcmpDestUnreachable, CodeFragNeeded, (uint)mtu);
             f.Drop = DropReason.FragNeeded;
             return false;
