@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using FastTun.Gateway.Control;
 
@@ -52,11 +53,31 @@ public sealed class ControlClient : IDisposable
 
     public JsonObject RequestRaw(JsonObject request)
     {
+        string line = RequestLine(ControlProtocol.Line(request));
+        return JsonNode.Parse(line) as JsonObject ?? throw new ControlClientException($"unreadable answer: {line}");
+    }
+
+    /// <summary>Sends one request given as JSON text and returns the answer's data as an <see cref="AnswerNode"/>, read
+    /// without System.Text.Json (see AnswerJson: the show commands' start-up cost); throws with the gateway's error text.</summary>
+    public AnswerNode? Ask(string requestJson)
+    {
+        string line = RequestLine(Encoding.UTF8.GetBytes(requestJson + "\n"));
+        AnswerNode? answer;
+        try { answer = AnswerJson.Parse(line); }
+        catch (FormatException e) { throw new ControlClientException($"unreadable answer ({e.Message}): {line}"); }
+        if (answer is null || answer.Kind != AnswerNode.NodeKind.Object) throw new ControlClientException($"unreadable answer: {line}");
+        if (answer["ok"] is { Kind: AnswerNode.NodeKind.True }) return answer["data"];
+        throw new ControlClientException(answer["error"] is { Kind: AnswerNode.NodeKind.String } why ? why.ToString()
+            : "the gateway answered without ok or error");
+    }
+
+    /// <summary>Sends one request line (JSON and its newline) and returns the answer line.</summary>
+    public string RequestLine(ReadOnlySpan<byte> request)
+    {
         try
         {
-            _socket.Write(ControlProtocol.Line(request));
-            string? line = ControlProtocol.ReadLine(Stream) ?? throw new ControlClientException("the gateway closed the connection without answering");
-            return JsonNode.Parse(line) as JsonObject ?? throw new ControlClientException($"unreadable answer: {line}");
+            _socket.Write(request);
+            return ControlProtocol.ReadLine(Stream) ?? throw new ControlClientException("the gateway closed the connection without answering");
         }
         catch (IOException e)
         {
