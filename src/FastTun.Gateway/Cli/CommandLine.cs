@@ -54,26 +54,27 @@ public static class CommandLine
         """;
 
     /// <summary>Every top-level command, by name, built on demand.</summary>
-    private static readonly (string Name, Func<IEnumerable<Command>> Build)[] Commands =
+    private static readonly (string Name, Func<string?, IEnumerable<Command>> Build)[] Commands =
     [
-        ("run", () => [RunCommand.Build()]),
-        ("check", () => [CheckCommand.Build()]),
-        ("show", () => [ShowCommand.Build()]),
-        ("stats", () => [ShowCommand.BuildStats("stats")]),
-        ("route neighbor neighbour tunnel reload", ChangeCommands.Build),
-        ("capture", () => [CaptureCommand.Build()]),
-        ("config", () => [ConfigCommand.Build()]),
-        ("diff", () => [DiffCommand.Build()]),
-        ("gen", () => [GenCommand.Build()]),
-        ("sink", () => [SinkCommand.Build()]),
-        ("bench", () => [BenchCommand.Build()]),
-        ("completion", () => [CompletionCommand.Build()]),
+        ("run", _ => [RunCommand.Build()]),
+        ("check", _ => [CheckCommand.Build()]),
+        ("show", second => [ShowCommand.Build(second)]),
+        ("stats", _ => [ShowCommand.BuildStats("stats")]),
+        ("route neighbor neighbour tunnel reload", _ => ChangeCommands.Build()),
+        ("capture", _ => [CaptureCommand.Build()]),
+        ("config", _ => [ConfigCommand.Build()]),
+        ("diff", _ => [DiffCommand.Build()]),
+        ("gen", _ => [GenCommand.Build()]),
+        ("sink", _ => [SinkCommand.Build()]),
+        ("bench", _ => [BenchCommand.Build()]),
+        ("completion", _ => [CompletionCommand.Build()]),
     ];
 
     /// <summary>Builds the command tree: all of it, or with <paramref name="first"/> naming a command, only that
     /// command (a short command such as show stats then skips building, and JIT-compiling, every other
-    /// command's options; an unknown word gets the whole tree and its error).</summary>
-    public static Command Build(string? first = null)
+    /// command's options; an unknown word gets the whole tree and its error). <paramref name="second"/> lets a
+    /// command with subcommands build only the one named (show does).</summary>
+    public static Command Build(string? first = null, string? second = null)
     {
         bool one = false;
         if (first is not null)
@@ -86,7 +87,7 @@ public static class CommandLine
         var root = one ? new Command(RootCommand.ExecutableName, Description) { LeanHelp() } : new RootCommand(Description);
         foreach (var (name, build) in Commands)
             if (!one || IsNamed(name, first!))
-                foreach (var command in build()) root.Subcommands.Add(command);
+                foreach (var command in build(one ? second : null)) root.Subcommands.Add(command);
         foreach (var option in root.Options)
         {
             if (option is VersionOption) option.Action = new VersionAction();
@@ -127,7 +128,7 @@ public static class CommandLine
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>
-        Run(Build(args.Length > 0 ? args[0] : null), args, output, error);
+        Run(Build(args.Length > 0 ? args[0] : null, args.Length > 1 ? args[1] : null), args, output, error);
 
     /// <summary>A root holding one command, so a test can parse and run that command alone.</summary>
     public static RootCommand Single(Command command)

@@ -14,16 +14,23 @@ public static class ShowCommand
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static Command Build()
+    /// <summary>The show command with all its subcommands, or, when <paramref name="only"/> names one of them, with
+    /// that one alone (what <c>fasttun show stats</c> needs: its siblings' options cost start-up time).</summary>
+    public static Command Build(string? only = null)
     {
         var show = new Command("show", "ask the running gateway and print aligned tables, or its JSON with --json");
-        show.Subcommands.Add(What("interfaces", "ports: driver, queues, MAC, MTU, addresses, packet and byte counters"));
-        show.Subcommands.Add(BuildTunnels());
-        show.Subcommands.Add(What("routes", "the route table, and the runtime changes kept across reloads"));
-        var neighbors = What("neighbors", "the neighbor (ARP) table");
-        neighbors.Aliases.Add("neighbours");
-        show.Subcommands.Add(neighbors);
-        show.Subcommands.Add(BuildStats("stats"));
+        bool all = only is not ("interfaces" or "tunnels" or "routes" or "neighbors" or "neighbours" or "stats");
+        if (all || only == "interfaces")
+            show.Subcommands.Add(What("interfaces", "ports: driver, queues, MAC, MTU, addresses, packet and byte counters"));
+        if (all || only == "tunnels") show.Subcommands.Add(BuildTunnels());
+        if (all || only == "routes") show.Subcommands.Add(What("routes", "the route table, and the runtime changes kept across reloads"));
+        if (all || only is "neighbors" or "neighbours")
+        {
+            var neighbors = What("neighbors", "the neighbor (ARP) table");
+            neighbors.Aliases.Add("neighbours");
+            show.Subcommands.Add(neighbors);
+        }
+        if (all || only == "stats") show.Subcommands.Add(BuildStats("stats"));
         show.SetAction(r =>
         {
             r.Err().WriteLine("fasttun show: show what? interfaces, tunnels, routes, neighbors or stats");
