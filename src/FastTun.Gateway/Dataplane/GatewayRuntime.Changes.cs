@@ -70,6 +70,14 @@ public sealed partial class GatewayRuntime
         CheckPrefix(prefix, length);
         lock (_controlLock)
         {
+            if (IntoDownTunnel(State, Config, via))
+            {
+                // Keepalive holds that tunnel down: kept as a change, installed when the tunnel comes back.
+                var hop = ResolveNextHop(State, Config, via);
+                _routeChanges[(prefix, length)] = via;
+                _logger.LogInformation("route add {Prefix} via {Via}: into a tunnel keepalive holds down; installed when it is up", ConfigIpv4.FormatPrefix(prefix, length), Ipv4Address.Format(via));
+                return new InstalledRoute(prefix, length, hop, RouteOrigin.Runtime, via);
+            }
             var route = InstallRoute(State, Config, prefix, length, via);
             State.RefreshAdjacencies(); // a tunnel's remote may route differently now
             _routeChanges[(prefix, length)] = via;

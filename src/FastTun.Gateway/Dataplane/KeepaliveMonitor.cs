@@ -101,12 +101,15 @@ public sealed class KeepaliveMonitor : IDisposable
             _logger.LogInformation("tunnel {Tunnel}: keepalive removed", name);
             if (machine.State == KeepaliveState.Down) changes.Add((name, false, machine)); // no keepalive: the tunnel is up
         }
+        Dictionary<string, Packets.Tunnels.Tunnel>? running = null; // built once: a hub may have thousands
         foreach (var (name, settings) in configured)
         {
             if (_machines.TryGetValue(name, out var machine)) { machine.Reconfigure(settings, now); continue; }
-            long replies = 0;
-            foreach (var p in state.Tunnels) if (p.Tunnel.Name == name) replies = p.Tunnel.Keepalive.Replies;
-            _machines[name] = new KeepaliveMachine(settings, now, replies, (ushort)Random.Shared.Next(1, 0x8000));
+            running ??= state.Tunnels.ToDictionary(p => p.Tunnel.Name, p => p.Tunnel, StringComparer.Ordinal);
+            long replies = running.TryGetValue(name, out var tunnel) ? tunnel.Keepalive.Replies : 0;
+            var fresh = new KeepaliveMachine(settings, now, replies, (ushort)Random.Shared.Next(1, 0x8000));
+            _machines[name] = fresh;
+            if (_runtime.DownTunnels.Contains(name)) changes.Add((name, false, fresh)); // a new machine starts up
             _logger.LogInformation("tunnel {Tunnel}: keepalive every {Interval} s, down after {Retries} unanswered", name, settings.IntervalSeconds, settings.Retries);
         }
     }

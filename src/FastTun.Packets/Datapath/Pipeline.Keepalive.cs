@@ -14,8 +14,12 @@ namespace FastTun.Packets.Datapath;
 /// probe in a pool frame and queues it for the tunnel's normal encapsulation (key, checksum, sequence, IP ID,
 /// adjacency as for any packet into the tunnel).</item>
 /// <item>reflect: a peer's probe, decapsulated, is an inner GRE packet from this tunnel's local address to its
-/// remote. Linux routes it back to the remote; FastTun's martian check (inner source = one of our addresses)
-/// would drop it, so it is recognised here and routed without the source check (counted per tunnel).</item>
+/// remote. Linux routes it back to the remote when it forwards and accepts its own addresses as sources
+/// (<c>net.ipv4.conf.*.accept_local=1</c>; with the default 0, fib_validate_source drops it as a martian). FastTun's
+/// martian check would drop it too, so exactly this packet (inner GRE, source = the tunnel's local, destination =
+/// its remote, out of that tunnel) is recognised here and routed without the source check, counted per tunnel;
+/// every other inner packet keeps the martian rules. Whoever can forge such a packet could as well send the inner
+/// packet to the remote directly, so this opens no new path.</item>
 /// <item>receive: our probe returning is a plain GRE packet of protocol type 0 from the remote; the decapsulator
 /// refuses the type (<see cref="DropReason.GreUnsupportedProtocol"/>), and it is consumed here: its round trip
 /// recorded, neither forwarded nor counted as a drop.</item>
@@ -35,8 +39,7 @@ public sealed partial class Pipeline
     private bool KeepaliveHandled(ref Frame f, Tunnel? tunnel, DropReason reason)
     {
         if (reason == DropReason.None)
-            return tunnel!.Protocol == Ipv4Header.ProtocolGre && f.Data[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolGre
-                && ReflectKeepalive(ref f, tunnel);
+            return f.Data[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolGre && ReflectKeepalive(ref f, tunnel!);
         return reason == DropReason.GreUnsupportedProtocol && ConsumeKeepaliveReply(ref f);
     }
 

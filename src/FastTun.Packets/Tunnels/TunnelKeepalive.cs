@@ -9,8 +9,9 @@ namespace FastTun.Packets.Tunnels;
 ///
 /// A probe is the packet the peer would send back to us, sent into the tunnel: inner IPv4 remote → local,
 /// protocol 47, TTL 255, carrying a bare GRE header of protocol type 0 and no payload. The peer decapsulates it
-/// as any GRE packet and routes the inner packet back to our tunnel source (a Linux peer does this with no
-/// configuration; so does FastTun, see <c>Pipeline.Keepalive.cs</c>). The outer header is the tunnel's own
+/// as any GRE packet and routes the inner packet back to our tunnel source (a Linux peer does this when it forwards
+/// and has <c>accept_local=1</c>, as Cisco and MikroTik peers do; FastTun does it always, see
+/// <c>Pipeline.Keepalive.cs</c>). The outer header is the tunnel's own
 /// (key, checksum and sequence options as configured), written by the normal encapsulation. When the tunnel
 /// receives with a key, the inner GRE header carries that key too (K flag): the returning packet then names
 /// its tunnel even where several tunnels share the endpoints, and a Linux reflector routes it unchanged.

@@ -11,6 +11,12 @@ public sealed class KeepaliveNetnsTests
 {
     private const string Keepalive = "set interfaces tunnel tun0 parameters keepalive 1 2";
 
+    private static List<string> Routes(KeepaliveLab lab)
+    {
+        var data = JsonNode.Parse(lab.Cli("gw1", "show", "routes", "--json").Out)!;
+        return [.. (data["routes"] ?? data["data"]!["routes"])!.AsArray().Select(r => (string)r!["prefix"]!)];
+    }
+
     private static long L(JsonNode? n) => n is null ? 0 : (long)n;
 
     [NetnsFact]
@@ -105,6 +111,11 @@ public sealed class KeepaliveNetnsTests
         // tun0 still sends its probes, nothing else.
         Assert.Equal(L(lab.Tunnel("gw1")["keepalive"]!["sent"]) - sentBefore, Encap("tun0") - tun0);
 
+        // A runtime route into the down tunnel waits for it; so does tun0's connected subnet.
+        Assert.Equal(0, lab.Cli("gw1", "route", "add", "10.1.9.0/24", "via", "1.1.1.2").Code);
+        Assert.DoesNotContain("10.1.9.0/24", Routes(lab));
+        Assert.DoesNotContain("1.1.1.0/24", Routes(lab));
+
         Assert.Equal(0, lab.Cli("gw2", "tunnel", "set", "tun0", "key", "42").Code);
         Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "up", 10), lab.LogOf("gw1"));
         Assert.Equal(2, L(lab.Tunnel("gw1")["keepalive"]!["transitions"]));
@@ -113,6 +124,8 @@ public sealed class KeepaliveNetnsTests
         Ping();
         Assert.True(Encap("tun0") >= tun0 + 3, "back on the primary");
         Assert.Equal(tun1, Encap("tun1"));
+        Assert.Contains("10.1.9.0/24", Routes(lab));
+        Assert.Contains("1.1.1.0/24", Routes(lab));
 
         string log = lab.LogOf("gw1");
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(log, "tun0 keepalive: DOWN"));
