@@ -87,3 +87,36 @@ public class KeepaliveConfigTests
         AssertSameModel(Parse(Gw1Gre + Line), GatewayConfig.Parse(boot, "b", new CapturingLogger(), ConfigFormat.Boot));
     }
 }
+
+public class KeepaliveCheckTests
+{
+    [Fact]
+    public void Check_KeepaliveAndFloatingRoute_TextAndJsonShowThem()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"keepalive-check-{Environment.ProcessId}.conf");
+        File.WriteAllText(file, Gw1Gre + """
+            set interfaces tunnel tun0 parameters keepalive 10 3
+            set protocols static route 10.1.8.0/24 next-hop 1.1.1.2
+            set protocols static route 10.1.8.0/24 next-hop 172.12.1.1 distance 50
+
+            """);
+        try
+        {
+            using var factory = Microsoft.Extensions.Logging.LoggerFactory.Create(_ => { });
+            var text = new StringWriter();
+            Assert.Equal(0, FastTun.Gateway.Cli.CheckCommand.Run(["--config", file], text, new StringWriter(), factory));
+            Assert.Contains("pmtudisc keepalive 10 3\n", text.ToString(), StringComparison.Ordinal);
+            Assert.Contains("  10.1.8.0/24 via 172.12.1.1 dev eth2 proto static distance 50 standby\n", text.ToString(), StringComparison.Ordinal);
+            var json = new StringWriter();
+            Assert.Equal(0, FastTun.Gateway.Cli.CheckCommand.Run(["--config", file, "--json"], json, new StringWriter(), factory));
+            var doc = System.Text.Json.Nodes.JsonNode.Parse(json.ToString())!;
+            Assert.Equal(10, (int)doc["tunnels"]![0]!["keepalive"]!["interval"]!);
+            Assert.Equal(3, (int)doc["tunnels"]![0]!["keepalive"]!["retries"]!);
+            Assert.Equal("10.1.8.0/24 via 172.12.1.1 dev eth2 proto static distance 50", (string)doc["standbyRoutes"]![0]!);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
