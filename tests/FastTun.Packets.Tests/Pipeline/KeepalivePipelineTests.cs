@@ -178,3 +178,36 @@ public sealed class KeepalivePipelineTests
         Assert.True(outbox.TryPost(tunnel, 1));
     }
 }
+
+/// <summary>Keepalive with two workers on gw1: the probe of a sequenced tunnel takes its number from the owner, and
+/// the reply may arrive on the other worker.</summary>
+public sealed class KeepaliveWorkersTests
+{
+    [Fact]
+    public void SendKeepalives_PostedToNonOwner_HandedToOwnerAndReplyCountedOnOtherWorker()
+    {
+        using var lab = new SeedLab(TunnelMode.Gre, sequence: true);
+        var tunnel = lab.State1.Tunnels[0].Tunnel;
+        using var handoff = new TunnelHandoff(2);
+        int owner = TunnelHandoff.OwnerOf(tunnel, 2);
+        using var ownerWorker = lab.Gw1Worker(owner, 2, handoff);
+        using var other = lab.Gw1Worker(1 - owner, 2, handoff);
+        var outbox = new KeepaliveOutbox();
+        other.Keepalives = outbox;
+        Assert.True(outbox.TryPost(tunnel, 77));
+        lab.Now += 20;
+        other.Tick(lab.Now);
+        Assert.Empty(SeedLab.Drain(other)); // handed over, not sent by the non-owner
+        lab.Now += 20;
+        ownerWorker.Tick(lab.Now);
+        byte[] probe = Assert.Single(SeedLab.Drain(ownerWorker)).Bytes;
+        Assert.Equal(0u, System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(probe.AsSpan(14 + 24))); // first sequence number
+
+        var (out2, _) = lab.Run(lab.Gw2, (SeedLab.Eth2, probe));
+        byte[] reflected = Assert.Single(out2).Bytes;
+        var (out1, rx1) = lab.Run(other, (SeedLab.Eth2, reflected));
+        Assert.Empty(out1);
+        Assert.Equal(DropReason.None, Assert.Single(rx1).Drop);
+        Assert.Equal(1, tunnel.Keepalive.Replies);
+    }
+}
