@@ -40,13 +40,14 @@ public sealed class KeepaliveLab : IDisposable
     public string Root { get; }
     public string Dir { get; }
     public string SocketOf(string gw) => Path.Combine(Dir, gw, "fasttun.sock");
+    public string ConfigOf(string gw) => Path.Combine(Dir, gw + ".conf");
     public string LogOf(string name) => File.ReadAllText(Path.Combine(Dir, name + ".log"));
 
     private void Start(string gw, string extra)
     {
         string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-gre.conf")).Replace("driver 'af_xdp'", "driver 'af_packet'")
             + "\n" + extra + "\n";
-        string path = Path.Combine(Dir, gw + ".conf");
+        string path = ConfigOf(gw);
         File.WriteAllText(path, config);
         GatewayProcess.Start(Prefix + gw, $"run --config {path} --control-socket {SocketOf(gw)}", Path.Combine(Dir, gw + ".log"),
             log => File.Exists(SocketOf(gw)) && log.Contains(" running "), TimeSpan.FromSeconds(30), _processes);

@@ -131,4 +131,27 @@ public sealed class KeepaliveNetnsTests
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(log, "tun0 keepalive: DOWN"));
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(log, "tun0 keepalive: UP"));
     }
+
+    [NetnsFact]
+    public void Keepalive_RemovedByReloadWhileDown_RoutesReturnAndReaddStartsUp()
+    {
+        // gw2's key differs: gw1's probes match no tunnel there, so gw1's tun0 goes down and stays down.
+        using var lab = new KeepaliveLab(Keepalive + "\nset interfaces tunnel tun0 parameters ip key 42\n",
+            "set interfaces tunnel tun0 parameters ip key 43\n");
+        Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "down", 10), lab.LogOf("gw1"));
+        Assert.DoesNotContain("10.1.8.0/24", Routes(lab));
+
+        string config = File.ReadAllText(lab.ConfigOf("gw1"));
+        File.WriteAllText(lab.ConfigOf("gw1"), config.Replace(Keepalive, "", StringComparison.Ordinal));
+        Assert.Equal(0, lab.Cli("gw1", "reload").Code);
+        Assert.True(KeepaliveLab.WaitFor(() => Routes(lab).Contains("10.1.8.0/24"), 5), lab.LogOf("gw1"));
+        Assert.Equal("off", (string)lab.Tunnel("gw1")["keepalive"]!["state"]!);
+        Assert.Contains("tun0: keepalive removed", lab.LogOf("gw1"), StringComparison.Ordinal);
+
+        File.WriteAllText(lab.ConfigOf("gw1"), config);
+        Assert.Equal(0, lab.Cli("gw1", "reload").Code);
+        Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "up", 5), lab.LogOf("gw1"));
+        Assert.Contains("10.1.8.0/24", Routes(lab));
+        Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "down", 10), lab.LogOf("gw1"));
+    }
 }
