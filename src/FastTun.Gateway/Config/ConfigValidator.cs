@@ -197,8 +197,12 @@ internal sealed partial class ConfigValidator
                 Error(hole.Line, $"route {prefix}: blackhole and {other.Text} have the same distance {best}; a route is either a blackhole or has next-hops, so give one a higher distance");
                 continue;
             }
+            // A floating route matters when keepalive can withdraw the preferred paths: say so, and through which tunnels.
+            var watched = installed.Where(c => c.Path is { } p && draft.Tunnels.Exists(t => t.Name == p.Interface && t.Keepalive.IsSet))
+                .Select(c => c.Path!.Value.Interface).Distinct().ToList();
+            string standbyNote = watched.Count == 0 ? "" : $"; it takes over while keepalive holds {string.Join(" and ", watched)} down";
             foreach (var c in candidates.Where(c => c.Distance != best))
-                Warn(c.Line, $"route {prefix}: {c.Text} (distance {c.Distance}) is not installed; distance {best} is preferred (it stands by for a tunnel that keepalive takes down)");
+                Warn(c.Line, $"route {prefix}: {c.Text} (distance {c.Distance}) is not installed; distance {best} is preferred{standbyNote}");
             result.Add(hole.Text is not null
                 ? new StaticRoute(r.Prefix, r.Length, [], best, Blackhole: true)
                 : new StaticRoute(r.Prefix, r.Length, [.. installed.Select(c => c.Path!.Value)], best));

@@ -63,6 +63,14 @@ public class KeepaliveConfigTests
     }
 
     [Fact]
+    public void Parse_FloatingRouteBehindKeepaliveTunnel_WarningSaysItTakesOver()
+    {
+        const string routes = "set protocols static route 10.1.8.0/24 next-hop 1.1.1.2\nset protocols static route 10.1.8.0/24 next-hop 172.12.1.1 distance 50\n";
+        Assert.EndsWith("distance 1 is preferred; it takes over while keepalive holds tun0 down", Assert.Single(Parse(Gw1Gre + Line + routes).Warnings).Message, StringComparison.Ordinal);
+        Assert.EndsWith("distance 1 is preferred", Assert.Single(Parse(Gw1Gre + routes).Warnings).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_ConfigBootKeepalive_SameAsSetLine()
     {
         string boot = """

@@ -53,9 +53,11 @@ public sealed class KeepaliveLab : IDisposable
             log => File.Exists(SocketOf(gw)) && log.Contains(" running "), TimeSpan.FromSeconds(30), _processes);
     }
 
-    /// <summary>What a Linux router with `ip tunnel add tun0 mode gre local 172.12.1.11 remote 172.12.1.10` does with
-    /// a GRE packet for it: checks and strips the GRE header, and forwards the inner IPv4 packet (TTL − 1, new
-    /// header checksum) to its destination, here on the connected underlay (gw1's MAC, learned by ARP in Linux).</summary>
+    /// <summary>What a Linux router with `ip tunnel add tun0 mode gre local 172.12.1.11 remote 172.12.1.10`,
+    /// ip_forward=1 and accept_local=1 (without it Linux drops the inner packet as a martian: its source is its own
+    /// address) does with a GRE packet for it: checks and strips the GRE header, and forwards the inner IPv4 packet
+    /// (TTL − 1, new header checksum) to its destination, here on the connected underlay (gw1's MAC, learned by ARP
+    /// in Linux).</summary>
     private void StartReflector()
     {
         string gw1Mac = MacOf("gw1", "eth2");
