@@ -86,7 +86,7 @@ public sealed partial class Pipeline
             g.InPort = PacketBatch.NoPort;
             g.OutPort = PacketBatch.NoPort;
             g.Drop = DropReason.None;
-            g.Length = TunnelKeepalive.ProbeLength + 4;
+            g.Length = TunnelKeepalive.MaxProbeLength; // room to write, then the probe's own length
             g.Length = TunnelKeepalive.WriteProbe(g.Data, tunnel!.Settings, id);
             tunnel.Keepalive.MarkSent(id, Stopwatch.GetTimestamp());
             QueueEncap(ref g, index);

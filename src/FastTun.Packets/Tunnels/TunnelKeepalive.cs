@@ -25,6 +25,8 @@ public sealed class TunnelKeepalive
 {
     /// <summary>Inner IPv4 header + 4-byte GRE header.</summary>
     public const int ProbeLength = Ipv4Header.MinLength + GreHeader.BaseLength;
+    /// <summary>With the key option (a tunnel that receives with a key).</summary>
+    public const int MaxProbeLength = ProbeLength + 4;
     /// <summary>GRE protocol type of a keepalive (Cisco): 0.</summary>
     public const ushort ProtocolKeepalive = 0;
     /// <summary>Inner TTL of a probe: 255, so a reply survives any underlay path.</summary>

@@ -25,9 +25,13 @@ public sealed class KeepaliveLab : IDisposable
         try
         {
             GatewayLab.Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload on");
+            // Static underlay neighbours: a probe sent before the peer runs must not leave a failed ARP entry that
+            // blocks resolution for 20 s (NeighborTable.FailedHoldMs); these tests are about keepalive, not ARP.
+            string gw1Neighbor = $"\nset fasttun neighbor 172.12.1.11 mac '{MacOf("gw2", "eth2")}'\n";
+            string gw2Neighbor = $"\nset fasttun neighbor 172.12.1.10 mac '{MacOf("gw1", "eth2")}'\n";
             if (gw2Extra is null) StartReflector();
-            Start("gw1", gw1Extra + (gw2Extra is null ? $"\nset fasttun neighbor 172.12.1.11 mac '{MacOf("gw2", "eth2")}'\n" : ""));
-            if (gw2Extra is not null) Start("gw2", gw2Extra);
+            else Start("gw2", gw2Extra + gw2Neighbor);
+            Start("gw1", gw1Extra + gw1Neighbor);
         }
         catch
         {
