@@ -61,7 +61,8 @@ public sealed class KeepaliveMonitor : IDisposable
             var config = _runtime.Config;
             if (!ReferenceEquals(config, _seenConfig)) Reconfigure(config, now, changes);
             var state = _runtime.State;
-            foreach (var path in state.Tunnels)
+            // No keepalive configured: nothing to walk (the changes a reconfiguration made still apply below).
+            foreach (var path in _machines.Count == 0 ? [] : state.Tunnels)
             {
                 var tunnel = path.Tunnel;
                 if (!_machines.TryGetValue(tunnel.Name, out var machine)) continue;
