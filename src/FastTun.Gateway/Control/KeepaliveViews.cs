@@ -51,17 +51,17 @@ public static class KeepaliveViews
         })
         {
             family(metric, "counter", help);
-            foreach (var t in rows) sample(metric, label("tunnel", (string)t!["name"]!), (long)t["keepalive"]![field]!);
+            foreach (var t in rows) sample(metric, label("tunnel", (string)t!["name"]!), Number(t["keepalive"]![field]));
         }
         family("fasttun_tunnel_keepalive_rtt_seconds", "gauge", "Round trip of the latest keepalive reply.");
         foreach (var t in rows)
-            if (t!["keepalive"]!["lastRttSeconds"] is { } rtt) sample("fasttun_tunnel_keepalive_rtt_seconds", label("tunnel", (string)t["name"]!), (double)rtt);
+            if (t!["keepalive"]!["lastRttSeconds"] is { } rtt) sample("fasttun_tunnel_keepalive_rtt_seconds", label("tunnel", (string)t["name"]!), Number(rtt));
         family("fasttun_tunnel_keepalive_rtt_avg_seconds", "gauge", "Mean round trip of the keepalive replies.");
         foreach (var t in rows)
-            if (t!["keepalive"]!["avgRttSeconds"] is { } rtt) sample("fasttun_tunnel_keepalive_rtt_avg_seconds", label("tunnel", (string)t["name"]!), (double)rtt);
+            if (t!["keepalive"]!["avgRttSeconds"] is { } rtt) sample("fasttun_tunnel_keepalive_rtt_avg_seconds", label("tunnel", (string)t["name"]!), Number(rtt));
         family("fasttun_tunnel_keepalive_reflected_total", "counter", "The peer's keepalive probes sent back to it.");
         foreach (var t in tunnels)
-            if (t?["keepalive"]?["reflected"] is { } reflected) sample("fasttun_tunnel_keepalive_reflected_total", label("tunnel", (string)t["name"]!), (long)reflected);
+            if (t?["keepalive"]?["reflected"] is { } reflected) sample("fasttun_tunnel_keepalive_reflected_total", label("tunnel", (string)t["name"]!), Number(reflected));
     }
 
     /// <summary>The text column of <c>show tunnels</c>: "up 10/3", "down 10/3 (2 trans)" or "-"; and the RTT column.</summary>
@@ -69,9 +69,14 @@ public static class KeepaliveViews
     {
         if (keepalive?["state"]?.ToString() is not ("up" or "down") || keepalive is null) return ("-", "-");
         var s = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{keepalive["state"]} {keepalive["interval"]}/{keepalive["retries"]}"));
-        if ((long?)keepalive["transitions"] is > 0 and var n) s.Append(CultureInfo.InvariantCulture, $" {n}x since {keepalive["lastChange"]}");
+        if (Number(keepalive["transitions"]) is > 0 and var n && DateTimeOffset.TryParse((string?)keepalive["lastChange"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var changed))
+            s.Append(CultureInfo.InvariantCulture, $" {n}x, last {changed.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}");
         string rtt = keepalive["lastRttSeconds"] is { } last && keepalive["avgRttSeconds"] is { } avg
-            ? string.Create(CultureInfo.InvariantCulture, $"{(double)last * 1000:0.###}/{(double)avg * 1000:0.###}ms") : "-";
+            ? string.Create(CultureInfo.InvariantCulture, $"{Number(last) * 1000:0.###}/{Number(avg) * 1000:0.###}ms") : "-";
         return (s.ToString(), rtt);
     }
+
+    /// <summary>A JSON number as built in memory (int, long or double) or parsed from the control socket; 0 if absent.</summary>
+    private static double Number(JsonNode? node) =>
+        node is null ? 0 : double.Parse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 }
