@@ -38,6 +38,9 @@ public sealed class TunnelKeepalive
     private readonly long[] _sentTicks = new long[Slots];
     private readonly int[] _sentId = new int[Slots];
 
+    // Counters and RTTs: several workers may write (a reply can land on any queue), the control plane reads. Every
+    // access is Interlocked: atomic 64-bit updates; the reply count is incremented last, so a reader that sees a
+    // count also sees the RTT sum that goes with it (the average may lag by the reply being recorded, never tear).
     private long _sent, _replies, _stray, _reflected;
     private long _lastRttTicks, _rttSumTicks, _lastReplyTicks;
 
