@@ -62,16 +62,22 @@ public sealed class KeepaliveLab : IDisposable
     /// address) does with a GRE packet for it: checks and strips the GRE header, and forwards the inner IPv4 packet
     /// (TTL − 1, new header checksum) to its destination, here on the connected underlay (gw1's MAC, learned by ARP
     /// in Linux).</summary>
-    private void StartReflector()
+    private void StartReflector() =>
+        StartReflector(Prefix + "gw2", "eth2", "172.12.1.11", MacOf("gw1", "eth2"), Dir, _processes);
+
+    /// <summary>Starts the Linux-like reflector in namespace <paramref name="netns"/> on <paramref name="iface"/>: every
+    /// GRE packet to <paramref name="address"/> is decapsulated and its inner packet forwarded to
+    /// <paramref name="gatewayMac"/>. Logs "reflected SRC DST seq=N" (N the outer GRE sequence number, or -).</summary>
+    public static void StartReflector(string netns, string iface, string address, string gatewayMac, string dir, List<Process> started)
     {
-        string gw1Mac = MacOf("gw1", "eth2");
-        string script = Path.Combine(Dir, "reflector.py");
+        string script = Path.Combine(dir, "reflector.py");
+        string subnet = address[..(address.LastIndexOf('.') + 1)];
         File.WriteAllText(script, $$"""
             import logging, struct, sys
             logging.getLogger('scapy.runtime').setLevel(logging.ERROR)
             from scapy.all import *
             conf.verb = 0
-            s = conf.L2socket(iface='eth2')
+            s = conf.L2socket(iface='{{iface}}')
             def reflect(p):
                 raw = bytes(p[IP])
                 ihl = (raw[0] & 15) * 4
@@ -80,19 +86,23 @@ public sealed class KeepaliveLab : IDisposable
                 flags, proto = struct.unpack('!HH', gre[:4])
                 if flags & 7 or proto != 0x0800:
                     return
-                off = 4 + (4 if flags & 0x8000 else 0) + (4 if flags & 0x2000 else 0) + (4 if flags & 0x1000 else 0)
+                off = 4 + (4 if flags & 0x8000 else 0) + (4 if flags & 0x2000 else 0)
+                seq = '-'
+                if flags & 0x1000:
+                    seq = struct.unpack('!I', gre[off:off + 4])[0]
+                    off += 4
                 inner = IP(gre[off:])
-                if inner.ttl <= 1:
-                    return
+                if not inner.dst.startswith('{{subnet}}') or inner.ttl <= 1:
+                    return  # Linux: only the connected underlay /24 is routed here; the rest has no route
                 inner.ttl -= 1
                 del inner.chksum
-                s.send(Ether(dst='{{gw1Mac}}', src=get_if_hwaddr('eth2')) / inner)
-                print('reflected', inner.src, inner.dst, flush=True)
+                s.send(Ether(dst='{{gatewayMac}}', src=get_if_hwaddr('{{iface}}')) / inner)
+                print('reflected', inner.src, inner.dst, 'seq=%s' % seq, flush=True)
             print('ready', flush=True)
-            sniff(iface='eth2', filter='ip proto 47 and dst host 172.12.1.11', prn=reflect, store=False)
+            sniff(iface='{{iface}}', filter='ip proto 47 and dst host {{address}}', prn=reflect, store=False)
             """);
-        GatewayProcess.StartCommand(Prefix + "gw2", $"/usr/bin/python3 {script}", Path.Combine(Dir, "reflector.log"),
-            log => log.Contains("ready"), TimeSpan.FromSeconds(30), _processes);
+        GatewayProcess.StartCommand(netns, $"/usr/bin/python3 {script}", Path.Combine(dir, "reflector.log"),
+            log => log.Contains("ready"), TimeSpan.FromSeconds(30), started);
     }
 
     public string MacOf(string ns, string dev) => Exec(ns, $"cat /sys/class/net/{dev}/address").Output.Trim();
