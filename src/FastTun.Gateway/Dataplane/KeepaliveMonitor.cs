@@ -37,7 +37,13 @@ public sealed class KeepaliveMonitor : IDisposable
         _clockMs = clockMs ?? (() => Environment.TickCount64);
     }
 
-    public void Start() => _timer = new Timer(_ => Poll(), null, PollMs, PollMs);
+    /// <summary>Takes the configuration in at once (show tunnels reports keepalive from the first request on),
+    /// then polls every <see cref="PollMs"/>.</summary>
+    public void Start()
+    {
+        Poll();
+        _timer = new Timer(_ => Poll(), null, PollMs, PollMs);
+    }
 
     /// <summary>The keepalive of tunnel <paramref name="name"/>, or null when it has none.</summary>
     public KeepaliveStatus? StatusOf(string name)
