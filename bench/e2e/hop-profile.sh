@@ -6,7 +6,8 @@
 # per packet, rx batches and packets per batch from the gateway's own counters, and CPU1's softirq per packet.
 #   flock /tmp/fasttun-bench.lock env BINS="base=/tmp/e2e-base/src/FastTun.Gateway/bin/Release/net10.0/fasttun \
 #       new=src/FastTun.Gateway/bin/Release/net10.0/fasttun" ROUNDS=3 TRIAL=3 HOP=encap bash bench/e2e/hop-profile.sh
-# Environment: BINS (name=path ...; default this checkout's build), ROUNDS (3), TRIAL (3 s), HOP (encap|decap),
+# Environment: BINS (name=path[:VAR=VALUE[,VAR=VALUE]] ...; default this checkout's build; the variables go to that
+# gateway only), ROUNDS (3), TRIAL (3 s), HOP (encap|decap),
 # DRIVER (af_xdp|af_packet), ENCAP (ipip|gre), SIZE (64), RATE (max), WARMUP (0: seconds of traffic before the
 # measured window, same gateway), PERF (1: perf record -C 1 of the last round's first build into $work),
 # GW_ENV (extra environment for the gateway only, e.g. "DOTNET_TieredCompilation=0"), OUT (jsonl file to append).
@@ -48,11 +49,12 @@ else
 fi
 
 trial() { # name binary round
-  local name=$1 F=$2 round=$3 sock=$work/gw.sock cfg=$work/gw.conf
+  local name=$1 F=$2 round=$3 sock=$work/gw.sock cfg=$work/gw.conf envs=${GW_ENV:-}
+  case $F in *:*) envs="$envs ${F#*:}"; envs=${envs//,/ }; F=${F%%:*} ;; esac
   sed "s/driver 'af_xdp'/driver '$DRIVER'/" "$root/configs/$CONF" > "$cfg"
   { echo "set fasttun workers 1"; echo "$NEIGH"; } >> "$cfg"
   rm -f "$sock"
-  ip netns exec "$GW" env ${GW_ENV:-} chrt -r 10 taskset -c 1 "$F" run --config "$cfg" --control-socket "$sock" > "$work/gw.log" 2>&1 &
+  ip netns exec "$GW" env $envs chrt -r 10 taskset -c 1 "$F" run --config "$cfg" --control-socket "$sock" > "$work/gw.log" 2>&1 &
   local gpid=$!; pids+=("$gpid")
   for _ in $(seq 1 100); do grep -q "running" "$work/gw.log" 2>/dev/null && break; sleep 0.1; done
   # The sink and generator are this checkout's build for every variant (only the gateway differs).

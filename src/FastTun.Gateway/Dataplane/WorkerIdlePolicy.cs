@@ -17,7 +17,7 @@ public static class WorkerIdlePolicy
 {
     public const string SpinVariable = "FASTTUN_WORKER_SPIN_US";
     public const int DefaultSpinMicroseconds = 100;
-    public const int MaxSpinMicroseconds = 10_000;
+    public const int MaxSpinMicroseconds = 1_000_000;
 
     /// <summary>The window from the environment, or the default. Throws naming the variable on a bad value.</summary>
     public static int SpinMicroseconds() => Parse(Environment.GetEnvironmentVariable(SpinVariable));
