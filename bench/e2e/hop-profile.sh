@@ -9,7 +9,8 @@
 # Environment: BINS (name=path[:VAR=VALUE[,VAR=VALUE]] ...; default this checkout's build; the variables go to that
 # gateway only), ROUNDS (3), TRIAL (3 s), HOP (encap|decap),
 # DRIVER (af_xdp|af_packet), ENCAP (ipip|gre), SIZE (64), RATE (max), WARMUP (0: seconds of traffic before the
-# measured window, same gateway), PERF (1: perf record -C 1 of the last round's first build into $work),
+# measured window, same gateway), PERF (1: perf record -C 1 during every trial; the worker's user share of its samples
+# splits its exact run time: perf_worker_user_ns_per_pkt),
 # GW_ENV (extra environment for the gateway only, e.g. "DOTNET_TieredCompilation=0"), OUT (jsonl file to append).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -72,9 +73,11 @@ trial() { # name binary round
   local sinkrx0; sinkrx0=$(nsx "$SNS" cat /sys/class/net/$SIF/statistics/rx_packets)
   /usr/bin/python3 "$root/bench/e2e/proc_sample.py" "$gpid" "$sock" > "$work/s0.json"
   local perfpid=""
-  if [ "${PERF:-0}" = 1 ] && [ "$round" = "$ROUNDS" ] && [ -z "${perf_done:-}" ]; then
-    perf record -C 1 -F 2999 -g -o "$work/perf-$name.data" -- sleep $((TRIAL - 1)) > /dev/null 2>&1 &
-    perfpid=$!; perf_done=1
+  local perfdata=""
+  if [ "${PERF:-0}" = 1 ]; then
+    perfdata=$work/perf-$name-r$round.data
+    perf record -C 1 -F 2999 -g -o "$perfdata" -- sleep $((TRIAL - 1)) > /dev/null 2>&1 &
+    perfpid=$!
   fi
   sleep "$TRIAL"
   /usr/bin/python3 "$root/bench/e2e/proc_sample.py" "$gpid" "$sock" > "$work/s1.json"
@@ -83,9 +86,9 @@ trial() { # name binary round
   stop "$genpid"; stop "$spid"
   if [ -n "$perfpid" ]; then for q in $(ip netns pids "$GW"); do cp /tmp/perf-"$q".map "$work/" 2>/dev/null || true; done; fi
   stop "$gpid"
-  /usr/bin/python3 - "$name" "$round" "$work/s0.json" "$work/s1.json" "$sinkrx0" "$sinkrx1" "$HOP" >> "$OUT" <<'PY'
-import json, sys
-name, rnd, a, b, r0, r1, hop = sys.argv[1:]
+  /usr/bin/python3 - "$name" "$round" "$work/s0.json" "$work/s1.json" "$sinkrx0" "$sinkrx1" "$HOP" "$perfdata" >> "$OUT" <<'PY'
+import json, subprocess, sys
+name, rnd, a, b, r0, r1, hop, perfdata = sys.argv[1:]
 s0, s1 = json.load(open(a)), json.load(open(b))
 dt = s1["t"] - s0["t"]
 pk = int(r1) - int(r0)
@@ -110,6 +113,20 @@ if pk > 0:
     rec["worker_sleeps_per_kpkt"] = w["vcs"] * 1000 / pk
     rec["other_threads_ns_per_pkt"] = {k: round(v["run"] / pk, 1) for k, v in groups.items() if k != "worker" and v["run"] > 0}
     rec["cpu1_softirq_ns_per_pkt"] = (s1["softirq"] - s0["softirq"]) * tick / pk
+    if perfdata:
+        # perf's samples of the worker thread on CPU1: the user share of them (JIT code, libc) is a finer split of
+        # the worker's exact run time than the tick samples (CLK_TCK 100).
+        out = subprocess.run(["perf", "report", "-i", perfdata, "--comm", "fasttun-worker-", "--no-children", "--sort", "dso",
+                              "--stdio", "-g", "none"], capture_output=True, text=True).stdout
+        tot = kern = 0.0
+        for line in out.splitlines():
+            p = line.split()
+            if len(p) >= 2 and p[0].endswith("%"):
+                v = float(p[0][:-1]); tot += v
+                if p[1].startswith("[kernel") or p[1].startswith("bpf_prog"): kern += v
+        if tot > 0:
+            rec["perf_worker_user_share"] = (tot - kern) / tot
+            rec["perf_worker_user_ns_per_pkt"] = w["run"] * (tot - kern) / tot / pk
     try:
         w0, w1 = s0["stats"]["workers"][0], s1["stats"]["workers"][0]
         batches = w1["batches"] - w0["batches"]; packets = w1["packets"] - w0["packets"]
@@ -133,7 +150,7 @@ done
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 names = list(dict.fromkeys(r["name"] for r in rows))
-keys = ["delivered_pps", "proc_ns_per_pkt", "worker_ns_per_pkt", "worker_user_ns_per_pkt", "worker_sys_ns_per_pkt",
+keys = ["delivered_pps", "proc_ns_per_pkt", "worker_ns_per_pkt", "worker_user_ns_per_pkt", "perf_worker_user_ns_per_pkt", "worker_sys_ns_per_pkt",
         "cpu1_softirq_ns_per_pkt", "worker_sleeps_per_kpkt", "pkts_per_batch", "sleeps_per_kpkt", "emptyPasses_per_kpkt"]
 print("medians | " + " | ".join(keys))
 for n in names:
