@@ -86,9 +86,9 @@ trial() { # name binary round
   stop "$genpid"; stop "$spid"
   if [ -n "$perfpid" ]; then for q in $(ip netns pids "$GW"); do cp /tmp/perf-"$q".map "$work/" 2>/dev/null || true; done; fi
   stop "$gpid"
-  /usr/bin/python3 - "$name" "$round" "$work/s0.json" "$work/s1.json" "$sinkrx0" "$sinkrx1" "$HOP" "$perfdata" >> "$OUT" <<'PY'
+  /usr/bin/python3 - "$name" "$round" "$work/s0.json" "$work/s1.json" "$sinkrx0" "$sinkrx1" "$HOP" "$perfdata" "$gpid" >> "$OUT" <<'PY'
 import json, subprocess, sys
-name, rnd, a, b, r0, r1, hop, perfdata = sys.argv[1:]
+name, rnd, a, b, r0, r1, hop, perfdata, gpid = sys.argv[1:]
 s0, s1 = json.load(open(a)), json.load(open(b))
 dt = s1["t"] - s0["t"]
 pk = int(r1) - int(r0)
@@ -114,9 +114,10 @@ if pk > 0:
     rec["other_threads_ns_per_pkt"] = {k: round(v["run"] / pk, 1) for k, v in groups.items() if k != "worker" and v["run"] > 0}
     rec["cpu1_softirq_ns_per_pkt"] = (s1["softirq"] - s0["softirq"]) * tick / pk
     if perfdata:
-        # perf's samples of the worker thread on CPU1: the user share of them (JIT code, libc) is a finer split of
-        # the worker's exact run time than the tick samples (CLK_TCK 100).
-        out = subprocess.run(["perf", "report", "-i", perfdata, "--comm", "fasttun-worker-", "--no-children", "--sort", "dso",
+        # perf's samples of this gateway's worker thread on CPU1 (other helpers' fasttun processes have threads of the
+        # same name): the user share of them (JIT code, libc) is a finer split of the worker's exact run time than the
+        # tick samples (CLK_TCK 100).
+        out = subprocess.run(["perf", "report", "-i", perfdata, "--pid", gpid, "--comm", "fasttun-worker-", "--no-children", "--sort", "dso",
                               "--stdio", "-g", "none"], capture_output=True, text=True).stdout
         tot = kern = 0.0
         for line in out.splitlines():
