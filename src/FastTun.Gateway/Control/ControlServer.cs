@@ -73,7 +73,9 @@ public sealed class ControlServer : IDisposable
         _acceptThread = new Thread(() => AcceptLoop(raised)) { IsBackground = true, Name = "fasttun-control" };
         _acceptThread.Start();
         if (!raised.Wait(5_000)) logger.LogWarning("control threads did not start within 5 s; their priority may stay default");
-        else logger.LogDebug("control threads scheduled: {Mode}", SchedulingMode);
+        else if (SchedulingMode != ControlThreadPriority.Configured)
+            logger.LogInformation("control threads: {Mode} instead of {Configured} (no CAP_SYS_NICE, or RestrictRealtime= in the unit)",
+                SchedulingMode, ControlThreadPriority.Configured);
     }
 
     /// <summary>The scheduling the control threads got (ControlThreadPriority), for the log and tests.</summary>
