@@ -25,8 +25,8 @@ public sealed class KeepaliveLab : IDisposable
         try
         {
             GatewayLab.Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload on");
-            // Static underlay neighbours: a probe sent before the peer runs must not leave a failed ARP entry that
-            // blocks resolution for 20 s (NeighborTable.FailedHoldMs); these tests are about keepalive, not ARP.
+            // Static underlay neighbours: these tests are about keepalive, not ARP (a failed entry left by a probe sent
+            // before the peer runs is retried by the next packet a second later: NeighborTable.RestartFailed).
             string gw1Neighbor = $"\nset fasttun neighbor 172.12.1.11 mac '{MacOf("gw2", "eth2")}'\n";
             string gw2Neighbor = $"\nset fasttun neighbor 172.12.1.10 mac '{MacOf("gw1", "eth2")}'\n";
             if (gw2Extra is null) StartReflector();
