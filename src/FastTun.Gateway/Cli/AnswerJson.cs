@@ -229,6 +229,29 @@ public static class AnswerJson
 
     private static FormatException Error(string s, int at, string what) => new($"JSON at offset {at} of {s.Length}: {what}");
 
+    /// <summary>The same value as a System.Text.Json node (for code written against JsonNode): numbers become long
+    /// values when they are whole, double otherwise.</summary>
+    public static System.Text.Json.Nodes.JsonNode? ToJsonNode(AnswerNode? node)
+    {
+        switch (node?.Kind)
+        {
+            case null: return null;
+            case AnswerNode.NodeKind.Object:
+                var o = new System.Text.Json.Nodes.JsonObject();
+                foreach (var (name, value) in node.Members) o[name] = ToJsonNode(value);
+                return o;
+            case AnswerNode.NodeKind.Array:
+                var a = new System.Text.Json.Nodes.JsonArray();
+                foreach (var item in node.Items) a.Add(ToJsonNode(item));
+                return a;
+            case AnswerNode.NodeKind.String: return System.Text.Json.Nodes.JsonValue.Create(node.ToString());
+            case AnswerNode.NodeKind.Number:
+                return long.TryParse(node.ToString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long whole)
+                    ? System.Text.Json.Nodes.JsonValue.Create(whole) : System.Text.Json.Nodes.JsonValue.Create(node.GetDouble());
+            default: return System.Text.Json.Nodes.JsonValue.Create(node.Kind == AnswerNode.NodeKind.True);
+        }
+    }
+
     /// <summary>A JSON string literal (quotes included) for <paramref name="value"/>: escapes quote, backslash and
     /// control characters; everything else passes as is (JSON text is UTF-8).</summary>
     public static string Quote(string value)

@@ -193,7 +193,7 @@ public static class ShowCommand
     public static void Tunnels(AnswerNode data, TextWriter output)
     {
         var t = new TableWriter("NAME", "MODE", "LOCAL", "REMOTE", "ADDRESS", "MTU", "TTL", "TOS", "KEY", "PMTUD", "ENCAP-PKTS", "ENCAP-BYTES", "DECAP-PKTS", "DECAP-BYTES",
-            "SEQ-RX", "LOST", "REORD", "DUP", "OUT-WIN", "RESYNC", "LOSS");
+            "SEQ-RX", "LOST", "REORD", "DUP", "OUT-WIN", "RESYNC", "LOSS", "KEEPALIVE", "KA-RTT(LAST/AVG)");
         foreach (var x in Items(data["tunnels"]))
         {
             string key = x!["inputKey"] is null && x["outputKey"] is null ? "-"
@@ -203,7 +203,8 @@ public static class ShowCommand
                 S(x["encapPackets"]), S(x["encapBytes"]), S(x["decapPackets"]), S(x["decapBytes"]),
                 S(x["sequence"]?["received"]), S(x["sequence"]?["lost"]), S(x["sequence"]?["reordered"]),
                 S(x["sequence"]?["duplicates"]), S(x["sequence"]?["outOfWindow"]), S(x["sequence"]?["resyncs"]),
-                x["sequence"]?["lossRate"] is { } rate ? rate.GetDouble().ToString("0.####%", System.Globalization.CultureInfo.InvariantCulture) : "-");
+                x["sequence"]?["lossRate"] is { } rate ? rate.GetDouble().ToString("0.####%", System.Globalization.CultureInfo.InvariantCulture) : "-",
+                KeepaliveColumns(x["keepalive"]).State, KeepaliveColumns(x["keepalive"]).Rtt); // keepalive hook
         }
         t.Write(output);
         if (data["matched"] is { } matched && data["total"] is { } total)
@@ -214,6 +215,11 @@ public static class ShowCommand
                     : $"tunnels {offset + 1}-{offset + shown} of {S(matched)} matching ({S(total)} in all)");
         }
     }
+
+    /// <summary>The keepalive columns (KeepaliveViews.Columns, which reads a JsonNode): the tunnel's keepalive object is
+    /// converted only when it has a state to show, so tunnels without keepalive never load System.Text.Json.</summary>
+    private static (string State, string Rtt) KeepaliveColumns(AnswerNode? keepalive) =>
+        keepalive?["state"]?.ToString() is "up" or "down" ? Control.KeepaliveViews.Columns(AnswerJson.ToJsonNode(keepalive)) : ("-", "-");
 
     public static void Routes(AnswerNode data, TextWriter output)
     {

@@ -80,6 +80,20 @@ public sealed class AnswerJsonTests
         Assert.Null(data["missing"]);
     }
 
+    [Fact]
+    public void ToJsonNode_KeepaliveObject_SameColumnsAsTheGatewaysJson()
+    {
+        var keepalive = new JsonObject
+        {
+            ["state"] = "down", ["reflected"] = 4, ["interval"] = 10, ["retries"] = 3, ["missed"] = 3, ["transitions"] = 3,
+            ["lastChange"] = "2026-12-05T16:59:14.1234567+00:00", ["sent"] = 12, ["replies"] = 9, ["stray"] = 0,
+            ["lastRttSeconds"] = 0.0015, ["avgRttSeconds"] = 0.002,
+        };
+        var viaText = FastTun.Gateway.Control.KeepaliveViews.Columns(AnswerJson.ToJsonNode(AnswerJson.Parse(keepalive.ToJsonString())));
+        Assert.Equal(FastTun.Gateway.Control.KeepaliveViews.Columns(keepalive), viaText);
+        Assert.Equal("1.5/2ms", viaText.Rtt);
+    }
+
     [Theory]
     [InlineData("plain")]
     [InlineData("quote \" backslash \\ tab \t newline \n nul \0")]
