@@ -126,7 +126,21 @@ public static class CommandLine
         Action = new RootHelpAction(new HelpAction { MaxWidth = HelpWidth }),
     };
 
-    public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Run(string[] args)
+    {
+        int code = Run(args, Console.Out, Console.Error);
+        // show and stats only read from the gateway and hold nothing that needs the runtime's orderly shutdown (no
+        // ProcessExit handler, no file or interface to release): their output is written (Console's writers flush
+        // every write), so the process ends here with _exit. That skips the runtime's shutdown, about 1.3 ms of the
+        // `fasttun show stats` start-up budget (RESULTS, startup2 section). Every other command returns normally.
+        if (args.Length > 0 && args[0] is "show" or "stats")
+        {
+            Console.Out.Flush();
+            Console.Error.Flush();
+            Tmds.Linux.LibC._exit(code);
+        }
+        return code;
+    }
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>
         Run(Build(args.Length > 0 ? args[0] : null, args.Length > 1 ? args[1] : null), args, output, error);
