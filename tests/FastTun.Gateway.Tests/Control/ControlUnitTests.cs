@@ -113,6 +113,31 @@ public sealed class ControlUnitTests
         Assert.Equal("NAME  ADDRESS    PKTS\neth1  10.1.5.1      5\ntun0  1.1.1.1   12345\n", output.ToString().Replace("\r\n", "\n"));
     }
 
+    [Fact]
+    public void TableWriter_WideAndRaggedCells_SameAsPadLeftPadRightOracle()
+    {
+        var random = new Random(13);
+        string Word(int max) => new string('x', random.Next(0, max)) + (random.Next(3) == 0 ? "" : "y");
+        var t = new TableWriter("NAME", "NUMBER", "TEXT", "LAST");
+        var rows = new List<string[]>();
+        for (int i = 0; i < 50; i++)
+        {
+            // widths from 0 to past two copies of the 32-space literal the writer pads from
+            string[] row = [Word(80), random.Next(0, 3) == 0 ? "-" : random.NextInt64(0, 1L << random.Next(1, 62)).ToString(System.Globalization.CultureInfo.InvariantCulture), Word(70), Word(40)];
+            rows.Add(row);
+            t.Add(row[0], row[1], row[2], row[3]);
+        }
+        var output = new StringWriter();
+        t.Write(output);
+        // The oracle: the columns laid out with string.PadLeft/PadRight.
+        string[] headers = ["NAME", "NUMBER", "TEXT", "LAST"];
+        var widths = Enumerable.Range(0, 4).Select(c => rows.Select(r => r[c].Length).Append(headers[c].Length).Max()).ToArray();
+        var expected = new System.Text.StringBuilder();
+        foreach (var r in rows.Prepend(headers))
+            expected.Append((r[0].PadRight(widths[0]) + "  " + r[1].PadLeft(widths[1]) + "  " + r[2].PadRight(widths[2]) + "  " + r[3]).TrimEnd()).Append('\n');
+        Assert.Equal(expected.ToString(), output.ToString().Replace("\r\n", "\n"));
+    }
+
     [Theory]
     [InlineData("route", new[] { "add", "10.0.0.0/8" })]
     [InlineData("route", new[] { "flip", "10.0.0.0/8" })]
