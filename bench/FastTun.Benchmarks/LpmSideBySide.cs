@@ -90,30 +90,15 @@ public static class LpmSideBySide
         return sum;
     }
 
-    // A/B knob for batch variants: FASTTUN_LPM_BATCH=lockstepN (lock-step groups of N).
-    private static readonly string BatchVariant = Environment.GetEnvironmentVariable("FASTTUN_LPM_BATCH") ?? "";
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint Bulk64(Lpm4Reader reader, uint[] d)
     {
         Span<uint> output = Output;
         uint sum = 0;
-        if (BatchVariant.StartsWith("lockstep", StringComparison.Ordinal))
+        for (int i = 0; i + Bulk <= d.Length; i += Bulk)
         {
-            int group = int.Parse(BatchVariant.AsSpan("lockstep".Length), CultureInfo.InvariantCulture);
-            for (int i = 0; i + Bulk <= d.Length; i += Bulk)
-            {
-                reader.LookupBatchLockstep(d.AsSpan(i, Bulk), output, group);
-                sum += output[0] + output[Bulk - 1];
-            }
-        }
-        else
-        {
-            for (int i = 0; i + Bulk <= d.Length; i += Bulk)
-            {
-                reader.LookupBatch(d.AsSpan(i, Bulk), output);
-                sum += output[0] + output[Bulk - 1];
-            }
+            reader.LookupBatch(d.AsSpan(i, Bulk), output);
+            sum += output[0] + output[Bulk - 1];
         }
         return sum;
     }

@@ -37,9 +37,6 @@ public static class LpmVariants
 
         var variants = new List<(string Loop, string Name, Func<uint[], uint[], uint> Body)>
         {
-            ("bulk64", "lockstep16", (d, o) => Batch(d, o, (s, t) => reader.LookupBatchLockstep(s, t, 16))),
-            ("bulk64", "lockstep8", (d, o) => Batch(d, o, (s, t) => reader.LookupBatchLockstep(s, t, 8))),
-            ("bulk64", "lockstep32", (d, o) => Batch(d, o, (s, t) => reader.LookupBatchLockstep(s, t, 32))),
             ("bulk64", "LookupBatch", (d, o) => Batch(d, o, (s, t) => reader.LookupBatch(s, t))),
             ("single", "Lookup", (d, o) => Single(reader, d, o)),
             ("chain", "Lookup", (d, o) => Chain(reader, d)),
