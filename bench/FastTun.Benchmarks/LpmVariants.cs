@@ -38,6 +38,7 @@ public static class LpmVariants
         var variants = new List<(string Loop, string Name, Func<uint[], uint[], uint> Body)>
         {
             ("bulk64", "LookupBatch", (d, o) => Batch(d, o, (s, t) => reader.LookupBatch(s, t))),
+            ("bulk64", "LookupBatch'", (d, o) => Batch(d, o, (s, t) => reader.LookupBatch(s, t))),
             ("single", "Lookup", (d, o) => Single(reader, d, o)),
             ("chain", "Lookup", (d, o) => Chain(reader, d)),
         };

@@ -65,8 +65,8 @@ public readonly unsafe partial struct Lpm4Reader
             int s = (int)((address << shift) >> 26) ^ 63;
             ulong children = *(ulong*)node << s;
             if ((long)children >= 0)   // bit v clear: slot v is a leaf
-                return data[(int)node[5] + BitOperations.PopCount(*(ulong*)(node + 2) << s)];
-            node = data + (int)node[4] + ChunkBuilder.NodeSize * BitOperations.PopCount(children);
+                return data[node[5] + (uint)BitOperations.PopCount(*(ulong*)(node + 2) << s)];
+            node = data + node[4] + ChunkBuilder.NodeSize * (uint)BitOperations.PopCount(children);
             shift += 6;
         }
     }
