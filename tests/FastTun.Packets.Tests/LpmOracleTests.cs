@@ -176,12 +176,12 @@ public class LpmOracleTests
     }
 
     [Fact]
-    public void LookupBatch_EveryLengthUpTo40_MatchesSingleLookups()
+    public void LookupBatch_EveryLengthUpTo100_MatchesSingleLookups()
     {
         Route4[] routes = SyntheticTable.Generate(5_000, seed: 31);
         Lpm4Table table = Lpm4Table.Build(routes);
-        uint[] addresses = SyntheticTable.Destinations(routes, 40, seed: 32);
-        for (int n = 0; n <= 40; n++)
+        uint[] addresses = SyntheticTable.Destinations(routes, 100, seed: 32);
+        for (int n = 0; n <= 100; n++)
         {
             var output = new uint[n];
             table.LookupBatch(addresses.AsSpan(0, n), output);
