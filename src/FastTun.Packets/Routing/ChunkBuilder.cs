@@ -67,8 +67,9 @@ internal sealed class ChunkBuilder
 
         int children = BitOperations.PopCount(childBits);
         ulong runBits = 0;
-        int leaves = 0;
-        int leafBase = _used;
+        int leafBase = Reserve(64);   // at most 64 leaves; the unused tail is given back below
+        Span<uint> leaves = _buffer.AsSpan(leafBase, 64);
+        int leafCount = 0;
         bool havePrevious = false;
         uint previous = 0;
         for (int v = 0; v < 64; v++)
@@ -78,9 +79,9 @@ internal sealed class ChunkBuilder
             runBits |= 1UL << v;
             previous = slot[v];
             havePrevious = true;
-            Reserve(1);
-            _buffer[leafBase + leaves++] = previous;
+            leaves[leafCount++] = previous;
         }
+        _used = leafBase + leafCount;
 
         // Children after this node's leaves: the leaves sit next to the node (same or adjacent cache line).
         int childBase = Reserve(children * NodeSize);
