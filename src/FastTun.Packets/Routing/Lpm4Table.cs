@@ -10,9 +10,10 @@ namespace FastTun.Packets.Routing;
 /// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
 /// (1 MiB: it stays in a core's L2) indexed by the top 18 address bits. An entry is either the answer of the
 /// longest prefix of /18 or shorter ("painted" over the entries it covers), or, with the top bit set, the offset of
-/// the /18's chunk in the chunk pool; the chunk then carries the /18's direct answer in a header word. A chunk is a small Poptrie: nodes of 6 uints (64-bit
-/// child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides (bits 18–23, 24–29, 30–31),
-/// a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. A /24 costs the
+/// the /18's chunk in the chunk pool (offset 0: the empty chunk, answering <see cref="NoRoute"/>). A chunk is a small
+/// Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides
+/// (bits 18–23, 24–29, 30–31), a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>.
+/// Its leaves are final answers (the /18's direct answer where no longer prefix covers a slot). A /24 costs the
 /// entry, then the root node and its leaf (same or adjacent line).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
