@@ -212,6 +212,8 @@ public static class GatewayViews
                 ["busySeconds"] = busy / (double)Stopwatch.Frequency,
                 ["elapsedSeconds"] = elapsed / Stopwatch.Frequency,
                 ["busyRatio"] = Math.Round(busy / elapsed, 4),
+                ["sleeps"] = w.Sleeps,            // e2e: poll(2) sleeps and empty passes (wake-up policy)
+                ["emptyPasses"] = w.EmptyPasses,
             });
         }
         var dropObject = new JsonObject();
