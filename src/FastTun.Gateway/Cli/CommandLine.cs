@@ -34,6 +34,7 @@ public static class CommandLine
           set interfaces tunnel tun0 parameters ip key|ikey|okey K   ttl N|inherit   tos XX|inherit
           set interfaces tunnel tun0 parameters ip checksum | sequence   (also input-/output- forms)
           set interfaces tunnel tun0 parameters ip pmtu-discovery enable|disable
+          set interfaces tunnel tun0 parameters keepalive 10 3   (GRE: probe every 10 s, down after 3 missed)
           set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]   (equal distances: ECMP)
           set protocols static route 10.9.0.0/16 blackhole [distance N]
           set protocols static interface-route 10.1.9.0/24 next-hop-interface tun0 [distance N]

@@ -161,7 +161,7 @@ public static class ShowCommand
     public static void Tunnels(JsonObject data, TextWriter output)
     {
         var t = new TableWriter("NAME", "MODE", "LOCAL", "REMOTE", "ADDRESS", "MTU", "TTL", "TOS", "KEY", "PMTUD", "ENCAP-PKTS", "ENCAP-BYTES", "DECAP-PKTS", "DECAP-BYTES",
-            "SEQ-RX", "LOST", "REORD", "DUP", "OUT-WIN", "RESYNC", "LOSS");
+            "SEQ-RX", "LOST", "REORD", "DUP", "OUT-WIN", "RESYNC", "LOSS", "KEEPALIVE", "KA-RTT(LAST/AVG)");
         foreach (var x in data["tunnels"]!.AsArray())
         {
             string key = x!["inputKey"] is null && x["outputKey"] is null ? "-"
@@ -171,7 +171,8 @@ public static class ShowCommand
                 S(x["encapPackets"]), S(x["encapBytes"]), S(x["decapPackets"]), S(x["decapBytes"]),
                 S(x["sequence"]?["received"]), S(x["sequence"]?["lost"]), S(x["sequence"]?["reordered"]),
                 S(x["sequence"]?["duplicates"]), S(x["sequence"]?["outOfWindow"]), S(x["sequence"]?["resyncs"]),
-                x["sequence"]?["lossRate"] is { } rate ? ((double)rate).ToString("0.####%", System.Globalization.CultureInfo.InvariantCulture) : "-");
+                x["sequence"]?["lossRate"] is { } rate ? ((double)rate).ToString("0.####%", System.Globalization.CultureInfo.InvariantCulture) : "-",
+                Control.KeepaliveViews.Columns(x["keepalive"]).State, Control.KeepaliveViews.Columns(x["keepalive"]).Rtt); // keepalive hook
         }
         t.Write(output);
         if (data["matched"] is { } matched && data["total"] is { } total)

@@ -88,6 +88,7 @@ public static class GatewayViews
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
                 ["sequence"] = Sequence(t.SequenceMeter),
+                ["keepalive"] = KeepaliveViews.Of(runtime, t),
             });
         }
         return new JsonObject
@@ -184,6 +185,7 @@ public static class GatewayViews
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
                 ["sequence"] = Sequence(t.SequenceMeter),
+                ["keepalive"] = KeepaliveViews.Of(runtime, t),
             });
         }
         var drops = new long[(int)DropReason.Count];

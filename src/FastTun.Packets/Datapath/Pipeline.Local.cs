@@ -52,6 +52,7 @@ public sealed partial class Pipeline
     private void Decapsulate(ref Frame f, int rxIndex)
     {
         var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason);
+        if (KeepaliveHandled(ref f, tunnel, reason)) return; // keepalive hook: reflect a peer's, consume our own (Pipeline.Keepalive.cs)
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);
