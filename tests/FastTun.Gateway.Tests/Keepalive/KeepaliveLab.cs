@@ -66,7 +66,8 @@ public sealed class KeepaliveLab : IDisposable
         StartReflector(Prefix + "gw2", "eth2", "172.12.1.11", MacOf("gw1", "eth2"), Dir, _processes);
 
     /// <summary>Starts the Linux-like reflector in namespace <paramref name="netns"/> on <paramref name="iface"/>: every
-    /// GRE packet to <paramref name="address"/> is decapsulated and its inner packet forwarded to
+    /// GRE packet to <paramref name="address"/> that carries GRE (a keepalive; data packets are filtered out before
+    /// Python for speed, and Linux would not route them back anyway) is decapsulated and its inner packet forwarded to
     /// <paramref name="gatewayMac"/>. Logs "reflected SRC DST seq=N" (N the outer GRE sequence number, or -).</summary>
     public static void StartReflector(string netns, string iface, string address, string gatewayMac, string dir, List<Process> started)
     {
@@ -99,7 +100,10 @@ public sealed class KeepaliveLab : IDisposable
                 s.send(Ether(dst='{{gatewayMac}}', src=get_if_hwaddr('{{iface}}')) / inner)
                 print('reflected', inner.src, inner.dst, 'seq=%s' % seq, flush=True)
             print('ready', flush=True)
-            sniff(iface='{{iface}}', filter='ip proto 47 and dst host {{address}}', prn=reflect, store=False)
+            # Only GRE whose inner packet is GRE again (a keepalive; outer IHL 5, GRE header 4/8/12/16 bytes) reaches
+            # Python: under a data flood a Python sniffer parsing every data packet falls seconds behind the probes.
+            sniff(iface='{{iface}}', prn=reflect, store=False,
+                  filter='ip proto 47 and dst host {{address}} and (ip[33]=47 or ip[37]=47 or ip[41]=47 or ip[45]=47)')
             """);
         GatewayProcess.StartCommand(netns, $"/usr/bin/python3 {script}", Path.Combine(dir, "reflector.log"),
             log => log.Contains("ready"), TimeSpan.FromSeconds(30), started);
