@@ -51,7 +51,10 @@ public sealed partial class Pipeline
     /// reassembly), and the inner one is parsed here, once, for pass 4's lookup.</summary>
     private void Decapsulate(ref Frame f, int rxIndex)
     {
-        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason);
+        // Pass 2 may have looked this rx frame's tunnel up already (decap prefetch): then the table is not probed again.
+        bool looked = rxIndex >= 0 && _looked[rxIndex];
+        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason,
+            looked, looked ? _prefound[rxIndex] : null);
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);

@@ -142,6 +142,7 @@ public sealed partial class Pipeline : IDisposable
         _genLimit = Math.Min(Generated.Capacity, PacketBatch.MaxCapacity - n);
         int genStart = Generated.Count;
 
+        _tunnelCandidates = 0;
         // Pass 1: parse and classify. Each frame's IPv4 header is checked once; its destination goes to _dst.
         int m = 0;
         PortInfo[] ports = _s.Ports;
@@ -152,6 +153,7 @@ public sealed partial class Pipeline : IDisposable
         {
             ref Frame f = ref frames[i];
             _anchor = i + 1;
+            PrefetchHeaders(frames, i + PrefetchAhead);
             // The common frame (untagged IPv4 to our MAC, 20-byte header, valid) in a few loads; anything else, or
             // any check that fails, takes the general path from the start, which names the reason.
             int common = ClassifyCommon(ref f, ports);
@@ -159,6 +161,7 @@ public sealed partial class Pipeline : IDisposable
             Unsafe.Add(ref dst, m) = ReadDestination(f.Data);
             Unsafe.Add(ref frameOf, m) = i;
             m++;
+            PrefetchTunnelSlot(ref f, i);
         }
 
         // Packets parked for a neighbour that answered leave before this batch's: they are older. So do the
@@ -167,8 +170,10 @@ public sealed partial class Pipeline : IDisposable
         if (_pending.Count > 0) ServicePending();
         if (_handoff is not null) TakeHandoffs();
 
-        // Pass 2: one lookup for the whole batch.
+        // Pass 2: one lookup for the whole batch, then the tunnels of the IPIP/GRE packets found in their table
+        // slots (which pass 1 asked for) so that their tunnel and counter lines arrive before pass 3 decapsulates.
         LookupRuns(_dst, _hop, m);
+        if (_tunnelCandidates > 0) PrefetchTunnels(frames);
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
@@ -183,6 +188,8 @@ public sealed partial class Pipeline : IDisposable
             Route(ref f, _hop[k], i);
         }
         _rxItem = -1;
+
+        if (_tunnelCandidates > 0) ClearPrefound();
 
         // Pass 4: the packets that came out of tunnels, with one more batched lookup.
         if (_innerCount > 0) RouteDecapsulated();
@@ -258,6 +265,69 @@ public sealed partial class Pipeline : IDisposable
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
         _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
+    }
+
+    // Pass 1's IPIP/GRE packets (frame indices): the decapsulation candidates whose tunnel pass 2 looks up.
+    private readonly int[] _tunnelCandidate = new int[PacketBatch.MaxCapacity];
+    private int _tunnelCandidates;
+    // Per rx frame index: the candidate's tunnel as pass 2 found it (null: none) and whether pass 2 looked it up;
+    // pass 3's decapsulation then does not probe the table again. Cleared as pass 3 uses them.
+    private readonly Tunnels.Tunnel?[] _prefound = new Tunnels.Tunnel?[PacketBatch.MaxCapacity];
+    private readonly bool[] _looked = new bool[PacketBatch.MaxCapacity];
+
+    /// <summary>Decap prefetch stage 1 (as VPP's ipip-input): an IPIP or GRE packet asks for its tunnel-table line
+    /// now, so that a hub's thousands of tunnels cost no more per packet than one. A packet not addressed to us
+    /// only wastes the hint.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchTunnelSlot(ref Frame f, int i)
+    {
+        Span<byte> data = f.Data;
+        byte protocol = data[Ipv4Header.ProtocolOffset];
+        if (protocol != Ipv4Header.ProtocolIpip && protocol != Ipv4Header.ProtocolGre) return;
+        if (!Tunnels.TunnelDecap.TryReadEndpoints(data, out uint src, out uint dst, out protocol, out _, out uint key)) return;
+        _s.Decap.PrefetchSlot(src, dst, protocol, key);
+        _tunnelCandidate[_tunnelCandidates++] = i;
+    }
+
+    /// <summary>Decap prefetch stage 2: the candidates' lookups, on the lines stage 1 asked for, with their tunnel
+    /// objects and this worker's counter lines asked for in turn.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PrefetchTunnels(Span<Frame> frames)
+    {
+        var table = _s.Decap;
+        for (int c = 0; c < _tunnelCandidates; c++)
+        {
+            int i = _tunnelCandidate[c];
+            if (Tunnels.TunnelDecap.TryReadEndpoints(frames[i].Data, out uint src, out uint dst, out byte protocol, out bool hasKey, out uint key))
+            {
+                _prefound[i] = table.LookupAndPrefetch(src, dst, protocol, hasKey, key, Worker);
+                _looked[i] = true;
+            }
+        }
+    }
+
+    /// <summary>Clears what pass 2 found for the candidates that pass 3 did not decapsulate (not for us, dropped).</summary>
+    private void ClearPrefound()
+    {
+        for (int c = 0; c < _tunnelCandidates; c++)
+        {
+            int i = _tunnelCandidate[c];
+            _prefound[i] = null;
+            _looked[i] = false;
+        }
+        _tunnelCandidates = 0;
+    }
+
+    /// <summary>How many frames ahead pass 1 asks for a frame's headers: their loads overlap with the work on the
+    /// frames before (a NIC writes them to memory, not to this core's cache).</summary>
+    private const int PrefetchAhead = 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchHeaders(Span<Frame> frames, int i)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (uint)i >= (uint)frames.Length) return;
+        ref Frame f = ref frames[i];
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0((byte*)f.Buffer + f.Offset);
     }
 
     /// <summary>Layer 2 and the IPv4 header checks. True when the frame is now a valid IPv4 packet (data at

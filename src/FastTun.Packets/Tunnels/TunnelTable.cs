@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace FastTun.Packets.Tunnels;
 
@@ -21,6 +22,9 @@ public sealed class TunnelTable
         public byte Protocol;
         public bool HasKey;
         public Tunnel? Tunnel;
+        /// <summary>The tunnel's per-worker counter lines (<see cref="Tunnel.Slots"/>), so that the second prefetch
+        /// stage can ask for a worker's line without first loading the tunnel object.</summary>
+        public TunnelWorkerSlot[]? Counters;
     }
 
     /// <summary>One (remote, local, protocol) of some tunnel, whatever its key: tells a key mismatch from an
@@ -113,7 +117,7 @@ public sealed class TunnelTable
         slots[i] = new Slot
         {
             Remote = s.Remote, Local = s.Local, Protocol = s.Protocol,
-            HasKey = s.InputKey.HasValue, Key = s.InputKey ?? 0, Tunnel = tunnel,
+            HasKey = s.InputKey.HasValue, Key = s.InputKey ?? 0, Tunnel = tunnel, Counters = tunnel.Slots,
         };
     }
 
@@ -146,6 +150,56 @@ public sealed class TunnelTable
             if (s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol
                 && s.HasKey == hasKey && s.Key == k)
                 return s.Tunnel;
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// <summary>
+    /// Prefetch stage 1 of a batch (VPP's ipip-input does the same): asks for the table line a packet from
+    /// <paramref name="outerSource"/> to <paramref name="outerDestination"/> will probe, so that the misses of a
+    /// batch's packets overlap instead of each stalling its own lookup. Only a hint: no answer, no state.
+    /// <paramref name="key"/> is 0 for a packet without one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void PrefetchSlot(uint outerSource, uint outerDestination, byte protocol, uint key)
+    {
+        if (!Sse.IsSupported) return;
+        Slot[] slots = Volatile.Read(ref _slots); // pairs with the Volatile.Write in Add
+        int i = Hash(outerSource, outerDestination, protocol, key) & (slots.Length - 1);
+        // A pointer into a movable array, used only as a hint: if the GC moves the array, the prefetch is wasted.
+        Sse.Prefetch0(Unsafe.AsPointer(ref slots[i]));
+    }
+
+    /// <summary>
+    /// Prefetch stage 2, after stage 1's line has had time to arrive: the answer of <see cref="Lookup"/> (the probe
+    /// hits the line stage 1 asked for), with the lines the tunnel's receive path touches next asked for at once:
+    /// the tunnel object and <paramref name="worker"/>'s counter line. <paramref name="key"/> is 0 when
+    /// <paramref name="hasKey"/> is false.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe Tunnel? LookupAndPrefetch(uint outerSource, uint outerDestination, byte protocol, bool hasKey, uint key, int worker)
+    {
+        Slot[] slots = Volatile.Read(ref _slots); // pairs with the Volatile.Write in Add
+        int mask = slots.Length - 1;
+        int i = Hash(outerSource, outerDestination, protocol, key) & mask;
+        while (true)
+        {
+            ref Slot s = ref slots[i];
+            Tunnel? t = s.Tunnel;
+            if (t is null) return null;
+            if (s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol
+                && s.HasKey == hasKey && s.Key == key)
+            {
+                if (Sse.IsSupported)
+                {
+                    // The object's address, read as a number from the reference: a hint only (if the GC moves the
+                    // object before the load, the prefetch is wasted).
+                    Sse.Prefetch0((void*)Unsafe.As<Tunnel, nint>(ref t));
+                    TunnelWorkerSlot[] counters = s.Counters!;
+                    if ((uint)worker < (uint)counters.Length) Sse.Prefetch0(Unsafe.AsPointer(ref counters[worker]));
+                }
+                return t;
+            }
             i = (i + 1) & mask;
         }
     }
