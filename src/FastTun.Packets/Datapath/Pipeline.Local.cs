@@ -52,9 +52,8 @@ public sealed partial class Pipeline
     private void Decapsulate(ref Frame f, int rxIndex)
     {
         // Pass 2 may have looked this rx frame's tunnel up already (decap prefetch): then the table is not probed again.
-        bool looked = rxIndex >= 0 && _looked[rxIndex];
-        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason,
-            looked, looked ? _prefound[rxIndex] : null);
+        int index = rxIndex >= 0 ? _prefound[rxIndex] : TunnelDecap.NotLookedUp;
+        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason, _decapSlots, index);
         if (reason == DropReason.None)
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);

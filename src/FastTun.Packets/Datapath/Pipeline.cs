@@ -142,7 +142,6 @@ public sealed partial class Pipeline : IDisposable
         _genLimit = Math.Min(Generated.Capacity, PacketBatch.MaxCapacity - n);
         int genStart = Generated.Count;
 
-        _tunnelCandidates = 0;
         // Pass 1: parse and classify. Each frame's IPv4 header is checked once; its destination goes to _dst.
         int m = 0;
         PortInfo[] ports = _s.Ports;
@@ -198,14 +197,19 @@ public sealed partial class Pipeline : IDisposable
         if (_encapCount > 0) RunEncap();
         _anchor = Unanchored;
 
-        for (int i = 0; i < n; i++)
+        var counters = Counters;
+        int forwarded = 0, consumed = 0, dropped = 0;
+        for (int i = 0; i < frames.Length; i++)
         {
-            ref Frame f = ref batch[i];
+            ref Frame f = ref frames[i];
             // edge hook (exact accounting): every rx frame lands in exactly one of Forwarded, Consumed, RxDropped.
-            if (f.Drop != DropReason.None) { Counters.Drop(f.Drop); Counters.RxDropped++; }
-            else if (f.OutPort != PacketBatch.NoPort) Counters.Forwarded++;
-            else Counters.Consumed++;
+            if (f.Drop != DropReason.None) { counters.Drop(f.Drop); dropped++; }
+            else if (f.OutPort != PacketBatch.NoPort) forwarded++;
+            else consumed++;
         }
+        counters.Forwarded += forwarded;
+        counters.Consumed += consumed;
+        counters.RxDropped += dropped;
         CountGenerated(genStart);
         if (tap is not null) tap.AfterStages(batch, Generated);
         Counters.Packets += n;
@@ -270,10 +274,17 @@ public sealed partial class Pipeline : IDisposable
     // Pass 1's IPIP/GRE packets (frame indices): the decapsulation candidates whose tunnel pass 2 looks up.
     private readonly int[] _tunnelCandidate = new int[PacketBatch.MaxCapacity];
     private int _tunnelCandidates;
-    // Per rx frame index: the candidate's tunnel as pass 2 found it (null: none) and whether pass 2 looked it up;
-    // pass 3's decapsulation then does not probe the table again. Cleared as pass 3 uses them.
-    private readonly Tunnels.Tunnel?[] _prefound = new Tunnels.Tunnel?[PacketBatch.MaxCapacity];
-    private readonly bool[] _looked = new bool[PacketBatch.MaxCapacity];
+    // Per rx frame index: the candidate's tunnel-table slot as pass 2 found it in the snapshot _decapSlots (−1: no
+    // tunnel), or NotLookedUp; pass 3's decapsulation then does not probe the table again. Reset after pass 3.
+    private readonly int[] _prefound = CreatePrefound();
+    private Tunnels.TunnelTable.Slot[]? _decapSlots;
+
+    private static int[] CreatePrefound()
+    {
+        var prefound = new int[PacketBatch.MaxCapacity];
+        Array.Fill(prefound, Tunnels.TunnelDecap.NotLookedUp);
+        return prefound;
+    }
 
     /// <summary>Decap prefetch stage 1 (as VPP's ipip-input): an IPIP or GRE packet asks for its tunnel-table line
     /// now, so that a hub's thousands of tunnels cost no more per packet than one. A packet not addressed to us
@@ -285,7 +296,8 @@ public sealed partial class Pipeline : IDisposable
         byte protocol = data[Ipv4Header.ProtocolOffset];
         if (protocol != Ipv4Header.ProtocolIpip && protocol != Ipv4Header.ProtocolGre) return;
         if (!Tunnels.TunnelDecap.TryReadEndpoints(data, out uint src, out uint dst, out protocol, out _, out uint key)) return;
-        _s.Decap.PrefetchSlot(src, dst, protocol, key);
+        _decapSlots ??= _s.Decap.Snapshot; // one snapshot for the batch: pass 2's indices stay valid in pass 3
+        Tunnels.TunnelTable.PrefetchSlot(_decapSlots, src, dst, protocol, key);
         _tunnelCandidate[_tunnelCandidates++] = i;
     }
 
@@ -294,28 +306,21 @@ public sealed partial class Pipeline : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void PrefetchTunnels(Span<Frame> frames)
     {
-        var table = _s.Decap;
+        var slots = _decapSlots!;
         for (int c = 0; c < _tunnelCandidates; c++)
         {
             int i = _tunnelCandidate[c];
             if (Tunnels.TunnelDecap.TryReadEndpoints(frames[i].Data, out uint src, out uint dst, out byte protocol, out bool hasKey, out uint key))
-            {
-                _prefound[i] = table.LookupAndPrefetch(src, dst, protocol, hasKey, key, Worker);
-                _looked[i] = true;
-            }
+                _prefound[i] = Tunnels.TunnelTable.IndexAndPrefetch(slots, src, dst, protocol, hasKey, key, Worker);
         }
     }
 
-    /// <summary>Clears what pass 2 found for the candidates that pass 3 did not decapsulate (not for us, dropped).</summary>
+    /// <summary>Forgets what pass 2 found, once pass 3 has used it.</summary>
     private void ClearPrefound()
     {
-        for (int c = 0; c < _tunnelCandidates; c++)
-        {
-            int i = _tunnelCandidate[c];
-            _prefound[i] = null;
-            _looked[i] = false;
-        }
+        for (int c = 0; c < _tunnelCandidates; c++) _prefound[_tunnelCandidate[c]] = Tunnels.TunnelDecap.NotLookedUp;
         _tunnelCandidates = 0;
+        _decapSlots = null;
     }
 
     /// <summary>How many frames ahead pass 1 asks for a frame's headers: their loads overlap with the work on the
