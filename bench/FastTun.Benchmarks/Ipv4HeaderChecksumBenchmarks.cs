@@ -73,7 +73,7 @@ public class Ipv4HeaderChecksumBenchmarks
     [Benchmark(OperationsPerInvoke = Frames)]
     public int BatchPointers()
     {
-        Ipv4HeaderChecksum.WriteBatch(_headers);
+        Ipv4HeaderChecksum.WriteBatchScalar(_headers);
         return _headers.Length;
     }
 

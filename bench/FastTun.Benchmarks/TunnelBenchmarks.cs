@@ -145,7 +145,7 @@ public class TunnelBenchmarks
             bytes += f.Length;
         }
         if (vector) Ipv4HeaderChecksum.WriteBatchAvx2(headers.AsSpan(0, n));
-        else Ipv4HeaderChecksum.WriteBatch(headers.AsSpan(0, n));
+        else Ipv4HeaderChecksum.WriteBatchScalar(headers.AsSpan(0, n));
         return bytes;
     }
 

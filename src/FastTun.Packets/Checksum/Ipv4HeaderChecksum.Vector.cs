@@ -8,7 +8,7 @@ namespace FastTun.Packets.Checksum;
 public static unsafe partial class Ipv4HeaderChecksum
 {
     /// <summary>
-    /// <see cref="WriteBatch(ReadOnlySpan{nint})"/> eight headers at a time with AVX2: the checksums of many 20-byte
+    /// <see cref="WriteBatchScalar"/> eight headers at a time with AVX2: the checksums of many 20-byte
     /// headers summed side by side in the lanes of a vector instead of one after the other. Each header is read
     /// as two 16-byte loads (bytes 0-15 and 4-19); a header and the one four places later share a 256-bit
     /// register, and a 4×4 transpose of 32-bit words in each 128-bit half (unpack low/high) puts word k of four
@@ -17,8 +17,8 @@ public static unsafe partial class Ipv4HeaderChecksum
     /// checksum field (the high half of word 2 in little-endian order) is masked out, and the lanes are folded
     /// twice and complemented, as <see cref="NativeChecksum20"/> does one header. The eight results are stored
     /// natively at offset 10. A group whose headers are not all IHL 5 (first byte 0x45) goes header by header
-    /// through the scalar path; so does the tail. Same preconditions as the scalar batch: the caller vouches
-    /// that every pointer addresses a readable and writable header.
+    /// through the scalar path; so does the tail. Same preconditions as <see cref="WriteBatch(ReadOnlySpan{nint})"/>:
+    /// every pointer addresses at least 20 readable and writable bytes (and IHL*4 of them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WriteBatchAvx2(ReadOnlySpan<nint> headers)
@@ -62,7 +62,7 @@ public static unsafe partial class Ipv4HeaderChecksum
 
                 if (!Vector256.EqualsAll(w0 & lowByte, versionIhl))
                 {
-                    WriteBatch(headers.Slice(i, 8)); // options or not IPv4 somewhere in the group: one by one
+                    WriteBatchScalar(headers.Slice(i, 8)); // options or not IPv4 somewhere in the group: one by one
                     continue;
                 }
                 Vector256<uint> sum = (w0 & low16) + (w0 >> 16) + (w1 & low16) + (w1 >> 16) + w2 /* low half only */
@@ -81,6 +81,6 @@ public static unsafe partial class Ipv4HeaderChecksum
                 *(ushort*)(p7 + ChecksumOffset) = (ushort)result[7];
             }
         }
-        if (i < headers.Length) WriteBatch(headers.Slice(i));
+        if (i < headers.Length) WriteBatchScalar(headers.Slice(i));
     }
 }
