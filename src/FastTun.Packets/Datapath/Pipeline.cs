@@ -160,7 +160,7 @@ public sealed partial class Pipeline : IDisposable
             Unsafe.Add(ref dst, m) = ReadDestination(f.Data);
             Unsafe.Add(ref frameOf, m) = i;
             m++;
-            PrefetchTunnelSlot(ref f, i);
+            if (_prefetchDecap) PrefetchTunnelSlot(ref f, i);
         }
 
         // Packets parked for a neighbour that answered leave before this batch's: they are older. So do the
@@ -267,9 +267,15 @@ public sealed partial class Pipeline : IDisposable
         }
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
+        _prefetchDecap = s.Decap.Snapshot.Length >= PrefetchDecapSlots;
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
         _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
     }
+
+    /// <summary>Tunnel-table slots from which the decap prefetch stages run: a smaller table (a few hundred tunnels)
+    /// stays in the core's cache, where the stages would only add work (measured: +12 ns per packet with one tunnel).</summary>
+    private const int PrefetchDecapSlots = 4096;
+    private bool _prefetchDecap;
 
     // Pass 1's IPIP/GRE packets (frame indices): the decapsulation candidates whose tunnel pass 2 looks up.
     private readonly int[] _tunnelCandidate = new int[PacketBatch.MaxCapacity];
