@@ -20,7 +20,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-F=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
+F=${FASTTUN_BIN:-$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun}
 topo=$root/bench/e2e/topology.sh
 P=${E2E_PREFIX:-afpkt-}
 RATES=${RATES:-"50000 100000 200000 300000 400000 600000 800000 max"}

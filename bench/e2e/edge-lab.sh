@@ -8,7 +8,7 @@
 # stop PID (TERM, then KILL after 5 s), rss_kb PID. Environment: EDGE_PREFIX (edge-), DRIVER (af_xdp), SIZE (64).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-F=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
+F=${FASTTUN_BIN:-$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun}
 P=${EDGE_PREFIX:-edge-$(basename "$0" .sh | cut -c1-4)-}
 DRIVER=${DRIVER:-af_xdp}
 SIZE=${SIZE:-64}

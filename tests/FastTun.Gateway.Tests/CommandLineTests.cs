@@ -124,4 +124,26 @@ public class CommandLineTests
     }
 
     internal static readonly object ConsoleLock = new();
+
+    [Theory]
+    [InlineData("show", "stats", "--help")]
+    [InlineData("show", "tunnels", "-h")]
+    [InlineData("route", "add", "--help")]
+    [InlineData("stats", "--count", "0")]
+    [InlineData("show", "stats", "--interval", "2")]
+    [InlineData("show", "frob")]
+    [InlineData("show", "--version")]
+    [InlineData("show", "stats", "extra")]
+    [InlineData("show", "neighbours", "--help")]
+    [InlineData("show", "--help")]
+    public void Build_NamedCommand_LeanRootSameOutputAsFullTree(params string[] args)
+    {
+        var (fullOut, fullErr, leanOut, leanErr) = (new StringWriter(), new StringWriter(), new StringWriter(), new StringWriter());
+        int full = CommandLine.Run(CommandLine.Build(), args, fullOut, fullErr);
+        int lean = CommandLine.Run(CommandLine.Build(args[0], args.Length > 1 ? args[1] : null), args, leanOut, leanErr);
+        Assert.IsNotType<System.CommandLine.RootCommand>(CommandLine.Build(args[0]));
+        Assert.Equal(full, lean);
+        Assert.Equal(fullOut.ToString(), leanOut.ToString());
+        Assert.Equal(fullErr.ToString(), leanErr.ToString());
+    }
 }

@@ -105,6 +105,7 @@ public static class CheckCommand
         var routes = new List<(uint Prefix, int Length, string Text)>();
         routes.AddRange(config.ConnectedRoutes.Select(c => (c.Prefix, c.PrefixLength, c.ToString())));
         routes.AddRange(config.StaticRoutes.Select(r => (r.Prefix, r.PrefixLength, $"{r} proto static distance {r.Distance}")));
+        routes.AddRange(config.StandbyRoutes.Select(r => (r.Prefix, r.PrefixLength, $"{r} proto static distance {r.Distance} standby"))); // keepalive hook
         if (routes.Count == 0) s.AppendLine("  none");
         foreach (var r in routes.OrderBy(r => r.Prefix).ThenBy(r => r.Length)) s.AppendLine(inv, $"  {r.Text}");
         s.AppendLine("neighbors:");
@@ -138,6 +139,7 @@ public static class CheckCommand
         }
         Both(o, t.InputChecksum, t.OutputChecksum, "csum");
         Both(o, t.InputSequence, t.OutputSequence, "seq");
+        if (t.Keepalive is { } k) o.Add($"keepalive {k.IntervalSeconds} {k.Retries}"); // keepalive hook
         return string.Join(' ', o);
     }
 

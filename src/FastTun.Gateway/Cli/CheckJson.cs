@@ -44,6 +44,7 @@ public static class CheckJson
                 ["outputChecksum"] = t.OutputChecksum,
                 ["inputSequence"] = t.InputSequence,
                 ["outputSequence"] = t.OutputSequence,
+                ["keepalive"] = t.Keepalive is { } k ? new JsonObject { ["interval"] = k.IntervalSeconds, ["retries"] = k.Retries } : null, // keepalive hook
             });
         var routes = Strings(config.ConnectedRoutes.OrderBy(c => c.Prefix).Select(c => c.ToString())
             .Concat(config.StaticRoutes.OrderBy(r => r.Prefix).Select(r => $"{r} proto static distance {r.Distance}")));
@@ -62,6 +63,7 @@ public static class CheckJson
             ["interfaces"] = interfaces,
             ["tunnels"] = tunnels,
             ["routes"] = routes,
+            ["standbyRoutes"] = Strings(config.StandbyRoutes.Select(r => $"{r} proto static distance {r.Distance}")), // keepalive hook: floating routes
             ["neighbors"] = neighbors,
             ["workers"] = config.Workers,
             ["controlSocket"] = config.ControlSocket,

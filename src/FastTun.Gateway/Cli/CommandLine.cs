@@ -34,6 +34,7 @@ public static class CommandLine
           set interfaces tunnel tun0 parameters ip key|ikey|okey K   ttl N|inherit   tos XX|inherit
           set interfaces tunnel tun0 parameters ip checksum | sequence   (also input-/output- forms)
           set interfaces tunnel tun0 parameters ip pmtu-discovery enable|disable
+          set interfaces tunnel tun0 parameters keepalive 10 3   (GRE: probe every 10 s, down after 3 missed)
           set protocols static route 10.1.8.0/24 next-hop 1.1.1.2 [distance N]   (equal distances: ECMP)
           set protocols static route 10.9.0.0/16 blackhole [distance N]
           set protocols static interface-route 10.1.9.0/24 next-hop-interface tun0 [distance N]
@@ -54,38 +55,46 @@ public static class CommandLine
         """;
 
     /// <summary>Every top-level command, by name, built on demand.</summary>
-    private static readonly (string Name, Func<IEnumerable<Command>> Build)[] Commands =
+    private static readonly (string Name, Func<string?, IEnumerable<Command>> Build)[] Commands =
     [
-        ("run", () => [RunCommand.Build()]),
-        ("check", () => [CheckCommand.Build()]),
-        ("show", () => [ShowCommand.Build()]),
-        ("stats", () => [ShowCommand.BuildStats("stats")]),
-        ("route neighbor neighbour tunnel reload", ChangeCommands.Build),
-        ("capture", () => [CaptureCommand.Build()]),
-        ("config", () => [ConfigCommand.Build()]),
-        ("diff", () => [DiffCommand.Build()]),
-        ("gen", () => [GenCommand.Build()]),
-        ("sink", () => [SinkCommand.Build()]),
-        ("bench", () => [BenchCommand.Build()]),
-        ("completion", () => [CompletionCommand.Build()]),
+        ("run", _ => [RunCommand.Build()]),
+        ("check", _ => [CheckCommand.Build()]),
+        ("show", second => [ShowCommand.Build(second)]),
+        ("stats", _ => [ShowCommand.BuildStats("stats")]),
+        ("route neighbor neighbour tunnel reload", _ => ChangeCommands.Build()),
+        ("capture", _ => [CaptureCommand.Build()]),
+        ("config", _ => [ConfigCommand.Build()]),
+        ("diff", _ => [DiffCommand.Build()]),
+        ("gen", _ => [GenCommand.Build()]),
+        ("sink", _ => [SinkCommand.Build()]),
+        ("bench", _ => [BenchCommand.Build()]),
+        ("completion", _ => [CompletionCommand.Build()]),
     ];
 
     /// <summary>Builds the command tree: all of it, or with <paramref name="first"/> naming a command, only that
     /// command (a short command such as show stats then skips building, and JIT-compiling, every other
-    /// command's options; an unknown word gets the whole tree and its error).</summary>
-    public static RootCommand Build(string? first = null)
+    /// command's options; an unknown word gets the whole tree and its error). <paramref name="second"/> lets a
+    /// command with subcommands build only the one named (show does).</summary>
+    public static Command Build(string? first = null, string? second = null)
     {
-        var root = new RootCommand("fasttun — userspace IPIP/GRE gateway (AF_XDP / AF_PACKET)");
-        bool one = first is not null && Commands.Any(c => c.Name.Split(' ').Contains(first));
+        bool one = false;
+        if (first is not null)
+            foreach (var (name, _) in Commands)
+                one |= IsNamed(name, first);
+        // Only that command's words can follow, so the root's own --version and --help (and directives such as
+        // [suggest:N], which need a RootCommand) cannot: the root is a plain Command with the same recursive --help.
+        // RootCommand's constructor reads its two option descriptions through System.CommandLine's ResourceManager,
+        // about 5 ms of CPU at start-up (RESULTS, startup section).
+        var root = one ? new Command(RootCommand.ExecutableName, Description) { LeanHelp() } : new RootCommand(Description);
         foreach (var (name, build) in Commands)
-            if (!one || name.Split(' ').Contains(first))
-                foreach (var command in build()) root.Subcommands.Add(command);
+            if (!one || IsNamed(name, first!))
+                foreach (var command in build(one ? second : null)) root.Subcommands.Add(command);
         foreach (var option in root.Options)
         {
             if (option is VersionOption) option.Action = new VersionAction();
             if (option is HelpOption help && help.Action is HelpAction defaultHelp)
             {
-                defaultHelp.MaxWidth = 110; // the same layout on a terminal, in a pipe and in the man page
+                defaultHelp.MaxWidth = HelpWidth;
                 help.Action = new RootHelpAction(defaultHelp);
             }
         }
@@ -97,10 +106,30 @@ public static class CommandLine
         return root;
     }
 
+    private const string Description = "fasttun — userspace IPIP/GRE gateway (AF_XDP / AF_PACKET)";
+    private const int HelpWidth = 110; // the same layout on a terminal, in a pipe and in the man page
+
+    private static bool IsNamed(string names, string word)
+    {
+        foreach (var name in names.Split(' '))
+            if (name == word) return true;
+        return false;
+    }
+
+    /// <summary>What <see cref="HelpOption"/> is, with its English description given here instead of read from
+    /// System.CommandLine's resources: the same aliases, recursion, help text and action.</summary>
+    private static Option<bool> LeanHelp() => new("--help", "-h", "/h", "-?", "/?")
+    {
+        Description = "Show help and usage information",
+        Recursive = true,
+        Arity = ArgumentArity.Zero,
+        Action = new RootHelpAction(new HelpAction { MaxWidth = HelpWidth }),
+    };
+
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>
-        Run(Build(args.Length > 0 ? args[0] : null), args, output, error);
+        Run(Build(args.Length > 0 ? args[0] : null, args.Length > 1 ? args[1] : null), args, output, error);
 
     /// <summary>A root holding one command, so a test can parse and run that command alone.</summary>
     public static RootCommand Single(Command command)
@@ -109,7 +138,7 @@ public static class CommandLine
         return root;
     }
 
-    public static int Run(RootCommand root, string[] args, TextWriter output, TextWriter error)
+    public static int Run(Command root, string[] args, TextWriter output, TextWriter error)
     {
         var result = root.Parse(args);
         var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };

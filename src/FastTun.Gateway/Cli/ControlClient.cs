@@ -1,4 +1,4 @@
-using System.Net.Sockets;
+using System.Text;
 using System.Text.Json.Nodes;
 using FastTun.Gateway.Control;
 
@@ -7,20 +7,19 @@ namespace FastTun.Gateway.Cli;
 /// <summary>Thrown when the gateway answers <c>{"ok":false}</c> or cannot be reached; the message is for the user.</summary>
 public sealed class ControlClientException(string message) : Exception(message);
 
-/// <summary>The CLI's side of the control socket: one connection, requests answered in turn.</summary>
+/// <summary>The CLI's side of the control socket: one connection, requests answered in turn. The socket is a
+/// <see cref="UnixSocketStream"/> (plain libc calls): a short command such as <c>fasttun show stats</c> then never loads
+/// System.Net.Sockets.</summary>
 public sealed class ControlClient : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly UnixSocketStream _socket;
 
-    private ControlClient(Socket socket, string path)
+    private ControlClient(UnixSocketStream socket, string path)
     {
         _socket = socket;
         Path = path;
-        _network = new NetworkStream(socket, ownsSocket: true);
-        Stream = new BufferedStream(_network, 64 * 1024);
+        Stream = new BufferedStream(socket, 64 * 1024);
     }
-
-    private readonly NetworkStream _network;
 
     public string Path { get; }
     /// <summary>What the gateway sends, buffered: answers are read a byte at a time up to the newline, and a
@@ -29,22 +28,17 @@ public sealed class ControlClient : IDisposable
 
     public static ControlClient Connect(string path)
     {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return new ControlClient(socket, path);
+            return new ControlClient(UnixSocketStream.Connect(path), path);
         }
-        catch (SocketException e)
+        catch (UnixSocketException e)
         {
-            socket.Dispose();
-            string why = e.SocketErrorCode switch
-            {
-                SocketError.AddressNotAvailable or SocketError.ConnectionRefused => "no gateway is listening there (is fasttun run running?)",
-                SocketError.AccessDenied => "permission denied: the control socket is for root only (run with sudo)",
-                _ => e.Message,
-            };
-            if (!File.Exists(path) && e.SocketErrorCode != SocketError.AccessDenied) why = "no such socket (is fasttun run running? give its --control-socket PATH)";
+            bool denied = e.Errno == Tmds.Linux.LibC.EACCES || e.Errno == Tmds.Linux.LibC.EPERM;
+            string why = denied ? "permission denied: the control socket is for root only (run with sudo)"
+                : e.Errno == Tmds.Linux.LibC.ECONNREFUSED ? "no gateway is listening there (is fasttun run running?)"
+                : e.Message;
+            if (!denied && !File.Exists(path)) why = "no such socket (is fasttun run running? give its --control-socket PATH)";
             throw new ControlClientException($"cannot connect to {path}: {why}");
         }
     }
@@ -59,11 +53,31 @@ public sealed class ControlClient : IDisposable
 
     public JsonObject RequestRaw(JsonObject request)
     {
+        string line = RequestLine(ControlProtocol.Line(request));
+        return JsonNode.Parse(line) as JsonObject ?? throw new ControlClientException($"unreadable answer: {line}");
+    }
+
+    /// <summary>Sends one request given as JSON text and returns the answer's data as an <see cref="AnswerNode"/>, read
+    /// without System.Text.Json (see AnswerJson: the show commands' start-up cost); throws with the gateway's error text.</summary>
+    public AnswerNode? Ask(string requestJson)
+    {
+        string line = RequestLine(Encoding.UTF8.GetBytes(requestJson + "\n"));
+        AnswerNode? answer;
+        try { answer = AnswerJson.Parse(line); }
+        catch (FormatException e) { throw new ControlClientException($"unreadable answer ({e.Message}): {line}"); }
+        if (answer is null || answer.Kind != AnswerNode.NodeKind.Object) throw new ControlClientException($"unreadable answer: {line}");
+        if (answer["ok"] is { Kind: AnswerNode.NodeKind.True }) return answer["data"];
+        throw new ControlClientException(answer["error"] is { Kind: AnswerNode.NodeKind.String } why ? why.ToString()
+            : "the gateway answered without ok or error");
+    }
+
+    /// <summary>Sends one request line (JSON and its newline) and returns the answer line.</summary>
+    public string RequestLine(ReadOnlySpan<byte> request)
+    {
         try
         {
-            _network.Write(ControlProtocol.Line(request));
-            string? line = ControlProtocol.ReadLine(Stream) ?? throw new ControlClientException("the gateway closed the connection without answering");
-            return JsonNode.Parse(line) as JsonObject ?? throw new ControlClientException($"unreadable answer: {line}");
+            _socket.Write(request);
+            return ControlProtocol.ReadLine(Stream) ?? throw new ControlClientException("the gateway closed the connection without answering");
         }
         catch (IOException e)
         {
@@ -72,15 +86,11 @@ public sealed class ControlClient : IDisposable
     }
 
     /// <summary>Closes our sending side: the gateway sees end of stream (ends a capture) and may still answer.</summary>
-    public void ShutdownSend()
-    {
-        try { _socket.Shutdown(SocketShutdown.Send); }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-    }
+    public void ShutdownSend() => _socket.ShutdownSend();
 
     public void Dispose()
     {
         Stream.Dispose();
-        _network.Dispose();
+        _socket.Dispose();
     }
 }

@@ -54,6 +54,8 @@ internal sealed class TunnelDraft(string name, int firstLine)
     public Leaf<bool> InputSequence;
     public Leaf<bool> OutputSequence;
     public Leaf<bool> PathMtuDiscovery;
+    /// <summary><c>parameters keepalive INTERVAL RETRIES</c> (GRE only).</summary>
+    public Leaf<KeepaliveSettings> Keepalive;
     public Leaf<int> Mtu;
     public Leaf<bool> Multicast;
     public Leaf<string> Description;

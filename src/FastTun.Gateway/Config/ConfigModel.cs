@@ -94,6 +94,9 @@ public sealed record Tunnel(
     /// (ip_gre computes tun_hlen from the output flags).</summary>
     public int Overhead => Mode == TunnelMode.Ipip ? 20 : 24 + (OutputKey.HasValue ? 4 : 0) + (OutputChecksum ? 4 : 0) + (OutputSequence ? 4 : 0);
 
+    /// <summary><c>parameters keepalive INTERVAL RETRIES</c>, or null when the tunnel sends no keepalives (GRE only).</summary>
+    public KeepaliveSettings? Keepalive { get; init; }
+
     /// <summary>The MTU the kernel would give this tunnel over an underlay of <paramref name="underlayMtu"/>.</summary>
     public int MtuFor(int underlayMtu) => MtuConfigured ? Mtu : underlayMtu - Overhead;
 
@@ -104,9 +107,17 @@ public sealed record Tunnel(
         && InputChecksum == other.InputChecksum && OutputChecksum == other.OutputChecksum
         && InputSequence == other.InputSequence && OutputSequence == other.OutputSequence && Mtu == other.Mtu
         && MtuConfigured == other.MtuConfigured && Underlay == other.Underlay && UnderlayNextHop == other.UnderlayNextHop
-        && Multicast == other.Multicast && Description == other.Description;
+        && Multicast == other.Multicast && Description == other.Description && Keepalive == other.Keepalive;
 
     public override int GetHashCode() => HashCode.Combine(Name, Mode, Local, Remote, Mtu);
+}
+
+/// <summary>Cisco-style GRE keepalive (<c>parameters keepalive INTERVAL RETRIES</c>): a probe every
+/// <paramref name="IntervalSeconds"/>; <paramref name="Retries"/> unanswered in a row take the tunnel down and its
+/// routes out of the forwarding state; the first answer brings it back.</summary>
+public readonly record struct KeepaliveSettings(int IntervalSeconds, int Retries)
+{
+    public override string ToString() => $"{IntervalSeconds} {Retries}";
 }
 
 /// <summary>One path of a static route: out of <paramref name="Interface"/> (an ethernet or a tunnel) to

@@ -20,6 +20,7 @@ namespace FastTun.Gateway.Config;
 /// set interfaces tunnel tunN parameters ip checksum|input-checksum|output-checksum
 ///                                           |sequence|input-sequence|output-sequence   (gre only)
 /// set interfaces tunnel tunN parameters ip pmtu-discovery enable|disable   (disable needs ttl inherit)
+/// set interfaces tunnel tunN parameters keepalive INTERVAL RETRIES  (Cisco-style GRE keepalive: 1-32767 s, 1-255; gre only)
 /// set protocols static route P/L next-hop A [distance 1-255]       (equal lowest distances: ECMP)
 /// set protocols static route P/L blackhole [distance 1-255]
 /// set protocols static interface-route P/L next-hop-interface IF [distance 1-255]
@@ -169,6 +170,7 @@ internal sealed partial class ConfigParser
         if (w[4] == "parameters")
         {
             if (At(w, 5) == "ip" && w.Count >= 7) TunnelParameter(tun, w);
+            else if (At(w, 5) == "keepalive") TunnelKeepalive(tun, w);
             else Unknown();
             return;
         }

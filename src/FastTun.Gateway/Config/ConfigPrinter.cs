@@ -37,7 +37,7 @@ public static class ConfigPrinter
             if (lines.Count == before) lines.Add(at);
         }
         foreach (var t in c.Tunnels) lines.AddRange(TunnelLines(t, includeEndpoints: true));
-        foreach (var r in c.StaticRoutes)
+        foreach (var r in c.StaticRoutes.Concat(c.StandbyRoutes))
         {
             string p = ConfigIpv4.FormatPrefix(r.Prefix, r.PrefixLength);
             string[] distance = r.Distance == 1 ? [] : ["distance", Q(N(r.Distance))];
@@ -84,6 +84,7 @@ public static class ConfigPrinter
             else if (t.OutputSequence) yield return [.. ip, "output-sequence"];
             if (!t.PathMtuDiscovery) yield return [.. ip, "pmtu-discovery", Q("disable")];
         }
+        if (t.Keepalive is { } keepalive) yield return [.. at, "parameters", "keepalive", Q(N(keepalive.IntervalSeconds)), Q(N(keepalive.Retries))];
         if (t.Multicast) yield return [.. at, "multicast", Q("enable")];
         if (t.Description is { } d) yield return [.. at, "description", Q(d)];
     }
@@ -211,7 +212,7 @@ public static class ConfigPrinter
             s.Append(Inv, $"ip link set dev {t.Name} up\n");
             foreach (var words in TunnelLines(t, includeEndpoints: false)) s.Append("set ").Append(string.Join(' ', words)).Append('\n');
         }
-        foreach (var r in c.StaticRoutes)
+        foreach (var r in c.StaticRoutes.Concat(c.StandbyRoutes))
         {
             string p = ConfigIpv4.FormatPrefix(r.Prefix, r.PrefixLength);
             string metric = r.Distance == 1 ? "" : $" metric {r.Distance - 1}";

@@ -50,6 +50,8 @@ internal sealed partial class ConfigValidator
             GreOnly(t, t.Sequence.IsSet, t.Sequence.Line, "sequence");
             GreOnly(t, t.InputSequence.IsSet, t.InputSequence.Line, "input-sequence");
             GreOnly(t, t.OutputSequence.IsSet, t.OutputSequence.Line, "output-sequence");
+            if (t.Keepalive.IsSet)
+                Error(t.Keepalive.Line, $"tunnel {t.Name}: parameters keepalive is only valid for GRE (encapsulation ipip at line {t.Encapsulation.Line}): a keepalive is a GRE packet inside a GRE packet, which an IPIP peer cannot return");
         }
         KeyAgrees(t, t.InputKey, "ikey");
         KeyAgrees(t, t.OutputKey, "okey");
@@ -89,7 +91,10 @@ internal sealed partial class ConfigValidator
             inputKey, outputKey,
             t.Checksum.IsSet || t.InputChecksum.IsSet, t.Checksum.IsSet || t.OutputChecksum.IsSet,
             t.Sequence.IsSet || t.InputSequence.IsSet, t.Sequence.IsSet || t.OutputSequence.IsSet,
-            0, t.Mtu.IsSet, underlay, nextHop, multicast, t.Description.IsSet ? t.Description.Value : null);
+            0, t.Mtu.IsSet, underlay, nextHop, multicast, t.Description.IsSet ? t.Description.Value : null)
+        {
+            Keepalive = t.Keepalive.IsSet ? t.Keepalive.Value : null,
+        };
         int underlayMtu = interfaces.First(e => e.Name == underlay).Mtu;
         int defaultMtu = underlayMtu - tunnel.Overhead;
         int mtu = defaultMtu;

@@ -56,7 +56,8 @@ internal sealed partial class ConfigValidator
         var interfaces = v.Interfaces(draft);
         v.CheckAddresses(draft);
         var connected = Connected(draft);
-        var routes = v.Routes(draft, connected);
+        var standby = ImmutableArray.CreateBuilder<StaticRoute>();
+        var routes = v.Routes(draft, connected, standby);
         var tunnels = v.Tunnels(draft, interfaces, connected, routes);
         var neighbors = v.Neighbors(draft, interfaces);
         string? controlSocket = v.ControlSocket(draft);
@@ -67,6 +68,7 @@ internal sealed partial class ConfigValidator
             RpFilter = draft.RpFilter.IsSet ? draft.RpFilter.Value : Packets.Datapath.RpFilterMode.Loose,
             User = draft.User.IsSet ? draft.User.Value : null,
             UnknownTunnelUnreachable = !draft.UnknownTunnelUnreachable.IsSet || draft.UnknownTunnelUnreachable.Value,
+            StandbyRoutes = standby.ToImmutable(),
         };
     }
 
@@ -143,7 +145,7 @@ internal sealed partial class ConfigValidator
         return best;
     }
 
-    private ImmutableArray<StaticRoute> Routes(ConfigDraft draft, List<ConnectedRoute> connected)
+    private ImmutableArray<StaticRoute> Routes(ConfigDraft draft, List<ConnectedRoute> connected, ImmutableArray<StaticRoute>.Builder standby)
     {
         var result = ImmutableArray.CreateBuilder<StaticRoute>();
         foreach (var r in draft.Routes)
@@ -195,11 +197,23 @@ internal sealed partial class ConfigValidator
                 Error(hole.Line, $"route {prefix}: blackhole and {other.Text} have the same distance {best}; a route is either a blackhole or has next-hops, so give one a higher distance");
                 continue;
             }
+            // A floating route matters when keepalive can withdraw the preferred paths: say so, and through which tunnels.
+            var watched = installed.Where(c => c.Path is { } p && draft.Tunnels.Exists(t => t.Name == p.Interface && t.Keepalive.IsSet))
+                .Select(c => c.Path!.Value.Interface).Distinct().ToList();
+            string standbyNote = watched.Count == 0 ? "" : $"; it takes over while keepalive holds {string.Join(" and ", watched)} down";
             foreach (var c in candidates.Where(c => c.Distance != best))
-                Warn(c.Line, $"route {prefix}: {c.Text} (distance {c.Distance}) is not installed; distance {best} is preferred");
+                Warn(c.Line, $"route {prefix}: {c.Text} (distance {c.Distance}) is not installed; distance {best} is preferred{standbyNote}");
             result.Add(hole.Text is not null
                 ? new StaticRoute(r.Prefix, r.Length, [], best, Blackhole: true)
                 : new StaticRoute(r.Prefix, r.Length, [.. installed.Select(c => c.Path!.Value)], best));
+            // Floating static routes: every higher distance, grouped, for when keepalive withdraws the preferred paths.
+            foreach (var group in candidates.Where(c => c.Distance != best).GroupBy(c => c.Distance).OrderBy(g => g.Key))
+            {
+                var paths = group.Where(c => c.Path is not null).Select(c => c.Path!.Value).ToList();
+                standby.Add(paths.Count == 0
+                    ? new StaticRoute(r.Prefix, r.Length, [], group.Key, Blackhole: true)
+                    : new StaticRoute(r.Prefix, r.Length, [.. paths], group.Key));
+            }
         }
         return result.ToImmutable();
     }

@@ -47,6 +47,10 @@ public sealed class GatewayConfig
     public ImmutableArray<ConnectedRoute> ConnectedRoutes { get; }
     /// <summary>The installed static routes: the lowest-distance next-hop of each prefix.</summary>
     public ImmutableArray<StaticRoute> StaticRoutes { get; }
+    /// <summary>Floating static routes: the candidates of a prefix above its lowest distance, one entry per
+    /// distance (ECMP paths together), lowest first. Installed only while the preferred paths are withdrawn (a
+    /// tunnel that keepalive took down).</summary>
+    public ImmutableArray<StaticRoute> StandbyRoutes { get; init; } = [];
     public ImmutableArray<StaticNeighbor> Neighbors { get; }
     /// <summary>The configured worker count, or null for one worker per port queue.</summary>
     public int? Workers { get; }
@@ -74,7 +78,8 @@ public sealed class GatewayConfig
     /// neighbours, workers and control socket, whatever file, format, comments or ignored lines it came from.</summary>
     public bool SameModel(GatewayConfig other) =>
         Interfaces.SequenceEqual(other.Interfaces) && Tunnels.SequenceEqual(other.Tunnels)
-        && StaticRoutes.SequenceEqual(other.StaticRoutes) && Neighbors.SequenceEqual(other.Neighbors)
+        && StaticRoutes.SequenceEqual(other.StaticRoutes) && StandbyRoutes.SequenceEqual(other.StandbyRoutes)
+        && Neighbors.SequenceEqual(other.Neighbors)
         && Workers == other.Workers && ControlSocket == other.ControlSocket
         && UnknownTunnelUnreachable == other.UnknownTunnelUnreachable;
 

@@ -61,15 +61,25 @@ public sealed class ControlServer : IDisposable
         _logger = logger;
         _idleTimeoutMs = idleTimeoutMs;
         _listener = Listen(path, logger);
+        // Every thread sets its own scheduling first thing; the constructor returns once all have, so that
+        // happens before the caller drops the privileges it needs (ControlThreadPriority).
+        var raised = new CountdownEvent(MaxConnections + 1); // not disposed: a late thread may still signal it
         _pool = new Thread[MaxConnections];
         for (int i = 0; i < _pool.Length; i++)
         {
-            _pool[i] = new Thread(ServeLoop) { IsBackground = true, Name = "fasttun-control-client" };
+            _pool[i] = new Thread(() => ServeLoop(raised)) { IsBackground = true, Name = "fasttun-control-client" };
             _pool[i].Start();
         }
-        _acceptThread = new Thread(AcceptLoop) { IsBackground = true, Name = "fasttun-control" };
+        _acceptThread = new Thread(() => AcceptLoop(raised)) { IsBackground = true, Name = "fasttun-control" };
         _acceptThread.Start();
+        if (!raised.Wait(5_000)) logger.LogWarning("control threads did not start within 5 s; their priority may stay default");
+        else if (SchedulingMode != ControlThreadPriority.Configured)
+            logger.LogInformation("control threads: {Mode} instead of {Configured} (no CAP_SYS_NICE, or RestrictRealtime= in the unit)",
+                SchedulingMode, ControlThreadPriority.Configured);
     }
+
+    /// <summary>The scheduling the control threads got (ControlThreadPriority), for the log and tests.</summary>
+    internal ControlThreadPriority.Mode SchedulingMode { get; private set; }
 
     public string Path { get; }
     /// <summary>Idle connections closed to make room for a new one.</summary>
@@ -114,9 +124,10 @@ public sealed class ControlServer : IDisposable
         }
     }
 
-    private void AcceptLoop()
+    private void AcceptLoop(CountdownEvent raised)
     {
-        ControlThreadPriority.Raise();
+        SchedulingMode = ControlThreadPriority.Raise();
+        raised.Signal();
         while (!_disposed)
         {
             Socket client;
@@ -183,9 +194,10 @@ public sealed class ControlServer : IDisposable
         }
     }
 
-    private void ServeLoop()
+    private void ServeLoop(CountdownEvent raised)
     {
         ControlThreadPriority.Raise(); // at start-up, while the process may still raise priorities
+        raised.Signal();
         while (true)
         {
             Connection c;
@@ -227,6 +239,8 @@ public sealed class ControlServer : IDisposable
                 }
                 if (reply.Stream is not null)
                 {
+                    // A stream (capture) runs as long as the client wants: not at real-time priority.
+                    ControlThreadPriority.Lower();
                     reply.Stream(stream, _stopping.Token);
                     return; // a stream ends the conversation
                 }

@@ -88,6 +88,7 @@ public static class GatewayViews
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
                 ["sequence"] = Sequence(t.SequenceMeter),
+                ["keepalive"] = KeepaliveViews.Of(runtime, t),
             });
         }
         return new JsonObject
@@ -184,6 +185,7 @@ public static class GatewayViews
                 ["decapPackets"] = t.DecapPackets,
                 ["decapBytes"] = t.DecapBytes,
                 ["sequence"] = Sequence(t.SequenceMeter),
+                ["keepalive"] = KeepaliveViews.Of(runtime, t),
             });
         }
         var drops = new long[(int)DropReason.Count];
@@ -212,6 +214,8 @@ public static class GatewayViews
                 ["busySeconds"] = busy / (double)Stopwatch.Frequency,
                 ["elapsedSeconds"] = elapsed / Stopwatch.Frequency,
                 ["busyRatio"] = Math.Round(busy / elapsed, 4),
+                ["sleeps"] = w.Sleeps,            // e2e: poll(2) sleeps and empty passes (wake-up policy)
+                ["emptyPasses"] = w.EmptyPasses,
             });
         }
         var dropObject = new JsonObject();

@@ -135,6 +135,7 @@ public sealed class MetricsServer : IDisposable
         Family("fasttun_tunnel_seq_loss_ratio", "gauge", "Lost / (received + lost) sequence numbers since the tunnel was created.");
         foreach (var t in tunnels)
             if (t!["sequence"]?["lossRate"] is { } rate) Sample("fasttun_tunnel_seq_loss_ratio", Label("tunnel", (string)t["name"]!), (double)rate);
+        KeepaliveViews.Prometheus(tunnels, Family, Sample, Label);
         Family("fasttun_drops_total", "counter", "Frames dropped by the data path, by reason.");
         foreach (var (reason, value) in stats["drops"]!.AsObject()) Sample("fasttun_drops_total", Label("reason", reason), (long)value!);
         var workers = stats["workers"]!.AsArray();

@@ -70,6 +70,14 @@ public sealed partial class GatewayRuntime
         CheckPrefix(prefix, length);
         lock (_controlLock)
         {
+            if (IntoDownTunnel(State, Config, via))
+            {
+                // Keepalive holds that tunnel down: kept as a change, installed when the tunnel comes back.
+                var hop = ResolveNextHop(State, Config, via);
+                _routeChanges[(prefix, length)] = via;
+                _logger.LogInformation("route add {Prefix} via {Via}: into a tunnel keepalive holds down; installed when it is up", ConfigIpv4.FormatPrefix(prefix, length), Ipv4Address.Format(via));
+                return new InstalledRoute(prefix, length, hop, RouteOrigin.Runtime, via);
+            }
             var route = InstallRoute(State, Config, prefix, length, via);
             State.RefreshAdjacencies(); // a tunnel's remote may route differently now
             _routeChanges[(prefix, length)] = via;
@@ -152,14 +160,18 @@ public sealed partial class GatewayRuntime
     {
         effective ??= ApplyTunnelChanges(fileConfig, _tunnelChanges, strict: false);
         var previous = _state is null ? null : State.Tunnels.ToDictionary(t => t.Tunnel.Name, t => t.Tunnel, StringComparer.Ordinal);
-        var state = StateBuilder.Build(effective, _facts, previous, out var installed);
+        var state = StateBuilder.Build(effective, _facts, previous, out var installed, _downTunnels);
         _routes = installed.ToDictionary(r => (r.Prefix, r.Length));
         // Runtime routes go into the new table before it is published: workers never see it without them.
         foreach (var (key, via) in _routeChanges.ToArray())
         {
             try
             {
-                if (via is uint v) InstallRoute(state, effective, key.Prefix, key.Length, v);
+                if (via is uint v)
+                {
+                    if (IntoDownTunnel(state, effective, v)) continue; // keepalive: back when the tunnel is up
+                    InstallRoute(state, effective, key.Prefix, key.Length, v);
+                }
                 else if (_routes.TryGetValue(key, out var r) && r.Origin is RouteOrigin.Static)
                 {
                     state.Routes.Delete(key.Prefix, key.Length);
@@ -191,6 +203,13 @@ public sealed partial class GatewayRuntime
             if (mac is ulong m) Neighbors.AddStatic((ushort)port, key.Ip, m, now);
             else Neighbors.Remove((ushort)port, key.Ip);
         }
+    }
+
+    private bool IntoDownTunnel(ForwardingState state, GatewayConfig config, uint via)
+    {
+        if (_downTunnels.Count == 0) return false;
+        var hop = ResolveNextHop(state, config, via);
+        return hop.Kind == NextHopKind.Tunnel && _downTunnels.Contains(state.Tunnels[hop.Tunnel].Tunnel.Name);
     }
 
     private InstalledRoute InstallRoute(ForwardingState state, GatewayConfig config, uint prefix, int length, uint via)

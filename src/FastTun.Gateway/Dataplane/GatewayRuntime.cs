@@ -108,10 +108,14 @@ public sealed partial class GatewayRuntime : IDisposable
                 foreach (var p in ports) p?.Dispose();
                 throw;
             }
-            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors, worker: w, workers: queues, handoff: _handoff);
+            var pipeline = new Packets.Datapath.Pipeline(() => State, Neighbors, worker: w, workers: queues, handoff: _handoff)
+            {
+                Keepalives = KeepaliveOutboxFor(w), // keepalive hook: probes the monitor posts to this worker
+            };
             _workers.Add(new Worker(w, ports, pipeline, handoff: _handoff));
         }
         foreach (var w in _workers) w.Start();
+        StartKeepalive(loggers);
         _agingTimer = new Timer(_ =>
         {
             Neighbors.Age(Environment.TickCount64);
@@ -195,6 +199,7 @@ public sealed partial class GatewayRuntime : IDisposable
     public void Dispose()
     {
         _agingTimer?.Dispose();
+        Keepalive?.Dispose();
         foreach (var w in _workers) w.Stop();
         foreach (var w in _workers) w.Dispose();
         _workers.Clear();

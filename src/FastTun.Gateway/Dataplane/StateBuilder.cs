@@ -33,7 +33,8 @@ public static class StateBuilder
     /// and also returns the installed routes with their origin, for <c>fasttun show routes</c> (the LPM table
     /// itself cannot be enumerated).</summary>
     public static ForwardingState Build(GatewayConfig config, IReadOnlyList<PortFacts> ports,
-        IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels, out List<InstalledRoute> installed)
+        IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels, out List<InstalledRoute> installed,
+        IReadOnlySet<string>? downTunnels = null)
     {
         if (ports.Count != config.Interfaces.Length)
             throw new ArgumentException($"{ports.Count} ports opened for {config.Interfaces.Length} configured interfaces");
@@ -89,7 +90,7 @@ public static class StateBuilder
         // kernel prefers distance 0.
         var groups = new List<NextHop[]>();
         var texts = new Dictionary<int, string>();
-        foreach (var r in config.StaticRoutes)
+        foreach (var r in InstalledStatic(config, downTunnels))
         {
             NextHop h = StaticHop(r, portIndex, tunnelIndex, groups);
             if (h.Kind == NextHopKind.Multipath) texts[routes.Count] = r.ToString();
@@ -99,6 +100,7 @@ public static class StateBuilder
         }
         foreach (var c in config.ConnectedRoutes)
         {
+            if (downTunnels is { Count: > 0 } && downTunnels.Contains(c.Interface)) continue; // keepalive: the tunnel is down
             NextHop h = tunnelIndex.TryGetValue(c.Interface, out int ti) ? NextHop.Into(ti) : NextHop.ConnectedTo(portIndex[c.Interface]);
             routes.Add(new Route4(c.Prefix, c.PrefixLength, Hop(h)));
             origins.Add(RouteOrigin.Connected);
@@ -124,6 +126,33 @@ public static class StateBuilder
             Sources = EdgePolicy.SourceCheckFor(config), // edge hook: martians and rp-filter
             UnknownTunnelUnreachable = config.UnknownTunnelUnreachable,
         };
+    }
+
+    /// <summary>
+    /// The static routes to install while <paramref name="downTunnels"/> are down (keepalive): paths through a down
+    /// tunnel are left out; a prefix left with no path falls back to its floating routes
+    /// (<see cref="GatewayConfig.StandbyRoutes"/>, lowest distance first), or is not installed at all when none is
+    /// usable, so a less specific route takes its traffic, as a Cisco static route whose interface is down.
+    /// </summary>
+    public static IEnumerable<StaticRoute> InstalledStatic(GatewayConfig config, IReadOnlySet<string>? downTunnels)
+    {
+        if (downTunnels is null || downTunnels.Count == 0)
+        {
+            foreach (var r in config.StaticRoutes) yield return r;
+            yield break;
+        }
+        var standby = config.StandbyRoutes.ToLookup(r => (r.Prefix, r.PrefixLength));
+        foreach (var primary in config.StaticRoutes)
+        {
+            foreach (var candidate in standby[(primary.Prefix, primary.PrefixLength)].Prepend(primary))
+            {
+                if (candidate.Blackhole) { yield return candidate; break; }
+                var up = candidate.Paths.Where(p => !downTunnels.Contains(p.Interface)).ToArray();
+                if (up.Length == 0) continue;
+                yield return up.Length == candidate.Paths.Length ? candidate : candidate with { Paths = [.. up] };
+                break;
+            }
+        }
     }
 
     /// <summary>A static route's next hop: a blackhole, one path, or an ECMP group of paths (added to

@@ -9,8 +9,10 @@ namespace FastTun.Gateway.Dataplane;
 /// <summary>
 /// One data-plane thread. It owns one queue of every interface (port id = interface index) and runs
 /// rx burst → pipeline over the batch → tx burst per egress port → RxDone, for each port in turn. When a full
-/// pass finds nothing, it sleeps in poll(2) on every port's descriptor, so a ping wakes it at once (no sleep
-/// loop) and an idle gateway costs no CPU. No allocation, lock, log or exception per packet.
+/// pass finds nothing it keeps polling for a short window after its last batch (<see cref="WorkerIdlePolicy"/>:
+/// the answer to a request it just forwarded finds it awake), then sleeps in poll(2) on every port's descriptor,
+/// so a ping wakes it at once (no sleep loop) and an idle gateway costs no CPU. No allocation, lock, log or
+/// exception per packet.
 /// </summary>
 public sealed class Worker : IDisposable
 {
@@ -25,11 +27,16 @@ public sealed class Worker : IDisposable
     private readonly TunnelHandoff? _handoff;
     /// <summary>eventfd in the poll set: another worker that handed this one packets wakes it through it.</summary>
     private readonly int _wakeFd = -1;
+    /// <summary>Stopwatch ticks the worker keeps polling after its last batch before it sleeps (0: no window).</summary>
+    private readonly long _spinTicks;
     private volatile bool _stop;
 
-    public Worker(int index, PacketPort[] ports, Packets.Datapath.Pipeline pipeline, int batchSize = 64, TunnelHandoff? handoff = null)
+    /// <param name="spinMicroseconds">The busy-poll window after the last batch; null = <see cref="WorkerIdlePolicy.SpinMicroseconds"/>.</param>
+    public Worker(int index, PacketPort[] ports, Packets.Datapath.Pipeline pipeline, int batchSize = 64, TunnelHandoff? handoff = null,
+        int? spinMicroseconds = null)
     {
         Index = index;
+        _spinTicks = WorkerIdlePolicy.ToTicks(spinMicroseconds ?? WorkerIdlePolicy.SpinMicroseconds());
         _ports = ports;
         Pipeline = pipeline;
         _batch = new PacketBatch(batchSize);
@@ -59,6 +66,12 @@ public sealed class Worker : IDisposable
     /// <summary>Loop passes so far (at least one per poll timeout when idle); WorkerWatchdog checks that it moves.</summary>
     public long Passes => Volatile.Read(ref _passes); // pairs with the Volatile.Write in Run
     private long _passes;
+    /// <summary>Sleeps in poll(2) so far (a statistic for the control plane; a torn read is impossible on 64-bit).</summary>
+    public long Sleeps => Volatile.Read(ref _sleeps); // orders nothing: a counter only this thread writes
+    private long _sleeps;
+    /// <summary>Passes that found no frame on any port (spinning included).</summary>
+    public long EmptyPasses => Volatile.Read(ref _emptyPasses); // orders nothing: a counter only this thread writes
+    private long _emptyPasses;
 
     public void Start()
     {
@@ -88,6 +101,7 @@ public sealed class Worker : IDisposable
         }
         var counters = Pipeline.Counters;
         int idle = 0;
+        long lastWork = 0;
         using QsbrReader routeReader = Qsbr.Shared.Register();   // lpm: route-table QSBR (Routing/Qsbr.cs)
         try
         {
@@ -109,13 +123,28 @@ public sealed class Worker : IDisposable
                     for (int q = 0; q < _ports.Length; q++) _ports[q].TxBurst(output);
                     Pipeline.Transmitted(_batch);
                     port.RxDone(_batch);
-                    counters.BusyTicks += Stopwatch.GetTimestamp() - start;
+                    lastWork = Stopwatch.GetTimestamp();
+                    counters.BusyTicks += lastWork - start;
                 }
                 Pipeline.Tick(Environment.TickCount64);
                 if (Pipeline.Generated.Count > 0) SendGenerated();
                 if (worked) { idle = 0; continue; }
+                _emptyPasses++;
                 if (++idle < SpinPasses) continue;
-                for (int q = 0; q < _ports.Length; q++) _ports[q].Flush();
+                bool spin = _spinTicks > 0 && Stopwatch.GetTimestamp() - lastWork < _spinTicks;
+                if (idle == SpinPasses || !spin)
+                {
+                    // Kick what is left in the tx rings, refill, refresh statistics: once when the worker runs
+                    // out of work, once more before it sleeps after a busy-poll window.
+                    for (int q = 0; q < _ports.Length; q++) _ports[q].Flush();
+                }
+                if (spin)
+                {
+                    // Busy-poll window: look again, but let a runnable thread of the same priority have the CPU
+                    // between looks (sched_yield; returns at once when nobody waits).
+                    Thread.Yield();
+                    continue;
+                }
                 if (_handoff is not null)
                 {
                     // Announce the sleep, then look once more: a worker that hands packets over after this
@@ -130,6 +159,7 @@ public sealed class Worker : IDisposable
                     }
                 }
                 routeReader.Offline();   // lpm: a sleeping worker never holds up a route update
+                _sleeps++;
                 Libc.poll(fds, (nuint)pollCount, Pipeline.PendingCount > 0 ? PendingPollMs : IdlePollMs);
                 routeReader.Online();
                 if (_handoff is not null)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 using FastTun.Linux.Interop;
 using FastTun.Packets.Datapath;
 
@@ -41,6 +42,19 @@ public abstract unsafe partial class UmemPort
             }
             if (_state[index] != StateFill) CountViolation();
             _state[index] = StateApp;
+            // The kernel copied this frame in on the CPU that ran the sender's NAPI (on veth, the generator's
+            // CPU), so its first bytes are a cache miss here; one miss per packet, taken serially by the parse
+            // pass, was most of the worker's user time (perf, bench/RESULTS.md e2e). Start them all now: the
+            // pipeline's first pass then finds them arriving in parallel. The line before the data is the
+            // headroom that encapsulation writes its outer header into; the line after holds a tunnel packet's
+            // inner headers past the first 64 bytes (GRE options, the inner L4 ports).
+            if (Sse.IsSupported)
+            {
+                byte* data = _umem + desc.addr;
+                Sse.Prefetch0(data);
+                Sse.Prefetch0(data - 64);
+                Sse.Prefetch0(data + 64);
+            }
             ref Frame f = ref batch.Add();
             f.Buffer = (nint)(_umem + chunk);
             f.Handle = chunk;

@@ -16,7 +16,7 @@ public sealed class NeighborTable
     public const long ReachableMs = 30_000;
     public const long RetransMs = 1_000;
     public const int MaxProbes = 3;
-    /// <summary>How long a failed entry stays (it blocks new probes for the address meanwhile).</summary>
+    /// <summary>How long an unused failed entry stays. A packet for it restarts resolution (<see cref="RestartFailed"/>).</summary>
     public const long FailedHoldMs = 20_000;
     /// <summary>Unused stale entries are removed after this.</summary>
     public const long GcStaleMs = 60_000;
@@ -192,6 +192,19 @@ public sealed class NeighborTable
     public void MarkFailed(NeighborEntry entry, long nowMs)
     {
         if (entry.State == NeighborState.Incomplete) entry.Set(NeighborState.Failed, 0, nowMs);
+    }
+
+    /// <summary>A packet for a failed neighbour starts resolution again, as Linux's neigh_event_send does from
+    /// NUD_FAILED, so a peer that comes back is found by the next packet (a tunnel whose keepalive brings it up
+    /// again must not wait for the failed entry to expire). At most once per <see cref="RetransMs"/>: a flood
+    /// towards a dead neighbour costs one ARP request a second, and the packets in between are dropped.</summary>
+    public bool RestartFailed(NeighborEntry entry, long nowMs)
+    {
+        if (entry.State != NeighborState.Failed || nowMs - entry.UpdatedMs < RetransMs) return false;
+        entry.Probes = 0;
+        entry.ProbeDueMs = nowMs;
+        entry.Set(NeighborState.Incomplete, 0, nowMs);
+        return true;
     }
 
     public void AddStatic(ushort port, uint ip, ulong mac, long nowMs)

@@ -142,7 +142,7 @@ public sealed partial class Pipeline
     {
         entry ??= Neighbors.GetOrCreate(portId, neighborIp, _now);
         if (entry is null) { f.Drop = DropReason.NeighborQueueFull; return; }
-        if (entry.State == NeighborState.Failed)
+        if (entry.State == NeighborState.Failed && !Neighbors.RestartFailed(entry, _now))
         {
             f.Drop = DropReason.NeighborUnresolved;
             return;

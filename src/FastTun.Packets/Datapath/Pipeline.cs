@@ -230,6 +230,7 @@ public sealed partial class Pipeline : IDisposable
         int genStart = Generated.Count;
         ServicePending();
         if (inbound) TakeHandoffs();
+        if (Keepalives is { HasWork: true }) SendKeepalives(); // keepalive hook: probes the control plane posted
         if (_encapCount > 0) RunEncap();
         CountGenerated(genStart);
         if (_handedTo != 0) NotifyOwners();

@@ -79,6 +79,7 @@ public sealed class Tunnel
         Slots = previous?.Slots ?? new TunnelWorkerSlot[MaxWorkers];
         _tx = previous?._tx ?? new TxSequence();
         Pmtu = previous?.Pmtu ?? new LearnedPmtu();
+        Keepalive = previous?.Keepalive ?? new TunnelKeepalive();
         if (previous is not null) SequenceMeter = previous.SequenceMeter;
         TosInherit = settings.Tos.Inherit;
         FixedDscp = (byte)(settings.Tos.Value & ~Ipv4Header.EcnMask);
@@ -110,6 +111,8 @@ public sealed class Tunnel
     }
 
     public TunnelSettings Settings { get; }
+    /// <summary>GRE keepalive probes sent, answered and reflected (running state, shared with a rebuilt tunnel).</summary>
+    public TunnelKeepalive Keepalive { get; }
     /// <summary>RFC 2890 receive window and path-quality meter: every received GRE packet that carries a sequence
     /// number is booked here, with or without <c>iseq</c>; with <c>iseq</c> it also decides delivery. One writer,
     /// the worker that receives the tunnel (RSS hashes GRE/IPIP on the outer address pair, so one queue); a

@@ -71,7 +71,7 @@ public class TunnelQueryTests
         };
         var data = new JsonObject { ["tunnels"] = new JsonArray(row), ["total"] = 10_000, ["matched"] = 1_111, ["offset"] = 100, ["limit"] = 1 };
         var output = new StringWriter();
-        ShowCommand.Tunnels(data, output);
+        ShowCommand.Tunnels(AnswerJson.Parse(data.ToJsonString())!, output);
         string text = output.ToString();
         Assert.Contains("tunnels 101-101 of 1111 matching (10000 in all)", text, StringComparison.Ordinal);
         Assert.Matches(@"tun100 .* 10 +1 +0 +0 +0 +0 +9\.0909%", text);

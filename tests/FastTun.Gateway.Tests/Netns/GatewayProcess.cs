@@ -14,9 +14,14 @@ public static class GatewayProcess
     /// throws with the log when the process exits first or the time runs out.
     /// </summary>
     public static Process Start(string netns, string fasttunArgs, string logPath, Func<string, bool> ready,
+        TimeSpan timeout, List<Process> started) =>
+        StartCommand(netns, $"{Fasttun} {fasttunArgs}", logPath, ready, timeout, started);
+
+    /// <summary>As <see cref="Start"/> for any command (a scapy peer, for one).</summary>
+    public static Process StartCommand(string netns, string command, string logPath, Func<string, bool> ready,
         TimeSpan timeout, List<Process> started)
     {
-        var psi = new ProcessStartInfo("ip", $"netns exec {netns} {Fasttun} {fasttunArgs}")
+        var psi = new ProcessStartInfo("ip", $"netns exec {netns} {command}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -32,11 +37,11 @@ public static class GatewayProcess
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            if (p.HasExited) throw new InvalidOperationException($"{netns}: fasttun exited {p.ExitCode}: {File.ReadAllText(logPath)}");
+            if (p.HasExited) throw new InvalidOperationException($"{netns}: {command} exited {p.ExitCode}: {File.ReadAllText(logPath)}");
             if (ready(File.ReadAllText(logPath))) return p;
             Thread.Sleep(100);
         }
-        throw new TimeoutException($"{netns}: fasttun not ready in {timeout.TotalSeconds:0} s: {File.ReadAllText(logPath)}");
+        throw new TimeoutException($"{netns}: {command} not ready in {timeout.TotalSeconds:0} s: {File.ReadAllText(logPath)}");
     }
 
     /// <summary>SIGTERM, ten seconds to stop cleanly, then kill.</summary>

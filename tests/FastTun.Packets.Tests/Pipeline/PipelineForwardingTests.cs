@@ -253,6 +253,38 @@ public class PipelineForwardingTests
         Assert.Equal(NeighborState.Failed, lab.Neighbors1.Find(Eth2, Gw2Wan)!.State);
     }
 
+    [Fact]
+    public void Process_FailedNeighbor_NextPacketAfterRetransRestartsResolution()
+    {
+        using var lab = new SeedLab(staticNeighbors: false);
+        lab.Neighbors1.AddStatic(Eth1, Server1, Server1Mac, 0);
+        var (o, _) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2))));
+        int arps = o.Count;
+        ReassertNoReply(lab, ref arps);
+        var entry = lab.Neighbors1.Find(Eth2, Gw2Wan)!;
+        Assert.Equal(NeighborState.Failed, entry.State);
+
+        // Within a second of failing: dropped, no new ARP request (a flood to a dead neighbour stays cheap).
+        lab.Now = entry.UpdatedMs + NeighborTable.RetransMs - 1;
+        var (quiet, rx) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2))));
+        Assert.Empty(quiet);
+        Assert.Equal(DropReason.NeighborUnresolved, rx[0].Drop);
+
+        // Later: the packet waits and a new request goes out, as Linux does from NUD_FAILED.
+        lab.Now = entry.UpdatedMs + NeighborTable.RetransMs;
+        var (asked, _) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2))));
+        Assert.Equal(0xFFFFFFFFFFFFUL, NeighborEntry.ReadMac(Assert.Single(asked).Bytes));
+        Assert.Equal(NeighborState.Incomplete, entry.State);
+        Assert.Equal(1, lab.Gw1.PendingCount);
+
+        // The peer answers: the waiting packet leaves through the tunnel.
+        lab.Neighbors1.Learn(Eth2, Gw2Wan, Gw2Eth2Mac, lab.Now, create: false);
+        lab.Gw1.Tick(lab.Now);
+        var sent = Drain(lab.Gw1);
+        Assert.Equal(Gw2Eth2Mac, NeighborEntry.ReadMac(Assert.Single(sent).Bytes));
+        Assert.Equal(0, lab.Gw1.PendingCount);
+    }
+
     private static void ReassertNoReply(SeedLab lab, ref int arps)
     {
         for (int i = 0; i < 5; i++)

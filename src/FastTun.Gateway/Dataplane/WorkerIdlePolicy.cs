@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace FastTun.Gateway.Dataplane;
+
+/// <summary>
+/// How long a worker keeps polling its rings after its last batch before it sleeps in poll(2). A request-response
+/// exchange (a ping, a TCP handshake, a DNS query) crosses the gateway twice within a few tens of microseconds; a
+/// worker that is still polling finds the answer in its ring without a wake-up (on veth in a VM: an IPI, the
+/// scheduler, a context switch, measured in bench/RESULTS.md section e2e). The window starts again at every batch,
+/// so only traffic keeps a worker awake: an idle gateway sleeps after one window and uses no CPU. While spinning
+/// the worker yields the CPU every pass, so another runnable thread of the same priority (the other gateway on a
+/// shared core, ksoftirqd) is not held up by the spin.
+/// <c>FASTTUN_WORKER_SPIN_US</c> sets the window; the default is 0 (sleep as soon as a few passes find nothing).
+/// Measured on veth with both gateways on one core (bench/RESULTS.md, section e2e): windows of 100-300 µs did not
+/// shorten a ping across both gateways beyond the noise, because what costs there is waking a worker that slept
+/// between pings 20 ms apart; only a window longer than the gap between packets (10 ms for pings 5 ms apart)
+/// matched kernel forwarding, and that keeps a core busy for as long as any traffic flows. A window longer than
+/// the gap also starves normal-priority work on a core shared by two real-time gateways (ksoftirqd, the
+/// neighbours), which made the average RTT worse. So the window stays opt-in, for dedicated cores.
+/// </summary>
+public static class WorkerIdlePolicy
+{
+    public const string SpinVariable = "FASTTUN_WORKER_SPIN_US";
+    public const int DefaultSpinMicroseconds = 0;
+    public const int MaxSpinMicroseconds = 1_000_000;
+
+    /// <summary>The window from the environment, or the default. Throws naming the variable on a bad value.</summary>
+    public static int SpinMicroseconds() => Parse(Environment.GetEnvironmentVariable(SpinVariable));
+
+    public static int Parse(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return DefaultSpinMicroseconds;
+        if (!int.TryParse(value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int us) || us > MaxSpinMicroseconds)
+            throw new InvalidOperationException($"{SpinVariable}='{value}': expected microseconds from 0 to {MaxSpinMicroseconds}");
+        return us;
+    }
+
+    /// <summary>Microseconds as <see cref="Stopwatch"/> ticks.</summary>
+    public static long ToTicks(int microseconds) => microseconds * Stopwatch.Frequency / 1_000_000;
+}
