@@ -81,7 +81,8 @@ public class HubBenchmarks
         }
         _work = new Frame[Corpus];
         _config = HubConfig(Tunnels);
-        if (DecapIpip() != Corpus * InnerLength || DecapGreKey() != Corpus * InnerLength)
+        if (DecapIpip() != Corpus * InnerLength || DecapGreKey() != Corpus * InnerLength
+            || DecapIpipBatch() != Corpus * InnerLength || DecapGreKeyBatch() != Corpus * InnerLength)
             throw new InvalidOperationException("hub corpus does not decapsulate");
     }
 
@@ -106,6 +107,13 @@ public class HubBenchmarks
 
     [Benchmark(OperationsPerInvoke = Corpus)]
     public long DecapGreKey() => Decap(_gre);
+
+    /// <summary>The same corpus 64 frames at a time through the batch decap and its two prefetch passes.</summary>
+    [Benchmark(OperationsPerInvoke = Corpus)]
+    public long DecapIpipBatch() => TunnelBenchLoops.DecapBatch(_table, _ipip, _work);
+
+    [Benchmark(OperationsPerInvoke = Corpus)]
+    public long DecapGreKeyBatch() => TunnelBenchLoops.DecapBatch(_table, _gre, _work);
 
     /// <summary>Whole configuration load of the hub (2 × <see cref="Tunnels"/> tunnels): one operation.</summary>
     [Benchmark]
