@@ -253,6 +253,10 @@ public sealed partial class Pipeline : IDisposable
         var s = _state();
         if (!ReferenceEquals(s, _s))
         {
+            // A state whose tunnels keep counters for fewer workers than run would index past them: refuse it here,
+            // once per state, rather than fault inside the encap or decap path.
+            if (s.WorkerSlots < Workers)
+                throw new InvalidOperationException($"forwarding state built for {s.WorkerSlots} worker(s), this gateway runs {Workers}");
             _s = s;
             _lastNeighbor = null;
             _tunnelNeighbor = new NeighborEntry?[s.Tunnels.Length];
