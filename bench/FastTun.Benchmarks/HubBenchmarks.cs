@@ -56,8 +56,10 @@ public class HubBenchmarks
     public static readonly PortFacts[] Ports = [new("eth1", 0x020000000001, 1500), new("eth2", 0x020000000002, 1500)];
 
     /// <summary>Parse, validate and build the forwarding state, as <c>fasttun run</c> and <c>reload</c> do.</summary>
-    public static ForwardingState Load(string text) =>
-        StateBuilder.Build(GatewayConfig.Parse(text, "hub.conf", NullLogger.Instance), Ports);
+    /// <summary>The hub's forwarding state as a one-worker gateway builds it (tunnels keep one counter line each;
+    /// <paramref name="workers"/> as a gateway with that many queues would).</summary>
+    public static ForwardingState Load(string text, int workers = 1) =>
+        StateBuilder.Build(GatewayConfig.Parse(text, "hub.conf", NullLogger.Instance), Ports, null, out _, null, workers);
 
     [GlobalSetup]
     public void Setup()
@@ -66,8 +68,9 @@ public class HubBenchmarks
         var tunnels = new List<Tunnel>();
         for (int i = 0; i < Tunnels; i++)
         {
-            tunnels.Add(new Tunnel(new TunnelSettings($"tun{2 * i}", TunnelMode.Ipip, HubAddress, Spoke(i))));
-            tunnels.Add(new Tunnel(new TunnelSettings($"tun{2 * i + 1}", TunnelMode.Gre, HubAddress, Spoke(i), key: (uint)i)));
+            // As a one-worker gateway builds them (StateBuilder with the gateway's worker count): one counter line each.
+            tunnels.Add(new Tunnel(new TunnelSettings($"tun{2 * i}", TunnelMode.Ipip, HubAddress, Spoke(i)), workers: 1));
+            tunnels.Add(new Tunnel(new TunnelSettings($"tun{2 * i + 1}", TunnelMode.Gre, HubAddress, Spoke(i), key: (uint)i), workers: 1));
         }
         _table = new TunnelTable(tunnels);
         _ipip = new Frame[Corpus];
@@ -81,7 +84,8 @@ public class HubBenchmarks
         }
         _work = new Frame[Corpus];
         _config = HubConfig(Tunnels);
-        if (DecapIpip() != Corpus * InnerLength || DecapGreKey() != Corpus * InnerLength)
+        if (DecapIpip() != Corpus * InnerLength || DecapGreKey() != Corpus * InnerLength
+            || DecapIpipBatch() != Corpus * InnerLength || DecapGreKeyBatch() != Corpus * InnerLength)
             throw new InvalidOperationException("hub corpus does not decapsulate");
     }
 
@@ -107,17 +111,25 @@ public class HubBenchmarks
     [Benchmark(OperationsPerInvoke = Corpus)]
     public long DecapGreKey() => Decap(_gre);
 
+    /// <summary>The same corpus 64 frames at a time through the batch decap and its two prefetch passes.</summary>
+    [Benchmark(OperationsPerInvoke = Corpus)]
+    public long DecapIpipBatch() => TunnelBenchLoops.DecapBatch(_table, _ipip, _work);
+
+    [Benchmark(OperationsPerInvoke = Corpus)]
+    public long DecapGreKeyBatch() => TunnelBenchLoops.DecapBatch(_table, _gre, _work);
+
     /// <summary>Whole configuration load of the hub (2 × <see cref="Tunnels"/> tunnels): one operation.</summary>
     [Benchmark]
     public int LoadConfiguration() => Load(_config).Tunnels.Length;
 
     private long Decap(Frame[] source) => TunnelBenchLoops.Decap(_table, source, _work);
 
-    /// <summary><c>hub-memory N</c>: loads a hub of N IPIP + N GRE spokes and prints the managed memory the
+    /// <summary><c>hub-memory N [WORKERS]</c>: loads a hub of N IPIP + N GRE spokes and prints the managed memory the
     /// forwarding state keeps per tunnel (full GC before and after, the state held alive).</summary>
     public static int MeasureMemory(string[] args)
     {
         int spokes = args.Length > 1 && int.TryParse(args[1], out int n) && n > 0 ? n : 10_000;
+        int workers = args.Length > 2 && int.TryParse(args[2], out int w) && w > 0 ? w : 1;
         string text = HubConfig(spokes);
         Load(HubConfig(1)); // JIT and static state outside the measurement
         long before = GC.GetTotalMemory(forceFullCollection: true);
@@ -126,13 +138,13 @@ public class HubBenchmarks
         var parseTime = System.Diagnostics.Stopwatch.GetElapsedTime(t0);
         long afterConfig = GC.GetTotalMemory(forceFullCollection: true);
         t0 = System.Diagnostics.Stopwatch.GetTimestamp();
-        var state = StateBuilder.Build(config, Ports);
+        var state = StateBuilder.Build(config, Ports, null, out _, null, workers);
         var buildTime = System.Diagnostics.Stopwatch.GetElapsedTime(t0);
         long afterState = GC.GetTotalMemory(forceFullCollection: true);
         // One cold load, for orientation only: LoadConfiguration in the benchmark run is the figure to quote.
         Console.WriteLine($"one cold load: parse+validate {parseTime.TotalMilliseconds:F0} ms, build state {buildTime.TotalMilliseconds:F0} ms");
         int count = state.Tunnels.Length;
-        Console.WriteLine($"tunnels {count}");
+        Console.WriteLine($"tunnels {count}, {workers} worker(s)");
         Console.WriteLine($"configuration model: {(afterConfig - before) / (double)count:F0} bytes per tunnel");
         Console.WriteLine($"forwarding state:    {(afterState - afterConfig) / (double)count:F0} bytes per tunnel");
         Console.WriteLine($"total:               {(afterState - before) / (double)count:F0} bytes per tunnel ({(afterState - before) / 1048576.0:F1} MiB)");

@@ -66,6 +66,7 @@ public static class LpmSideBySide
 
     private static void Round(Lpm4Reader reader, uint[] dests, bool print)
     {
+        Bulk64(reader, dests);   // untimed, as on the C side: the other program's round has just flushed the caches
         Measure("single", () => Single(reader, dests));
         Measure("bulk64", () => Bulk64(reader, dests));
         Measure("chain", () => Chain(reader, dests));

@@ -124,6 +124,45 @@ public class LpmOracleTests
     }
 
     [Fact]
+    public void AddOrReplace_ShortPrefixOverChunks_LeavesAndEntriesFollow()
+    {
+        // Chunk leaves carry the /18's direct answer, so a short prefix change must rebuild the chunks below it
+        // (and a /18 left without any route must answer NoRoute through the empty chunk).
+        var table = new Lpm4Table();
+        var trie = new RouteTrie();
+        void Set(uint p, int l, uint nh) => Assert.Equal(trie.AddOrReplace(p, l, nh), table.AddOrReplace(p, l, nh));
+        void Del(uint p, int l) => Assert.Equal(trie.Delete(p, l), table.Delete(p, l));
+        var probes = new List<uint>();
+        for (uint x = 0; x < 64; x++)
+        {
+            Set(0x0A000000 | (x << 16) | 0x0100, 24, 100 + x);        // a chunk in every fourth /18 of 10.0.0.0/10
+            Set(0x0A000000 | (x << 16) | 0x0180, 25, 200 + x);
+            for (uint y = 0; y < 8; y++) probes.Add(0x0A000000 | (x << 16) | (y << 13) | (y * 37));
+            probes.Add(0x0A000000 | (x << 16) | 0x0101);
+            probes.Add(0x0A000000 | (x << 16) | 0x0181);
+        }
+        uint[] addresses = probes.ToArray();
+        LpmTestSupport.AssertMatches(table, trie, addresses);
+        Set(0x0A000000, 8, 1);
+        LpmTestSupport.AssertMatches(table, trie, addresses);
+        Set(0x0A000000, 12, 2);
+        Set(0x0A000000, 8, 3);   // replaced: only the entries and chunk slots the /8 still owns change
+        LpmTestSupport.AssertMatches(table, trie, addresses);
+        Del(0x0A000000, 12);
+        LpmTestSupport.AssertMatches(table, trie, addresses);
+        Del(0x0A000000, 8);
+        LpmTestSupport.AssertMatches(table, trie, addresses);
+        for (uint x = 0; x < 64; x++)
+        {
+            Del(0x0A000000 | (x << 16) | 0x0100, 24);
+            Del(0x0A000000 | (x << 16) | 0x0180, 25);
+        }
+        LpmTestSupport.AssertMatches(table, trie, addresses);
+        Assert.All(addresses, a => Assert.Equal(Lpm4Table.NoRoute, table.Lookup(a)));
+        Assert.Equal(0, table.ChunkCount);
+    }
+
+    [Fact]
     public void AddOrReplace_ManyDistinctNextHops_AllStoredExactly()
     {
         var table = new Lpm4Table();
@@ -176,12 +215,12 @@ public class LpmOracleTests
     }
 
     [Fact]
-    public void LookupBatch_EveryLengthUpTo40_MatchesSingleLookups()
+    public void LookupBatch_EveryLengthUpTo100_MatchesSingleLookups()
     {
         Route4[] routes = SyntheticTable.Generate(5_000, seed: 31);
         Lpm4Table table = Lpm4Table.Build(routes);
-        uint[] addresses = SyntheticTable.Destinations(routes, 40, seed: 32);
-        for (int n = 0; n <= 40; n++)
+        uint[] addresses = SyntheticTable.Destinations(routes, 100, seed: 32);
+        for (int n = 0; n <= 100; n++)
         {
             var output = new uint[n];
             table.LookupBatch(addresses.AsSpan(0, n), output);

@@ -52,4 +52,35 @@ public class TunnelChangeStateTests
         Assert.Equal(0, fresh.EncapPackets);
         Assert.Equal(1464, new TunnelPath(fresh, 1464, 0).Mtu(0));
     }
+
+    [Fact]
+    public void Tunnel_BuiltForTwoWorkers_KeepsTwoCounterLinesAndARebuildKeepsThem()
+    {
+        var two = new Tunnel(Gre(255, 42), workers: 2);
+        Assert.Equal(2, two.WorkerSlots);
+        two.Slots[1].EncapPackets = 4;
+        var changed = new Tunnel(Gre(64, 42), two);
+        Assert.Equal(2, changed.WorkerSlots);
+        Assert.Equal(4, changed.EncapPackets);
+        Assert.Equal(Tunnel.MaxWorkers, new Tunnel(Gre(255, 42)).WorkerSlots);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Tunnel(Gre(255, 42), workers: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Tunnel(Gre(255, 42), workers: Tunnel.MaxWorkers + 1));
+    }
+
+    [Fact]
+    public void Process_StateWithFewerWorkerSlotsThanWorkers_RefusedBeforeAnyPacket()
+    {
+        var tunnel = new Tunnel(Gre(255, 42), workers: 1);
+        var ports = new[] { new PortInfo(0, "eth1", 0x020000000001, 1500, [0x0A010501u]) };
+        var state = new ForwardingState(new FastTun.Packets.Routing.Lpm4Table(), [NextHop.Into(0)], ports,
+            [new TunnelPath(tunnel, 1464, 0)], new TunnelTable());
+        Assert.Equal(1, state.WorkerSlots);
+        var neighbors = new NeighborTable();
+        var second = new Datapath.Pipeline(() => state, neighbors, worker: 1, workers: 2);
+        var batch = new PacketBatch(1);
+        var error = Assert.Throws<InvalidOperationException>(() => { second.Process(batch, 0); });
+        Assert.Contains("1 worker(s)", error.Message);
+        var only = new Datapath.Pipeline(() => state, neighbors, worker: 0, workers: 1);
+        only.Process(batch, 0); // one worker: accepted
+    }
 }

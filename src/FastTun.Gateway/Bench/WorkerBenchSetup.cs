@@ -80,7 +80,7 @@ public sealed class WorkerBenchSetup
             """;
         var parsed = GatewayConfig.Parse(config, "bench-worker", NullLogger.Instance);
         PortFacts[] facts = [new("eth1", Gw1Eth1Mac, 1500), new("eth2", Gw1Eth2Mac, UnderlayMtu)];
-        var state = StateBuilder.Build(parsed, facts, null, out var installed);
+        var state = StateBuilder.Build(parsed, facts, null, out var installed, workers: 1); // one worker, as the bench runs
         uint probe = mode switch { WorkerBenchMode.Forward => 0x0A010900u, WorkerBenchMode.Decap => 0x0A010700u, _ => 0x0A010800u };
         uint hop = state.Routes.Lookup(probe);
 

@@ -160,7 +160,7 @@ public sealed partial class GatewayRuntime
     {
         effective ??= ApplyTunnelChanges(fileConfig, _tunnelChanges, strict: false);
         var previous = _state is null ? null : State.Tunnels.ToDictionary(t => t.Tunnel.Name, t => t.Tunnel, StringComparer.Ordinal);
-        var state = StateBuilder.Build(effective, _facts, previous, out var installed, _downTunnels);
+        var state = StateBuilder.Build(effective, _facts, previous, out var installed, _downTunnels, _workerSlots);
         _routes = installed.ToDictionary(r => (r.Prefix, r.Length));
         // Runtime routes go into the new table before it is published: workers never see it without them.
         foreach (var (key, via) in _routeChanges.ToArray())

@@ -18,6 +18,7 @@ public sealed partial class GatewayRuntime : IDisposable
 {
     private readonly ILogger _logger;
     private readonly List<Worker> _workers = new();
+    private int _workerSlots = Packets.Tunnels.Tunnel.MaxWorkers;
     private readonly List<InterfaceLock> _locks = new();
     private readonly object _controlLock = new();
     private ForwardingState _state;
@@ -89,6 +90,7 @@ public sealed partial class GatewayRuntime : IDisposable
             _facts[i] = new PortFacts(iface.Name, mac, iface.Mtu);
         }
 
+        _workerSlots = queues; // fixed for the process: tunnels keep counter lines for exactly these workers
         lock (_controlLock) Rebuild(Config);
         // Several workers: a sequenced GRE tunnel is encapsulated by one of them, the others hand it its packets.
         if (queues > 1)

@@ -34,7 +34,7 @@ public static class StateBuilder
     /// itself cannot be enumerated).</summary>
     public static ForwardingState Build(GatewayConfig config, IReadOnlyList<PortFacts> ports,
         IReadOnlyDictionary<string, PacketTunnels.Tunnel>? previousTunnels, out List<InstalledRoute> installed,
-        IReadOnlySet<string>? downTunnels = null)
+        IReadOnlySet<string>? downTunnels = null, int workers = PacketTunnels.Tunnel.MaxWorkers)
     {
         if (ports.Count != config.Interfaces.Length)
             throw new ArgumentException($"{ports.Count} ports opened for {config.Interfaces.Length} configured interfaces");
@@ -73,7 +73,7 @@ public static class StateBuilder
             // PMTU. Only deleting a tunnel restarts them.
             PacketTunnels.Tunnel? old = null;
             previousTunnels?.TryGetValue(t.Name, out old);
-            PacketTunnels.Tunnel runtime = old is null ? new PacketTunnels.Tunnel(settings)
+            PacketTunnels.Tunnel runtime = old is null ? new PacketTunnels.Tunnel(settings, workers)
                 : SameWire(old.Settings, settings) ? old : new PacketTunnels.Tunnel(settings, old);
             int underlayMtu = portInfos[portIndex[t.Underlay]].Mtu;
             uint address = t.Addresses.Length > 0 ? t.Addresses[0].Address : 0;

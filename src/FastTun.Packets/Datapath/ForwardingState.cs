@@ -167,6 +167,9 @@ public sealed class ForwardingState
         _nextHops = nextHops;
         Ports = ports;
         Tunnels = tunnels;
+        int slots = Tunnel.MaxWorkers;
+        foreach (var t in tunnels) slots = Math.Min(slots, t.Tunnel.WorkerSlots);
+        WorkerSlots = slots;
         Decap = decap;
         Multipath = multipath ?? [];
         RefreshAdjacencies();
@@ -181,6 +184,8 @@ public sealed class ForwardingState
     public SourceCheck Sources { get; init; } = SourceCheck.MartiansOnly;
     public PortInfo[] Ports { get; }
     public TunnelPath[] Tunnels { get; }
+    /// <summary>The fewest workers any tunnel here keeps counters for (<see cref="Tunnel.WorkerSlots"/>).</summary>
+    public int WorkerSlots { get; }
     public TunnelTable Decap { get; }
     /// <summary>Whether an IPIP/GRE packet to us that matches no tunnel (wrong or missing GRE key included) gets
     /// ICMP port unreachable to its outer source, as Linux answers; false: silent drop. Counted either way.</summary>

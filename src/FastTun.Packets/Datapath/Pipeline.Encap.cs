@@ -24,6 +24,8 @@ public sealed partial class Pipeline
 
     private readonly EncapItem[] _encap;
     private int _encapCount;
+    /// <summary>While pass 3 routes rx frame i: i (the frame a queued packet most likely is), else −1.</summary>
+    private int _rxItem = -1;
     private readonly TunnelHandoff? _handoff;
     private ulong _handedTo;      // owners this worker pushed packets to since it last woke them
     private bool _handoffTaken;   // ring slots taken as frames, released after transmission
@@ -31,7 +33,8 @@ public sealed partial class Pipeline
     /// <summary>Queues <paramref name="f"/> (an inner packet that fits the tunnel MTU) for encapsulation.</summary>
     private void QueueEncap(ref Frame f, int tunnelIndex)
     {
-        int item = ItemOf(ref f);
+        int rx = _rxItem;
+        int item = rx >= 0 && Unsafe.AreSame(ref f, ref _batch[rx]) ? rx : ItemOf(ref f);
         if (item == int.MinValue || _encapCount == _encap.Length)
         {
             // Not a frame of the batch or of Generated (cannot happen), or the queue is full: encapsulate now.
@@ -109,27 +112,38 @@ public sealed partial class Pipeline
         TunnelAdjacency adjacency = path.Adjacency;
         var tap = _tap;
         int worker = Worker, workers = Workers;
+        bool usable = adjacency.Usable;
+        // The neighbour's MAC, once per run: one load from the entry the adjacency resolved to (looked up once per
+        // state). A run with no usable, non-stale entry sends every packet by the general path (ARP, re-probe).
+        bool resolved = false;
+        ulong mac = 0;
+        if (usable)
+        {
+            var entry = _tunnelNeighbor[tunnelIndex];
+            if (entry is null || !ReferenceEquals(_tunnelNeighborFor[tunnelIndex], adjacency)) entry = FindTunnelNeighbor(tunnelIndex, adjacency);
+            resolved = entry is not null && entry.TryGetUsable(out mac, out var state) && state != NeighborState.Stale;
+        }
+        int portMtu = adjacency.PortMtu;
+        ulong sourceAndType = adjacency.SourceAndType;
+        ushort port = adjacency.Port;
         for (int r = 0; r < run.Length; r++)
         {
-            ref Frame f = ref FrameOf(run[r].Frame);
-            _anchor = run[r].Key;
+            ref EncapItem item = ref run[r];
+            ref Frame f = ref item.Frame >= 0 ? ref _batch[item.Frame] : ref Generated[~item.Frame];
+            _anchor = item.Key;
             if (f.Drop != DropReason.None) continue;
             var reason = TunnelEncap.Encapsulate(tunnel, ref f, worker, workers);
             if (reason != DropReason.None) { f.Drop = reason; continue; }
             if (tap is not null) tap.Encapsulated(f.Data, tunnelIndex);
-            if (!adjacency.Usable) { f.Drop = DropReason.NoRoute; continue; }
-            // The neighbour's MAC: one load from the entry the adjacency resolved to, looked up once per state.
-            var entry = _tunnelNeighbor[tunnelIndex];
-            if (entry is null || !ReferenceEquals(_tunnelNeighborFor[tunnelIndex], adjacency)) entry = FindTunnelNeighbor(tunnelIndex, adjacency);
-            if (entry is not null && f.Length <= adjacency.PortMtu && f.Offset >= 14
-                && entry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
+            if (!usable) { f.Drop = DropReason.NoRoute; continue; }
+            if (resolved && f.Length <= portMtu && f.Offset >= 14)
             {
-                WriteEthernet(ref f, mac, adjacency.SourceAndType);
-                f.OutPort = adjacency.Port;
+                WriteEthernet(ref f, mac, sourceAndType);
+                f.OutPort = port;
                 continue;
             }
             // Too big for the underlay port, a neighbour to resolve or re-probe, no headroom: the general path.
-            SendOnPort(ref f, adjacency.Port, adjacency.Neighbor);
+            SendOnPort(ref f, port, adjacency.Neighbor);
         }
     }
 

@@ -21,17 +21,17 @@ internal sealed class ChunkBuilder
 {
     internal const int NodeSize = 6;
     internal const int RootShift = Lpm4Table.DirectBits;   // node 0 indexes address bits 18..23
-    /// <summary>Word after the root node: the /18's direct answer, kept there by Lpm4Table (the builder leaves it 0).</summary>
-    internal const int DirectSlot = NodeSize;
     private uint[] _buffer = new uint[1024];
     private int _used;
 
-    /// <summary>Builds the chunk into a scratch buffer; the span is valid until the next Build.</summary>
-    public ReadOnlySpan<uint> Build(ulong[] keys, uint[] values, int count)
+    /// <summary>
+    /// Builds the chunk into a scratch buffer; the span is valid until the next Build. Slots no long prefix covers
+    /// answer <paramref name="direct"/> (the /18's answer from prefixes of /18 or shorter), so every leaf is final.
+    /// </summary>
+    public ReadOnlySpan<uint> Build(ulong[] keys, uint[] values, int count, uint direct)
     {
-        _used = NodeSize + 1;   // root node, then the direct-answer word
-        _buffer[DirectSlot] = 0;
-        BuildNode(0, keys, values, 0, count, RootShift, Lpm4Table.DeferToDirect);
+        _used = NodeSize;
+        BuildNode(0, keys, values, 0, count, RootShift, direct);
         return _buffer.AsSpan(0, _used);
     }
 
@@ -67,8 +67,9 @@ internal sealed class ChunkBuilder
 
         int children = BitOperations.PopCount(childBits);
         ulong runBits = 0;
-        int leaves = 0;
-        int leafBase = _used;
+        int leafBase = Reserve(64);   // at most 64 leaves; the unused tail is given back below
+        Span<uint> leaves = _buffer.AsSpan(leafBase, 64);
+        int leafCount = 0;
         bool havePrevious = false;
         uint previous = 0;
         for (int v = 0; v < 64; v++)
@@ -78,9 +79,9 @@ internal sealed class ChunkBuilder
             runBits |= 1UL << v;
             previous = slot[v];
             havePrevious = true;
-            Reserve(1);
-            _buffer[leafBase + leaves++] = previous;
+            leaves[leafCount++] = previous;
         }
+        _used = leafBase + leafCount;
 
         // Children after this node's leaves: the leaves sit next to the node (same or adjacent cache line).
         int childBase = Reserve(children * NodeSize);

@@ -2,7 +2,7 @@ namespace FastTun.Packets.Routing;
 
 /// <summary>
 /// Allocator for chunks inside a <see cref="NativeRegion"/>, addressed by offsets in uints from its base
-/// (offset 0 is never handed out: a zero offset in a table entry means "no chunk"). Blocks are multiples of
+/// (the table's first block, at offset 0, is its permanent empty chunk). Blocks are multiples of
 /// 16 bytes, 16-byte aligned, so a chunk's root node and its first leaves share a cache line. A bump pointer
 /// grows into fresh pages; replaced blocks are retired under a QSBR token and reused only when every online
 /// reader has passed a quiescent point since (exact-size free lists: chunk sizes repeat a lot). Single writer.
@@ -17,7 +17,7 @@ internal sealed unsafe class ChunkPool
     private readonly Stack<uint>?[] _free = new Stack<uint>?[SmallClasses];
     private readonly Dictionary<int, Stack<uint>> _freeLarge = new();
     private readonly Queue<(ulong Token, uint Offset, int Granules)> _retired = new();
-    private ulong _top = GranuleUints;
+    private ulong _top;
 
     public ChunkPool(uint* poolBase, nuint capacityBytes, Qsbr readers)
     {

@@ -10,9 +10,10 @@ namespace FastTun.Packets.Routing;
 /// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
 /// (1 MiB: it stays in a core's L2) indexed by the top 18 address bits. An entry is either the answer of the
 /// longest prefix of /18 or shorter ("painted" over the entries it covers), or, with the top bit set, the offset of
-/// the /18's chunk in the chunk pool; the chunk then carries the /18's direct answer in a header word. A chunk is a small Poptrie: nodes of 6 uints (64-bit
-/// child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides (bits 18–23, 24–29, 30–31),
-/// a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. A /24 costs the
+/// the /18's chunk in the chunk pool (offset 0: the empty chunk, answering <see cref="NoRoute"/>). A chunk is a small
+/// Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides
+/// (bits 18–23, 24–29, 30–31), a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>.
+/// Its leaves are final answers (the /18's direct answer where no longer prefix covers a slot). A /24 costs the
 /// entry, then the root node and its leaf (same or adjacent line).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
@@ -33,13 +34,14 @@ public sealed partial class Lpm4Table
     public const uint NoRoute = uint.MaxValue;
     /// <summary>Largest storable next-hop index (2^31 next hops): entries with the top bit set name chunks.</summary>
     public const uint MaxNextHop = 0x7FFF_FFFF;
-    /// <summary>An entry in [ChunkTag, ChunkTag + ChunkLimit) holds ChunkTag + the chunk's offset in the pool.</summary>
+    /// <summary>
+    /// An entry with this bit set names a chunk: ChunkTag + the chunk's offset in the pool. Offset 0 is the empty chunk,
+    /// whose only leaf is <see cref="NoRoute"/>: a /18 without any route is ChunkTag + 0. An entry without it is the
+    /// /18's next hop.
+    /// </summary>
     internal const uint ChunkTag = 0x8000_0000;
-    internal const uint ChunkLimit = 0x7FFF_FFFF;   // so NoRoute (0xFFFF_FFFF) is never read as a chunk
-    /// <summary>Pool offset of a chunk without prefixes (one leaf, DeferToDirect) that direct entries walk.</summary>
-    internal const uint EmptyChunk = ChunkPool.GranuleUints;
-    /// <summary>Chunk leaf meaning "no prefix longer than /18 covers this; answer from the direct entry".</summary>
-    internal const uint DeferToDirect = 0xFFFF_FFFE;
+    /// <summary>Pool offset of the chunk without prefixes (one leaf, NoRoute).</summary>
+    internal const uint EmptyChunk = 0;
     internal const int DirectBits = 18;
     internal const int DirectSize = 1 << DirectBits;
     internal const int ChunkShift = 32 - DirectBits;
@@ -74,11 +76,11 @@ public sealed partial class Lpm4Table
         Readers = readers;
         _region = new NativeRegion(NativeRegion.HugePage + (nuint)PoolReserve);
         _entries = (uint*)_region.Base;
-        new Span<uint>(_entries, DirectSize).Fill(NoRoute);
+        new Span<uint>(_entries, DirectSize).Fill(ChunkTag + EmptyChunk);
         _directValue.AsSpan().Fill(NoRoute);
         // The pool starts on the next huge page; the 1 MiB of entries has the first one to itself.
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
-        ReadOnlySpan<uint> empty = _builder.Build([], [], 0);
+        ReadOnlySpan<uint> empty = _builder.Build([], [], 0, NoRoute);
         uint emptyAt = _pool.Allocate(empty.Length);
         if (emptyAt != EmptyChunk) throw new InvalidOperationException("the empty chunk must be the pool's first block");
         empty.CopyTo(new Span<uint>(_pool.Base + emptyAt, empty.Length));
@@ -272,39 +274,43 @@ public sealed partial class Lpm4Table
     }
 
     /// <summary>
-    /// Sets the direct answer of /18 number <paramref name="e"/>: in the entry itself, or, when the entry names a
-    /// chunk, in that chunk's <see cref="ChunkBuilder.DirectSlot"/>. Single aligned 32-bit stores: a reader sees the
-    /// old or the new answer. No ordering is needed against other entries: each address depends on exactly one.
+    /// Sets the direct answer of /18 number <paramref name="e"/>: in the entry itself (one aligned 32-bit store: a
+    /// reader sees the old or the new answer), or, when the /18 has a chunk, by rebuilding the chunk, whose leaves carry
+    /// the direct answer wherever no longer prefix covers them (so a lookup never needs a second answer).
     /// </summary>
-    private unsafe void SetDirect(int e, uint nextHop)
+    private void SetDirect(int e, uint nextHop)
     {
         _directValue[e] = nextHop;
-        uint entry = _entries[e];
-        if (entry - ChunkTag < ChunkLimit) Volatile.Write(ref _pool.Base[entry - ChunkTag + ChunkBuilder.DirectSlot], nextHop);
-        else Volatile.Write(ref _entries[e], nextHop);
+        if (_long[e] is not null || HasChunk(e)) Changed(e);
+        else PublishEntry(e, Direct(nextHop));
     }
+
+    /// <summary>The entry of a /18 without a chunk: its next hop, or the empty chunk for "no route".</summary>
+    private static uint Direct(uint nextHop) => nextHop == NoRoute ? ChunkTag + EmptyChunk : nextHop;
+
+    private unsafe bool HasChunk(int e) => _entries[e] > ChunkTag + EmptyChunk;
+
+    private unsafe void PublishEntry(int e, uint entry) => Volatile.Write(ref _entries[e], entry);
 
     private unsafe void Rebuild(int chunk)
     {
         ChunkRoutes? routes = _long[chunk];
-        uint entry = _directValue[chunk];
+        uint entry = Direct(_directValue[chunk]);
         int uints = 0;
         if (routes is not null)
         {
-            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count);
+            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count, _directValue[chunk]);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
-            var target = new Span<uint>(_pool.Base + offset, uints);
-            built.CopyTo(target);
-            target[ChunkBuilder.DirectSlot] = entry;
+            built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
             entry = ChunkTag + offset;
             _chunkCount++;
         }
         uint old = _entries[chunk];
         // Release: the chunk's contents, written above, are visible before the entry that publishes them; a reader
         // reaches the chunk only through this entry (a data-dependent load), so it never sees a partial chunk.
-        Volatile.Write(ref _entries[chunk], entry);
-        if (old - ChunkTag < ChunkLimit)
+        PublishEntry(chunk, entry);
+        if (old > ChunkTag + EmptyChunk)
         {
             _chunkCount--;
             _pool.Retire(old - ChunkTag, _chunkUints[chunk]);   // reused after every registered reader is quiescent

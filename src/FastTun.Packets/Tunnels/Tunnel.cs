@@ -55,6 +55,11 @@ public sealed class Tunnel
 
     public Tunnel(TunnelSettings settings) : this(settings, (ushort)Random.Shared.Next(1, 0x10000)) { }
 
+    /// <summary>A new tunnel with counter lines for <paramref name="workers"/> workers (the gateway's worker count,
+    /// fixed for the process): a hub of 10,000 tunnels then keeps 10,000 × workers lines hot instead of 10,000 ×
+    /// <see cref="MaxWorkers"/> (4 KiB a tunnel), which the decap path of a hub pays for in cache and TLB misses.</summary>
+    public Tunnel(TunnelSettings settings, int workers) : this(settings, (ushort)Random.Shared.Next(1, 0x10000), workers: workers) { }
+
     /// <summary>A tunnel rebuilt from a changed configuration (<c>tunnel set</c>, reload) that goes on with
     /// <paramref name="sequenceMeter"/>, the receive window and meter of the tunnel it replaces: a change never
     /// restarts them; only deleting the tunnel does.</summary>
@@ -70,13 +75,14 @@ public sealed class Tunnel
     {
     }
 
-    internal Tunnel(TunnelSettings settings, ushort firstId, Tunnel? previous = null)
+    internal Tunnel(TunnelSettings settings, ushort firstId, Tunnel? previous = null, int workers = MaxWorkers)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        if (workers is < 1 or > MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers), workers, $"1 to {MaxWorkers} workers");
         Settings = settings;
         HeaderLength = settings.Overhead;
         _firstId = firstId == 0 ? (ushort)1 : firstId;
-        Slots = previous?.Slots ?? new TunnelWorkerSlot[MaxWorkers];
+        Slots = previous?.Slots ?? new TunnelWorkerSlot[workers];
         _tx = previous?._tx ?? new TxSequence();
         Pmtu = previous?.Pmtu ?? new LearnedPmtu();
         Keepalive = previous?.Keepalive ?? new TunnelKeepalive();
@@ -111,6 +117,9 @@ public sealed class Tunnel
     }
 
     public TunnelSettings Settings { get; }
+    /// <summary>How many workers this tunnel keeps counter lines and IP IDs for (a rebuilt tunnel keeps its
+    /// predecessor's). A pipeline with more workers refuses a forwarding state holding it.</summary>
+    public int WorkerSlots => Slots.Length;
     /// <summary>GRE keepalive probes sent, answered and reflected (running state, shared with a rebuilt tunnel).</summary>
     public TunnelKeepalive Keepalive { get; }
     /// <summary>RFC 2890 receive window and path-quality meter: every received GRE packet that carries a sequence

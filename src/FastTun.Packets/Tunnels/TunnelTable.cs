@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace FastTun.Packets.Tunnels;
 
@@ -13,14 +14,26 @@ namespace FastTun.Packets.Tunnels;
 /// </summary>
 public sealed class TunnelTable
 {
-    private struct Slot
+    /// <summary>
+    /// One tunnel's receive key and everything its decapsulation needs before the tunnel object: the input flags and
+    /// its per-worker counter lines. 32 bytes, two to a cache line, in one flat array: decapsulating an IPIP or keyed
+    /// GRE packet of a hub with thousands of spokes touches this line and the worker's counter line, not the tunnel
+    /// object (which only sequence checking needs).
+    /// </summary>
+    internal struct Slot
     {
         public uint Remote;
         public uint Local;
         public uint Key;
         public byte Protocol;
         public bool HasKey;
+        /// <summary><see cref="Tunnel.InputChecksum"/>, <see cref="Tunnel.InputSequence"/>, copied at insertion.</summary>
+        public bool InputChecksum;
+        public bool InputSequence;
         public Tunnel? Tunnel;
+        /// <summary>The tunnel's per-worker counter lines (<see cref="Tunnel.Slots"/>, shared with a rebuilt tunnel's
+        /// predecessor).</summary>
+        public TunnelWorkerSlot[]? Counters;
     }
 
     /// <summary>One (remote, local, protocol) of some tunnel, whatever its key: tells a key mismatch from an
@@ -113,7 +126,8 @@ public sealed class TunnelTable
         slots[i] = new Slot
         {
             Remote = s.Remote, Local = s.Local, Protocol = s.Protocol,
-            HasKey = s.InputKey.HasValue, Key = s.InputKey ?? 0, Tunnel = tunnel,
+            HasKey = s.InputKey.HasValue, Key = s.InputKey ?? 0, Tunnel = tunnel, Counters = tunnel.Slots,
+            InputChecksum = tunnel.InputChecksum, InputSequence = tunnel.InputSequence,
         };
     }
 
@@ -137,17 +151,75 @@ public sealed class TunnelTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Tunnel? Find(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, bool hasKey, uint k)
     {
+        int i = IndexOf(slots, outerSource, outerDestination, protocol, hasKey, k);
+        return i < 0 ? null : slots[i].Tunnel;
+    }
+
+    /// <summary>The published slot array, for a caller that looks up several packets and then reads their slots
+    /// (<see cref="IndexOf"/>): one snapshot, so an index stays valid while <see cref="Add"/> publishes a new one.</summary>
+    internal Slot[] Snapshot => Volatile.Read(ref _slots); // pairs with the Volatile.Write in Add
+
+    /// <summary>The index in <paramref name="slots"/> of the tunnel that receives the packet, or −1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int IndexOf(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, bool hasKey, uint k)
+    {
         int mask = slots.Length - 1;
         int i = Hash(outerSource, outerDestination, protocol, k) & mask;
         while (true)
         {
             ref Slot s = ref slots[i];
-            if (s.Tunnel is null) return null;
+            if (s.Tunnel is null) return -1;
             if (s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol
                 && s.HasKey == hasKey && s.Key == k)
-                return s.Tunnel;
+                return i;
             i = (i + 1) & mask;
         }
+    }
+
+    /// <summary>
+    /// Prefetch stage 1 of a batch (VPP's ipip-input does the same): asks for the table line a packet from
+    /// <paramref name="outerSource"/> to <paramref name="outerDestination"/> will probe, so that the misses of a
+    /// batch's packets overlap instead of each stalling its own lookup. Only a hint: no answer, no state.
+    /// <paramref name="key"/> is 0 for a packet without one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchSlot(uint outerSource, uint outerDestination, byte protocol, uint key) =>
+        PrefetchSlot(Snapshot, outerSource, outerDestination, protocol, key);
+
+    /// <summary>As <see cref="PrefetchSlot(uint, uint, byte, uint)"/> in a snapshot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PrefetchSlot(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, uint key)
+    {
+        if (!Sse.IsSupported) return;
+        int i = Hash(outerSource, outerDestination, protocol, key) & (slots.Length - 1);
+        // A pointer into a movable array, used only as a hint: if the GC moves the array, the prefetch is wasted.
+        Sse.Prefetch0(Unsafe.AsPointer(ref slots[i]));
+    }
+
+    /// <summary>
+    /// Prefetch stage 2, after stage 1's line has had time to arrive: <see cref="IndexOf"/> in
+    /// <paramref name="slots"/> (the probe hits the line stage 1 asked for), with the lines the tunnel's receive path
+    /// touches next asked for at once: <paramref name="worker"/>'s counter line, and the tunnel object when the
+    /// tunnel checks sequence numbers. <paramref name="key"/> is 0 when <paramref name="hasKey"/> is false.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe int IndexAndPrefetch(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, bool hasKey,
+        uint key, int worker)
+    {
+        int i = IndexOf(slots, outerSource, outerDestination, protocol, hasKey, key);
+        if (i >= 0 && Sse.IsSupported)
+        {
+            ref Slot s = ref slots[i];
+            TunnelWorkerSlot[] counters = s.Counters!;
+            // Pointers into movable objects, used only as hints: if the GC moves one first, its prefetch is wasted.
+            if ((uint)worker < (uint)counters.Length) Sse.Prefetch0(Unsafe.AsPointer(ref counters[worker]));
+            if (s.InputSequence)
+            {
+                Tunnel t = s.Tunnel!;
+                Sse.Prefetch0((void*)Unsafe.As<Tunnel, nint>(ref t)); // the object's address, read from the reference
+            }
+        }
+        return i;
     }
 
     /// <summary>True when some tunnel of this protocol has these endpoints, whatever its key: tells a key

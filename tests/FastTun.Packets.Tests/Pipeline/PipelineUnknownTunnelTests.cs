@@ -3,6 +3,7 @@ using FastTun.Packets.Datapath;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Tunnels;
 using static FastTun.Packets.Tests.Pipeline.SeedLab;
+using System.Linq;
 
 namespace FastTun.Packets.Tests.Pipeline;
 
@@ -48,6 +49,56 @@ public class PipelineUnknownTunnelTests
         Assert.Equal((3, 3, Gw2Wan, Gw1Wan), (e.Type, e.Code, e.Source, e.Destination));
         Assert.Equal(outer, e.Quote); // the whole packet as received (it fits in 576 bytes)
         Assert.DoesNotContain(o, s => s.Port == Eth1);
+    }
+
+    // A hub-sized tunnel table (≥ 4096 slots) turns on the decap prefetch stages (pass 1 asks for the table line,
+    // pass 2 looks the tunnel up, pass 3 decapsulates with that answer): a mixed batch gives exactly what the same
+    // gateway with its small table gives, frame by frame, and the same tunnel counters.
+    [Fact]
+    public void Process_HubSizedTableWithPrefetch_SameOutputAndCountersAsSmallTable()
+    {
+        using var small = new SeedLab(TunnelMode.Gre, key: 42);
+        using var hub = new SeedLab(TunnelMode.Gre, key: 42);
+        var s = hub.State2;
+        var many = new List<Tunnel>(s.Decap.Tunnels);
+        for (int i = 0; i < 3_000; i++)
+            many.Add(new Tunnel(new TunnelSettings($"tun{100 + i}", TunnelMode.Ipip, Gw2Wan, 0x0B000000u + (uint)i)));
+        var hubState = new ForwardingState(s.Routes, s.NextHops, s.Ports, s.Tunnels, new TunnelTable(many));
+        var gw2 = new Packets.Datapath.Pipeline(() => hubState, hub.Neighbors2);
+        var t = small.State2; // the same state built the same way, with the lab's small table
+        var smallState = new ForwardingState(t.Routes, t.NextHops, t.Ports, t.Tunnels, t.Decap);
+        var gw2Small = new Packets.Datapath.Pipeline(() => smallState, small.Neighbors2);
+        small.State2.Tunnels[0].Tunnel.SetNextId(100); // the replies go back through the tunnel: same outer IP IDs
+        s.Tunnels[0].Tunnel.SetNextId(100);
+        (ushort, byte[])[] frames =
+        [
+            (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Gre(Gw1Wan, Gw2Wan, 42, Ping(Server1, Server2)))),
+            (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Gre(Gw1Wan, Gw2Wan, 43, Ping(Server1, Server2)))),   // wrong key
+            (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Gre(Gw1Wan, Gw2Wan, null, Ping(Server1, Server2, seq: 2)))), // no key
+            (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Gre(Gw1Wan ^ 0x100, Gw2Wan, 42, Ping(Server1, Server2)))), // stranger
+            (Eth1, Eth(Gw2Eth1Mac, Server2Mac, Ping(Server2, Server1))),                              // not a tunnel packet
+            (Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, Gre(Gw1Wan, Gw2Wan, 42, Ping(Server1, Server2, seq: 3)))),
+        ];
+        for (int round = 0; round < 3; round++)
+        {
+            var (oSmall, rxSmall) = small.Run(gw2Small, frames);
+            var (oHub, rxHub) = hub.Run(gw2, frames);
+            Assert.Equal(rxSmall.Select(r => (r.Port, r.Drop, Convert.ToHexString(r.Bytes))), rxHub.Select(r => (r.Port, r.Drop, Convert.ToHexString(r.Bytes))));
+            // Each pipeline draws its own first IP ID for the ICMP errors it builds: compared without the outer ID and
+            // header checksum.
+            Assert.Equal(oSmall.Select(r => (r.Port, WithoutId(r.Bytes))), oHub.Select(r => (r.Port, WithoutId(r.Bytes))));
+        }
+        Assert.Equal(DropReason.None, hub.Run(gw2, frames[0]).Rx[0].Drop);
+        Assert.Equal(7, s.Tunnels[0].Tunnel.DecapPackets);
+        Assert.Equal(small.State2.Tunnels[0].Tunnel.DecapPackets + 1, s.Tunnels[0].Tunnel.DecapPackets);
+    }
+
+    private static string WithoutId(byte[] frame)
+    {
+        var copy = (byte[])frame.Clone();
+        copy.AsSpan(14 + 4, 2).Clear();
+        copy.AsSpan(14 + 10, 2).Clear();
+        return Convert.ToHexString(copy);
     }
 
     [Fact]
