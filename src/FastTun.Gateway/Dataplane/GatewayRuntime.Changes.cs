@@ -189,6 +189,7 @@ public sealed partial class GatewayRuntime
         Neighbors.SetConnected(EdgePolicy.ConnectedSubnets(effective)); // edge hook: ARP learns on connected subnets only
         Config = effective;
         _fileConfig = fileConfig;
+        Keepalive?.ConfigChanged(); // the monitor polls only while some tunnel has keepalive
         ApplyStaticNeighbors(fileConfig);
         long now = Environment.TickCount64;
         foreach (var (key, mac) in _neighborChanges.ToArray())

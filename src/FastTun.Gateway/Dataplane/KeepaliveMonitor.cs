@@ -41,9 +41,17 @@ public sealed class KeepaliveMonitor : IDisposable
     /// then polls every <see cref="PollMs"/>.</summary>
     public void Start()
     {
+        _timer = new Timer(_ => Poll(), null, Timeout.Infinite, Timeout.Infinite);
         Poll();
-        _timer = new Timer(_ => Poll(), null, PollMs, PollMs);
     }
+
+    /// <summary>The configuration changed (reload, <c>tunnel set</c>, a rebuild): poll now, which also starts the
+    /// timer again if the new configuration has keepalive tunnels.</summary>
+    public void ConfigChanged() => _timer?.Change(0, PollMs);
+
+    /// <summary>True while the timer runs: only when some tunnel has keepalive. A gateway without keepalive keeps
+    /// no timer waking it ten times a second (idle CPU).</summary>
+    public bool Polling { get; private set; }
 
     /// <summary>The keepalive of tunnel <paramref name="name"/>, or null when it has none.</summary>
     public KeepaliveStatus? StatusOf(string name)
@@ -61,6 +69,7 @@ public sealed class KeepaliveMonitor : IDisposable
     {
         if (!_lock.TryEnter()) return;
         var changes = new List<(string Name, bool Down, KeepaliveMachine Machine)>();
+        bool idle;
         try
         {
             long now = _clockMs();
@@ -77,6 +86,8 @@ public sealed class KeepaliveMonitor : IDisposable
                 if ((step & KeepaliveStep.WentDown) != 0) changes.Add((tunnel.Name, true, machine));
                 if ((step & KeepaliveStep.WentUp) != 0) changes.Add((tunnel.Name, false, machine));
             }
+            idle = _machines.Count == 0;
+            SetPolling(!idle);
         }
         finally
         {
@@ -92,6 +103,18 @@ public sealed class KeepaliveMonitor : IDisposable
                 _logger.LogInformation("tunnel {Tunnel} keepalive: UP, the remote answers again; its routes are restored", name);
             _runtime.SetTunnelDown(name, down);
         }
+    }
+
+    /// <summary>Under the monitor's lock. Stopping re-checks the configuration afterwards: a change published
+    /// between this pass's read and the stop re-arms the timer itself (<see cref="ConfigChanged"/> runs after the
+    /// runtime sets its new configuration), and one published before the re-check is caught here.</summary>
+    private void SetPolling(bool on)
+    {
+        if (_timer is null || on == Polling) return;
+        Polling = on;
+        if (on) { _timer.Change(PollMs, PollMs); return; }
+        _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        if (!ReferenceEquals(_runtime.Config, _seenConfig)) _timer.Change(0, PollMs);
     }
 
     private void Reconfigure(GatewayConfig config, long now, List<(string, bool, KeepaliveMachine)> changes)
