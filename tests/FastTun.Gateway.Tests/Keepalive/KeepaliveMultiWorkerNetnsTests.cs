@@ -26,21 +26,7 @@ public sealed class KeepaliveMultiWorkerNetnsTests : IDisposable
     [NetnsFact]
     public void Keepalive_TwoWorkersSequencedGre_ProbesInSequenceOrderAndAnswered()
     {
-        foreach (var ns in new[] { "src", "gw", "wire" })
-        {
-            GatewayLab.Run("ip", $"netns add {_prefix}{ns}");
-            Exec(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-        }
-        GatewayLab.Run("ip", $"link add s0 netns {_prefix}src numtxqueues 2 numrxqueues 2 type veth peer name eth1 netns {_prefix}gw numtxqueues 2 numrxqueues 2");
-        GatewayLab.Run("ip", $"link add eth2 netns {_prefix}gw numtxqueues 2 numrxqueues 2 type veth peer name w0 netns {_prefix}wire numtxqueues 2 numrxqueues 2");
-        Exec("src", "ip link set lo up");
-        Exec("src", "ip link set s0 up");
-        Exec("src", "ip addr add 10.1.5.10/24 dev s0");
-        Exec("src", "ip route add default via 10.1.5.1");
-        Exec("src", "ethtool -K s0 tx off tso off gso off", check: false);
-        Exec("gw", "ip link set eth1 up");
-        Exec("gw", "ip link set eth2 up");
-        Exec("wire", "ip link set w0 up");
+        TwoQueueTopology.Create(_prefix);
         string Mac(string ns, string dev) => Exec(ns, $"cat /sys/class/net/{dev}/address").Output.Trim();
         Exec("src", $"ip neigh replace 10.1.5.1 lladdr {Mac("gw", "eth1")} dev s0 nud permanent");
         KeepaliveLab.StartReflector(_prefix + "wire", "w0", "172.12.1.11", Mac("gw", "eth2"), _dir, _processes);

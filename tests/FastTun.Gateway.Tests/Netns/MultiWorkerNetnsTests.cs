@@ -31,22 +31,7 @@ public sealed class MultiWorkerNetnsTests : IDisposable
     [NetnsFact]
     public void Run_TwoWorkersSequencedGre_SequenceContiguousOnWireAndCountersExact()
     {
-        foreach (var ns in new[] { "src", "gw", "wire" })
-        {
-            GatewayLab.Run("ip", $"netns add {_prefix}{ns}");
-            // No IPv6 chatter (router solicitations, MLD): the gateway would count it as unsupported frames.
-            Exec(ns, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-        }
-        GatewayLab.Run("ip", $"link add s0 netns {_prefix}src numtxqueues 2 numrxqueues 2 type veth peer name eth1 netns {_prefix}gw numtxqueues 2 numrxqueues 2");
-        GatewayLab.Run("ip", $"link add eth2 netns {_prefix}gw numtxqueues 2 numrxqueues 2 type veth peer name w0 netns {_prefix}wire numtxqueues 2 numrxqueues 2");
-        Exec("src", "ip link set lo up");
-        Exec("src", "ip link set s0 up");
-        Exec("src", "ip addr add 10.1.5.10/24 dev s0");
-        Exec("src", "ip route add default via 10.1.5.1");
-        Exec("src", "ethtool -K s0 tx off tso off gso off", check: false);
-        Exec("gw", "ip link set eth1 up");
-        Exec("gw", "ip link set eth2 up");
-        Exec("wire", "ip link set w0 up");
+        TwoQueueTopology.Create(_prefix);
         Exec("wire", "ip addr add 172.12.1.11/24 dev w0");
         // Static neighbours everywhere: no ARP exchange, so every frame the gateway forwards is one of the flows'.
         string Mac(string ns, string dev) => Exec(ns, $"cat /sys/class/net/{dev}/address").Output.Trim();
