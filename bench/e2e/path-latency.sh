@@ -15,18 +15,7 @@ P=${E2E_PREFIX:-e2e-pl-}
 S1=${P}server1 G1=${P}gw1 G2=${P}gw2 S2=${P}server2
 work=$(mktemp -d /tmp/e2e-path.XXXXXX)
 OUT=${OUT:-$work/results.jsonl}
-pids=()
-cleanup() {
-  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  sleep 0.3
-  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
-  bash "$root/bench/e2e/topology.sh" down --prefix "$P" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-stop() { [ -n "${1:-}" ] || return 0; kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+source "$root/bench/e2e/lab-common.sh"
 runtime_ns() { local r=0 t f; for f in /proc/"$1"/task/*/schedstat; do { read -r t _ < "$f"; } 2>/dev/null && r=$((r + t)); done; echo $r; }
 topo() {
   bash "$root/bench/e2e/topology.sh" up --prefix "$P" --mode "$1" --mtu 1600 --offload off >/dev/null
