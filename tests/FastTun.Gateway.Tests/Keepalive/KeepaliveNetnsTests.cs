@@ -108,6 +108,10 @@ public sealed class KeepaliveNetnsTests
         // (tc actions would be the natural tool, but this kernel cannot load act_gact.)
         Assert.Equal(0, lab.Cli("gw2", "tunnel", "set", "tun0", "key", "43").Code);
         Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "down", 10), lab.LogOf("gw1"));
+        // The verdict shows as soon as the monitor reaches it; the rebuilt state follows a moment later (the rebuild
+        // runs outside the monitor's lock). Traffic is checked once the withdrawal is published: tun0's connected
+        // subnet goes in the same rebuild as the routes through it.
+        Assert.True(KeepaliveLab.WaitFor(() => !Routes(lab).Contains("1.1.1.0/24"), 10), string.Join(",", Routes(lab)));
         var down = lab.Tunnel("gw1")["keepalive"]!;
         Assert.Equal(transitions + 1, L(down["transitions"]));
         Assert.NotNull(down["lastChange"]);
@@ -126,6 +130,7 @@ public sealed class KeepaliveNetnsTests
 
         Assert.Equal(0, lab.Cli("gw2", "tunnel", "set", "tun0", "key", "42").Code);
         Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "up", 10), lab.LogOf("gw1"));
+        Assert.True(KeepaliveLab.WaitFor(() => Routes(lab).Contains("1.1.1.0/24"), 10), string.Join(",", Routes(lab)));
         Assert.Equal(transitions + 2, L(lab.Tunnel("gw1")["keepalive"]!["transitions"]));
         tun0 = Encap("tun0");
         tun1 = Encap("tun1");
@@ -147,7 +152,8 @@ public sealed class KeepaliveNetnsTests
         using var lab = new KeepaliveLab(Keepalive + "\nset interfaces tunnel tun0 parameters ip key 42\n",
             "set interfaces tunnel tun0 parameters ip key 43\n");
         Assert.True(KeepaliveLab.WaitFor(() => (string)lab.Tunnel("gw1")["keepalive"]!["state"]! == "down", 10), lab.LogOf("gw1"));
-        Assert.DoesNotContain("10.1.8.0/24", Routes(lab));
+        // The withdrawal is published by a rebuild just after the verdict shows.
+        Assert.True(KeepaliveLab.WaitFor(() => !Routes(lab).Contains("10.1.8.0/24"), 10), string.Join(",", Routes(lab)));
 
         string config = File.ReadAllText(lab.ConfigOf("gw1"));
         File.WriteAllText(lab.ConfigOf("gw1"), config.Replace(Keepalive, "", StringComparison.Ordinal));
