@@ -172,7 +172,7 @@ public sealed partial class Pipeline : IDisposable
         // Pass 2: one lookup for the whole batch, then the tunnels of the IPIP/GRE packets found in their table
         // slots (which pass 1 asked for) so that their tunnel and counter lines arrive before pass 3 decapsulates.
         LookupRuns(_dst, _hop, m);
-        if (_tunnelCandidates > 0) PrefetchTunnels(frames);
+        if (_tunnelCandidates > 0) PrefetchTunnels();
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
@@ -284,6 +284,7 @@ public sealed partial class Pipeline : IDisposable
 
     // Pass 1's IPIP/GRE packets (frame indices): the decapsulation candidates whose tunnel pass 2 looks up.
     private readonly int[] _tunnelCandidate = new int[PacketBatch.MaxCapacity];
+    private readonly Tunnels.TunnelDecap.Endpoints[] _candidateKey = new Tunnels.TunnelDecap.Endpoints[PacketBatch.MaxCapacity];
     private int _tunnelCandidates;
     // Per rx frame index: the candidate's tunnel-table slot as pass 2 found it in the snapshot _decapSlots (−1: no
     // tunnel), or NotLookedUp; pass 3's decapsulation then does not probe the table again. Reset after pass 3.
@@ -303,26 +304,24 @@ public sealed partial class Pipeline : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void PrefetchTunnelSlot(ref Frame f, int i)
     {
-        Span<byte> data = f.Data;
-        byte protocol = data[Ipv4Header.ProtocolOffset];
-        if (protocol != Ipv4Header.ProtocolIpip && protocol != Ipv4Header.ProtocolGre) return;
-        if (!Tunnels.TunnelDecap.TryReadEndpoints(data, out uint src, out uint dst, out protocol, out _, out uint key)) return;
+        ref var e = ref _candidateKey[_tunnelCandidates]; // read once here, used again by pass 2
+        if (!Tunnels.TunnelDecap.TryReadEndpoints(f.Data, out e.Source, out e.Destination, out e.Protocol, out e.HasKey, out e.Key))
+            return;
         _decapSlots ??= _s.Decap.Snapshot; // one snapshot for the batch: pass 2's indices stay valid in pass 3
-        Tunnels.TunnelTable.PrefetchSlot(_decapSlots, src, dst, protocol, key);
+        Tunnels.TunnelTable.PrefetchSlot(_decapSlots, e.Source, e.Destination, e.Protocol, e.Key);
         _tunnelCandidate[_tunnelCandidates++] = i;
     }
 
     /// <summary>Decap prefetch stage 2: the candidates' lookups, on the lines stage 1 asked for, with their tunnel
     /// objects and this worker's counter lines asked for in turn.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void PrefetchTunnels(Span<Frame> frames)
+    private void PrefetchTunnels()
     {
         var slots = _decapSlots!;
         for (int c = 0; c < _tunnelCandidates; c++)
         {
-            int i = _tunnelCandidate[c];
-            if (Tunnels.TunnelDecap.TryReadEndpoints(frames[i].Data, out uint src, out uint dst, out byte protocol, out bool hasKey, out uint key))
-                _prefound[i] = Tunnels.TunnelTable.IndexAndPrefetch(slots, src, dst, protocol, hasKey, key, Worker);
+            ref var e = ref _candidateKey[c];
+            _prefound[_tunnelCandidate[c]] = Tunnels.TunnelTable.IndexAndPrefetch(slots, e.Source, e.Destination, e.Protocol, e.HasKey, e.Key, Worker);
         }
     }
 

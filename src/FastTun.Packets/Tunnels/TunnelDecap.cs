@@ -147,7 +147,9 @@ public static class TunnelDecap
 
     private const int BatchChunk = 64;
 
-    private struct Endpoints
+    /// <summary>A packet's tunnel-table key as <see cref="TryReadEndpoints"/> reads it, kept between prefetch passes
+    /// (here and in the pipeline's pass 1 and 2) so that no pass reads it twice.</summary>
+    internal struct Endpoints
     {
         public uint Source, Destination, Key;
         public byte Protocol;
