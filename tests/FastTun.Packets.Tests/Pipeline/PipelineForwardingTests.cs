@@ -203,15 +203,7 @@ public class PipelineForwardingTests
     {
         using var lab = new SeedLab();
         // An underlay router (172.12.1.254) says our outer packet to gw2 needs MTU 1400.
-        var quotedOuter = new byte[20 + 8];
-        Ipv4Header.Write(quotedOuter, 0, 1500, 9, true, 254, Ipv4Header.ProtocolIpip, Gw1Wan, Gw2Wan);
-        var icmp = new byte[20 + 8 + quotedOuter.Length];
-        Ipv4Header.Write(icmp, 0xC0, (ushort)icmp.Length, 1, false, 64, Ipv4Header.ProtocolIcmp, 0xAC0C01FE, Gw1Wan);
-        IcmpHeader.Write(icmp.AsSpan(20), 3, 4, 1400);
-        quotedOuter.CopyTo(icmp, 28);
-        IcmpHeader.TryParse(icmp.AsSpan(20), out var h);
-        h.ComputeChecksum();
-        lab.Run(lab.Gw1, (Eth2, Eth(Gw1Eth2Mac, 0x02aabbccdd01, icmp)));
+        lab.Run(lab.Gw1, (Eth2, Eth(Gw1Eth2Mac, 0x02aabbccdd01, UnderlayFragNeeded(quotedSource: Gw1Wan, mtu: 1400))));
         Assert.Equal(1380, lab.State1.Tunnels[0].Mtu(lab.Now));
 
         var (o, rx) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, Ping(Server1, Server2, payload: 1400 - 28, df: true))));
@@ -223,19 +215,26 @@ public class PipelineForwardingTests
         Assert.Equal(1480, lab.State1.Tunnels[0].Mtu(lab.Now + TunnelPath.PmtuExpiresMs));
     }
 
+    /// <summary>An underlay router's (172.12.1.254) frag-needed to gw1, quoting an IPIP packet from
+    /// <paramref name="quotedSource"/> to gw2.</summary>
+    private static byte[] UnderlayFragNeeded(uint quotedSource, ushort mtu)
+    {
+        var quotedOuter = new byte[20 + 8];
+        Ipv4Header.Write(quotedOuter, 0, 1500, 9, true, 254, Ipv4Header.ProtocolIpip, quotedSource, Gw2Wan);
+        var icmp = new byte[20 + 8 + quotedOuter.Length];
+        Ipv4Header.Write(icmp, 0xC0, (ushort)icmp.Length, 1, false, 64, Ipv4Header.ProtocolIcmp, 0xAC0C01FE, Gw1Wan);
+        IcmpHeader.Write(icmp.AsSpan(20), 3, 4, mtu);
+        quotedOuter.CopyTo(icmp, 28);
+        IcmpHeader.TryParse(icmp.AsSpan(20), out var h);
+        h.ComputeChecksum();
+        return icmp;
+    }
+
     [Fact]
     public void Process_FragNeededForSomeoneElsesPacket_IgnoredForPmtu()
     {
         using var lab = new SeedLab();
-        var quotedOuter = new byte[28];
-        Ipv4Header.Write(quotedOuter, 0, 1500, 9, true, 254, Ipv4Header.ProtocolIpip, 0xAC0C0163, Gw2Wan);
-        var icmp = new byte[20 + 8 + quotedOuter.Length];
-        Ipv4Header.Write(icmp, 0xC0, (ushort)icmp.Length, 1, false, 64, Ipv4Header.ProtocolIcmp, 0xAC0C01FE, Gw1Wan);
-        IcmpHeader.Write(icmp.AsSpan(20), 3, 4, 600);
-        quotedOuter.CopyTo(icmp, 28);
-        IcmpHeader.TryParse(icmp.AsSpan(20), out var h);
-        h.ComputeChecksum();
-        lab.Run(lab.Gw1, (Eth2, Eth(Gw1Eth2Mac, 0x02aabbccdd01, icmp)));
+        lab.Run(lab.Gw1, (Eth2, Eth(Gw1Eth2Mac, 0x02aabbccdd01, UnderlayFragNeeded(quotedSource: 0xAC0C0163, mtu: 600))));
         Assert.Equal(1480, lab.State1.Tunnels[0].Mtu(lab.Now));
     }
 
