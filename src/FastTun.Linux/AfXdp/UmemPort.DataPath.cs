@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using FastTun.Linux.Interop;
 using FastTun.Packets.Datapath;
@@ -11,7 +12,8 @@ public abstract unsafe partial class UmemPort
 {
     public override int RxBurst(PacketBatch batch)
     {
-        uint room = (uint)(batch.Capacity - batch.Count);
+        int start = batch.Count;
+        uint room = (uint)(batch.Capacity - start);
         if (room == 0) return 0;
         uint ready = _rx.ConsumerAvailable();
         if (ready == 0)
@@ -25,142 +27,258 @@ public abstract unsafe partial class UmemPort
             if (ready == 0) return 0;
         }
         uint n = ready < room ? ready : room;
+        // Everything the loop reads goes into locals: the loop body then keeps them in registers instead of
+        // reloading fields through `this` after every store into the batch.
         uint cons = _rx.CachedConsumer;
-        long bytes = 0;
-        ushort id = Id;
+        uint mask = _rx.Mask;
+        xdp_desc* ring = (xdp_desc*)_rx.Entries;
+        byte* umem = _umem;
+        ulong umemLength = _umemLength;
+        ulong chunkMask = _chunkMask;
+        int shift = _frameShift;
         int frameSize = _frameSize;
+        ushort id = Id;
+        ref byte state = ref MemoryMarshal.GetArrayDataReference(_state);
+        // The descriptors are written in place: the batch's count covers them first, the real count is set after.
+        batch.Count = start + (int)n;
+        ref Frame f0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(batch.Frames), start);
+        int added = 0;
+        long bytes = 0;
+        long violations = 0; // counted after the loop: no call inside it
         for (uint i = 0; i < n; i++)
         {
-            ref xdp_desc desc = ref _rx.DescAt(cons + i);
-            ulong chunk = desc.addr & _chunkMask;
-            uint index = (uint)(chunk >> _frameShift);
-            if (index >= (uint)_state.Length)
+            xdp_desc* desc = ring + ((cons + i) & mask);
+            ulong addr = desc->addr;
+            uint len = desc->len;
+            ulong chunk = addr & chunkMask;
+            if (chunk >= umemLength)
             {
                 // A descriptor outside our UMEM would be a kernel bug; skip it rather than hand out wild memory.
-                CountViolation();
+                violations++;
                 continue;
             }
-            if (_state[index] != StateFill) CountViolation();
-            _state[index] = StateApp;
+            // chunk < umemLength = frames << shift: the index is inside the state array.
+            ref byte s = ref Unsafe.Add(ref state, (nint)(chunk >> shift));
+            if (s != StateFill) violations++;
+            s = StateApp;
             // The kernel copied this frame in on the CPU that ran the sender's NAPI (on veth, the generator's
             // CPU), so its first bytes are a cache miss here; one miss per packet, taken serially by the parse
             // pass, was most of the worker's user time (perf, bench/RESULTS.md e2e). Start them all now: the
             // pipeline's first pass then finds them arriving in parallel. The line before the data is the
             // headroom that encapsulation writes its outer header into; the line after holds a tunnel packet's
             // inner headers past the first 64 bytes (GRE options, the inner L4 ports).
+            byte* data = umem + addr;
             if (Sse.IsSupported)
             {
-                byte* data = _umem + desc.addr;
                 Sse.Prefetch0(data);
                 Sse.Prefetch0(data - 64);
                 Sse.Prefetch0(data + 64);
             }
-            ref Frame f = ref batch.Add();
-            f.Buffer = (nint)(_umem + chunk);
+            ref Frame f = ref Unsafe.Add(ref f0, added++);
+            f = default;
+            f.Buffer = (nint)(umem + chunk);
             f.Handle = chunk;
-            f.Offset = (int)(desc.addr - chunk);
-            f.Length = (int)desc.len;
+            f.Offset = (int)(addr - chunk);
+            f.Length = (int)len;
             f.Capacity = frameSize;
             f.InPort = id;
-            bytes += desc.len;
+            f.OutPort = PacketBatch.NoPort;
+            bytes += len;
         }
+        batch.Count = start + added;
+        if (violations != 0) _u.Violations += violations;
         _rx.CachedConsumer = cons + n;
         _rx.ConsumerRelease();
-        Counters.RxPackets += n;
+        Counters.RxPackets += added;
         Counters.RxBytes += bytes;
         Counters.RxBatches++;
-        return (int)n;
+        return added;
     }
 
     public override void RxDone(PacketBatch batch)
     {
-        ushort id = Id;
+        Span<Frame> frames = batch.Frames;
         var u = _u;
-        for (int i = 0; i < batch.Count; i++)
+        int freeCount = u.FreeCount;
+        int freeLength = _free.Length;
+        long violations = 0; // counted after the loop: no call inside it
+        ref Frame f0 = ref MemoryMarshal.GetReference(frames);
+        ref uint free = ref MemoryMarshal.GetArrayDataReference(_free);
+        ref byte state = ref MemoryMarshal.GetArrayDataReference(_state);
+        byte* umem = _umem;
+        ulong umemLength = _umemLength;
+        int shift = _frameShift;
+        ushort id = Id;
+        for (int i = 0; i < frames.Length; i++)
         {
-            ref Frame f = ref batch[i];
+            ref Frame f = ref Unsafe.Add(ref f0, i);
             if (f.InPort != id || (f.Flags & (FrameFlags.TxOwned | FrameFlags.Generated)) != 0) continue;
-            if (f.Handle >= _umemLength || f.Buffer != (nint)(_umem + f.Handle)) continue;
-            uint index = (uint)(f.Handle >> _frameShift);
-            if (_state[index] != StateApp)
+            ulong handle = f.Handle;
+            if (handle >= umemLength || f.Buffer != (nint)(umem + handle)) continue;
+            uint index = (uint)(handle >> shift);
+            ref byte s = ref Unsafe.Add(ref state, (nint)index);
+            if (s != StateApp)
             {
-                CountViolation();
+                violations++;
                 continue;
             }
-            _state[index] = StateFree;
-            _free[u.FreeCount++] = index;
+            // Every frame on the free list is in state Free and each push leaves another state, so the list has
+            // room; the compare (two registers) makes a broken invariant a counted violation, never a wild write.
+            if (freeCount >= freeLength)
+            {
+                violations++;
+                continue;
+            }
+            s = StateFree;
+            Unsafe.Add(ref free, freeCount++) = index;
         }
+        u.FreeCount = freeCount;
+        if (violations != 0) u.Violations += violations;
         RefillFillRing();
     }
 
     public override int TxBurst(PacketBatch batch)
     {
         ReapCompletions();
-        uint space = _tx.ProducerFree((uint)batch.Count);
-        uint prod = _tx.CachedProducer;
-        uint posted = 0;
-        long bytes = 0;
-        ushort id = Id;
-        for (int i = 0; i < batch.Count; i++)
+        Span<Frame> frames = batch.Frames;
+        if (frames.IsEmpty) return 0;
+        var tx = new TxState
         {
-            ref Frame f = ref batch[i];
-            if (f.OutPort != id || f.Drop != DropReason.None) continue;
-            if (posted == space)
+            Ring = (xdp_desc*)_tx.Entries,
+            Mask = _tx.Mask,
+            Next = _tx.CachedProducer,
+            End = _tx.CachedProducer + _tx.ProducerFree((uint)frames.Length),
+            Umem = _umem,
+            UmemLength = _umemLength,
+            Shift = _frameShift,
+            FrameSize = (uint)_frameSize,
+            State = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_state)),
+            Id = Id,
+        };
+        uint first = tx.Next;
+        // The zero-copy loop makes no call, so everything it needs stays in registers; it stops at a frame that needs
+        // the copy path, which runs here, and the loop resumes after it (descriptors keep the batch's order).
+        fixed (Frame* f0 = frames)
+        {
+            int i = 0;
+            while ((i = PostZeroCopy(ref tx, f0, i, frames.Length)) < frames.Length)
             {
-                DropTx(ref f, DropReason.TxRingFull);
-                continue;
+                ref Frame f = ref f0[i++];
+                ulong addr = TxCopy(ref f);
+                if (addr == NoAddress) continue;
+                xdp_desc* desc = tx.Ring + (tx.Next++ & tx.Mask);
+                desc->addr = addr;
+                *(ulong*)&desc->len = (uint)f.Length;
+                tx.Bytes += f.Length;
             }
-            if (f.Length <= 0)
-            {
-                DropTx(ref f, DropReason.Truncated);
-                continue;
-            }
-            ulong addr;
-            uint index = (uint)(f.Handle >> _frameShift);
-            if ((f.Flags & FrameFlags.Generated) == 0 && f.Handle < _umemLength && f.Buffer == (nint)(_umem + f.Handle)
-                && _state[index] == StateApp && f.Offset >= 0 && f.Offset + f.Length <= _frameSize)
-            {
-                // A frame of our UMEM, received by this port or by any port sharing the UMEM: post the descriptor
-                // as it is, no copy; RxDone must leave it alone. The range check matters: the kernel skips a
-                // descriptor that leaves its chunk and never completes it, which would lose the frame.
-                _state[index] = StateTx;
-                f.Flags |= FrameFlags.TxOwned;
-                addr = f.Handle + (ulong)f.Offset;
-            }
-            else
-            {
-                if (f.Length > _frameSize - _headroom)
-                {
-                    DropTx(ref f, DropReason.TxTooLarge);
-                    continue;
-                }
-                if (_u.FreeCount == 0)
-                {
-                    // Every frame is in flight; the tx side is as backed up as a full ring.
-                    DropTx(ref f, DropReason.TxRingFull);
-                    continue;
-                }
-                index = _free[--_u.FreeCount];
-                _state[index] = StateTx;
-                ulong chunk = (ulong)index << _frameShift;
-                addr = chunk + (ulong)_headroom;
-                f.Data.CopyTo(new Span<byte>(_umem + addr, f.Length));
-                Counters.TxCopied++;
-            }
-            ref xdp_desc desc = ref _tx.DescAt(prod + posted);
-            desc.addr = addr;
-            desc.len = (uint)f.Length;
-            desc.options = 0;
-            posted++;
-            bytes += f.Length;
         }
+        Counters.TxDropped += tx.Dropped;
+        uint posted = tx.Next - first;
         if (posted == 0) return 0;
-        _tx.CachedProducer = prod + posted;
+        _tx.CachedProducer = tx.Next;
         _tx.ProducerSubmit();
         Counters.TxPackets += posted;
-        Counters.TxBytes += bytes;
+        Counters.TxBytes += tx.Bytes;
         if (_alwaysWake || _tx.NeedsWakeup()) KickTx();
         return (int)posted;
+    }
+
+    /// <summary>What one TxBurst's zero-copy loop works with, on the stack.</summary>
+    private struct TxState
+    {
+        public xdp_desc* Ring;
+        public uint Mask;
+        /// <summary>The tx ring's next producer index, and where the free slots end.</summary>
+        public uint Next, End;
+        public byte* Umem;
+        public ulong UmemLength;
+        public int Shift;
+        public uint FrameSize;
+        public byte* State;
+        public ushort Id;
+        public long Bytes;
+        public long Dropped;
+    }
+
+    /// <summary>
+    /// Posts frames from <paramref name="i"/> on: every frame for this port that is a frame of our UMEM (received
+    /// by this port or any port sharing the UMEM) still with the application goes into the tx ring as it is, no
+    /// copy, and is marked TxOwned so RxDone leaves it alone; with the ring full, frames are dropped and counted.
+    /// Returns the index of the first frame that needs the copy path, or <paramref name="count"/>.
+    /// </summary>
+    private static int PostZeroCopy(ref TxState tx, Frame* frames, int i, int count)
+    {
+        xdp_desc* ring = tx.Ring;
+        uint mask = tx.Mask, next = tx.Next, end = tx.End, frameSize = tx.FrameSize;
+        byte* umem = tx.Umem;
+        ulong umemLength = tx.UmemLength;
+        int shift = tx.Shift;
+        byte* state = tx.State;
+        ushort id = tx.Id;
+        long bytes = tx.Bytes;
+        for (; i < count; i++)
+        {
+            Frame* f = frames + i;
+            if (f->OutPort != id || f->Drop != DropReason.None) continue;
+            if (next == end)
+            {
+                f->Drop = DropReason.TxRingFull;
+                tx.Dropped++;
+                continue;
+            }
+            ulong handle = f->Handle;
+            int offset = f->Offset;
+            int length = f->Length;
+            // The range check (length ≥ 1 and offset + length ≤ frame size, in unsigned compares) matters: the kernel
+            // skips a descriptor that leaves its chunk and never completes it, which would lose the frame.
+            // handle < umemLength keeps the state index inside the array.
+            if ((f->Flags & FrameFlags.Generated) != 0 || handle >= umemLength || f->Buffer != (nint)(umem + handle)
+                || (uint)offset > frameSize || (uint)(length - 1) >= frameSize - (uint)offset
+                || state[handle >> shift] != StateApp)
+                break;
+            state[handle >> shift] = StateTx;
+            f->Flags |= FrameFlags.TxOwned;
+            xdp_desc* desc = ring + (next++ & mask);
+            desc->addr = handle + (ulong)offset;
+            // len and options (0) in one 8-byte store.
+            *(ulong*)&desc->len = (uint)length;
+            bytes += length;
+        }
+        tx.Next = next;
+        tx.Bytes = bytes;
+        return i;
+    }
+
+    private const ulong NoAddress = ulong.MaxValue;
+
+    /// <summary>TxBurst's slow path: copies a frame that is not a sendable frame of our UMEM into a free frame.
+    /// Returns the UMEM address to post, or <see cref="NoAddress"/> when the frame was dropped (and counted).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong TxCopy(ref Frame f)
+    {
+        if (f.Length <= 0)
+        {
+            DropTx(ref f, DropReason.Truncated);
+            return NoAddress;
+        }
+        if (f.Length > _frameSize - _headroom)
+        {
+            DropTx(ref f, DropReason.TxTooLarge);
+            return NoAddress;
+        }
+        var u = _u;
+        if (u.FreeCount == 0)
+        {
+            // Every frame is in flight; the tx side is as backed up as a full ring.
+            DropTx(ref f, DropReason.TxRingFull);
+            return NoAddress;
+        }
+        uint index = _free[--u.FreeCount];
+        _state[index] = StateTx;
+        ulong addr = ((ulong)index << _frameShift) + (ulong)_headroom;
+        f.Data.CopyTo(new Span<byte>(_umem + addr, f.Length));
+        Counters.TxCopied++;
+        return addr;
     }
 
     /// <summary>Kicks a tx ring the other side has not drained yet, reaps completions, refills the fill ring and
@@ -185,39 +303,74 @@ public abstract unsafe partial class UmemPort
     private protected void RefillFillRing()
     {
         var u = _u;
-        uint want = (uint)u.FreeCount;
-        if (want == 0) return;
-        uint space = _fill.ProducerFree(want);
-        uint n = want < space ? want : space;
+        int freeCount = u.FreeCount;
+        if (freeCount == 0) return;
+        uint space = _fill.ProducerFree((uint)freeCount);
+        uint n = (uint)freeCount < space ? (uint)freeCount : space;
         if (n == 0) return;
         uint prod = _fill.CachedProducer;
+        uint mask = _fill.Mask;
+        ulong* ring = (ulong*)_fill.Entries;
+        int shift = _frameShift;
+        // freeCount ≤ the array's length (the free list's invariant): the pops stay inside it; every free index
+        // is < the frame count, so the state writes do too.
+        ref uint free = ref MemoryMarshal.GetArrayDataReference(_free);
+        ref byte state = ref MemoryMarshal.GetArrayDataReference(_state);
         for (uint i = 0; i < n; i++)
         {
-            uint index = _free[--u.FreeCount];
-            _state[index] = StateFill;
-            _fill.AddrAt(prod + i) = (ulong)index << _frameShift;
+            uint index = Unsafe.Add(ref free, --freeCount);
+            Unsafe.Add(ref state, (nint)index) = StateFill;
+            ring[(prod + i) & mask] = (ulong)index << shift;
         }
+        u.FreeCount = freeCount;
         _fill.CachedProducer = prod + n;
         _fill.ProducerSubmit();
     }
 
     /// <summary>Returns frames the kernel finished sending to the free list.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // its own registers: inlined, it made TxBurst's loop spill
     private protected void ReapCompletions()
     {
         uint n = _completion.ConsumerAvailable();
         if (n == 0) return;
+        var u = _u;
+        int freeCount = u.FreeCount;
+        int freeLength = _free.Length;
+        long violations = 0; // counted after the loop: no call inside it
         uint cons = _completion.CachedConsumer;
+        uint mask = _completion.Mask;
+        ulong* ring = (ulong*)_completion.Entries;
+        ulong umemLength = _umemLength;
+        int shift = _frameShift;
+        ref uint free = ref MemoryMarshal.GetArrayDataReference(_free);
+        ref byte state = ref MemoryMarshal.GetArrayDataReference(_state);
         for (uint i = 0; i < n; i++)
         {
-            uint index = (uint)(_completion.AddrAt(cons + i) >> _frameShift);
-            if (index >= (uint)_state.Length || _state[index] != StateTx)
+            ulong addr = ring[(cons + i) & mask];
+            if (addr >= umemLength)
             {
-                CountViolation();
+                violations++;
                 continue;
             }
-            _state[index] = StateFree;
-            _free[_u.FreeCount++] = index;
+            uint index = (uint)(addr >> shift);
+            ref byte s = ref Unsafe.Add(ref state, (nint)index);
+            if (s != StateTx)
+            {
+                violations++;
+                continue;
+            }
+            // Every frame on the free list is in state Free and each push leaves another state, so the list has
+            // room; the compare (two registers) makes a broken invariant a counted violation, never a wild write.
+            if (freeCount >= freeLength)
+            {
+                violations++;
+                continue;
+            }
+            s = StateFree;
+            Unsafe.Add(ref free, freeCount++) = index;
         }
+        u.FreeCount = freeCount;
+        if (violations != 0) u.Violations += violations;
         _completion.CachedConsumer = cons + n;
         _completion.ConsumerRelease();
     }
