@@ -102,6 +102,10 @@ public sealed class Worker : IDisposable
         var counters = Pipeline.Counters;
         int idle = 0;
         long lastWork = 0;
+        // Busy time is counted per pass that found work, from the end of the previous such pass (or, after an empty
+        // pass, from the first batch's start) to the end of this one: one clock read per busy pass instead of two
+        // per batch. 0 = the last pass was empty.
+        long busyFrom = 0;
         using QsbrReader routeReader = Qsbr.Shared.Register();   // lpm: route-table QSBR (Routing/Qsbr.cs)
         try
         {
@@ -110,25 +114,33 @@ public sealed class Worker : IDisposable
                 Volatile.Write(ref _passes, _passes + 1); // only this thread writes; the watchdog reads it
                 routeReader.Quiescent();   // lpm: no route-table reference is held between passes
                 bool worked = false;
+                // The pipeline's clock has millisecond resolution: one read per pass serves its batches and Tick.
+                long nowMs = Environment.TickCount64;
                 for (int p = 0; p < _ports.Length; p++)
                 {
                     var port = _ports[p];
                     _batch.Clear();
                     if (port.RxBurst(_batch) == 0) continue;
+                    if (busyFrom == 0) busyFrom = Stopwatch.GetTimestamp();
                     worked = true;
-                    long start = Stopwatch.GetTimestamp();
                     // The batch to send: the rx batch, or the pipeline's ordered output when it built frames
                     // (fragments, ICMP) that go out in the place of the packets they come from.
-                    var output = Pipeline.Process(_batch, Environment.TickCount64);
+                    var output = Pipeline.Process(_batch, nowMs);
                     for (int q = 0; q < _ports.Length; q++) _ports[q].TxBurst(output);
                     Pipeline.Transmitted(_batch);
                     port.RxDone(_batch);
-                    lastWork = Stopwatch.GetTimestamp();
-                    counters.BusyTicks += lastWork - start;
                 }
-                Pipeline.Tick(Environment.TickCount64);
+                Pipeline.Tick(nowMs);
                 if (Pipeline.Generated.Count > 0) SendGenerated();
-                if (worked) { idle = 0; continue; }
+                if (worked)
+                {
+                    lastWork = Stopwatch.GetTimestamp();
+                    counters.BusyTicks += lastWork - busyFrom;
+                    busyFrom = lastWork;
+                    idle = 0;
+                    continue;
+                }
+                busyFrom = 0;
                 _emptyPasses++;
                 if (++idle < SpinPasses) continue;
                 bool spin = _spinTicks > 0 && Stopwatch.GetTimestamp() - lastWork < _spinTicks;
