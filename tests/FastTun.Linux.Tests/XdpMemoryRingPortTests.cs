@@ -117,6 +117,102 @@ public sealed class XdpMemoryRingPortTests
     }
 
     [Fact]
+    public unsafe void TxBurst_ZeroCopyCopiedSkippedAndBadFramesMixed_SentInBatchOrderDropsCountedAccountingExact()
+    {
+        using var umem = new XdpUmem(2048, 1024);
+        using var rx = new MemoryRingPort("mem0", 0, umem, 64);
+        using var tx = new MemoryRingPort("mem1", 1, umem, 64);
+        const int length = 100;
+        rx.SetRxTraffic(Templates(1000, length), length, 1000, 64);
+        var order = new List<int>();
+        // The sequence number of each frame the NIC sends; -1 for a frame too short to hold one.
+        tx.Transmitted = (frame, addr) => order.Add(frame.Length >= SeqOffset + 4 ? BinaryPrimitives.ReadInt32BigEndian(frame[SeqOffset..]) : -1);
+        var received = new PacketBatch(32);
+        while (!received.IsFull) rx.RxBurst(received);
+        // Buffers from elsewhere (a pool, another UMEM) take the copy path; their sequence numbers start at 5000.
+        byte* foreign = (byte*)System.Runtime.InteropServices.NativeMemory.AllocZeroed(32 * 256);
+        try
+        {
+            var mixed = new PacketBatch(64);
+            var expected = new List<int>();
+            long expectDropped = 0, expectCopied = 0;
+            for (int i = 0; i < received.Count; i++)
+            {
+                ref Frame f = ref mixed.Add();
+                f = received[i];
+                int seq = BinaryPrimitives.ReadInt32BigEndian(f.Data[SeqOffset..]);
+                f.OutPort = 1;
+                switch (i % 6)
+                {
+                    case 0: f.OutPort = 0; break;                 // for the other port: skipped, freed by RxDone
+                    case 1: f.Drop = DropReason.NoRoute; break;   // dropped by the pipeline: skipped
+                    case 2:                                       // a range past its chunk: copied, not zero-copy
+                        f.Offset = 2048 - 10;  // (the frames are low chunks: the copy reads the next one)
+                        f.Length = 20;
+                        expected.Add(-1);
+                        expectCopied++;
+                        break;
+                    case 3: f.Length = 0; expectDropped++; break; // truncated: dropped and counted
+                    default: expected.Add(seq); break;             // zero-copy
+                }
+                if (i % 6 == 4)
+                {
+                    byte* buf = foreign + i * 256;
+                    BinaryPrimitives.WriteInt32BigEndian(new Span<byte>(buf + 64 + SeqOffset, 4), 5000 + i);
+                    ref Frame g = ref mixed.Add();
+                    g.Buffer = (nint)buf;
+                    g.Offset = 64;
+                    g.Length = length;
+                    g.Capacity = 256;
+                    g.InPort = 7;
+                    g.OutPort = 1;
+                    g.Flags = FrameFlags.Generated;
+                    expected.Add(5000 + i);
+                    expectCopied++;
+                }
+            }
+            Assert.Equal(expected.Count, tx.TxBurst(mixed));
+            Assert.Equal(expected, order); // in batch order: the copies between the zero-copy frames
+            Assert.Equal(expectDropped, tx.Counters.TxDropped);
+            Assert.Equal(expectCopied, tx.Counters.TxCopied);
+            rx.RxDone(mixed);
+            tx.Flush();
+            tx.Flush();
+            var a = umem.Accounting();
+            Assert.Equal((0L, a.Total, 0), (a.Violations, a.Sum, a.Application + a.TxRing + a.KernelTx + a.CompletionRing));
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(foreign);
+        }
+    }
+
+    [Fact]
+    public void TxBurst_TxRingFull_RestDroppedCountedFreedByRxDone()
+    {
+        using var umem = new XdpUmem(2048, 1024);
+        using var rx = new MemoryRingPort("mem0", 0, umem, 128);
+        using var tx = new MemoryRingPort("mem1", 1, umem, 8);
+        rx.SetRxTraffic(Templates(1, 64), 64, 1, 64);
+        var batch = new PacketBatch(64);
+        while (!batch.IsFull) rx.RxBurst(batch);
+        foreach (ref Frame f in batch.Frames) f.OutPort = 1;
+        Assert.Equal(8, tx.TxBurst(batch));
+        for (int i = 0; i < batch.Count; i++)
+        {
+            Assert.Equal(i < 8, (batch[i].Flags & FrameFlags.TxOwned) != 0);
+            Assert.Equal(i < 8 ? DropReason.None : DropReason.TxRingFull, batch[i].Drop);
+        }
+        Assert.Equal(56, tx.Counters.TxDropped);
+        rx.RxDone(batch);
+        tx.Flush();
+        tx.Flush();
+        var a = umem.Accounting();
+        Assert.Equal((0L, a.Total, 0), (a.Violations, a.Sum, a.Application + a.TxRing + a.KernelTx + a.CompletionRing));
+        Assert.Equal(8, tx.NicTxPackets);
+    }
+
+    [Fact]
     public void RxDone_FrameReturnedTwice_CountedAsViolationNotFreedTwice()
     {
         using var umem = new XdpUmem(2048, 1024);
