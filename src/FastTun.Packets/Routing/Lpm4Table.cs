@@ -10,7 +10,8 @@ namespace FastTun.Packets.Routing;
 /// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
 /// (1 MiB: it stays in a core's L2) indexed by the top 18 address bits. An entry is either the answer of the
 /// longest prefix of /18 or shorter ("painted" over the entries it covers), or, with the top bit set, the offset of
-/// the /18's chunk in the chunk pool (offset 0: the empty chunk, answering <see cref="NoRoute"/>). A chunk is a small
+/// the /18's chunk in the chunk pool (offset 0: the empty chunk, answering <see cref="NoRoute"/>), plus
+/// <see cref="TwoLines"/> when the chunk's root and its leaves span two cache lines. A chunk is a small
 /// Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides
 /// (bits 18–23, 24–29, 30–31), a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>.
 /// Its leaves are final answers (the /18's direct answer where no longer prefix covers a slot). A /24 costs the
@@ -40,6 +41,13 @@ public sealed partial class Lpm4Table
     /// /18's next hop.
     /// </summary>
     internal const uint ChunkTag = 0x8000_0000;
+    /// <summary>
+    /// Entry bit 0 (chunk offsets are multiples of 4 uints): the chunk's root node and leaves span two cache lines
+    /// (<see cref="ChunkBuilder.RootSpansTwoLines"/>), so a lookup prefetches the second line as well.
+    /// </summary>
+    internal const uint TwoLines = 1;
+    /// <summary>The chunk offset in an entry that names a chunk.</summary>
+    internal const uint ChunkOffsetMask = 0x7FFF_FFFC;
     /// <summary>Pool offset of the chunk without prefixes (one leaf, NoRoute).</summary>
     internal const uint EmptyChunk = 0;
     internal const int DirectBits = 18;
@@ -303,7 +311,7 @@ public sealed partial class Lpm4Table
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
-            entry = ChunkTag + offset;
+            entry = ChunkTag + offset + (_builder.RootSpansTwoLines ? TwoLines : 0);
             _chunkCount++;
         }
         uint old = _entries[chunk];
@@ -313,7 +321,7 @@ public sealed partial class Lpm4Table
         if (old > ChunkTag + EmptyChunk)
         {
             _chunkCount--;
-            _pool.Retire(old - ChunkTag, _chunkUints[chunk]);   // reused after every registered reader is quiescent
+            _pool.Retire(old & ChunkOffsetMask, _chunkUints[chunk]);   // reused after every registered reader is quiescent
         }
         _chunkUints[chunk] = uints;
     }
