@@ -73,4 +73,20 @@ public unsafe class LpmLayoutTests
         GC.KeepAlive(table);   // the reader's pointers alone do not keep the mapping alive
         Assert.True(twoLines > 0 && twoLines < chunks, $"{twoLines} of {chunks} chunks span two lines");
     }
+
+    [Fact]
+    public void Delete_EveryRoute_ReleasesEveryChunk()
+    {
+        Route4[] routes = SyntheticTable.Generate(50_000, seed: 44);
+        var table = new Lpm4Table(new Qsbr());   // no registered readers: retired chunks are reusable at once
+        table.AddRange(routes);
+        Assert.True(table.ConstantChunks > 10, $"{table.ConstantChunks} constant chunks");
+        long emptyTable = new Lpm4Table(new Qsbr()).MemoryBytes;
+        foreach (Route4 r in routes) table.Delete(r.Prefix, r.Length);
+        Assert.Equal(0, table.Count);
+        Assert.Equal(0, table.ChunkCount);
+        Assert.Equal(0, table.ConstantChunks);
+        Assert.Equal(emptyTable, table.MemoryBytes);
+        Assert.Equal(Lpm4Table.NoRoute, table.Lookup(routes[0].Prefix));
+    }
 }

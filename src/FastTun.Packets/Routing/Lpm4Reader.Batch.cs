@@ -11,12 +11,12 @@ public readonly unsafe partial struct Lpm4Reader
 
     /// <summary>
     /// nextHops[i] = Lookup(addresses[i]), in lock-step groups of <see cref="BatchGroup"/> addresses, software-pipelined:
-    /// stage 1 reads the entries of group g + 1 (prefetched a group earlier), turns each into a chunk pointer and an
-    /// answer mask without a branch, prefetches the chunk's line (two when its root needs them) and the entries of group g + 2; stage 2
+    /// stage 1 reads the entries of group g + 1 (prefetched a group earlier), turns each into a chunk pointer,
+    /// prefetches the chunk's line (two when its root needs them) and the entries of group g + 2; stage 2
     /// walks the root nodes of group g, whose lines were requested a whole group earlier, without a branch: the few
     /// lookups that go below the root are listed and walked after the group. The loads inside a stage are
-    /// independent, so their misses overlap. A /18 without a chunk walks the empty chunk (its leaf is all ones) and
-    /// takes its entry through the mask. The last n mod 16 addresses go through the same stages one group short.
+    /// independent, so their misses overlap. Every entry names a chunk (a /18 without long prefixes the constant chunk
+    /// of its answer), so no stage branches on the entry. The last n mod 16 addresses go through the same stages one group short.
     /// </summary>
     [SkipLocalsInit]
     public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
@@ -24,9 +24,8 @@ public readonly unsafe partial struct Lpm4Reader
         if (nextHops.Length < addresses.Length) ThrowShortOutput();
         int n = addresses.Length;
         uint* entries = _entries, pool = _pool;
-        // Two stage buffers (chunk pointers, masks) of one group each: stage 1 of group g + 1 keeps group g's.
+        // Two stage buffers of chunk pointers, one group each: stage 1 of group g + 1 keeps group g's.
         uint** chunks = stackalloc uint*[2 * BatchGroup];
-        uint* masks = stackalloc uint[2 * BatchGroup];
         fixed (uint* a = addresses)
         fixed (uint* o = nextHops)
         {
@@ -34,7 +33,7 @@ public readonly unsafe partial struct Lpm4Reader
             if (full > 0)
             {
                 if (BatchGroup < full) PrefetchEntries(entries, a + BatchGroup);
-                LocateGroup(entries, pool, a, BatchGroup, a + BatchGroup, chunks, masks);
+                LocateGroup(entries, pool, a, BatchGroup, a + BatchGroup, chunks);
                 for (int g = 0; g < full; g += BatchGroup)
                 {
                     int current = g & BatchGroup, next = (g + BatchGroup) & BatchGroup;
@@ -42,15 +41,15 @@ public readonly unsafe partial struct Lpm4Reader
                     {
                         // The entries two groups ahead, or (no such group) the next group's own again: already cached.
                         uint* ahead = a + g + (g + 2 * BatchGroup < full ? 2 : 1) * BatchGroup;
-                        LocateGroup(entries, pool, a + g + BatchGroup, BatchGroup, ahead, chunks + next, masks + next);
+                        LocateGroup(entries, pool, a + g + BatchGroup, BatchGroup, ahead, chunks + next);
                     }
-                    WalkGroup(a + g, BatchGroup, chunks + current, masks + current, o + g);
+                    WalkGroup(a + g, BatchGroup, chunks + current, o + g);
                 }
             }
             if (full < n)
             {
-                LocateGroup(entries, pool, a + full, n - full, a + full, chunks, masks);
-                WalkGroup(a + full, n - full, chunks, masks, o + full);
+                LocateGroup(entries, pool, a + full, n - full, a + full, chunks);
+                WalkGroup(a + full, n - full, chunks, o + full);
             }
         }
         GC.KeepAlive(_owner);
@@ -65,39 +64,36 @@ public readonly unsafe partial struct Lpm4Reader
     }
 
     /// <summary>
-    /// Stage 1: entry → chunk (the empty chunk for a next hop) and answer mask; prefetch the chunk's line or two,
+    /// Stage 1: entry → chunk pointer; prefetch the chunk's line or two,
     /// and the entry of the address at the same place in <paramref name="ahead"/> (at least <paramref name="count"/> addresses).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]   // its own register allocation: inlined, the loop spilled
-    private static void LocateGroup(uint* entries, uint* pool, uint* a, int count, uint* ahead, uint** chunks, uint* masks)
+    private static void LocateGroup(uint* entries, uint* pool, uint* a, int count, uint* ahead, uint** chunks)
     {
         for (nuint i = 0; i < (nuint)count; i++)
         {
             if (Sse.IsSupported) Sse.Prefetch0(entries + (ahead[i] >> Lpm4Table.ChunkShift));
             // Acquire, as in Lookup: the chunk named by the entry was completely written before the entry.
             uint entry = Volatile.Read(ref entries[a[i] >> Lpm4Table.ChunkShift]);
-            uint isChunk = (uint)((int)entry >> 31);          // all ones when the entry names a chunk
-            uint* data = pool + (entry & isChunk & Lpm4Table.ChunkOffsetMask);   // its chunk, or the empty chunk (offset 0)
+            uint* data = pool + (entry & Lpm4Table.ChunkOffsetMask);
             if (Sse.IsSupported)
             {
                 Sse.Prefetch0(data);
-                Sse.Prefetch0(data + ((entry & isChunk & Lpm4Table.TwoLines) << 4));   // the second line, if the root needs it
+                Sse.Prefetch0(data + ((entry & Lpm4Table.TwoLines) << 4));   // the second line, if the root needs it
             }
             chunks[i] = data;
-            // leaf & mask: the leaf for a chunk; for a next hop, the entry (the empty chunk's leaf is all ones).
-            masks[i] = entry | isChunk;
         }
     }
 
     /// <summary>
-    /// Stage 2: each chunk's root node, masked, without a branch. The root's leaves start right after it (leaf base 6,
+    /// Stage 2: each chunk's root node, without a branch. The root's leaves start right after it (leaf base 6,
     /// stored as 5); the shift count 63 − (address bits 18..23) is ~address &gt;&gt; 8 taken mod 64, which the shift
     /// does by itself. A lookup whose slot is a child (bit 63 of the shifted child bitmap) is listed and walked again
     /// from the root after the loop (about 1 % of lookups on a DFZ table).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     [SkipLocalsInit]
-    private static void WalkGroup(uint* a, int count, uint** chunks, uint* masks, uint* o)
+    private static void WalkGroup(uint* a, int count, uint** chunks, uint* o)
     {
         byte* deep = stackalloc byte[BatchGroup];
         nuint deepCount = 0;
@@ -108,12 +104,12 @@ public readonly unsafe partial struct Lpm4Reader
             deep[deepCount] = (byte)i;
             deepCount += (nuint)((*(ulong*)data << s) >> 63);
             // For a child slot this reads a leaf of the root (in the chunk) that the pass below overwrites.
-            o[i] = data[ChunkBuilder.RootLeafBase + (uint)BitOperations.PopCount(*(ulong*)(data + 2) << s)] & masks[i];
+            o[i] = data[ChunkBuilder.RootLeafBase + (uint)BitOperations.PopCount(*(ulong*)(data + 2) << s)];
         }
         for (nuint k = 0; k < deepCount; k++)
         {
             nuint i = deep[k];
-            o[i] = WalkChunk(chunks[i], a[i]) & masks[i];
+            o[i] = WalkChunk(chunks[i], a[i]);
         }
     }
 }
