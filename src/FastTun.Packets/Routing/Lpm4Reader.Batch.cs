@@ -32,8 +32,8 @@ public readonly unsafe partial struct Lpm4Reader
             int full = n & -BatchGroup;
             if (full > 0)
             {
-                if (BatchGroup < full) PrefetchEntries(entries, a + BatchGroup);
-                LocateGroup(entries, pool, a, BatchGroup, a + BatchGroup, chunks);
+                // Group 0's stage 1 prefetches group 1's entries (its own, already being read, when there is no group 1).
+                LocateGroup(entries, pool, a, BatchGroup, a + (BatchGroup < full ? BatchGroup : 0), chunks);
                 for (int g = 0; g < full; g += BatchGroup)
                 {
                     int current = g & BatchGroup, next = (g + BatchGroup) & BatchGroup;
@@ -53,14 +53,6 @@ public readonly unsafe partial struct Lpm4Reader
             }
         }
         GC.KeepAlive(_owner);
-    }
-
-    /// <summary>The entries of the second group: the first one's stage 1 prefetches the third's.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void PrefetchEntries(uint* entries, uint* a)
-    {
-        if (!Sse.IsSupported) return;
-        for (uint* end = a + BatchGroup; a < end; a++) Sse.Prefetch0(entries + (*a >> Lpm4Table.ChunkShift));
     }
 
     /// <summary>
