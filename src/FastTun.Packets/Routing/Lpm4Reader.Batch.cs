@@ -26,6 +26,7 @@ public readonly unsafe partial struct Lpm4Reader
         uint* entries = _entries, pool = _pool;
         // Two stage buffers of chunk pointers, one group each: stage 1 of group g + 1 keeps group g's.
         uint** chunks = stackalloc uint*[2 * BatchGroup];
+        byte* deep = stackalloc byte[BatchGroup];   // stage 2's list of lookups that go below the root
         fixed (uint* a = addresses)
         fixed (uint* o = nextHops)
         {
@@ -43,13 +44,13 @@ public readonly unsafe partial struct Lpm4Reader
                         uint* ahead = a + g + (g + 2 * BatchGroup < full ? 2 : 1) * BatchGroup;
                         LocateGroup(entries, pool, a + g + BatchGroup, BatchGroup, ahead, chunks + next);
                     }
-                    WalkGroup(a + g, BatchGroup, chunks + current, o + g);
+                    WalkGroup(a + g, BatchGroup, chunks + current, o + g, deep);
                 }
             }
             if (full < n)
             {
                 LocateGroup(entries, pool, a + full, n - full, a + full, chunks);
-                WalkGroup(a + full, n - full, chunks, o + full);
+                WalkGroup(a + full, n - full, chunks, o + full, deep);
             }
         }
         GC.KeepAlive(_owner);
@@ -84,10 +85,8 @@ public readonly unsafe partial struct Lpm4Reader
     /// from the root after the loop (about 1 % of lookups on a DFZ table).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    [SkipLocalsInit]
-    private static void WalkGroup(uint* a, int count, uint** chunks, uint* o)
+    private static void WalkGroup(uint* a, int count, uint** chunks, uint* o, byte* deep)
     {
-        byte* deep = stackalloc byte[BatchGroup];
         nuint deepCount = 0;
         for (nuint i = 0; i < (nuint)count; i++)
         {
@@ -96,7 +95,7 @@ public readonly unsafe partial struct Lpm4Reader
             deep[deepCount] = (byte)i;
             deepCount += (nuint)((*(ulong*)data << s) >> 63);
             // For a child slot this reads a leaf of the root (in the chunk) that the pass below overwrites.
-            o[i] = data[ChunkBuilder.RootLeafBase + (uint)BitOperations.PopCount(*(ulong*)(data + 2) << s)];
+            o[i] = (data + ChunkBuilder.RootLeafBase)[(nuint)ulong.PopCount(*(ulong*)(data + 2) << s)];
         }
         for (nuint k = 0; k < deepCount; k++)
         {
