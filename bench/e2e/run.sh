@@ -35,7 +35,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-F=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
+F=${FASTTUN_BIN:-$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun}
 topo=$root/bench/e2e/topology.sh
 P=${E2E_PREFIX:-ge-}
 ROUNDS=${ROUNDS:-3}
