@@ -105,6 +105,32 @@ public class HubBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _pool.Dispose();
 
+    /// <summary>
+    /// Gives every packet of both corpora a new spoke drawn at random from all <see cref="Tunnels"/> spokes (outer
+    /// source, GRE key, outer header checksum rewritten), as a hub's traffic arrives from any spoke: called between
+    /// timed passes (<see cref="HubRatio"/>), so that over a run the 10,000-spoke hub touches every tunnel's state
+    /// rather than the same 1,024. The 1-spoke hub gets the same rewrite (of the same values), also untimed.
+    /// </summary>
+    public void Retarget(Random rng)
+    {
+        for (int j = 0; j < Corpus; j++)
+        {
+            int spoke = rng.Next(Tunnels);
+            Rewrite(_ipip[j].Data, spoke, key: false);
+            Rewrite(_gre[j].Data, spoke, key: true);
+        }
+    }
+
+    private static void Rewrite(Span<byte> outer, int spoke, bool key)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(outer.Slice(Ipv4Header.SourceOffset), Spoke(spoke));
+        // The corpus' GRE header carries only a key: it follows the 4-byte base header.
+        if (key) System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(outer.Slice(Ipv4Header.MinLength + GreHeader.OptionsOffset), (uint)spoke);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(outer.Slice(Ipv4Header.ChecksumOffset), 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(outer.Slice(Ipv4Header.ChecksumOffset),
+            (ushort)~Ipv4Header.HeaderSum(outer, Ipv4Header.MinLength));
+    }
+
     [Benchmark(OperationsPerInvoke = Corpus)]
     public long DecapIpip() => Decap(_ipip);
 
