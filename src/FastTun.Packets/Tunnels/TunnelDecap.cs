@@ -117,12 +117,22 @@ public static class TunnelDecap
         frame.TrimFront(headerLength);
         frame.Length = innerTotal;
         ref TunnelTable.Slot found = ref slots[i];
-        ref TunnelWorkerSlot counters = ref found.Counters![worker];
-        counters.DecapPackets++;
-        counters.DecapBytes += innerTotal;
+        // The store reserves room for MaxWorkers workers; a pipeline never runs more workers than its tunnels have
+        // entries for (it refuses such a forwarding state), so the entry is this tunnel's own.
+        if ((uint)worker >= Tunnel.MaxWorkers) ThrowWorker(worker);
+        unsafe
+        {
+            long* counters = (long*)(found.Counters + worker * (nint)DecapCounterStore.WorkerStride);
+            counters[0]++;
+            counters[1] += innerTotal;
+        }
         reason = DropReason.None;
         return found.Tunnel;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowWorker(int worker) =>
+        throw new ArgumentOutOfRangeException(nameof(worker), worker, $"0 to {Tunnel.MaxWorkers - 1}");
 
     /// <summary><see cref="DecapsulateParsed"/>'s index when the caller has not looked the packet up.</summary>
     internal const int NotLookedUp = -2;
