@@ -172,6 +172,13 @@ public static class TunnelDecap
         Span<int> found = stackalloc int[BatchChunk];
         TunnelTable.Slot[] slots = table.Snapshot; // one snapshot for the three passes: the indices stay valid
         int n = frames.Length;
+        if (slots.Length < TunnelTable.PrefetchSlots)
+        {
+            // A small table stays in the core's cache: the prefetch passes would only add work (the pipeline skips
+            // them below the same size, so this is also the datapath's cost for a gateway with few tunnels).
+            for (int i = 0; i < n; i++) found[i] = NotLookedUp;
+            return DecapsulateLookedUp(table, frames, worker, slots, found);
+        }
         // Pass 1: each packet's table key, and a prefetch of the table line it will probe.
         for (int i = 0; i < n; i++)
         {
@@ -186,7 +193,15 @@ public static class TunnelDecap
             ref Endpoints e = ref keys[i];
             found[i] = e.Valid ? TunnelTable.IndexAndPrefetch(slots, e.Source, e.Destination, e.Protocol, e.HasKey, e.Key, worker) : NotLookedUp;
         }
-        // Pass 3: the receive checks in order, as Decapsulate does one packet, with the lookup already made.
+        return DecapsulateLookedUp(table, frames, worker, slots, found);
+    }
+
+    /// <summary>Pass 3: the receive checks in order, as Decapsulate does one packet, with the lookup already made
+    /// (<paramref name="found"/>: slot indices in <paramref name="slots"/>, or <see cref="NotLookedUp"/>).</summary>
+    private static int DecapsulateLookedUp(TunnelTable table, Span<Frame> frames, int worker, TunnelTable.Slot[] slots,
+        Span<int> found)
+    {
+        int n = frames.Length;
         int done = 0;
         for (int i = 0; i < n; i++)
         {

@@ -176,6 +176,11 @@ public sealed class TunnelTable
         }
     }
 
+    /// <summary>Slots from which a batch's decap prefetch stages pay (<see cref="TunnelDecap.DecapsulateBatch"/>, and
+    /// the pipeline at the same size): a smaller table (a few hundred tunnels) stays in the core's cache, where the
+    /// stages would only add work.</summary>
+    internal const int PrefetchSlots = 4096;
+
     /// <summary>
     /// Prefetch stage 1 of a batch (VPP's ipip-input does the same): asks for the table line a packet from
     /// <paramref name="outerSource"/> to <paramref name="outerDestination"/> will probe, so that the misses of a
