@@ -22,7 +22,7 @@ internal sealed unsafe class DecapCounters
     {
         if (workers is < 1 or > Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers), workers, $"1 to {Tunnel.MaxWorkers} workers");
         Workers = workers;
-        _index = DecapCounterStore.Rent(workers, out byte* entry);
+        _index = DecapCounterStore.Rent(out byte* entry);
         Worker0 = (nint)entry;
     }
 
@@ -44,7 +44,17 @@ internal sealed unsafe class DecapCounters
         return sum;
     }
 
-    ~DecapCounters() => DecapCounterStore.Return(_index);
+    ~DecapCounters()
+    {
+        // Nothing writes the entries any more (the GC proved it): leave them zero for the next tunnel. Only nonzero
+        // entries are written, so the pages of workers that never counted stay uncommitted.
+        for (int w = 0; w < Workers; w++)
+        {
+            long* e = Entry(w);
+            if (e[0] != 0 || e[1] != 0) { e[0] = 0; e[1] = 0; }
+        }
+        DecapCounterStore.Return(_index);
+    }
 }
 
 /// <summary>
@@ -70,9 +80,10 @@ internal static unsafe class DecapCounterStore
     /// <summary>Entries ever handed out and not returned (tests and the memory report).</summary>
     public static int InUse { get { lock (Gate) return _next - Free.Count; } }
 
-    /// <summary>A free index with its entries of workers 0 … <paramref name="workers"/>−1 zeroed, and the address of
-    /// worker 0's entry.</summary>
-    public static int Rent(int workers, out byte* worker0)
+    /// <summary>A free index, all of whose entries are zero (fresh mapped memory, or zeroed by the collected
+    /// tunnel's finalizer), and the address of worker 0's entry. Touches no page: a tunnel built for
+    /// <see cref="Tunnel.MaxWorkers"/> workers (the default) commits only the pages of the workers that count.</summary>
+    public static int Rent(out byte* worker0)
     {
         lock (Gate)
         {
@@ -84,7 +95,6 @@ internal static unsafe class DecapCounterStore
                 if (index / ChunkEntries == Chunks.Count) Chunks.Add(new NativeRegion(WorkerStride * Tunnel.MaxWorkers));
             }
             worker0 = Chunks[index / ChunkEntries].Base + (nuint)(index % ChunkEntries) * EntryBytes;
-            for (int w = 0; w < workers; w++) new Span<byte>(worker0 + (nuint)w * WorkerStride, EntryBytes).Clear();
             return index;
         }
     }
