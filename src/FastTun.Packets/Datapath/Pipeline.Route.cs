@@ -56,8 +56,11 @@ public sealed partial class Pipeline
             Tunnels.Tunnel? tunnel = _innerTunnel[k];
             _innerTunnel[k] = null; // no reference kept past the batch
             // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
-            if (!SourceAllowed(ref _batch[i], tunnel)) continue;
-            Route(ref _batch[i], _innerHop[k], -1);
+            ref Frame f = ref _batch[i];
+            if (!SourceAllowed(ref f, tunnel)) continue;
+            uint hopIndex = _innerHop[k];
+            if (TryForwardFast(ref f, hopIndex, i)) continue;
+            Route(ref f, hopIndex, -1);
         }
         _innerCount = 0;
     }
@@ -105,9 +108,10 @@ public sealed partial class Pipeline
     /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port
     /// (<paramref name="inTunnel"/> null) or out of a tunnel. False when the frame was dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
+    private unsafe bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
     {
-        uint source = ReadSource(f.Data);
+        // Every caller passes a packet whose IPv4 header was checked (at least 20 bytes): a fixed-size load.
+        uint source = LoadBigEndian((byte*)f.Buffer + f.Offset + Headers.Ipv4Header.SourceOffset);
         // Packets of a batch mostly come from one flow: the verdict for the last (source, port, tunnel) holds for
         // the rest of the batch (same route snapshot), which saves the reverse-path lookup.
         if (!_sourceCacheValid || source != _sourceCacheAddress || f.InPort != _sourceCachePort
@@ -130,8 +134,4 @@ public sealed partial class Pipeline
     private ushort _sourceCachePort;
     private Tunnels.Tunnel? _sourceCacheTunnel;
     private DropReason _sourceCacheVerdict;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint ReadSource(ReadOnlySpan<byte> packet) =>
-        System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Headers.Ipv4Header.SourceOffset));
 }

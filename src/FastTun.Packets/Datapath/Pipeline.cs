@@ -176,15 +176,19 @@ public sealed partial class Pipeline : IDisposable
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
+        ref Frame frame0 = ref MemoryMarshal.GetReference(frames);
+        ref uint hop = ref MemoryMarshal.GetArrayDataReference(_hop);
         for (int k = 0; k < m; k++)
         {
-            int i = _frameOf[k];
-            _anchor = i + 1;
+            int i = Unsafe.Add(ref frameOf, k); // < frames.Length: pass 1 wrote it
             // edge hook (SourceCheck): martian sources and rp-filter, once per packet received from a port.
-            ref Frame f = ref frames[i];
+            ref Frame f = ref Unsafe.Add(ref frame0, i);
             if (!SourceAllowed(ref f, null)) continue;
+            uint hopIndex = Unsafe.Add(ref hop, k);
+            if (TryForwardFast(ref f, hopIndex, i)) continue;
+            _anchor = i + 1;
             _rxItem = i; // QueueEncap's name for the frame, without searching for it
-            Route(ref f, _hop[k], i);
+            Route(ref f, hopIndex, i);
         }
         _rxItem = -1;
 
