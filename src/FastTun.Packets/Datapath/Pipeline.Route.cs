@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Datapath;
@@ -74,24 +75,31 @@ public sealed partial class Pipeline
     private void LookupRuns(uint[] dst, uint[] hop, int count)
     {
         if (count == 0) return;
+        // Every array here holds PacketBatch.MaxCapacity entries and count is at most that: no bounds checks.
+        if ((uint)count > (uint)dst.Length || hop.Length < count) throw new ArgumentOutOfRangeException(nameof(count));
         uint[] unique = _uniqueDst;
+        ref uint d0 = ref MemoryMarshal.GetArrayDataReference(dst);
+        ref uint u0 = ref MemoryMarshal.GetArrayDataReference(unique);
         int u = 0;
-        uint previous = ~dst[0];
+        uint previous = ~d0;
         for (int k = 0; k < count; k++)
         {
-            uint d = dst[k];
-            if (d != previous) unique[u++] = d;
+            uint d = Unsafe.Add(ref d0, k);
+            Unsafe.Add(ref u0, u) = d; // written always, kept only when it differs from the one before
+            u += d != previous ? 1 : 0;
             previous = d;
         }
         _routes.LookupBatch(unique.AsSpan(0, u), _uniqueHop);
+        ref uint uh = ref MemoryMarshal.GetArrayDataReference(_uniqueHop);
+        ref uint h0 = ref MemoryMarshal.GetArrayDataReference(hop);
         int j = -1;
-        previous = ~dst[0];
+        previous = ~d0;
         for (int k = 0; k < count; k++)
         {
-            uint d = dst[k];
-            if (d != previous) j++;
+            uint d = Unsafe.Add(ref d0, k);
+            j += d != previous ? 1 : 0;
             previous = d;
-            hop[k] = _uniqueHop[j];
+            Unsafe.Add(ref h0, k) = Unsafe.Add(ref uh, j);
         }
     }
 
