@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using FastTun.Packets.Checksum;
 using FastTun.Packets.Headers;
 
@@ -31,10 +32,15 @@ public sealed partial class Pipeline
         {
             int tunnel = hop.Tunnel;
             TunnelPath[] tunnels = _s.Tunnels;
-            if ((uint)tunnel >= (uint)tunnels.Length || f.Length > tunnels[tunnel].Mtu(_now)) return false;
+            if ((uint)tunnel >= (uint)tunnels.Length) return false;
+            TunnelPath path = tunnels[tunnel];
+            if (f.Length > path.Mtu(_now)) return false;
             EncapItem[] queue = _encap;
             int count = _encapCount;
             if ((uint)count >= (uint)queue.Length) return false;
+            // Pass 5 writes the outer headers in front of the packet: a line of headroom nothing has touched yet.
+            // Asked for now, it is in the cache when pass 5 comes to this packet.
+            if (Sse.IsSupported) Sse.Prefetch0(ip - path.Tunnel.HeaderLength - 14);
             IncrementalChecksum.DecrementTtl(ip);
             int key = rxIndex + 1; // the order key pass 3 gives this frame (its _anchor)
             if (key < _encapLastKey) _encapUnsorted = true;
