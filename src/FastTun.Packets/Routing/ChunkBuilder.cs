@@ -21,8 +21,17 @@ internal sealed class ChunkBuilder
 {
     internal const int NodeSize = 6;
     internal const int RootShift = Lpm4Table.DirectBits;   // node 0 indexes address bits 18..23
+    /// <summary>The root's leaf base (stored biased by −1): its leaves start right after it.</summary>
+    internal const uint RootLeafBase = NodeSize - 1;
     private uint[] _buffer = new uint[1024];
     private int _used;
+
+    /// <summary>
+    /// True when the last built chunk's root node and its leaves span more than one 64-byte line from the chunk's
+    /// start (more than 10 root leaves). <see cref="ChunkPool"/> starts such a chunk on a line, and a smaller chunk
+    /// never straddles one, so otherwise one line holds everything a root-level lookup reads.
+    /// </summary>
+    public bool RootSpansTwoLines { get; private set; }
 
     /// <summary>
     /// Builds the chunk into a scratch buffer; the span is valid until the next Build. Slots no long prefix covers
@@ -32,6 +41,8 @@ internal sealed class ChunkBuilder
     {
         _used = NodeSize;
         BuildNode(0, keys, values, 0, count, RootShift, direct);
+        if (_buffer[5] != RootLeafBase) throw new InvalidOperationException("the root's leaves must follow it");
+        RootSpansTwoLines = NodeSize + BitOperations.PopCount(((ulong)_buffer[3] << 32) | _buffer[2]) > ChunkPool.LineUints;
         return _buffer.AsSpan(0, _used);
     }
 

@@ -3,13 +3,15 @@ namespace FastTun.Packets.Routing;
 /// <summary>
 /// Allocator for chunks inside a <see cref="NativeRegion"/>, addressed by offsets in uints from its base
 /// (the table's first block, at offset 0, is its permanent empty chunk). Blocks are multiples of
-/// 16 bytes, 16-byte aligned, so a chunk's root node and its first leaves share a cache line. A bump pointer
+/// 16 bytes, placed by cache line (<see cref="Allocate"/>). A bump pointer
 /// grows into fresh pages; replaced blocks are retired under a QSBR token and reused only when every online
 /// reader has passed a quiescent point since (exact-size free lists: chunk sizes repeat a lot). Single writer.
 /// </summary>
 internal sealed unsafe class ChunkPool
 {
     public const int GranuleUints = 4;
+    /// <summary>A 64-byte cache line, in uints.</summary>
+    public const int LineUints = 16;
     private const int SmallClasses = 1024;   // blocks up to 16 KiB get an array-indexed free list
     private readonly uint* _base;
     private readonly ulong _capacityUints;
@@ -37,6 +39,12 @@ internal sealed unsafe class ChunkPool
 
     public static int Granules(int uints) => (uints + GranuleUints - 1) / GranuleUints;
 
+    /// <summary>
+    /// A block of at least <paramref name="uints"/>, placed by cache line: a block of up to 64 bytes never straddles
+    /// a line, a larger one starts on a line (so a chunk's root node and its first leaves share the first line).
+    /// The bump pointer's padding goes to the free lists (pieces of 1–3 granules inside one line), and a free list
+    /// only ever holds blocks of its own size, so reused blocks keep the placement.
+    /// </summary>
     public uint Allocate(int uints)
     {
         int granules = Granules(uints);
@@ -44,12 +52,23 @@ internal sealed unsafe class ChunkPool
         Stack<uint>? list = granules < SmallClasses ? _free[granules] : _freeLarge.GetValueOrDefault(granules);
         if (list is { Count: > 0 }) return list.Pop();
         ulong need = (ulong)granules * GranuleUints;
-        if (_top + need > _capacityUints)
+        ulong inLine = _top % LineUints;
+        ulong pad = inLine == 0 ? 0 : need <= LineUints ? (inLine + need > LineUints ? LineUints - inLine : 0) : LineUints - inLine;
+        if (_top + pad + need > _capacityUints)
             throw new InvalidOperationException($"LPM chunk pool full ({_capacityUints * 4 >> 20} MiB reserved)");
+        if (pad > 0)
+        {
+            FreeList((int)(pad / GranuleUints)).Push((uint)_top);
+            _top += pad;
+        }
         uint offset = (uint)_top;
         _top += need;
         return offset;
     }
+
+    private Stack<uint> FreeList(int granules) => granules < SmallClasses
+        ? _free[granules] ??= new Stack<uint>()
+        : _freeLarge.TryGetValue(granules, out Stack<uint>? l) ? l : _freeLarge[granules] = new Stack<uint>();
 
     /// <summary>Call after the block is unpublished (no table entry points to it any more).</summary>
     public void Retire(uint offset, int uints)
@@ -68,10 +87,7 @@ internal sealed unsafe class ChunkPool
         while (_retired.Count > 0 && _retired.Peek().Token <= oldest)
         {
             (_, uint offset, int granules) = _retired.Dequeue();
-            Stack<uint> list = granules < SmallClasses
-                ? _free[granules] ??= new Stack<uint>()
-                : _freeLarge.TryGetValue(granules, out Stack<uint>? l) ? l : _freeLarge[granules] = new Stack<uint>();
-            list.Push(offset);
+            FreeList(granules).Push(offset);
         }
     }
 }

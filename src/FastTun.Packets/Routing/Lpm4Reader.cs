@@ -22,6 +22,9 @@ public readonly unsafe partial struct Lpm4Reader
     private readonly uint* _pool;
     private readonly object _owner;   // keeps the native region mapped while this reader exists
 
+    internal uint* Entries => _entries;
+    internal uint* Pool => _pool;
+
     internal Lpm4Reader(uint* entries, uint* pool, object owner)
     {
         _entries = entries;
@@ -31,9 +34,8 @@ public readonly unsafe partial struct Lpm4Reader
 
     /// <summary>Longest-prefix match; <see cref="Lpm4Table.NoRoute"/> when nothing covers the address.</summary>
     /// <remarks>
-    /// Branches on "does this /18 have a chunk": for one lookup whose result feeds the next (latency), a predicted
-    /// branch lets the CPU run ahead, which measured faster than a branch-free form (chain 94 vs 141 ns in an
-    /// interleaved A/B). <see cref="LookupBatch"/> is branch-free, which wins on throughput.
+    /// Every entry names a chunk (a /18 without longer prefixes names the shared constant chunk of its answer), so
+    /// there is no "direct answer" case: entry, then the chunk's root line (and the next one when the entry says so).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Lookup(uint address)
@@ -41,11 +43,10 @@ public readonly unsafe partial struct Lpm4Reader
         // Acquire, pairing with the writer's Volatile.Write in Lpm4Table.PublishEntry: the chunk the entry names was
         // completely written before the entry (a plain mov on x64; the chunk load depends on it).
         uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);
-        if ((int)entry >= 0) return entry;   // the /18's next hop
-        uint* chunk = _pool + (entry & ~Lpm4Table.ChunkTag);
-        // The root's leaves often run into the next cache line; ask for it now, in parallel with the node's line,
+        uint* chunk = _pool + (entry & Lpm4Table.ChunkOffsetMask);
+        // When the root's leaves run into the next cache line, ask for it now, in parallel with the node's line,
         // instead of after the node has been read (one memory latency instead of two in a dependent chain).
-        if (Sse.IsSupported) Sse.Prefetch0(chunk + 16);
+        if (Sse.IsSupported) Sse.Prefetch0(chunk + ((entry & Lpm4Table.TwoLines) << 4));
         uint leaf = WalkChunk(chunk, address);
         GC.KeepAlive(_owner);   // no code: keeps the mapping alive until the chunk has been read
         return leaf;

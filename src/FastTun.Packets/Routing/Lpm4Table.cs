@@ -8,9 +8,11 @@ namespace FastTun.Packets.Routing;
 /// any number of lock-free readers. Layout and reasoning: Routing/README.md.
 ///
 /// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
-/// (1 MiB: it stays in a core's L2) indexed by the top 18 address bits. An entry is either the answer of the
-/// longest prefix of /18 or shorter ("painted" over the entries it covers), or, with the top bit set, the offset of
-/// the /18's chunk in the chunk pool (offset 0: the empty chunk, answering <see cref="NoRoute"/>). A chunk is a small
+/// (1 MiB) indexed by the top 18 address bits. Every entry names a chunk: <see cref="ChunkTag"/> + the chunk's offset
+/// in the pool, plus <see cref="TwoLines"/> when the chunk's root and its leaves span two cache lines. A /18 with
+/// prefixes longer than /18 has its own chunk; any other /18 names the shared constant chunk (one leaf) of the answer
+/// of its longest prefix of /18 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
+/// <see cref="NoRoute"/>. A chunk is a small
 /// Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides
 /// (bits 18–23, 24–29, 30–31), a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>.
 /// Its leaves are final answers (the /18's direct answer where no longer prefix covers a slot). A /24 costs the
@@ -32,14 +34,20 @@ public sealed partial class Lpm4Table
 {
     /// <summary>Lookup answer when no prefix covers the address.</summary>
     public const uint NoRoute = uint.MaxValue;
-    /// <summary>Largest storable next-hop index (2^31 next hops): entries with the top bit set name chunks.</summary>
+    /// <summary>Largest storable next-hop index (2^31 next hops; leaves could hold more, the API keeps this bound).</summary>
     public const uint MaxNextHop = 0x7FFF_FFFF;
     /// <summary>
-    /// An entry with this bit set names a chunk: ChunkTag + the chunk's offset in the pool. Offset 0 is the empty chunk,
-    /// whose only leaf is <see cref="NoRoute"/>: a /18 without any route is ChunkTag + 0. An entry without it is the
-    /// /18's next hop.
+    /// Set in every entry: ChunkTag + the chunk's offset in the pool (+ <see cref="TwoLines"/>). Offset 0 is the empty
+    /// chunk, whose only leaf is <see cref="NoRoute"/>: a /18 without any route is ChunkTag + 0.
     /// </summary>
     internal const uint ChunkTag = 0x8000_0000;
+    /// <summary>
+    /// Entry bit 0 (chunk offsets are multiples of 4 uints): the chunk's root node and leaves span two cache lines
+    /// (<see cref="ChunkBuilder.RootSpansTwoLines"/>), so a lookup prefetches the second line as well.
+    /// </summary>
+    internal const uint TwoLines = 1;
+    /// <summary>The chunk offset in an entry that names a chunk.</summary>
+    internal const uint ChunkOffsetMask = 0x7FFF_FFFC;
     /// <summary>Pool offset of the chunk without prefixes (one leaf, NoRoute).</summary>
     internal const uint EmptyChunk = 0;
     internal const int DirectBits = 18;
@@ -54,7 +62,7 @@ public sealed partial class Lpm4Table
     private readonly unsafe uint* _entries;   // 2^18 × (direct answer, or ChunkTag + chunk offset), in _region
     private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /18's direct answer
     private readonly ChunkPool _pool;
-    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each published chunk
+    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each /18's own chunk, 0 = none
 
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
@@ -274,46 +282,49 @@ public sealed partial class Lpm4Table
     }
 
     /// <summary>
-    /// Sets the direct answer of /18 number <paramref name="e"/>: in the entry itself (one aligned 32-bit store: a
-    /// reader sees the old or the new answer), or, when the /18 has a chunk, by rebuilding the chunk, whose leaves carry
-    /// the direct answer wherever no longer prefix covers them (so a lookup never needs a second answer).
+    /// Sets the direct answer of /18 number <paramref name="e"/> and republishes the /18: a /18 without longer prefixes
+    /// points at the shared constant chunk of its answer, a /18 with some gets its chunk rebuilt (its leaves carry the
+    /// direct answer wherever no longer prefix covers them, so a lookup never needs a second answer).
     /// </summary>
     private void SetDirect(int e, uint nextHop)
     {
         _directValue[e] = nextHop;
-        if (_long[e] is not null || HasChunk(e)) Changed(e);
-        else PublishEntry(e, Direct(nextHop));
+        Changed(e);
     }
-
-    /// <summary>The entry of a /18 without a chunk: its next hop, or the empty chunk for "no route".</summary>
-    private static uint Direct(uint nextHop) => nextHop == NoRoute ? ChunkTag + EmptyChunk : nextHop;
-
-    private unsafe bool HasChunk(int e) => _entries[e] > ChunkTag + EmptyChunk;
 
     private unsafe void PublishEntry(int e, uint entry) => Volatile.Write(ref _entries[e], entry);
 
+    /// <summary>Publishes /18 number <paramref name="chunk"/>: its own chunk built from its long prefixes, or the constant chunk of its answer.</summary>
     private unsafe void Rebuild(int chunk)
     {
         ChunkRoutes? routes = _long[chunk];
-        uint entry = Direct(_directValue[chunk]);
+        uint entry;
         int uints = 0;
-        if (routes is not null)
+        if (routes is null)
+        {
+            entry = AcquireConstant(_directValue[chunk]);
+        }
+        else
         {
             ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count, _directValue[chunk]);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
-            entry = ChunkTag + offset;
+            entry = ChunkTag + offset + (_builder.RootSpansTwoLines ? TwoLines : 0);
             _chunkCount++;
         }
         uint old = _entries[chunk];
         // Release: the chunk's contents, written above, are visible before the entry that publishes them; a reader
         // reaches the chunk only through this entry (a data-dependent load), so it never sees a partial chunk.
         PublishEntry(chunk, entry);
-        if (old > ChunkTag + EmptyChunk)
+        if (_chunkUints[chunk] > 0)
         {
             _chunkCount--;
-            _pool.Retire(old - ChunkTag, _chunkUints[chunk]);   // reused after every registered reader is quiescent
+            _pool.Retire(old & ChunkOffsetMask, _chunkUints[chunk]);   // reused after every registered reader is quiescent
+        }
+        else
+        {
+            ReleaseConstant(old);
         }
         _chunkUints[chunk] = uints;
     }

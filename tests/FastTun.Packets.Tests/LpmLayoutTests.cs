@@ -1,0 +1,92 @@
+using System.Numerics;
+using FastTun.Packets.Routing;
+using FastTun.TestFixtures;
+using FastTun.Traffic;
+
+namespace FastTun.Packets.Tests;
+
+/// <summary>
+/// The cache-line layout the batch lookup's prefetches rely on: blocks of up to 64 bytes never straddle a line, larger
+/// ones start on a line, and an entry's TwoLines bit says whether the chunk's root node and leaves leave its first line.
+/// A wrong layout would not change any answer (the oracle tests would pass), only the lines that are prefetched.
+/// </summary>
+public unsafe class LpmLayoutTests
+{
+    [Fact]
+    public void Allocate_MixedSizesAndReuse_PlacesBlocksByCacheLine()
+    {
+        var region = new NativeRegion(1 << 24);
+        var pool = new ChunkPool((uint*)region.Base, region.Length, new Qsbr());   // no readers: retired blocks are free at once
+        var rng = new SplitMix64(41);
+        var live = new List<(uint Offset, int Uints)>();
+        for (int op = 0; op < 50_000; op++)
+        {
+            if (live.Count > 0 && rng.NextInt(3) == 0)
+            {
+                int k = (int)rng.NextInt((uint)live.Count);
+                pool.Retire(live[k].Offset, live[k].Uints);
+                live[k] = live[^1];
+                live.RemoveAt(live.Count - 1);
+                continue;
+            }
+            int uints = rng.NextInt(4) == 0 ? 17 + (int)rng.NextInt(200) : 1 + (int)rng.NextInt(16);
+            uint offset = pool.Allocate(uints);
+            int granuleUints = ChunkPool.Granules(uints) * ChunkPool.GranuleUints;
+            if (granuleUints <= ChunkPool.LineUints)
+                Assert.Equal(offset / ChunkPool.LineUints, (offset + (uint)granuleUints - 1) / ChunkPool.LineUints);
+            else
+                Assert.Equal(0u, offset % ChunkPool.LineUints);
+            foreach ((uint o, int u) in live)
+                if (offset < o + u && o < offset + uints) Assert.Fail($"block {offset}+{uints} overlaps live block {o}+{u}");
+            live.Add((offset, uints));
+        }
+        GC.KeepAlive(region);
+    }
+
+    [Fact]
+    public void Entries_AfterChurn_TwoLinesBitMatchesEachChunksRoot()
+    {
+        Route4[] routes = SyntheticTable.Generate(100_000, seed: 42);
+        Lpm4Table table = Lpm4Table.Build(routes);
+        var rng = new SplitMix64(43);
+        for (int op = 0; op < 20_000; op++)
+        {
+            Route4 r = routes[rng.NextInt((uint)routes.Length)];
+            if (rng.NextInt(2) == 0) table.Delete(r.Prefix, r.Length);
+            else table.AddOrReplace(r.Prefix, r.Length, rng.NextInt(1000));
+        }
+        Lpm4Reader reader = table.GetReader();
+        int chunks = 0, twoLines = 0;
+        for (int e = 0; e < Lpm4Table.DirectSize; e++)
+        {
+            uint entry = reader.Entries[e];
+            if ((int)entry >= 0) continue;
+            uint offset = entry & Lpm4Table.ChunkOffsetMask;
+            uint* root = reader.Pool + offset;
+            uint lastRootUint = offset + (uint)ChunkBuilder.NodeSize + (uint)BitOperations.PopCount(*(ulong*)(root + 2)) - 1;
+            bool spans = lastRootUint / ChunkPool.LineUints != offset / ChunkPool.LineUints;
+            Assert.Equal(spans, (entry & Lpm4Table.TwoLines) != 0);
+            if (spans) Assert.Equal(0u, offset % ChunkPool.LineUints);
+            chunks++;
+            twoLines += spans ? 1 : 0;
+        }
+        GC.KeepAlive(table);   // the reader's pointers alone do not keep the mapping alive
+        Assert.True(twoLines > 0 && twoLines < chunks, $"{twoLines} of {chunks} chunks span two lines");
+    }
+
+    [Fact]
+    public void Delete_EveryRoute_ReleasesEveryChunk()
+    {
+        Route4[] routes = SyntheticTable.Generate(50_000, seed: 44);
+        var table = new Lpm4Table(new Qsbr());   // no registered readers: retired chunks are reusable at once
+        table.AddRange(routes);
+        Assert.True(table.ConstantChunks > 10, $"{table.ConstantChunks} constant chunks");
+        long emptyTable = new Lpm4Table(new Qsbr()).MemoryBytes;
+        foreach (Route4 r in routes) table.Delete(r.Prefix, r.Length);
+        Assert.Equal(0, table.Count);
+        Assert.Equal(0, table.ChunkCount);
+        Assert.Equal(0, table.ConstantChunks);
+        Assert.Equal(emptyTable, table.MemoryBytes);
+        Assert.Equal(Lpm4Table.NoRoute, table.Lookup(routes[0].Prefix));
+    }
+}
