@@ -13,6 +13,8 @@
 #   SINK     xsk: `fasttun sink` (AF_XDP) on gw2:eth2, as run.sh (default); tc: a tc ingress drop program on gw2:eth2
 #            (bench/e2e/reflector_drop.bpf.c) counted by the interface's rx_packets: no sink process to wake per
 #            packet from inside the gateway's transmit (the veth peer's NAPI runs in the sender's syscall)
+#   SINK_COALESCE_US  the xsk sink's --rx-coalesce-us, as run.sh (200): when its ring runs dry it sleeps that long on
+#            a timer instead of in poll(2), so the gateway's transmit does not wake it per frame; 0 = poll(2)
 #   E2E_PREFIX  namespace prefix (afpkt-)     OUT  JSON lines file (stdout summary always)
 # Each point: sink up, generator at the rate for TRIAL s, sink down; the gateway stays up for the whole sweep.
 # Record: offered (the generator's achieved rate), delivered (sink packets / generator seconds), CPU1 busy and
@@ -30,6 +32,7 @@ DRIVER=${DRIVER:-af_packet}
 ENCAP=${ENCAP:-ipip}
 SIZE=${SIZE:-64}
 SINK=${SINK:-xsk}
+SINK_COALESCE_US=${SINK_COALESCE_US:-200}
 RPS=${RPS:-1}
 GW_PRIO=${GW_PRIO-"chrt -r 10"}
 KSOFTIRQD_RT=${KSOFTIRQD_RT:-1}
@@ -99,7 +102,7 @@ ip netns exec "$G1" $GW_PRIO taskset -c $GW_CPU "$F" run --config "$cfg" --contr
 gw=$!; pids+=("$gw")
 for _ in $(seq 1 100); do grep -q running "$work/gw.log" 2>/dev/null && break; alive "$gw" || { cat "$work/gw.log" >&2; exit 1; }; sleep 0.1; done
 
-echo "# sink=$SINK driver=$DRIVER encap=$ENCAP size=$SIZE rps=$RPS gw_prio='$GW_PRIO' ksoftirqd_rt=$KSOFTIRQD_RT extra='$EXTRA'" >&2
+echo "# sink=$SINK coalesce_us=$SINK_COALESCE_US driver=$DRIVER encap=$ENCAP size=$SIZE rps=$RPS gw_prio='$GW_PRIO' ksoftirqd_rt=$KSOFTIRQD_RT extra='$EXTRA'" >&2
 printf '%-8s %10s %10s %6s %9s %9s %9s %9s %9s %9s %9s\n' rate offered delivered ratio cpu1_ns soft_ns user_ns sys_ns proc_ns busy_ns bl_drops >&2
 for round in $(seq 1 "$ROUNDS"); do
 for rate in $RATES; do
@@ -109,7 +112,7 @@ for rate in $RATES; do
   "$F" show interfaces --json --control-socket "$work/ctl.sock" > "$work/if0.json" 2>/dev/null || echo '{}' > "$work/if0.json"
   spid=""
   if [ "$SINK" = xsk ]; then
-    ip netns exec "$G2" $NICE taskset -c $GEN_CPU "$F" sink --iface eth2 --ip 172.12.1.11 --duration $((TRIAL + 20)) --json > "$work/sink.json" 2> "$work/sink.err" &
+    ip netns exec "$G2" $NICE taskset -c $GEN_CPU "$F" sink --iface eth2 --ip 172.12.1.11 --rx-coalesce-us "$SINK_COALESCE_US" --duration $((TRIAL + 20)) --json > "$work/sink.json" 2> "$work/sink.err" &
     spid=$!; pids+=("$spid")
     for _ in $(seq 1 200); do grep -q "sink: ready" "$work/sink.err" 2>/dev/null && break; sleep 0.05; done
   fi

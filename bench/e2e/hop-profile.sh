@@ -11,7 +11,8 @@
 # DRIVER (af_xdp|af_packet), ENCAP (ipip|gre), SIZE (64), RATE (max), WARMUP (0: seconds of traffic before the
 # measured window, same gateway), PERF (1: perf record -C 1 during every trial; the worker's user share of its samples
 # splits its exact run time: perf_worker_user_ns_per_pkt),
-# GW_ENV (extra environment for the gateway only, e.g. "DOTNET_TieredCompilation=0"), OUT (jsonl file to append).
+# GW_ENV (extra environment for the gateway only, e.g. "DOTNET_TieredCompilation=0"), OUT (jsonl file to append),
+# SINK_COALESCE_US (200: the sink's --rx-coalesce-us, as run.sh; 0 = poll(2), woken by the gateway's transmit).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 BINS=${BINS:-"this=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun"}
@@ -51,7 +52,7 @@ trial() { # name binary round
   local T=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
   # One sample before any traffic: the gateway's first `show stats` JITs the control path (hundreds of ms).
   /usr/bin/python3 "$root/bench/e2e/proc_sample.py" "$gpid" "$sock" > /dev/null
-  ip netns exec "$SNS" nice -n -19 taskset -c 0 "$T" sink --iface "$SIF" --ip "$SIP" --duration $((TRIAL + WARMUP + 40)) --json > "$work/sink.json" 2> "$work/sink.err" &
+  ip netns exec "$SNS" nice -n -19 taskset -c 0 "$T" sink --iface "$SIF" --ip "$SIP" --rx-coalesce-us "${SINK_COALESCE_US:-200}" --duration $((TRIAL + WARMUP + 40)) --json > "$work/sink.json" 2> "$work/sink.err" &
   local spid=$!; pids+=("$spid")
   for _ in $(seq 1 200); do grep -q "sink: ready" "$work/sink.err" 2>/dev/null && break; sleep 0.05; done
   ip netns exec "$GNS" nice -n -19 taskset -c 0 "$T" gen --iface "$GIF" --size "$SIZE" --rate "$RATE" --flows 16 \

@@ -4,8 +4,12 @@
 # then each FastTun variant's idle CPU (both gateways' exact run time over IDLE s with no traffic, after the ping).
 #   flock /tmp/fasttun-bench.lock env VARIANTS="kernel base=/tmp/e2e-base/.../fasttun spin0=THIS:FASTTUN_WORKER_SPIN_US=0 \
 #       spin100=THIS:FASTTUN_WORKER_SPIN_US=100" ROUNDS=3 bash bench/e2e/path-latency.sh
-# A variant is `kernel`, or NAME=BINARY[:ENV=VALUE[,ENV=VALUE]] (BINARY THIS = this checkout's build).
-# Environment: ROUNDS (3), PINGS (200), INTERVAL (0.02), IDLE (10 s), ENCAP (ipip), DRIVER (af_xdp), OUT.
+# A variant is `kernel`, or NAME=BINARY[:ENV=VALUE[,ENV=VALUE]] (BINARY THIS = this checkout's build; BINARY kernel =
+# kernel forwarding under another name, e.g. `kernel0=kernel:GW_CPU=0,RPS=0`). Placement per variant, given among its
+# ENV pairs and not passed to the gateway: GW_CPU (1: the CPU both gateways are pinned to, FastTun only), RPS (2: the
+# rps_cpus mask on every gateway veth, 0 = none, so the receive runs on the sending CPU). The anchor is the variant
+# named `kernel`.
+# Environment: ROUNDS (3), PINGS (200), INTERVAL (0.02), IDLE (10 s), ENCAP (ipip), DRIVER (af_xdp), PING_CPU (0), OUT.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 THIS=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
@@ -17,32 +21,36 @@ work=$(mktemp -d /tmp/e2e-path.XXXXXX)
 OUT=${OUT:-$work/results.jsonl}
 source "$root/bench/e2e/lab-common.sh"
 runtime_ns() { local r=0 t f; for f in /proc/"$1"/task/*/schedstat; do { read -r t _ < "$f"; } 2>/dev/null && r=$((r + t)); done; echo $r; }
-topo() {
+PING_CPU=${PING_CPU:-0}
+topo() { # mode rps-mask
   bash "$root/bench/e2e/topology.sh" up --prefix "$P" --mode "$1" --mtu 1600 --offload off >/dev/null
   for ns in $G1 $G2; do for dev in eth1 eth2; do
     nsx "$ns" ethtool -K "$dev" tx off tso off gso off >/dev/null 2>&1 || true
-    nsx "$ns" sh -c "echo 2 > /sys/class/net/$dev/queues/rx-0/rps_cpus"; done; done
+    nsx "$ns" sh -c "echo $2 > /sys/class/net/$dev/queues/rx-0/rps_cpus"; done; done
 }
-start_gw() { # ns conf binary env
-  local ns=$1 conf=$2 bin=$3 envs=$4 cfg=$work/$1.conf
+start_gw() { # ns conf binary env cpu
+  local ns=$1 conf=$2 bin=$3 envs=$4 cpu=$5 cfg=$work/$1.conf
   sed "s/driver 'af_xdp'/driver '$DRIVER'/" "$root/configs/$conf" > "$cfg"
   echo "set fasttun workers 1" >> "$cfg"
-  ip netns exec "$ns" env $envs chrt -r 10 taskset -c 1 "$bin" run --config "$cfg" --control-socket "$work/$ns.sock" > "$work/$ns.log" 2>&1 &
+  ip netns exec "$ns" env $envs chrt -r 10 taskset -c "$cpu" "$bin" run --config "$cfg" --control-socket "$work/$ns.sock" > "$work/$ns.log" 2>&1 &
   gw=$!; pids+=("$gw")
   for _ in $(seq 1 150); do grep -q "running" "$work/$ns.log" 2>/dev/null && return 0; sleep 0.1; done
   cat "$work/$ns.log" >&2; return 1
 }
 measure() { # variant
-  local v=$1 name bin envs g1="" g2="" idle=null
-  if [ "$v" = kernel ]; then
-    name=kernel; topo kernel
+  local v=$1 name bin envs="" e g1="" g2="" idle=null cpu=1 rps=2
+  [ "$v" = kernel ] && v=kernel=kernel
+  name=${v%%=*}; bin=${v#*=}
+  case $bin in *:*) for e in $(echo "${bin#*:}" | tr ',' ' '); do
+      case $e in GW_CPU=*) cpu=${e#GW_CPU=} ;; RPS=*) rps=${e#RPS=} ;; *) envs="$envs $e" ;; esac; done
+    bin=${bin%%:*} ;; esac
+  if [ "$bin" = kernel ]; then
+    topo kernel "$rps"
   else
-    name=${v%%=*}; bin=${v#*=}; envs=""
-    case $bin in *:*) envs=${bin#*:}; envs=${envs//,/ }; bin=${bin%%:*} ;; esac
     [ "$bin" = THIS ] && bin=$THIS
-    topo fasttun
-    start_gw "$G1" "gw1-$ENCAP.conf" "$bin" "$envs"; g1=$gw
-    start_gw "$G2" "gw2-$ENCAP.conf" "$bin" "$envs"; g2=$gw
+    topo fasttun "$rps"
+    start_gw "$G1" "gw1-$ENCAP.conf" "$bin" "$envs" "$cpu"; g1=$gw
+    start_gw "$G2" "gw2-$ENCAP.conf" "$bin" "$envs" "$cpu"; g2=$gw
   fi
   nsx "$S1" ping -c 5 -i 0.2 -W 1 10.1.8.10 >/dev/null 2>&1 || true   # ARP on every hop, JIT warm
   # Steady state before measuring, for every configuration alike: a fresh FastTun gateway is still JIT-compiling
@@ -52,7 +60,7 @@ measure() { # variant
     nsx "$S1" ping -q -c "${WARM_PINGS:-500}" -i 0.002 -W 1 10.1.8.10 >/dev/null 2>&1 || true; sleep 1
   fi
   local out
-  out=$(nsx "$S1" taskset -c 0 ping -c "$PINGS" -i "$INTERVAL" -W 1 10.1.8.10 2>/dev/null || true)
+  out=$(nsx "$S1" taskset -c "$PING_CPU" ping -c "$PINGS" -i "$INTERVAL" -W 1 10.1.8.10 2>/dev/null || true)
   local rtts; rtts=$(echo "$out" | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | tr '\n' ' ')
   if [ -n "$g1" ]; then
     sleep 1   # the last ping's window and the runtime's after-traffic work end
@@ -60,12 +68,12 @@ measure() { # variant
     idle=$(awk -v a="$((a1 - a0))" -v b="$((b1 - b0))" -v t="$IDLE" 'BEGIN {printf "%.4f", (a + b) / 2 / 1e9 / t * 100}')
     stop "$g1"; stop "$g2"
   fi
-  /usr/bin/python3 - "$name" "$round" "$idle" "$rtts" >> "$OUT" <<'PY'
+  /usr/bin/python3 - "$name" "$round" "$idle" "$rtts" "$cpu" "$rps" >> "$OUT" <<'PY'
 import json, statistics, sys
-name, rnd, idle, rtts = sys.argv[1:]
+name, rnd, idle, rtts, cpu, rps = sys.argv[1:]
 r = sorted(float(x) for x in rtts.split())
 q = lambda p: r[min(len(r) - 1, int(p * len(r)))] if r else None
-print(json.dumps({"name": name, "round": int(rnd), "n": len(r), "avg_ms": statistics.mean(r) if r else None, "p50_ms": q(0.5),
+print(json.dumps({"name": name, "round": int(rnd), "gw_cpu": int(cpu), "rps_cpus": rps, "n": len(r), "avg_ms": statistics.mean(r) if r else None, "p50_ms": q(0.5),
                   "p90_ms": q(0.9), "idle_cpu_pct_per_gw": None if idle == "null" else float(idle)}))
 PY
   tail -1 "$OUT" >&2

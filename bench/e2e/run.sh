@@ -35,7 +35,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-F=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
+F=${FASTTUN_BIN:-$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun}
 topo=$root/bench/e2e/topology.sh
 P=${E2E_PREFIX:-ge-}
 ROUNDS=${ROUNDS:-3}
@@ -46,6 +46,11 @@ IDLE_SECONDS=${IDLE_SECONDS:-2}
 PINGS=${PINGS:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-3}
 GEN_CPU=0 SINK_CPU=0 GW_CPU=1
+# The sink sleeps SINK_COALESCE_US on a timer when its ring runs dry (`fasttun sink --rx-coalesce-us`, like a NIC's rx
+# interrupt coalescing) instead of waiting in poll(2): on veth the sink's receive runs inside the sender's transmit
+# (the gateway's sendto/sendmmsg, or the kernel's softirq), and a sink asleep on the socket's wait queue is woken from
+# there, cross-CPU, about once per frame at medium load (bench/RESULTS.md, afpkt and e2e2). 0 = poll(2).
+SINK_COALESCE_US=${SINK_COALESCE_US:-200}
 # The host is shared with helpers compiling at nice 0 (one benchmark runs at nice -11): without a priority of
 # its own the generator gets a fraction of CPU0 and the benchmark measures the neighbours (nice -19: weight
 # 68k against 1k per neighbour).
@@ -158,7 +163,7 @@ stop_pid() {
 trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args...
   local config=$1 hop=$2 size=$3 gns=$4 gif=$5 sns=$6 sif=$7 sip=$8; shift 8
   local sout=$work/sink.json serr=$work/sink.err gout=$work/gen.json
-  ip netns exec "$sns" $NICE taskset -c $SINK_CPU "$F" sink --iface "$sif" --ip "$sip" --duration $((TRIAL + 30)) --json > "$sout" 2> "$serr" &
+  ip netns exec "$sns" $NICE taskset -c $SINK_CPU "$F" sink --iface "$sif" --ip "$sip" --rx-coalesce-us "$SINK_COALESCE_US" --duration $((TRIAL + 30)) --json > "$sout" 2> "$serr" &
   local spid=$!
   pids+=("$spid")
   for _ in $(seq 1 200); do grep -q "sink: ready" "$serr" 2>/dev/null && break; sleep 0.05; done

@@ -71,6 +71,8 @@ public static class TrafficReport
             w.WriteNumber("rx_dropped", r.RxDropped);
             w.WriteNumber("rx_batches", r.RxBatches);
             w.WriteNumber("syscalls", r.Syscalls);
+            w.WriteNumber("timer_sleeps", r.TimerSleeps);
+            w.WriteNumber("poll_sleeps", r.PollSleeps);
             w.WriteStartObject("latency_ns");
             w.WriteNumber("samples", r.LatencySamples);
             w.WriteNumber("min", r.LatencyMinNs);
@@ -93,6 +95,7 @@ public static class TrafficReport
         sb.Append(Inv, $"  lost {r.Lost} (sequence gaps), reordered {r.Reordered}, duplicates {r.Duplicates}, bad checksum {r.BadChecksum}\n");
         sb.Append(Inv, $"  other frames {r.Other}, ARP answered {r.ArpAnswered}, kernel rx drops {r.RxDropped}, batches {r.RxBatches}");
         sb.Append(r.RxBatches > 0 ? string.Create(Inv, $" ({(double)r.Frames / r.RxBatches:F1} frames per batch)\n") : "\n");
+        sb.Append(Inv, $"  waits: {r.TimerSleeps} on the coalescing timer, {r.PollSleeps} in poll(2)\n");
         if (r.LatencySamples > 0)
             sb.Append(Inv, $"  latency us: min {r.LatencyMinNs / 1e3:F1}  p50 {r.LatencyP50Ns / 1e3:F1}  p99 {r.LatencyP99Ns / 1e3:F1}  p99.9 {r.LatencyP999Ns / 1e3:F1}  max {r.LatencyMaxNs / 1e3:F1}  mean {r.LatencyMeanNs / 1e3:F1}\n");
         return sb.ToString();

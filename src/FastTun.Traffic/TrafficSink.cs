@@ -24,6 +24,9 @@ public sealed record SinkResult
     public long RxDropped { get; init; }
     public long RxBatches { get; init; }
     public long Syscalls { get; init; }
+    /// <summary>Waits on the coalescing timer (no wake-up by the sender) and in poll(2) (woken by the next frame).</summary>
+    public long TimerSleeps { get; init; }
+    public long PollSleeps { get; init; }
     public long LatencySamples { get; init; }
     public long LatencyMinNs { get; init; }
     public double LatencyMeanNs { get; init; }
@@ -38,12 +41,26 @@ public sealed record SinkResult
 
 /// <summary>
 /// The receive loop: RxBurst a batch, classify every frame, account sequence and latency, answer ARP for
-/// <c>answerIp</c>, RxDone. When nothing arrives for a few passes it sleeps in poll(2) (10 ms at most), so an
-/// idle sink sharing a core with the generator costs almost nothing. No allocation per packet.
+/// <c>answerIp</c>, RxDone. When nothing arrives for a few passes it waits, so an idle sink sharing a core with
+/// the generator costs almost nothing. No allocation per packet.
+/// How it waits decides what it costs the sender: a sink asleep in poll(2) is on the socket's wait queue, so the
+/// frame that arrives next wakes it from inside whoever delivered it (on veth: the device under test's transmit
+/// syscall or softirq, a cross-CPU wake-up when the sink runs elsewhere), once per frame at rates where the sink
+/// drains faster than frames come. With <c>coalesce</c> &gt; 0 the sink sleeps that long on a timer instead (not on
+/// the wait queue: delivery wakes no one), like a NIC's rx interrupt coalescing; after <see cref="CoalesceIdle"/>
+/// without a frame it goes back to poll(2), so an idle sink still costs nothing, and only the first frame of a
+/// burst wakes it. Latency samples then include up to one sleep.
 /// </summary>
 public sealed class TrafficSink : IDisposable
 {
     private const int SpinPasses = 16;
+    /// <summary>How long after the last frame the coalescing sink keeps sleeping on its timer before it goes back to
+    /// waiting in poll(2).</summary>
+    public static readonly TimeSpan CoalesceIdle = TimeSpan.FromMilliseconds(20);
+    /// <summary>Longest timer sleep accepted: the sink's rx ring (4096 frames) must not overflow during one sleep at
+    /// the generator's rate (about 1 Mpps here: 4 ms).</summary>
+    public static readonly TimeSpan MaxCoalesce = TimeSpan.FromMilliseconds(1);
+    private readonly long _coalesceNs;
     private readonly PacketPort _port;
     private readonly byte[] _mac;
     private readonly uint _answerIp;
@@ -53,8 +70,11 @@ public sealed class TrafficSink : IDisposable
     private readonly TrafficFlowTracker _tracker;
     private readonly TrafficHistogram _latency = new();
 
-    public TrafficSink(PacketPort port, byte[] mac, uint answerIp = 0, int maxFlows = 65536)
+    public TrafficSink(PacketPort port, byte[] mac, uint answerIp = 0, int maxFlows = 65536, TimeSpan coalesce = default)
     {
+        if (coalesce < TimeSpan.Zero || coalesce > MaxCoalesce)
+            throw new ArgumentOutOfRangeException(nameof(coalesce), coalesce, $"rx coalescing must be 0 to {MaxCoalesce.TotalMicroseconds} µs");
+        _coalesceNs = (long)(coalesce.TotalMicroseconds * 1000);
         _port = port;
         _mac = mac;
         _answerIp = answerIp;
@@ -71,7 +91,8 @@ public sealed class TrafficSink : IDisposable
         long rxDropped0 = _port.Counters.RxDropped, batches0 = _port.Counters.RxBatches, syscalls0 = _port.Counters.Syscalls;
         var pfd = new Libc.pollfd { fd = _port.PollFd, events = Libc.POLLIN };
         int idle = 0;
-        long now = start;
+        long now = start, lastFrame = long.MinValue / 2, coalesceIdleTicks = (long)(CoalesceIdle.TotalSeconds * freq);
+        long timerSleeps = 0, pollSleeps = 0;
         while (true)
         {
             now = Stopwatch.GetTimestamp();
@@ -83,11 +104,21 @@ public sealed class TrafficSink : IDisposable
                 if (++idle < SpinPasses) continue;
                 idle = 0;
                 _port.Flush();
-                Libc.poll(&pfd, 1, 10);
+                if (SinkWait.UseTimer(_coalesceNs, now, lastFrame, coalesceIdleTicks))
+                {
+                    timerSleeps++;
+                    SinkWait.Sleep(_coalesceNs);
+                }
+                else
+                {
+                    pollSleeps++;
+                    Libc.poll(&pfd, 1, 10);
+                }
                 continue;
             }
             idle = 0;
             now = Stopwatch.GetTimestamp(); // after the burst: every frame in it was sent before this
+            lastFrame = now;
             for (int i = 0; i < n; i++)
             {
                 ref Frame f = ref _batch[i];
@@ -137,6 +168,8 @@ public sealed class TrafficSink : IDisposable
             RxDropped = _port.Counters.RxDropped - rxDropped0,
             RxBatches = _port.Counters.RxBatches - batches0,
             Syscalls = _port.Counters.Syscalls - syscalls0,
+            TimerSleeps = timerSleeps,
+            PollSleeps = pollSleeps,
             LatencySamples = _latency.Count,
             LatencyMinNs = _latency.Count > 0 ? _latency.Min : 0,
             LatencyMeanNs = _latency.Mean,

@@ -18,7 +18,7 @@ public class TunnelChangeStateTests
         var old = new Tunnel(Gre(255, 42));
         for (int i = 0; i < 5; i++) old.NextTxSequence();
         old.Slots[0].EncapPackets = 7;
-        old.Slots[0].DecapBytes = 1234;
+        unsafe { old.DecapCounters.Entry(0)[1] = 1234; }
         ushort lastId = 0;
         for (int i = 0; i < 3; i++) lastId = old.NextId(0, 1);
         old.SequenceMeter.Observe(100);

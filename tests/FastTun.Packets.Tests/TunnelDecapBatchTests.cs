@@ -67,15 +67,18 @@ public class TunnelDecapBatchTests
         return (oracle, batch);
     }
 
-    [Fact]
-    public void DecapsulateBatch_HubCorpus_MatchesPerPacketDecapsulate()
+    [Theory]
+    [InlineData(500)]  // 1,000 tunnels: a table below TunnelTable.PrefetchSlots, decapsulated without prefetch passes
+    [InlineData(1500)] // 3,000 tunnels: 8,192 slots, through the prefetch passes
+    public void DecapsulateBatch_HubCorpus_MatchesPerPacketDecapsulate(int spokes)
     {
-        const int spokes = 500, count = 2_000;
+        const int count = 2_000;
         using var pool = new FramePool(2 * count + 8, 2048, 128);
         var oracleTunnels = HubTunnels(spokes);
         var batchTunnels = HubTunnels(spokes);
         var oracleTable = new TunnelTable(oracleTunnels);
         var batchTable = new TunnelTable(batchTunnels);
+        Assert.Equal(spokes > 1000, batchTable.Snapshot.Length >= TunnelTable.PrefetchSlots);
         var (oracle, batch) = Corpus(pool, count, spokes, 15);
 
         int expectedDone = 0;

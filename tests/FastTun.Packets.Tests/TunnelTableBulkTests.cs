@@ -78,4 +78,45 @@ public class TunnelTableBulkTests
         Assert.Null(table.Lookup(1, 2, Ipv4Header.ProtocolIpip, null));
         Assert.False(table.HasEndpoints(1, 2, Ipv4Header.ProtocolGre));
     }
+
+    [Fact]
+    public void Lookup_RandomEndpointsRemovedAndRebuilt_MatchesDictionary()
+    {
+        // Random (local, remote, mode, key) sets, the table against a dictionary; then a third removed and the table
+        // rebuilt from the rest (as a reload does), with a few added one by one: removed keys must find nothing.
+        var rng = new Random(33);
+        var oracle = new Dictionary<(uint Remote, uint Local, byte Protocol, uint? Key), Tunnel>();
+        while (oracle.Count < 3_000)
+        {
+            uint local = 0xAC0C0100u | (uint)rng.Next(4), remote = 0x0A000000u | (uint)rng.Next(1, 2_000);
+            bool gre = rng.Next(2) == 0;
+            uint? key = gre && rng.Next(3) != 0 ? (uint)rng.Next(16) : null;
+            var settings = gre
+                ? new TunnelSettings($"tun{oracle.Count}", TunnelMode.Gre, local, remote, key: key)
+                : new TunnelSettings($"tun{oracle.Count}", TunnelMode.Ipip, local, remote);
+            oracle.TryAdd((remote, local, settings.Protocol, key), new Tunnel(settings, 1));
+        }
+        void Check(TunnelTable table, IEnumerable<(uint Remote, uint Local, byte Protocol, uint? Key)> probes)
+        {
+            foreach (var k in probes)
+                Assert.Same(oracle.GetValueOrDefault(k), table.Lookup(k.Remote, k.Local, k.Protocol, k.Key));
+        }
+        var all = oracle.Keys.ToList();
+        var misses = all.Select(k => (k.Remote ^ 0x10000u, k.Local, k.Protocol, k.Key)).ToList();
+        Check(new TunnelTable(oracle.Values.ToList()), all.Concat(misses));
+
+        var removed = all.Where(_ => rng.Next(3) == 0).ToList();
+        foreach (var k in removed) oracle.Remove(k);
+        var rebuilt = new TunnelTable(oracle.Values.ToList());
+        Check(rebuilt, all.Concat(misses));
+        foreach (var k in removed.Take(20))
+        {
+            var t = new Tunnel(k.Protocol == Ipv4Header.ProtocolGre
+                ? new TunnelSettings("back", TunnelMode.Gre, k.Local, k.Remote, key: k.Key)
+                : new TunnelSettings("back", TunnelMode.Ipip, k.Local, k.Remote), 1);
+            rebuilt.Add(t);
+            oracle[k] = t;
+        }
+        Check(rebuilt, all.Concat(misses));
+    }
 }

@@ -23,15 +23,18 @@ public static class SinkCommand
         var ip = CliOptions.Optional("--ip", "answer ARP who-has this address with the interface MAC (so a gateway can resolve the sink)",
             "A.B.C.D", (string t, out uint v) => FastTun.Packets.Headers.Ipv4Address.TryParse(t, out v), "an IPv4 address A.B.C.D");
         var mac = GenOptions.Mac("--mac", "MAC to answer ARP with (default: the interface's)");
+        var coalesce = CliOptions.Int("--rx-coalesce-us", "when the ring runs dry, sleep this long on a timer instead of waiting " +
+            "in poll(2) to be woken by the next frame (like NIC rx interrupt coalescing: the sender's transmit then wakes no " +
+            "one; latency samples include up to one sleep); 0 = poll(2)", 0, (int)TrafficSink.MaxCoalesce.TotalMicroseconds, 0);
         var json = CliOptions.Json("print the report as JSON");
         var command = new Command("sink", "count test traffic (plain or inside IPIP/GRE/VXLAN): rate, loss, reordering, duplicates, " +
-            "latency; prints 'sink: ready' on stderr once listening") { iface, driver, queue, duration, ip, mac, json };
+            "latency; prints 'sink: ready' on stderr once listening") { iface, driver, queue, duration, ip, mac, coalesce, json };
         command.SetAction(r => Run(r.GetValue(iface)!, r.GetValue(driver), r.GetValue(queue), r.GetValue(duration), r.GetValue(ip) ?? 0,
-            GenOptions.MacBytes(r.GetValue(mac)), r.GetValue(json)));
+            GenOptions.MacBytes(r.GetValue(mac)), TimeSpan.FromMicroseconds(r.GetValue(coalesce)), r.GetValue(json)));
         return command;
     }
 
-    public static int Run(string iface, TrafficDriver driver, int queue, TimeSpan duration, uint ip, byte[]? mac, bool json)
+    public static int Run(string iface, TrafficDriver driver, int queue, TimeSpan duration, uint ip, byte[]? mac, TimeSpan coalesce, bool json)
     {
         if (CommandCapabilities.Check("sink") is { } missing)
         {
@@ -51,7 +54,7 @@ public static class SinkCommand
             return Fail($"cannot open {iface}: {e.Message}");
         }
         using (port)
-        using (var sink = new TrafficSink(port, mac ?? nic.Mac, ip))
+        using (var sink = new TrafficSink(port, mac ?? nic.Mac, ip, coalesce: coalesce))
         {
             int stopRequested = 0;
             // Volatile.Write in the handlers (signal thread) pairs with the Volatile.Read in the loop's stop check.

@@ -131,11 +131,14 @@ public sealed partial class GatewayRuntime : IDisposable
         var logger = loggers.CreateLogger("port");
         if (iface.Driver == PortDriver.AfXdp)
             return new AfXdpPort(iface.Name, queue, id, XdpIoMode.Options(), logger, umem);
-        var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null, KernelIngressDrop = true };
+        var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null, KernelIngressDrop = true,
+            IngressShed = queues == 1 && Environment.GetEnvironmentVariable("FASTTUN_AFPACKET_SHED") == "1" };   // e2e2: opt-in overload shed
         var port = new AfPacketPort(iface.Name, id, options, queue);
         logger.LogInformation("AF_PACKET {Interface} socket {Queue}: TPACKET_V3 rx ring, tx {TxMode}, {Fanout}, kernel ingress {Ingress}",
             iface.Name, queue, options.TxMode, queues > 1 ? $"fanout group {options.FanoutGroup}" : "no fanout",
             port.KernelIngressDropped ? "dropped behind the socket" : $"not dropped ({port.KernelIngressDropError})");
+        if (options.IngressShed) logger.LogInformation("AF_PACKET {Interface}: overload shed {Shed}", iface.Name,   // e2e2
+            port.Shed is { } shed ? (shed.Native ? "native XDP" : "generic XDP") : $"off ({port.IngressShedError})");
         return port;
     }
 

@@ -23,6 +23,7 @@ public sealed unsafe partial class AfPacketPort
             if (_rxFramesLeft == 0 && !OpenNextBlock()) break;
             TakeFrame(batch);
         }
+        if (_shed is not null) UpdateShed();
         int added = batch.Count - start;
         if (added > 0)
         {
@@ -34,6 +35,33 @@ public sealed unsafe partial class AfPacketPort
             }
         }
         return added;
+    }
+
+    /// <summary>Ring occupancy (fraction of blocks handed to user space, counted from the cursor) at which the
+    /// port starts shedding at the interface, and below which it stops.</summary>
+    public const double ShedHigh = 0.75, ShedLow = 0.25;
+
+    /// <summary>The shed's hysteresis: start when the block <see cref="ShedHigh"/> of the ring ahead of the cursor is
+    /// already ours (the ring is at least that full), stop when the one <see cref="ShedLow"/> ahead is the kernel's.</summary>
+    public static bool NextShedState(bool shedding, bool highBlockFull, bool lowBlockFull) =>
+        shedding ? lowBlockFull : highBlockFull;
+
+    /// <summary>Once per burst: two block headers read, a store to the shed flag only on a change.</summary>
+    private void UpdateShed()
+    {
+        bool shedding = _shed!.Shedding;
+        bool next = NextShedState(shedding, BlockFull((int)(_rxBlockCount * ShedHigh)), BlockFull((int)(_rxBlockCount * ShedLow)));
+        if (next != shedding) _shed.Shedding = next;
+    }
+
+    /// <summary>True when the block <paramref name="ahead"/> blocks past the cursor is handed to user space.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool BlockFull(int ahead)
+    {
+        int b = _rxBlock + ahead;
+        if (b >= _rxBlockCount) b -= _rxBlockCount;
+        var block = (tpacket_block_desc*)(_rxBase + (long)b * _rxBlockSize);
+        return (Volatile.Read(ref block->hdr.block_status) & Libc.TP_STATUS_USER) != 0;
     }
 
     /// <summary>Moves to the next block if the kernel has handed it over. A block we still hold frames of (the

@@ -31,6 +31,8 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     private readonly int _vnetLength;
     private readonly FramePool _pool;
     private readonly KernelIngressDrop? _ingressDrop;
+    private readonly IngressShed? _shed;
+    private long _shedCounted;
 
     // Rx ring.
     private readonly byte* _rxBase;
@@ -167,6 +169,11 @@ public sealed unsafe partial class AfPacketPort : PacketPort
                 _ingressDrop = KernelIngressDrop.TryAttach(nic.Index, out var dropError);
                 KernelIngressDropError = dropError;
             }
+            if (_options.IngressShed && _options.Receive)
+            {
+                _shed = IngressShed.TryAttach(nic.Index, out var shedError);
+                IngressShedError = shedError;
+            }
             if (_options.Promiscuous)
             {
                 var mreq = new packet_mreq { mr_ifindex = nic.Index, mr_type = Libc.PACKET_MR_PROMISC };
@@ -216,6 +223,10 @@ public sealed unsafe partial class AfPacketPort : PacketPort
     public bool KernelIngressDropped => _ingressDrop is not null;
     /// <summary>Why the requested ingress drop could not be attached, or null.</summary>
     public string? KernelIngressDropError { get; }
+    /// <summary>The overload shed (<see cref="AfPacketOptions.IngressShed"/>) when attached, else null.</summary>
+    public IngressShed? Shed => _shed;
+    /// <summary>Why the requested ingress shed could not be attached, or null.</summary>
+    public string? IngressShedError { get; }
 
     private void SetOption(int option, int value, string what)
     {
@@ -231,6 +242,12 @@ public sealed unsafe partial class AfPacketPort : PacketPort
         Counters.Syscalls++;
         if (Libc.getsockopt(_fd, Libc.SOL_PACKET, Libc.PACKET_STATISTICS, &stats, &len) == 0)
             Counters.RxDropped += stats.tp_drops;
+        if (_shed is not null)
+        {
+            long shed = _shed.Shed;
+            Counters.RxDropped += shed - _shedCounted;
+            _shedCounted = shed;
+        }
     }
 
     protected override void Dispose(bool disposing)
@@ -246,6 +263,7 @@ public sealed unsafe partial class AfPacketPort : PacketPort
         if (_released) return;
         _released = true;
         _ingressDrop?.Dispose();
+        _shed?.Dispose();
         if (_map != null) Libc.munmap(_map, _mapLength);
         if (_fd >= 0) Libc.close(_fd);
         if (_msgs != null) NativeMemory.Free(_msgs);

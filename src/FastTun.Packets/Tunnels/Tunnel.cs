@@ -47,8 +47,12 @@ public sealed class Tunnel
     private readonly TxSequence _tx;
     private readonly ushort _firstId;
 
-    /// <summary>One cache line per worker: counters and the next IP ID.</summary>
+    /// <summary>One cache line per worker: encapsulation counters and the next IP ID.</summary>
     internal readonly TunnelWorkerSlot[] Slots;
+
+    /// <summary>Decapsulation counters per worker, in the dense native store the tunnel table points at (a hub's
+    /// receive path touches one 16-byte entry per packet, not a line of this object's).</summary>
+    internal readonly DecapCounters DecapCounters;
 
     /// <summary>The path MTU learned from underlay frag-needed messages (see <see cref="Datapath.TunnelPath"/>).</summary>
     internal readonly LearnedPmtu Pmtu;
@@ -83,6 +87,7 @@ public sealed class Tunnel
         HeaderLength = settings.Overhead;
         _firstId = firstId == 0 ? (ushort)1 : firstId;
         Slots = previous?.Slots ?? new TunnelWorkerSlot[workers];
+        DecapCounters = previous?.DecapCounters ?? new DecapCounters(workers);
         _tx = previous?._tx ?? new TxSequence();
         Pmtu = previous?.Pmtu ?? new LearnedPmtu();
         Keepalive = previous?.Keepalive ?? new TunnelKeepalive();
@@ -140,8 +145,8 @@ public sealed class Tunnel
     public long EncapPackets => Sum(static s => s.EncapPackets);
     public long EncapBytes => Sum(static s => s.EncapBytes);
     /// <summary>Packets and inner bytes received from the tunnel and accepted.</summary>
-    public long DecapPackets => Sum(static s => s.DecapPackets);
-    public long DecapBytes => Sum(static s => s.DecapBytes);
+    public long DecapPackets => DecapCounters.Packets;
+    public long DecapBytes => DecapCounters.Bytes;
 
     /// <summary>Packets of one worker, for tests and per-worker statistics.</summary>
     public long EncapPacketsOf(int worker) => Volatile.Read(ref Slots[worker].EncapPackets); // racy read of a single-writer counter
@@ -186,15 +191,13 @@ public sealed class Tunnel
     public override string ToString() => Settings.ToString();
 }
 
-/// <summary>One worker's share of a tunnel's state, padded to a cache line so workers never write the same
+/// <summary>One worker's share of a tunnel's transmit state (the receive counters are <see cref="DecapCounters"/>), padded to a cache line so workers never write the same
 /// line.</summary>
 [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 64)]
 internal struct TunnelWorkerSlot
 {
     [System.Runtime.InteropServices.FieldOffset(0)] public long EncapPackets;
     [System.Runtime.InteropServices.FieldOffset(8)] public long EncapBytes;
-    [System.Runtime.InteropServices.FieldOffset(16)] public long DecapPackets;
-    [System.Runtime.InteropServices.FieldOffset(24)] public long DecapBytes;
     /// <summary>The next IP ID this worker sends, 0 before the first.</summary>
     [System.Runtime.InteropServices.FieldOffset(32)] public int NextId;
 }

@@ -31,9 +31,9 @@ public sealed class TunnelTable
         public bool InputChecksum;
         public bool InputSequence;
         public Tunnel? Tunnel;
-        /// <summary>The tunnel's per-worker counter lines (<see cref="Tunnel.Slots"/>, shared with a rebuilt tunnel's
-        /// predecessor).</summary>
-        public TunnelWorkerSlot[]? Counters;
+        /// <summary>Worker 0's entry of the tunnel's decap counters (<see cref="DecapCounters.Worker0"/>, kept alive by
+        /// <see cref="Tunnel"/>); worker w's is <see cref="DecapCounterStore.WorkerStride"/> × w further.</summary>
+        public nint Counters;
     }
 
     /// <summary>One (remote, local, protocol) of some tunnel, whatever its key: tells a key mismatch from an
@@ -126,7 +126,7 @@ public sealed class TunnelTable
         slots[i] = new Slot
         {
             Remote = s.Remote, Local = s.Local, Protocol = s.Protocol,
-            HasKey = s.InputKey.HasValue, Key = s.InputKey ?? 0, Tunnel = tunnel, Counters = tunnel.Slots,
+            HasKey = s.InputKey.HasValue, Key = s.InputKey ?? 0, Tunnel = tunnel, Counters = tunnel.DecapCounters.Worker0,
             InputChecksum = tunnel.InputChecksum, InputSequence = tunnel.InputSequence,
         };
     }
@@ -176,6 +176,11 @@ public sealed class TunnelTable
         }
     }
 
+    /// <summary>Slots from which a batch's decap prefetch stages pay (<see cref="TunnelDecap.DecapsulateBatch"/>, and
+    /// the pipeline at the same size): a smaller table (a few hundred tunnels) stays in the core's cache, where the
+    /// stages would only add work.</summary>
+    internal const int PrefetchSlots = 4096;
+
     /// <summary>
     /// Prefetch stage 1 of a batch (VPP's ipip-input does the same): asks for the table line a packet from
     /// <paramref name="outerSource"/> to <paramref name="outerDestination"/> will probe, so that the misses of a
@@ -210,11 +215,10 @@ public sealed class TunnelTable
         if (i >= 0 && Sse.IsSupported)
         {
             ref Slot s = ref slots[i];
-            TunnelWorkerSlot[] counters = s.Counters!;
-            // Pointers into movable objects, used only as hints: if the GC moves one first, its prefetch is wasted.
-            if ((uint)worker < (uint)counters.Length) Sse.Prefetch0(Unsafe.AsPointer(ref counters[worker]));
+            Sse.Prefetch0((void*)(s.Counters + worker * (nint)DecapCounterStore.WorkerStride));
             if (s.InputSequence)
             {
+                // A pointer into a movable object, used only as a hint: if the GC moves it first, the prefetch is wasted.
                 Tunnel t = s.Tunnel!;
                 Sse.Prefetch0((void*)Unsafe.As<Tunnel, nint>(ref t)); // the object's address, read from the reference
             }

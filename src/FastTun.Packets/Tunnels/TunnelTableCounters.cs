@@ -1,0 +1,106 @@
+using System.Runtime.CompilerServices;
+using FastTun.Packets.Routing;
+
+namespace FastTun.Packets.Tunnels;
+
+/// <summary>
+/// One tunnel's decapsulation counters (packets and inner bytes), one 16-byte entry per worker, in
+/// <see cref="DecapCounterStore"/>'s native memory: worker <c>w</c>'s entry is at
+/// <see cref="Worker0"/> + w × <see cref="DecapCounterStore.WorkerStride"/>, so one worker's entries of all tunnels
+/// lie side by side (a hub of 10,000 tunnels: 160 KB per worker, on huge pages) instead of one cache line per
+/// tunnel and worker spread over the heap between the tunnels' other objects. Each entry has one writer (its
+/// worker); readers sum the workers (<see cref="Packets"/>, <see cref="Bytes"/>).
+/// <para>Shared by a tunnel rebuilt from changed settings with its predecessor, as the other running state; the
+/// entries go back to the store when the last tunnel holding them is collected (finalizer), so a worker that still
+/// holds a table snapshot naming the tunnel can never write an entry that another tunnel has been given.</para>
+/// </summary>
+internal sealed unsafe class DecapCounters
+{
+    private readonly int _index;
+
+    public DecapCounters(int workers)
+    {
+        if (workers is < 1 or > Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers), workers, $"1 to {Tunnel.MaxWorkers} workers");
+        Workers = workers;
+        _index = DecapCounterStore.Rent(out byte* entry);
+        Worker0 = (nint)entry;
+    }
+
+    /// <summary>Address of worker 0's entry: packets (long), then inner bytes (long).</summary>
+    public nint Worker0 { get; }
+    public int Workers { get; }
+
+    public long Packets => Sum(0);
+    public long Bytes => Sum(1);
+
+    /// <summary>Worker <paramref name="worker"/>'s entry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long* Entry(int worker) => (long*)(Worker0 + worker * (nint)DecapCounterStore.WorkerStride);
+
+    private long Sum(int field)
+    {
+        long sum = 0;
+        for (int w = 0; w < Workers; w++) sum += Volatile.Read(ref Entry(w)[field]); // racy read of a single-writer counter
+        return sum;
+    }
+
+    ~DecapCounters()
+    {
+        // Nothing writes the entries any more (the GC proved it): leave them zero for the next tunnel. Only nonzero
+        // entries are written, so the pages of workers that never counted stay uncommitted.
+        for (int w = 0; w < Workers; w++)
+        {
+            long* e = Entry(w);
+            if (e[0] != 0 || e[1] != 0) { e[0] = 0; e[1] = 0; }
+        }
+        DecapCounterStore.Return(_index);
+    }
+}
+
+/// <summary>
+/// The process's native memory for <see cref="DecapCounters"/>: chunks of <see cref="ChunkEntries"/> tunnels, each a
+/// <see cref="NativeRegion"/> (huge-page advice, pages committed when first touched) laid out worker-major: worker 0's
+/// entries of the chunk's tunnels, then worker 1's, … (<see cref="WorkerStride"/> apart), room for
+/// <see cref="Tunnel.MaxWorkers"/> workers reserved, only the running workers' part ever touched. Indices freed by a
+/// collected tunnel are reused first, so a running hub's counters stay dense. Control plane only (a lock, no
+/// allocation on the datapath); chunks live as long as the process.
+/// </summary>
+internal static unsafe class DecapCounterStore
+{
+    public const int EntryBytes = 16;
+    public const int ChunkEntries = 1 << 16;
+    /// <summary>Bytes from one worker's entry of a tunnel to the next worker's (1 MiB).</summary>
+    public const nuint WorkerStride = (nuint)ChunkEntries * EntryBytes;
+
+    private static readonly object Gate = new();
+    private static readonly List<NativeRegion> Chunks = new();
+    private static readonly Stack<int> Free = new();
+    private static int _next;
+
+    /// <summary>Entries ever handed out and not returned (tests and the memory report).</summary>
+    public static int InUse { get { lock (Gate) return _next - Free.Count; } }
+
+    /// <summary>A free index, all of whose entries are zero (fresh mapped memory, or zeroed by the collected
+    /// tunnel's finalizer), and the address of worker 0's entry. Touches no page: a tunnel built for
+    /// <see cref="Tunnel.MaxWorkers"/> workers (the default) commits only the pages of the workers that count.</summary>
+    public static int Rent(out byte* worker0)
+    {
+        lock (Gate)
+        {
+            int index;
+            if (Free.Count > 0) index = Free.Pop();
+            else
+            {
+                index = _next++;
+                if (index / ChunkEntries == Chunks.Count) Chunks.Add(new NativeRegion(WorkerStride * Tunnel.MaxWorkers));
+            }
+            worker0 = Chunks[index / ChunkEntries].Base + (nuint)(index % ChunkEntries) * EntryBytes;
+            return index;
+        }
+    }
+
+    public static void Return(int index)
+    {
+        lock (Gate) Free.Push(index);
+    }
+}
