@@ -145,4 +145,26 @@ public class ChecksumIncrementalTests
             Assert.False(IncrementalChecksum.TryDecrementTtl(header.AsSpan(0, length)));
         Assert.Equal(0x40, header[8]);
     }
+
+    [Fact]
+    public unsafe void DecrementTtl_EveryChecksumAndTtl_MatchesTryDecrementTtl()
+    {
+        // The raw-pointer version against the span version (the oracle), for every 16-bit checksum field value and
+        // TTLs at both ends: the byte-swapped constant must give the same bytes, -0/+0 included.
+        var expected = new byte[20];
+        var actual = new byte[20];
+        foreach (byte ttl in new byte[] { 2, 3, 64, 128, 255 })
+        {
+            for (int checksum = 0; checksum <= 0xFFFF; checksum++)
+            {
+                expected[8] = ttl;
+                expected[9] = 17;
+                BinaryPrimitives.WriteUInt16BigEndian(expected.AsSpan(10), (ushort)checksum);
+                expected.CopyTo(actual, 0);
+                Assert.True(IncrementalChecksum.TryDecrementTtl(expected));
+                fixed (byte* p = actual) IncrementalChecksum.DecrementTtl(p);
+                if (!expected.AsSpan().SequenceEqual(actual)) Assert.Fail($"ttl {ttl} checksum {checksum:X4}: {Convert.ToHexString(actual)} != {Convert.ToHexString(expected)}");
+            }
+        }
+    }
 }

@@ -66,6 +66,22 @@ public static class IncrementalChecksum
         return true;
     }
 
+    /// <summary>
+    /// <see cref="TryDecrementTtl"/> on a header at <paramref name="ipv4Header"/> whose TTL the caller has checked to be
+    /// above 1: the same bytes, with one load and store of the checksum in wire order. One's-complement sums do
+    /// not depend on byte order (RFC 1071 §2(B)), so the constant is added byte-swapped on a little-endian CPU
+    /// (0xFEFF becomes 0xFFFE) instead of swapping the field twice.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void DecrementTtl(byte* ipv4Header)
+    {
+        ipv4Header[TtlOffset]--;
+        ushort* field = (ushort*)(ipv4Header + ChecksumOffset);
+        uint sum = (uint)(ushort)~Unsafe.ReadUnaligned<ushort>(field) + (BitConverter.IsLittleEndian ? 0xFFFEu : 0xFEFFu);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        Unsafe.WriteUnaligned(field, (ushort)~sum);
+    }
+
     /// <summary>Undoes <see cref="TryDecrementTtl"/>: TTL + 1 with the header checksum patched (RFC 1624), for a
     /// packet that must be quoted as it was received.</summary>
     public static void IncrementTtl(Span<byte> ipv4Header)

@@ -24,6 +24,10 @@ public sealed partial class Pipeline
 
     private readonly EncapItem[] _encap;
     private int _encapCount;
+    /// <summary>The last queued item's key, and whether some item was queued with a smaller key than the one
+    /// before it (then <see cref="RunEncap"/> sorts).</summary>
+    private int _encapLastKey = int.MinValue;
+    private bool _encapUnsorted;
     /// <summary>While pass 3 routes rx frame i: i (the frame a queued packet most likely is), else −1.</summary>
     private int _rxItem = -1;
     private readonly TunnelHandoff? _handoff;
@@ -42,8 +46,11 @@ public sealed partial class Pipeline
             return;
         }
         ref EncapItem e = ref _encap[_encapCount++];
+        int key = _anchor;
+        if (key < _encapLastKey) _encapUnsorted = true;
+        _encapLastKey = key;
         e.Frame = item;
-        e.Key = _anchor;
+        e.Key = key;
         e.Tunnel = tunnelIndex;
         f.OutPort = PacketBatch.NoPort;
     }
@@ -72,16 +79,19 @@ public sealed partial class Pipeline
         int count = _encapCount;
         Span<EncapItem> items = _encap.AsSpan(0, count);
         // Stable insertion sort by key: the queue is in key order except for frames built in earlier passes.
-        for (int a = 1; a < count; a++)
+        if (_encapUnsorted)
         {
-            EncapItem item = items[a];
-            int b = a - 1;
-            while (b >= 0 && items[b].Key > item.Key)
+            for (int a = 1; a < count; a++)
             {
-                items[b + 1] = items[b];
-                b--;
+                EncapItem item = items[a];
+                int b = a - 1;
+                while (b >= 0 && items[b].Key > item.Key)
+                {
+                    items[b + 1] = items[b];
+                    b--;
+                }
+                items[b + 1] = item;
             }
-            items[b + 1] = item;
         }
         int start = 0;
         while (start < count)
@@ -93,6 +103,8 @@ public sealed partial class Pipeline
             start = end;
         }
         _encapCount = 0;
+        _encapLastKey = int.MinValue;
+        _encapUnsorted = false;
     }
 
     /// <summary>Encapsulates one run of packets of the same tunnel and writes their Ethernet headers.</summary>
@@ -126,8 +138,16 @@ public sealed partial class Pipeline
         int portMtu = adjacency.PortMtu;
         ulong sourceAndType = adjacency.SourceAndType;
         ushort port = adjacency.Port;
+        // The common case (a resolved neighbour, no capture) goes through EncapRunFast, which stops at the first
+        // packet it cannot take; that one goes through the general steps below, and the fast loop resumes after it.
+        bool fast = resolved && tap is null;
         for (int r = 0; r < run.Length; r++)
         {
+            if (fast)
+            {
+                r += EncapRunFast(run.Slice(r), tunnel, mac, sourceAndType, portMtu, port);
+                if (r >= run.Length) break;
+            }
             ref EncapItem item = ref run[r];
             ref Frame f = ref item.Frame >= 0 ? ref _batch[item.Frame] : ref Generated[~item.Frame];
             _anchor = item.Key;

@@ -9,11 +9,12 @@ public sealed partial class Pipeline
 {
     /// <summary>A packet for one of our own addresses; data starts at its (valid) IPv4 header.
     /// <paramref name="rxIndex"/>: see <see cref="Route"/>.</summary>
-    private void DeliverLocal(ref Frame f, int rxIndex)
+    private unsafe void DeliverLocal(ref Frame f, int rxIndex)
     {
-        Span<byte> data = f.Data;
-        byte protocol = data[Ipv4Header.ProtocolOffset];
-        bool fragment = (BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
+        // A valid IPv4 header (every caller checked it): fixed-size loads.
+        byte* ip = (byte*)f.Buffer + f.Offset;
+        byte protocol = ip[Ipv4Header.ProtocolOffset];
+        bool fragment = ((ip[Ipv4Header.FlagsFragmentOffset] << 8 | ip[Ipv4Header.FlagsFragmentOffset + 1])
                          & (Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask)) != 0;
         if (fragment) { Reassemble(ref f); return; }
         if (protocol is Ipv4Header.ProtocolIpip or Ipv4Header.ProtocolGre)
@@ -76,7 +77,27 @@ public sealed partial class Pipeline
     /// <summary>The inner header's checks (as for any received packet); a header that is not IPv4 at all is
     /// counted as the tunnel's malformed inner packet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool ParseInner(ref Frame f)
+    private static unsafe bool ParseInner(ref Frame f)
+    {
+        // The common inner header (version 4, 20 bytes, lengths in range, checksum valid) with fixed-size loads;
+        // anything else is decided (and its drop named) by the general checks below.
+        int length = f.Length;
+        if (length >= Ipv4Header.MinLength)
+        {
+            byte* ip = (byte*)f.Buffer + f.Offset;
+            int total = ip[Ipv4Header.TotalLengthOffset] << 8 | ip[Ipv4Header.TotalLengthOffset + 1];
+            if (ip[0] == 0x45 && total >= Ipv4Header.MinLength && total <= length
+                && Ipv4Header.HeaderSum(new ReadOnlySpan<byte>(ip, Ipv4Header.MinLength), Ipv4Header.MinLength) == 0xFFFF)
+            {
+                f.Length = total;
+                return true;
+            }
+        }
+        return ParseInnerGeneral(ref f);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool ParseInnerGeneral(ref Frame f)
     {
         if (!Ipv4Header.TryParse(f.Data, out var ip)) { f.Drop = DropReason.InnerMalformed; return false; }
         if (!ip.IsChecksumValid()) { f.Drop = DropReason.BadIpChecksum; return false; }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FastTun.Packets.Routing;
 
 namespace FastTun.Packets.Datapath;
@@ -56,8 +57,11 @@ public sealed partial class Pipeline
             Tunnels.Tunnel? tunnel = _innerTunnel[k];
             _innerTunnel[k] = null; // no reference kept past the batch
             // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
-            if (!SourceAllowed(ref _batch[i], tunnel)) continue;
-            Route(ref _batch[i], _innerHop[k], -1);
+            ref Frame f = ref _batch[i];
+            if (!SourceAllowed(ref f, tunnel)) continue;
+            uint hopIndex = _innerHop[k];
+            if (TryForwardFast(ref f, hopIndex, i)) continue;
+            Route(ref f, hopIndex, -1);
         }
         _innerCount = 0;
     }
@@ -71,24 +75,31 @@ public sealed partial class Pipeline
     private void LookupRuns(uint[] dst, uint[] hop, int count)
     {
         if (count == 0) return;
+        // Every array here holds PacketBatch.MaxCapacity entries and count is at most that: no bounds checks.
+        if ((uint)count > (uint)dst.Length || hop.Length < count) throw new ArgumentOutOfRangeException(nameof(count));
         uint[] unique = _uniqueDst;
+        ref uint d0 = ref MemoryMarshal.GetArrayDataReference(dst);
+        ref uint u0 = ref MemoryMarshal.GetArrayDataReference(unique);
         int u = 0;
-        uint previous = ~dst[0];
+        uint previous = ~d0;
         for (int k = 0; k < count; k++)
         {
-            uint d = dst[k];
-            if (d != previous) unique[u++] = d;
+            uint d = Unsafe.Add(ref d0, k);
+            Unsafe.Add(ref u0, u) = d; // written always, kept only when it differs from the one before
+            u += d != previous ? 1 : 0;
             previous = d;
         }
         _routes.LookupBatch(unique.AsSpan(0, u), _uniqueHop);
+        ref uint uh = ref MemoryMarshal.GetArrayDataReference(_uniqueHop);
+        ref uint h0 = ref MemoryMarshal.GetArrayDataReference(hop);
         int j = -1;
-        previous = ~dst[0];
+        previous = ~d0;
         for (int k = 0; k < count; k++)
         {
-            uint d = dst[k];
-            if (d != previous) j++;
+            uint d = Unsafe.Add(ref d0, k);
+            j += d != previous ? 1 : 0;
             previous = d;
-            hop[k] = _uniqueHop[j];
+            Unsafe.Add(ref h0, k) = Unsafe.Add(ref uh, j);
         }
     }
 
@@ -105,9 +116,10 @@ public sealed partial class Pipeline
     /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port
     /// (<paramref name="inTunnel"/> null) or out of a tunnel. False when the frame was dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
+    private unsafe bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
     {
-        uint source = ReadSource(f.Data);
+        // Every caller passes a packet whose IPv4 header was checked (at least 20 bytes): a fixed-size load.
+        uint source = LoadBigEndian((byte*)f.Buffer + f.Offset + Headers.Ipv4Header.SourceOffset);
         // Packets of a batch mostly come from one flow: the verdict for the last (source, port, tunnel) holds for
         // the rest of the batch (same route snapshot), which saves the reverse-path lookup.
         if (!_sourceCacheValid || source != _sourceCacheAddress || f.InPort != _sourceCachePort
@@ -130,8 +142,4 @@ public sealed partial class Pipeline
     private ushort _sourceCachePort;
     private Tunnels.Tunnel? _sourceCacheTunnel;
     private DropReason _sourceCacheVerdict;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint ReadSource(ReadOnlySpan<byte> packet) =>
-        System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Headers.Ipv4Header.SourceOffset));
 }

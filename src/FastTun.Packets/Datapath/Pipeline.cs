@@ -131,7 +131,7 @@ public sealed partial class Pipeline : IDisposable
     /// the pipeline's output batch, where built frames sit in the place of the packets they come from. Transmit
     /// it (every port's TxBurst), then call <see cref="Transmitted"/> before returning the rx frames to their port.
     /// </summary>
-    public PacketBatch Process(PacketBatch batch, long nowMs)
+    public unsafe PacketBatch Process(PacketBatch batch, long nowMs)
     {
         BeginBatch(nowMs);
         var tap = _tap;
@@ -151,13 +151,17 @@ public sealed partial class Pipeline : IDisposable
         for (int i = 0; i < frames.Length; i++)
         {
             ref Frame f = ref frames[i];
-            _anchor = i + 1;
             PrefetchHeaders(frames, i + PrefetchAhead);
             // The common frame (untagged IPv4 to our MAC, 20-byte header, valid) in a few loads; anything else, or
             // any check that fails, takes the general path from the start, which names the reason.
             int common = ClassifyCommon(ref f, ports);
-            if (common < 0 ? !Classify(ref f) : common == 0) continue;
-            Unsafe.Add(ref dst, m) = ReadDestination(f.Data);
+            if (common < 0)
+            {
+                _anchor = i + 1; // the general path may build frames (an ARP reply): they go after this one
+                if (!Classify(ref f)) continue;
+            }
+            else if (common == 0) continue;
+            Unsafe.Add(ref dst, m) = LoadBigEndian((byte*)f.Buffer + f.Offset + Ipv4Header.DestinationOffset);
             Unsafe.Add(ref frameOf, m) = i;
             m++;
             if (_prefetchDecap) PrefetchTunnelSlot(ref f, i);
@@ -176,15 +180,19 @@ public sealed partial class Pipeline : IDisposable
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
+        ref Frame frame0 = ref MemoryMarshal.GetReference(frames);
+        ref uint hop = ref MemoryMarshal.GetArrayDataReference(_hop);
         for (int k = 0; k < m; k++)
         {
-            int i = _frameOf[k];
-            _anchor = i + 1;
+            int i = Unsafe.Add(ref frameOf, k); // < frames.Length: pass 1 wrote it
             // edge hook (SourceCheck): martian sources and rp-filter, once per packet received from a port.
-            ref Frame f = ref frames[i];
+            ref Frame f = ref Unsafe.Add(ref frame0, i);
             if (!SourceAllowed(ref f, null)) continue;
+            uint hopIndex = Unsafe.Add(ref hop, k);
+            if (TryForwardFast(ref f, hopIndex, i)) continue;
+            _anchor = i + 1;
             _rxItem = i; // QueueEncap's name for the frame, without searching for it
-            Route(ref f, _hop[k], i);
+            Route(ref f, hopIndex, i);
         }
         _rxItem = -1;
 
@@ -396,8 +404,31 @@ public sealed partial class Pipeline : IDisposable
         if (Ipv4Header.HeaderSum(new ReadOnlySpan<byte>(ip, Ipv4Header.MinLength), Ipv4Header.MinLength) != 0xFFFF) return -1;
         f.Offset += 14;
         f.Length = total; // drop Ethernet padding
-        // edge hook (offload), as in Classify: from here the frame is Classify's, success or drop alike.
-        return CompleteOffloadedChecksum(ref f) ? 1 : 0;
+        // edge hook (offload), as in Classify: from here the frame is Classify's, success or drop alike. The hook
+        // only acts on a TCP/UDP packet whose checksum field holds the bare pseudo-header sum; any other packet is
+        // told apart here with a few loads, and a candidate goes through the hook itself.
+        return !MaybePartialChecksum(ip, total) || CompleteOffloadedChecksum(ref f) ? 1 : 0;
+    }
+
+    /// <summary>False when <see cref="PartialChecksum.CompleteIfPartial"/> would find nothing to do for the IPv4 packet
+    /// (20-byte header, <paramref name="total"/> bytes) at <paramref name="ip"/>: not TCP/UDP, no room for the
+    /// checksum field, or a field that is not the folded pseudo-header sum. True: ask it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe bool MaybePartialChecksum(byte* ip, int total)
+    {
+        byte protocol = ip[Ipv4Header.ProtocolOffset];
+        int field;
+        if (protocol == Ipv4Header.ProtocolUdp) field = 6;
+        else if (protocol == Ipv4Header.ProtocolTcp) field = 16;
+        else return false;
+        int segment = total - Ipv4Header.MinLength;
+        if (segment < field + 2) return false;
+        byte* l4 = ip + Ipv4Header.MinLength;
+        uint stored = (uint)(l4[field] << 8 | l4[field + 1]);
+        uint pseudo = UdpHeader.PseudoHeaderSum(LoadBigEndian(ip + Ipv4Header.SourceOffset),
+            LoadBigEndian(ip + Ipv4Header.DestinationOffset), protocol, segment);
+        uint folded = Checksum.InternetChecksum.Fold(pseudo);
+        return stored == folded || (folded == 0xFFFF && stored == 0);
     }
 
     /// <summary>Checks an IPv4 header once (lengths, version, checksum) and trims link padding.</summary>

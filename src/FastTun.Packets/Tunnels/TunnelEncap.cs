@@ -75,19 +75,7 @@ public static class TunnelEncap
         StoreBigEndian(outer + 12, tunnel.Local);
         StoreBigEndian(outer + 16, tunnel.Remote);
 
-        if (headerLength > Ipv4Header.MinLength)
-        {
-            StoreBigEndian(outer + 20, tunnel.GreWord0);
-            if (tunnel.OutputChecksum) StoreBigEndian(outer + 24, 0); // checksum + reserved1, summed as zero
-            if (tunnel.KeyFieldOffset != 0) StoreBigEndian(outer + tunnel.KeyFieldOffset, tunnel.OutputKey);
-            if (tunnel.SequenceFieldOffset != 0) StoreBigEndian(outer + tunnel.SequenceFieldOffset, tunnel.NextTxSequence());
-            if (tunnel.OutputChecksum)
-            {
-                // Over the GRE header (key and sequence included) and the payload.
-                var gre = new ReadOnlySpan<byte>(outer + Ipv4Header.MinLength, totalLength - Ipv4Header.MinLength);
-                BinaryPrimitives.WriteUInt16BigEndian(new Span<byte>(outer + 24, 2), InternetChecksum.Compute(gre));
-            }
-        }
+        if (headerLength > Ipv4Header.MinLength) WriteGre(tunnel, outer, totalLength);
 
         frame.Offset -= headerLength;
         frame.Length = totalLength;
@@ -97,8 +85,27 @@ public static class TunnelEncap
         return DropReason.None;
     }
 
+    /// <summary>The GRE header after the outer IPv4 header at <paramref name="outer"/> (<paramref name="totalLength"/>
+    /// bytes of outer packet in all): flags, key, the next sequence number, and the checksum over the GRE header and
+    /// the payload.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreBigEndian(byte* destination, uint value) =>
+    internal static unsafe void WriteGre(Tunnel tunnel, byte* outer, int totalLength)
+    {
+        StoreBigEndian(outer + 20, tunnel.GreWord0);
+        if (tunnel.OutputChecksum) StoreBigEndian(outer + 24, 0); // checksum + reserved1, summed as zero
+        if (tunnel.KeyFieldOffset != 0) StoreBigEndian(outer + tunnel.KeyFieldOffset, tunnel.OutputKey);
+        if (tunnel.SequenceFieldOffset != 0) StoreBigEndian(outer + tunnel.SequenceFieldOffset, tunnel.NextTxSequence());
+        if (tunnel.OutputChecksum)
+        {
+            // Over the GRE header (key and sequence included) and the payload.
+            var gre = new ReadOnlySpan<byte>(outer + Ipv4Header.MinLength, totalLength - Ipv4Header.MinLength);
+            ushort sum = InternetChecksum.Compute(gre);
+            *(ushort*)(outer + 24) = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(sum) : sum;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void StoreBigEndian(byte* destination, uint value) =>
         Unsafe.WriteUnaligned(destination, BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value);
 
     /// <summary>

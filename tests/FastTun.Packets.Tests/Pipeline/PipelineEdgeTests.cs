@@ -286,4 +286,49 @@ public class PipelineOffloadTests
         var inner = L3(sent.Bytes).AsSpan(20); // inside the IPIP outer header
         Assert.True(Packets.Checksum.InternetChecksum.Verify(inner.Slice(20), pseudo));
     }
+
+    [Theory]
+    [InlineData(0)]   // partial: the field holds the folded pseudo-header sum
+    [InlineData(1)]   // finished: a valid checksum, left alone
+    [InlineData(2)]   // no checksum (0), left alone
+    [InlineData(3)]   // a fragment with a partial-looking field: dropped (cannot be completed)
+    public void Process_UdpChecksumStates_OnlyPartialCompleted(int kind)
+    {
+        // ClassifyCommon's few-load pre-check decides which packets the offload hook sees: the hook's verdict must
+        // be what it would have been for every packet.
+        using var lab = new SeedLab();
+        var p = new byte[20 + 8 + 77];
+        Ipv4Header.Write(p, 0, (ushort)p.Length, 9, kind != 3, 64, Ipv4Header.ProtocolUdp, Server1, Server2);
+        if (kind == 3) p[6] |= 0x20; // MF: the first fragment
+        Ipv4Header.TryParse(p, out var ip);
+        ip.ComputeChecksum();
+        UdpHeader.Write(p.AsSpan(20), 4000, 5000, Server1, Server2);
+        for (int i = 28; i < p.Length; i++) p[i] = (byte)(i * 7);
+        uint pseudo = Packets.Checksum.PartialChecksum.PseudoHeaderSum(p, Ipv4Header.ProtocolUdp, p.Length - 20);
+        ushort field = kind switch
+        {
+            1 => 0, // computed below
+            2 => 0,
+            _ => Packets.Checksum.InternetChecksum.Fold(pseudo),
+        };
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(26), field);
+        if (kind == 1)
+        {
+            ushort sum = Packets.Checksum.InternetChecksum.Compute(p.AsSpan(20), pseudo);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(26), sum == 0 ? (ushort)0xFFFF : sum);
+        }
+        var expectedField = p.AsSpan(26, 2).ToArray();
+
+        var (o, rx) = lab.Run(lab.Gw1, (Eth1, Eth(Gw1Eth1Mac, Server1Mac, p)));
+        if (kind == 3)
+        {
+            Assert.Equal(DropReason.PartialChecksum, rx[0].Drop);
+            return;
+        }
+        Assert.Equal(DropReason.None, rx[0].Drop);
+        Assert.Equal(kind == 0 ? 1 : 0, lab.Gw1.Counters.ChecksumsCompleted);
+        var inner = L3(Assert.Single(o).Bytes).AsSpan(20);
+        if (kind == 0) Assert.True(Packets.Checksum.InternetChecksum.Verify(inner.Slice(20), pseudo));
+        else Assert.Equal(expectedField, inner.Slice(26, 2).ToArray());
+    }
 }
