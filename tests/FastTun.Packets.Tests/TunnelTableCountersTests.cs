@@ -109,4 +109,62 @@ public class TunnelTableCountersTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecapCounters(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new DecapCounters(Tunnel.MaxWorkers + 1));
     }
+
+    [Fact]
+    public void DecapCounters_ConstructorThrew_LiveEntriesNeverHandedOutTwice()
+    {
+        // A constructor that throws still leaves an object for the finalizer; it returned index 0 (held by a live
+        // tunnel) to the store, so two tunnels could share counters (the flaky HubCorpus count mismatch).
+        var live = new List<DecapCounters>();
+        for (int i = 0; i < 64; i++) live.Add(new DecapCounters(1));
+        for (int i = 0; i < 50; i++) Assert.Throws<ArgumentOutOfRangeException>(() => new DecapCounters(0));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        for (int i = 0; i < 200; i++) live.Add(new DecapCounters(1));
+        Assert.Equal(live.Count, live.Select(c => c.Worker0).Distinct().Count());
+        GC.KeepAlive(live);
+    }
+
+    [Fact]
+    public void DecapsulateBatch_WorkerBeyondTunnelsCounters_ThrowsAndWritesNoEntry()
+    {
+        // A tunnel with entries for 2 workers next to one with 4: the table allows workers 0 and 1 only. Before,
+        // worker 2 wrote an entry nobody summed or cleared, which the next tunnel renting it inherited.
+        var two = new Tunnel(new TunnelSettings("tun1", TunnelMode.Ipip, Hub, Spoke(1)), 2);
+        var four = new Tunnel(new TunnelSettings("tun2", TunnelMode.Ipip, Hub, Spoke(2)), 4);
+        var table = new TunnelTable(new[] { two, four });
+        Assert.Equal(2, table.CounterWorkers);
+        using var pool = new FramePool(4, 2048, 128);
+        Frame f = default;
+        Assert.True(pool.TryRent(ref f));
+        f.Length = 40;
+        Ipv4Header.Write(f.Data, 0, 40, 1, true, 63, Ipv4Header.ProtocolUdp, 0x0A01050A, 0x0A01080A);
+        Assert.Equal(DropReason.None, TunnelEncap.Encapsulate(new Tunnel(new TunnelSettings("s", TunnelMode.Ipip, Spoke(1), Hub), 1), ref f));
+        var frames = new[] { f };
+        Assert.Throws<ArgumentOutOfRangeException>(() => TunnelDecap.DecapsulateBatch(table, frames.AsSpan(), 2));
+        Assert.Equal(0, two.DecapPackets);
+        Assert.Equal(1, TunnelDecap.DecapsulateBatch(table, frames.AsSpan(), 1));
+        Assert.Equal(1, two.DecapPackets);
+        var added = new TunnelTable();
+        added.Add(four);
+        Assert.Equal(4, added.CounterWorkers);
+        added.Add(two);
+        Assert.Equal(2, added.CounterWorkers);
+    }
+
+    [Fact]
+    public unsafe void Tunnel_RebuiltForMoreWorkers_KeepsTotalsInOwnEntries()
+    {
+        var settings = new TunnelSettings("tun1", TunnelMode.Ipip, Hub, Spoke(1));
+        var one = new Tunnel(settings, 1);
+        one.DecapCounters.Entry(0)[0] = 5;
+        one.DecapCounters.Entry(0)[1] = 500;
+        var same = new Tunnel(settings, 0, one, 1);
+        Assert.Same(one.DecapCounters, same.DecapCounters);
+        var three = new Tunnel(settings, 0, one, 3);
+        Assert.NotSame(one.DecapCounters, three.DecapCounters);
+        Assert.Equal(3, three.DecapCounters.Workers);
+        Assert.Equal(5, three.DecapPackets);
+        Assert.Equal(500, three.DecapBytes);
+    }
 }

@@ -75,7 +75,8 @@ public sealed class Tunnel
 
     /// <summary>A tunnel rebuilt from changed settings that goes on with all of <paramref name="previous"/>'s running
     /// state: counters, IP IDs, GRE output sequence, receive window and meter, learned path MTU.</summary>
-    public Tunnel(TunnelSettings settings, Tunnel previous) : this(settings, previous._firstId, previous)
+    public Tunnel(TunnelSettings settings, Tunnel previous)
+        : this(settings, previous._firstId, previous, previous.DecapCounters.Workers)
     {
     }
 
@@ -87,7 +88,11 @@ public sealed class Tunnel
         HeaderLength = settings.Overhead;
         _firstId = firstId == 0 ? (ushort)1 : firstId;
         Slots = previous?.Slots ?? new TunnelWorkerSlot[workers];
-        DecapCounters = previous?.DecapCounters ?? new DecapCounters(workers);
+        // Shared with the predecessor when it has entries for every worker; a rebuild for more workers starts new
+        // entries and carries the predecessor's totals over (control plane; the old entries stay the old tunnel's).
+        DecapCounters = previous is not null && previous.DecapCounters.Workers >= workers
+            ? previous.DecapCounters
+            : new DecapCounters(workers, previous?.DecapCounters);
         _tx = previous?._tx ?? new TxSequence();
         Pmtu = previous?.Pmtu ?? new LearnedPmtu();
         Keepalive = previous?.Keepalive ?? new TunnelKeepalive();

@@ -60,6 +60,10 @@ public static class TunnelDecap
         // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
         // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
         // size, become calls.
+        // Only entries of the tunnels' own workers, checked before the frame changes: one beyond them would be summed
+        // by no reader, cleared by no finalizer, and inherited by the next tunnel that rents these counters (a
+        // pipeline already refuses a forwarding state built for fewer workers than run; this guards every caller).
+        if ((uint)worker >= (uint)table.CounterWorkers) ThrowWorker(worker, table.CounterWorkers);
         Span<byte> data = frame.Data;
         int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
         if ((BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
@@ -117,9 +121,6 @@ public static class TunnelDecap
         frame.TrimFront(headerLength);
         frame.Length = innerTotal;
         ref TunnelTable.Slot found = ref slots[i];
-        // The store reserves room for MaxWorkers workers; a pipeline never runs more workers than its tunnels have
-        // entries for (it refuses such a forwarding state), so the entry is this tunnel's own.
-        if ((uint)worker >= Tunnel.MaxWorkers) ThrowWorker(worker);
         unsafe
         {
             long* counters = (long*)(found.Counters + worker * (nint)DecapCounterStore.WorkerStride);
@@ -131,8 +132,8 @@ public static class TunnelDecap
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowWorker(int worker) =>
-        throw new ArgumentOutOfRangeException(nameof(worker), worker, $"0 to {Tunnel.MaxWorkers - 1}");
+    private static void ThrowWorker(int worker, int workers) =>
+        throw new ArgumentOutOfRangeException(nameof(worker), worker, $"0 to {workers - 1}: the table's tunnels have decap counters for {workers} workers");
 
     /// <summary><see cref="DecapsulateParsed"/>'s index when the caller has not looked the packet up.</summary>
     internal const int NotLookedUp = -2;

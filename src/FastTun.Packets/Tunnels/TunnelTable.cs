@@ -49,8 +49,14 @@ public sealed class TunnelTable
     private Slot[] _slots = new Slot[8];
     private EndpointSlot[] _endpoints = new EndpointSlot[8];
     private readonly List<Tunnel> _tunnels = new();
+    private int _counterWorkers = Tunnel.MaxWorkers;
 
     public TunnelTable() { }
+
+    /// <summary>Workers every tunnel of the table has decap counter entries for (the smallest count; MaxWorkers when
+    /// empty). A worker index at or above it would write an entry that no reader sums and no finalizer clears, and
+    /// that a later tunnel renting the same counters would then start with.</summary>
+    public int CounterWorkers => Volatile.Read(ref _counterWorkers);
 
     /// <summary>
     /// Builds the table for many tunnels at once (a configuration load): the arrays are sized once and every
@@ -73,6 +79,7 @@ public sealed class TunnelTable
             Insert(slots, t);
             InsertEndpoint(endpoints, s);
             _tunnels.Add(t);
+            _counterWorkers = Math.Min(_counterWorkers, t.DecapCounters.Workers);
         }
         _slots = slots;
         _endpoints = endpoints;
@@ -99,6 +106,8 @@ public sealed class TunnelTable
         Insert(slots, tunnel);
         InsertEndpoint(endpoints, s);
         _tunnels.Add(tunnel);
+        // Lowered before the slots are published, so no worker can reach the new tunnel with an index it lacks.
+        Volatile.Write(ref _counterWorkers, Math.Min(_counterWorkers, tunnel.DecapCounters.Workers));
         // Publishes the fully built arrays: a worker's Volatile.Read in Lookup sees either the old table or the
         // new one with every slot written.
         Volatile.Write(ref _endpoints, endpoints);

@@ -18,12 +18,24 @@ internal sealed unsafe class DecapCounters
 {
     private readonly int _index;
 
-    public DecapCounters(int workers)
+    public DecapCounters(int workers, DecapCounters? carryOver = null)
     {
-        if (workers is < 1 or > Tunnel.MaxWorkers) throw new ArgumentOutOfRangeException(nameof(workers), workers, $"1 to {Tunnel.MaxWorkers} workers");
+        if (workers is < 1 or > Tunnel.MaxWorkers)
+        {
+            // The object exists and is registered for finalization even when its constructor throws: without this
+            // the finalizer would return index 0 (the default), which a live tunnel holds, and two tunnels would
+            // then share one set of counters.
+            GC.SuppressFinalize(this);
+            throw new ArgumentOutOfRangeException(nameof(workers), workers, $"1 to {Tunnel.MaxWorkers} workers");
+        }
         Workers = workers;
         _index = DecapCounterStore.Rent(out byte* entry);
         Worker0 = (nint)entry;
+        if (carryOver is not null && (carryOver.Packets | carryOver.Bytes) != 0)
+        {
+            Entry(0)[0] = carryOver.Packets;
+            Entry(0)[1] = carryOver.Bytes;
+        }
     }
 
     /// <summary>Address of worker 0's entry: packets (long), then inner bytes (long).</summary>
@@ -46,6 +58,7 @@ internal sealed unsafe class DecapCounters
 
     ~DecapCounters()
     {
+        if (Worker0 == 0) return; // never rented (a constructor that threw before Rent)
         // Nothing writes the entries any more (the GC proved it): leave them zero for the next tunnel. Only nonzero
         // entries are written, so the pages of workers that never counted stay uncommitted.
         for (int w = 0; w < Workers; w++)
