@@ -107,14 +107,16 @@ if pk > 0:
         # perf's samples of this gateway's worker thread on CPU1 (other helpers' fasttun processes have threads of the
         # same name): the user share of them (JIT code, libc) is a finer split of the worker's exact run time than the
         # tick samples (CLK_TCK 100).
-        out = subprocess.run(["perf", "report", "-i", perfdata, "--pid", gpid, "--comm", "fasttun-worker-", "--no-children", "--sort", "dso",
+        # (Sorted by comm and dso, filtered here: perf report's own --comm filter drops the kernel's lines on this
+        # perf, which made every sample look like user time.)
+        out = subprocess.run(["perf", "report", "-i", perfdata, "--pid", gpid, "--no-children", "--sort", "comm,dso",
                               "--stdio", "-g", "none"], capture_output=True, text=True).stdout
         tot = kern = 0.0
         for line in out.splitlines():
             p = line.split()
-            if len(p) >= 2 and p[0].endswith("%"):
+            if len(p) >= 3 and p[0].endswith("%") and p[1].startswith("fasttun-worker"):
                 v = float(p[0][:-1]); tot += v
-                if p[1].startswith("[kernel") or p[1].startswith("bpf_prog"): kern += v
+                if p[2].startswith("[kernel") or p[2].startswith("bpf_"): kern += v
         if tot > 0:
             rec["perf_worker_user_share"] = (tot - kern) / tot
             rec["perf_worker_user_ns_per_pkt"] = w["run"] * (tot - kern) / tot / pk
