@@ -30,18 +30,10 @@ namespace FastTun.Linux.AfPacket;
 /// Attached through a bpf_link (native mode, generic where the driver has none) that lives as long as this
 /// object's descriptors. Needs CAP_BPF/CAP_NET_ADMIN; <see cref="TryAttach"/> says why when it cannot.
 /// </summary>
-public sealed unsafe partial class IngressShed : IDisposable
+public sealed unsafe class IngressShed : IDisposable
 {
-    private const long SysBpf = 321; // x86_64
-    private const int BpfMapCreate = 0;
-    private const int BpfProgLoad = 5;
-    private const int BpfLinkCreate = 28;
     private const uint BpfMapTypeArray = 2;
     private const uint BpfFMmapable = 1 << 10;
-    private const uint BpfProgTypeXdp = 6;
-    private const uint BpfXdp = 37;
-    private const uint XdpFlagsSkbMode = 2;
-    private const uint XdpFlagsDrvMode = 4;
     private const int ValueSize = 16;
     private const int MapLength = 4096;
 
@@ -84,7 +76,7 @@ public sealed unsafe partial class IngressShed : IDisposable
         *(uint*)(attr + 12) = 1;
         *(uint*)(attr + 16) = BpfFMmapable;
         "ft_shed"u8.CopyTo(new Span<byte>(attr + 28, 7));
-        int mapFd = (int)syscall(SysBpf, BpfMapCreate, attr, 128);
+        int mapFd = Bpf.Command(Bpf.MapCreate, attr, 128);
         if (mapFd < 0)
         {
             error = $"bpf(BPF_MAP_CREATE mmapable array): {Libc.strerror(Marshal.GetLastPInvokeError())}";
@@ -106,11 +98,11 @@ public sealed unsafe partial class IngressShed : IDisposable
             bool native = true;
             try
             {
-                linkFd = Link(progFd, ifindex, XdpFlagsDrvMode);
+                linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachXdp, Bpf.XdpFlagsDrvMode);
                 if (linkFd < 0)
                 {
                     native = false;
-                    linkFd = Link(progFd, ifindex, XdpFlagsSkbMode);
+                    linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachXdp, Bpf.XdpFlagsSkbMode);
                 }
                 if (linkFd < 0)
                 {
@@ -147,31 +139,9 @@ public sealed unsafe partial class IngressShed : IDisposable
         insns[6] = Insn(0xdb, 1, 3, 8, 0);      // lock *(u64 *)(r1 + 8) += r3 (BPF_ATOMIC, BPF_ADD)
         insns[7] = Insn(0xb7, 0, 0, 0, 1);      // r0 = XDP_DROP
         insns[8] = Insn(0x95, 0, 0, 0, 0);      // exit
-        byte* license = stackalloc byte[4];
-        license[0] = (byte)'G'; license[1] = (byte)'P'; license[2] = (byte)'L'; license[3] = 0;
-        byte* attr = stackalloc byte[128];
-        new Span<byte>(attr, 128).Clear();
-        // BPF_PROG_LOAD: prog_type@0 insn_cnt@4 insns@8 license@16 ... prog_name@48.
-        *(uint*)attr = BpfProgTypeXdp;
-        *(uint*)(attr + 4) = 9;
-        *(ulong*)(attr + 8) = (ulong)insns;
-        *(ulong*)(attr + 16) = (ulong)license;
-        "ft_shed"u8.CopyTo(new Span<byte>(attr + 48, 7));
-        int fd = (int)syscall(SysBpf, BpfProgLoad, attr, 128);
+        int fd = Bpf.ProgLoad(Bpf.ProgTypeXdp, insns, 9, "ft_shed"u8);
         error = fd < 0 ? $"bpf(BPF_PROG_LOAD xdp shed): {Libc.strerror(Marshal.GetLastPInvokeError())}" : null;
         return fd;
-    }
-
-    private static int Link(int progFd, int ifindex, uint flags)
-    {
-        // BPF_LINK_CREATE: prog_fd@0 target_ifindex@4 attach_type@8 flags@12.
-        byte* attr = stackalloc byte[64];
-        new Span<byte>(attr, 64).Clear();
-        *(uint*)attr = (uint)progFd;
-        *(uint*)(attr + 4) = (uint)ifindex;
-        *(uint*)(attr + 8) = BpfXdp;
-        *(uint*)(attr + 12) = flags;
-        return (int)syscall(SysBpf, BpfLinkCreate, attr, 64);
     }
 
     /// <summary>One struct bpf_insn: code, dst_reg:4 | src_reg:4, s16 off, s32 imm (little endian).</summary>
@@ -185,7 +155,4 @@ public sealed unsafe partial class IngressShed : IDisposable
         if (_mapFd >= 0) Libc.close(_mapFd);
         _linkFd = -1; _mapFd = -1; _value = null;
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long syscall(long number, long cmd, void* attr, long size);
 }

@@ -18,13 +18,8 @@ namespace FastTun.Linux.AfPacket;
 /// The program is two instructions assembled here (r0 = TC_ACT_SHOT; exit): no object file, no libbpf.
 /// Needs Linux 6.6+ (tcx) and CAP_BPF/CAP_NET_ADMIN; <see cref="TryAttach"/> reports why when it cannot.
 /// </summary>
-public sealed unsafe partial class KernelIngressDrop : IDisposable
+public sealed unsafe class KernelIngressDrop : IDisposable
 {
-    private const long SysBpf = 321; // x86_64
-    private const int BpfProgLoad = 5;
-    private const int BpfLinkCreate = 28;
-    private const uint BpfProgTypeSchedCls = 3;
-    private const uint BpfTcxIngress = 46;
     private const int TcActShot = 2;
 
     private int _linkFd;
@@ -39,18 +34,7 @@ public sealed unsafe partial class KernelIngressDrop : IDisposable
         ulong* insns = stackalloc ulong[2];
         insns[0] = 0xb7UL | ((ulong)(uint)TcActShot << 32);
         insns[1] = 0x95UL;
-        byte* license = stackalloc byte[4];
-        license[0] = (byte)'G'; license[1] = (byte)'P'; license[2] = (byte)'L'; license[3] = 0;
-
-        // union bpf_attr, BPF_PROG_LOAD: prog_type@0 insn_cnt@4 insns@8 license@16 ... prog_name@48.
-        byte* attr = stackalloc byte[128];
-        new Span<byte>(attr, 128).Clear();
-        *(uint*)attr = BpfProgTypeSchedCls;
-        *(uint*)(attr + 4) = 2;
-        *(ulong*)(attr + 8) = (ulong)insns;
-        *(ulong*)(attr + 16) = (ulong)license;
-        "ft_ingress_drop"u8.CopyTo(new Span<byte>(attr + 48, 15));
-        int progFd = (int)syscall(SysBpf, BpfProgLoad, attr, 128);
+        int progFd = Bpf.ProgLoad(Bpf.ProgTypeSchedCls, insns, 2, "ft_ingress_drop"u8);
         if (progFd < 0)
         {
             error = $"bpf(BPF_PROG_LOAD tc drop): {Libc.strerror(Marshal.GetLastPInvokeError())}";
@@ -58,12 +42,7 @@ public sealed unsafe partial class KernelIngressDrop : IDisposable
         }
         try
         {
-            // BPF_LINK_CREATE: prog_fd@0 target_ifindex@4 attach_type@8 flags@12, tcx relative_fd@16 revision@24.
-            new Span<byte>(attr, 128).Clear();
-            *(uint*)attr = (uint)progFd;
-            *(uint*)(attr + 4) = (uint)ifindex;
-            *(uint*)(attr + 8) = BpfTcxIngress;
-            int linkFd = (int)syscall(SysBpf, BpfLinkCreate, attr, 64);
+            int linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachTcxIngress, 0);
             if (linkFd < 0)
             {
                 error = $"bpf(BPF_LINK_CREATE tcx ingress, ifindex {ifindex}): {Libc.strerror(Marshal.GetLastPInvokeError())}";
@@ -83,7 +62,4 @@ public sealed unsafe partial class KernelIngressDrop : IDisposable
         if (_linkFd >= 0) Libc.close(_linkFd); // closing the last link fd detaches the program
         _linkFd = -1;
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long syscall(long number, long cmd, void* attr, long size);
 }
