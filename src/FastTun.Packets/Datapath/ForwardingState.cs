@@ -169,7 +169,7 @@ public sealed class ForwardingState
         Tunnels = tunnels;
         int slots = Tunnel.MaxWorkers;
         foreach (var t in tunnels) slots = Math.Min(slots, t.Tunnel.WorkerSlots);
-        WorkerSlots = slots;
+        WorkerSlots = Math.Min(slots, decap.CounterWorkers); // the decap table's tunnels count per worker too
         Decap = decap;
         Multipath = multipath ?? [];
         RefreshAdjacencies();
@@ -184,7 +184,8 @@ public sealed class ForwardingState
     public SourceCheck Sources { get; init; } = SourceCheck.MartiansOnly;
     public PortInfo[] Ports { get; }
     public TunnelPath[] Tunnels { get; }
-    /// <summary>The fewest workers any tunnel here keeps counters for (<see cref="Tunnel.WorkerSlots"/>).</summary>
+    /// <summary>The fewest workers any tunnel here keeps counters for (<see cref="Tunnel.WorkerSlots"/>, and the decap
+    /// table's <see cref="TunnelTable.CounterWorkers"/>): the pipeline refuses a state with fewer than it runs.</summary>
     public int WorkerSlots { get; }
     public TunnelTable Decap { get; }
     /// <summary>Whether an IPIP/GRE packet to us that matches no tunnel (wrong or missing GRE key included) gets

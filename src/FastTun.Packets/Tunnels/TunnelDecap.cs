@@ -52,6 +52,9 @@ public static class TunnelDecap
     /// did), the snapshot and the answer (a slot index, or −1 for none); the checks still run in Linux order, only
     /// the table is not probed twice. Null and <see cref="NotLookedUp"/> otherwise. The tunnel's receive flags and
     /// counter lines come from its table slot: an IPIP or keyed GRE packet never loads the tunnel object.
+    /// <paramref name="worker"/> is below <see cref="TunnelTable.CounterWorkers"/>, checked once by the caller, not per
+    /// packet: the batch below checks it, worker 0 always has entries, and the pipeline refuses a forwarding state
+    /// whose tunnels keep fewer worker slots than it runs (their counter entries are never fewer than their slots).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Tunnel? DecapsulateParsed(TunnelTable table, ref Frame frame, int worker, bool checkInner, out DropReason reason,
@@ -60,10 +63,6 @@ public static class TunnelDecap
         // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
         // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
         // size, become calls.
-        // Only entries of the tunnels' own workers, checked before the frame changes: one beyond them would be summed
-        // by no reader, cleared by no finalizer, and inherited by the next tunnel that rents these counters (a
-        // pipeline already refuses a forwarding state built for fewer workers than run; this guards every caller).
-        if ((uint)worker >= (uint)table.CounterWorkers) ThrowWorker(worker, table.CounterWorkers);
         Span<byte> data = frame.Data;
         int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
         if ((BinaryPrimitives.ReadUInt16BigEndian(data.Slice(Ipv4Header.FlagsFragmentOffset))
@@ -151,6 +150,11 @@ public static class TunnelDecap
     {
         ArgumentNullException.ThrowIfNull(table);
         TunnelTable.Slot[] slots = table.Snapshot; // one snapshot for the batch
+        // Read after the snapshot (Add lowers it before publishing the slots): a worker index without counter entries
+        // in every tunnel of this snapshot is refused before any frame changes. An entry beyond a tunnel's workers would
+        // be summed by no reader, cleared by no finalizer, and inherited by the next tunnel renting those counters.
+        int workers = table.CounterWorkers;
+        if ((uint)worker >= (uint)workers) ThrowWorker(worker, workers);
         int n = frames.Length;
         bool prefetch = slots.Length >= TunnelTable.PrefetchSlots;
         if (prefetch)
