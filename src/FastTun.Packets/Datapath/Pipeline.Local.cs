@@ -85,9 +85,7 @@ public sealed partial class Pipeline
         if (length >= Ipv4Header.MinLength)
         {
             byte* ip = (byte*)f.Buffer + f.Offset;
-            int total = ip[Ipv4Header.TotalLengthOffset] << 8 | ip[Ipv4Header.TotalLengthOffset + 1];
-            if (ip[0] == 0x45 && total >= Ipv4Header.MinLength && total <= length
-                && Ipv4Header.HeaderSum(new ReadOnlySpan<byte>(ip, Ipv4Header.MinLength), Ipv4Header.MinLength) == 0xFFFF)
+            if (ip[0] == 0x45 && CommonHeaderValid(ip, length, out int total))
             {
                 f.Length = total;
                 return true;
