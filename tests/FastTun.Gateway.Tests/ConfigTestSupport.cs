@@ -38,6 +38,15 @@ internal static class ConfigTestSupport
 
         """;
 
+    /// <summary>A second, IPIP tunnel tun1 from gw1 to gw2 (the keepalive tests' backup path), newline-terminated.</summary>
+    public const string Gw1Tun1Ipip = """
+        set interfaces tunnel tun1 address '1.1.2.1/24'
+        set interfaces tunnel tun1 encapsulation 'ipip'
+        set interfaces tunnel tun1 local-ip '172.12.1.10'
+        set interfaces tunnel tun1 remote-ip '172.12.1.11'
+
+        """;
+
     public static GatewayConfig Parse(string text, CapturingLogger? logger = null) =>
         GatewayConfig.Parse(text, "test.conf", logger ?? new CapturingLogger());
 

@@ -43,11 +43,7 @@ public class KeepaliveConfigTests
     [InlineData(ConfigFormat.Iproute2)]
     public void Print_Keepalive_EveryFormatLoadsBackTheSameModel(ConfigFormat format)
     {
-        var config = Parse(Gw1Gre + Line + """
-            set interfaces tunnel tun1 address '1.1.2.1/24'
-            set interfaces tunnel tun1 encapsulation 'ipip'
-            set interfaces tunnel tun1 local-ip '172.12.1.10'
-            set interfaces tunnel tun1 remote-ip '172.12.1.11'
+        var config = Parse(Gw1Gre + Line + Gw1Tun1Ipip + """
             set protocols static route 10.1.8.0/24 next-hop 1.1.1.2
             set protocols static route 10.1.8.0/24 next-hop 1.1.2.2 distance '10'
             """);

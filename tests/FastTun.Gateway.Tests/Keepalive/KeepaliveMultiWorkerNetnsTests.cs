@@ -32,13 +32,7 @@ public sealed class KeepaliveMultiWorkerNetnsTests : IDisposable
         KeepaliveLab.StartReflector(_prefix + "wire", "w0", "172.12.1.11", Mac("gw", "eth2"), _dir, _processes);
 
         string config = Path.Combine(_dir, "gw.conf");
-        File.WriteAllText(config, $"""
-            set interfaces ethernet eth1 address '10.1.5.1/24'
-            set interfaces ethernet eth2 address '172.12.1.10/24'
-            set interfaces tunnel tun0 address '1.1.1.1/24'
-            set interfaces tunnel tun0 encapsulation 'gre'
-            set interfaces tunnel tun0 local-ip '172.12.1.10'
-            set interfaces tunnel tun0 remote-ip '172.12.1.11'
+        File.WriteAllText(config, ConfigTestSupport.Gw1Gre + $"""
             set interfaces tunnel tun0 parameters ip key '42'
             set interfaces tunnel tun0 parameters ip checksum
             set interfaces tunnel tun0 parameters ip sequence

@@ -71,10 +71,8 @@ public sealed class KeepaliveNetnsTests
         const string gw1 = Keepalive + """
 
             set interfaces tunnel tun0 parameters ip key 42
-            set interfaces tunnel tun1 address '1.1.2.1/24'
-            set interfaces tunnel tun1 encapsulation 'ipip'
-            set interfaces tunnel tun1 local-ip '172.12.1.10'
-            set interfaces tunnel tun1 remote-ip '172.12.1.11'
+
+            """ + ConfigTestSupport.Gw1Tun1Ipip + """
             set protocols static route 10.1.8.0/24 next-hop 1.1.2.2 distance '10'
             """;
         const string gw2 = """

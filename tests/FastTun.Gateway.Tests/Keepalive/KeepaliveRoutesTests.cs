@@ -12,10 +12,8 @@ public class KeepaliveRoutesTests
 
     private const string TwoTunnels = Gw1Gre + """
         set interfaces tunnel tun0 parameters keepalive 1 3
-        set interfaces tunnel tun1 address '1.1.2.1/24'
-        set interfaces tunnel tun1 encapsulation 'ipip'
-        set interfaces tunnel tun1 local-ip '172.12.1.10'
-        set interfaces tunnel tun1 remote-ip '172.12.1.11'
+
+        """ + Gw1Tun1Ipip + """
         set protocols static route 10.1.8.0/24 next-hop 1.1.1.2
         set protocols static route 10.1.8.0/24 next-hop 1.1.2.2 distance '10'
         set protocols static route 10.1.8.0/24 blackhole distance '20'
