@@ -12,19 +12,15 @@ namespace FastTun.Gateway.Tests.Keepalive;
 /// no gre module). Control sockets in a private directory. Everything it made is removed on dispose: processes by
 /// PID, namespaces by prefix.
 /// </summary>
-public sealed class KeepaliveLab : IDisposable
+public sealed class KeepaliveLab : SeedTopologyLab
 {
     private static int s_next;
-    private readonly List<Process> _processes = new();
 
     public KeepaliveLab(string gw1Extra, string? gw2Extra)
+        : base($"ka{Environment.ProcessId % 100}{Interlocked.Increment(ref s_next)}-", "fasttun-keepalive-")
     {
-        Prefix = $"ka{Environment.ProcessId % 100}{Interlocked.Increment(ref s_next)}-";
-        Root = GatewayLab.FindRoot();
-        Dir = Directory.CreateTempSubdirectory("fasttun-keepalive-").FullName;
-        try
+        Up("--underlay bridge --offload on", () =>
         {
-            GatewayLab.Run("bash", $"{Root}/bench/e2e/topology.sh up --prefix {Prefix} --underlay bridge --offload on");
             // Static underlay neighbours: these tests are about keepalive, not ARP (a failed entry left by a probe sent
             // before the peer runs is retried by the next packet a second later: NeighborTable.RestartFailed).
             string gw1Neighbor = $"\nset fasttun neighbor 172.12.1.11 mac '{MacOf("gw2", "eth2")}'\n";
@@ -32,20 +28,8 @@ public sealed class KeepaliveLab : IDisposable
             if (gw2Extra is null) StartReflector();
             else Start("gw2", gw2Extra + gw2Neighbor);
             Start("gw1", gw1Extra + gw1Neighbor);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        });
     }
-
-    public string Prefix { get; }
-    public string Root { get; }
-    public string Dir { get; }
-    public string SocketOf(string gw) => Path.Combine(Dir, gw, "fasttun.sock");
-    public string ConfigOf(string gw) => Path.Combine(Dir, gw + ".conf");
-    public string LogOf(string name) => File.ReadAllText(Path.Combine(Dir, name + ".log"));
 
     private void Start(string gw, string extra)
     {
@@ -54,7 +38,7 @@ public sealed class KeepaliveLab : IDisposable
         string path = ConfigOf(gw);
         File.WriteAllText(path, config);
         GatewayProcess.Start(Prefix + gw, $"run --config {path} --control-socket {SocketOf(gw)}", Path.Combine(Dir, gw + ".log"),
-            log => File.Exists(SocketOf(gw)) && log.Contains(" running "), TimeSpan.FromSeconds(30), _processes);
+            log => File.Exists(SocketOf(gw)) && log.Contains(" running "), TimeSpan.FromSeconds(30), Processes);
     }
 
     /// <summary>What a Linux router with `ip tunnel add tun0 mode gre local 172.12.1.11 remote 172.12.1.10`,
@@ -63,7 +47,7 @@ public sealed class KeepaliveLab : IDisposable
     /// (TTL − 1, new header checksum) to its destination, here on the connected underlay (gw1's MAC, learned by ARP
     /// in Linux).</summary>
     private void StartReflector() =>
-        StartReflector(Prefix + "gw2", "eth2", "172.12.1.11", MacOf("gw1", "eth2"), Dir, _processes);
+        StartReflector(Prefix + "gw2", "eth2", "172.12.1.11", MacOf("gw1", "eth2"), Dir, Processes);
 
     /// <summary>Starts the Linux-like reflector in namespace <paramref name="netns"/> on <paramref name="iface"/>: every
     /// GRE packet to <paramref name="address"/> that carries GRE (a keepalive; data packets are filtered out before
@@ -111,24 +95,6 @@ public sealed class KeepaliveLab : IDisposable
 
     public string MacOf(string ns, string dev) => Exec(ns, $"cat /sys/class/net/{dev}/address").Output.Trim();
 
-    public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>
-        GatewayLab.Run("ip", $"netns exec {Prefix}{ns} {command}", check, timeoutMs);
-
-    /// <summary>Runs a CLI command in-process against gw's socket: exit code, stdout, stderr.</summary>
-    public (int Code, string Out, string Err) Cli(string gw, params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = CommandLine.Run([.. args, "--control-socket", SocketOf(gw)], output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
-    public JsonObject Request(string gw, JsonObject request)
-    {
-        using var client = ControlClient.Connect(SocketOf(gw));
-        return client.RequestRaw(request);
-    }
-
     /// <summary>The <c>keepalive</c> object of <paramref name="tunnel"/> in gw's <c>show tunnels --json</c>.</summary>
     public JsonObject Tunnel(string gw, string tunnel = "tun0")
     {
@@ -149,12 +115,5 @@ public sealed class KeepaliveLab : IDisposable
             Thread.Sleep(100);
         }
         return condition();
-    }
-
-    public void Dispose()
-    {
-        foreach (var p in _processes) GatewayProcess.Stop(p);
-        GatewayLab.Run("bash", $"{Root}/bench/e2e/topology.sh down --prefix {Prefix}", check: false);
-        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
     }
 }
