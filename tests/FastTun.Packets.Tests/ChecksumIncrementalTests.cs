@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using FastTun.Packets.Checksum;
 
 namespace FastTun.Packets.Tests;
@@ -163,6 +164,33 @@ public class ChecksumIncrementalTests
                 expected.CopyTo(actual, 0);
                 Assert.True(IncrementalChecksum.TryDecrementTtl(expected));
                 fixed (byte* p = actual) IncrementalChecksum.DecrementTtl(p);
+                if (!expected.AsSpan().SequenceEqual(actual)) Assert.Fail($"ttl {ttl} checksum {checksum:X4}: {Convert.ToHexString(actual)} != {Convert.ToHexString(expected)}");
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void DecrementTtlWord_EveryChecksumAndTtl_MatchesTryDecrementTtl()
+    {
+        // The word version (pass 3 stores what pass 1 read) against the span version (the oracle), every 16-bit
+        // checksum value and TTLs at both ends; the TTL it reports is the header's.
+        var expected = new byte[20];
+        var actual = new byte[20];
+        foreach (byte ttl in new byte[] { 2, 3, 64, 128, 255 })
+        {
+            for (int checksum = 0; checksum <= 0xFFFF; checksum++)
+            {
+                expected[8] = ttl;
+                expected[9] = 17;
+                BinaryPrimitives.WriteUInt16BigEndian(expected.AsSpan(10), (ushort)checksum);
+                expected.CopyTo(actual, 0);
+                Assert.True(IncrementalChecksum.TryDecrementTtl(expected));
+                fixed (byte* p = actual)
+                {
+                    uint word = Unsafe.ReadUnaligned<uint>(p + 8);
+                    if (IncrementalChecksum.TtlOfWord(word) != ttl) Assert.Fail($"ttl {ttl}: word says {IncrementalChecksum.TtlOfWord(word)}");
+                    Unsafe.WriteUnaligned(p + 8, IncrementalChecksum.DecrementTtlWord(word));
+                }
                 if (!expected.AsSpan().SequenceEqual(actual)) Assert.Fail($"ttl {ttl} checksum {checksum:X4}: {Convert.ToHexString(actual)} != {Convert.ToHexString(expected)}");
             }
         }

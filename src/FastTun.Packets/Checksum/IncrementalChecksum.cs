@@ -82,6 +82,35 @@ public static class IncrementalChecksum
         Unsafe.WriteUnaligned(field, (ushort)~sum);
     }
 
+    /// <summary>
+    /// <see cref="DecrementTtl"/> on a copy of the header's bytes 8–11 (TTL, protocol, checksum) read as one native
+    /// 32-bit word: returns the word to store back, with the same bytes <see cref="DecrementTtl"/> would leave. For a
+    /// pass that read the header earlier and now only writes it (no load of a line that may have left the L1). The
+    /// caller has checked the TTL (<see cref="TtlOfWord"/>) to be above 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint DecrementTtlWord(uint word)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            // Byte 8 (TTL) is the low byte: TTL > 1, so − 1 borrows nothing. The field (bytes 10–11) is the high half,
+            // as DecrementTtl loads it; same constant, same fold.
+            uint sum = (uint)(ushort)~(word >> 16) + 0xFFFEu;
+            sum = (sum & 0xFFFF) + (sum >> 16);
+            return ((word - 1) & 0xFFFF) | ((uint)(ushort)~sum << 16);
+        }
+        else
+        {
+            uint sum = (uint)(ushort)~word + 0xFEFFu;
+            sum = (sum & 0xFFFF) + (sum >> 16);
+            return ((word - 0x0100_0000u) & 0xFFFF_0000u) | (ushort)~sum;
+        }
+    }
+
+    /// <summary>The TTL in a word read as <see cref="DecrementTtlWord"/> takes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint TtlOfWord(uint word) => BitConverter.IsLittleEndian ? word & 0xFF : word >> 24;
+
     /// <summary>Undoes <see cref="TryDecrementTtl"/>: TTL + 1 with the header checksum patched (RFC 1624), for a
     /// packet that must be quoted as it was received.</summary>
     public static void IncrementTtl(Span<byte> ipv4Header)

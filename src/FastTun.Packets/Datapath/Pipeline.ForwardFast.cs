@@ -17,16 +17,17 @@ public sealed partial class Pipeline
     /// outcome as <see cref="Route"/>; otherwise it returns false having changed nothing, and the caller routes the
     /// packet by the general path, which names any drop. <paramref name="rxIndex"/> is the frame's index in the rx
     /// batch (pass 3 and pass 4 both route rx frames). The packet is a valid IPv4 packet (pass 1 or the inner
-    /// checks), data at its header.
+    /// checks), data at its header; <paramref name="ttlWord"/> is its header bytes 8–11 (<see cref="LoadTtlWord"/>, or
+    /// pass 1's copy).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe bool TryForwardFast(ref Frame f, uint hopIndex, int rxIndex)
+    private unsafe bool TryForwardFast(ref Frame f, uint hopIndex, int rxIndex, uint ttlWord)
     {
         NextHop[] hops = _hops;
         if (hopIndex >= (uint)hops.Length) return false;
         ref NextHop hop = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(hops), (nint)hopIndex);
         byte* ip = (byte*)f.Buffer + f.Offset;
-        if (ip[Ipv4Header.TtlOffset] <= 1) return false;
+        if (IncrementalChecksum.TtlOfWord(ttlWord) <= 1) return false;
         NextHopKind kind = hop.Kind;
         if (kind == NextHopKind.Tunnel)
         {
@@ -38,10 +39,7 @@ public sealed partial class Pipeline
             EncapItem[] queue = _encap;
             int count = _encapCount;
             if ((uint)count >= (uint)queue.Length) return false;
-            // Pass 5 writes the outer headers in front of the packet: a line of headroom nothing has touched yet.
-            // Asked for now, it is in the cache when pass 5 comes to this packet.
-            if (Sse.IsSupported) Sse.Prefetch0(ip - path.Tunnel.HeaderLength - 14);
-            IncrementalChecksum.DecrementTtl(ip);
+            Unsafe.WriteUnaligned(ip + Ipv4Header.TtlOffset, IncrementalChecksum.DecrementTtlWord(ttlWord));
             int key = rxIndex + 1; // the order key pass 3 gives this frame (its _anchor)
             if (key < _encapLastKey) _encapUnsorted = true;
             _encapLastKey = key;
@@ -64,13 +62,19 @@ public sealed partial class Pipeline
             NeighborEntry? entry = _lastNeighbor;
             if (entry is null || entry.Ip != neighborIp || entry.Port != portId
                 || !entry.TryGetUsable(out ulong mac, out var state) || state == NeighborState.Stale) return false;
-            IncrementalChecksum.DecrementTtl(ip);
+            Unsafe.WriteUnaligned(ip + Ipv4Header.TtlOffset, IncrementalChecksum.DecrementTtlWord(ttlWord));
             WriteEthernet(ref f, mac, port.SourceAndType);
             f.OutPort = portId;
             return true;
         }
         return false;
     }
+
+    /// <summary>Header bytes 8–11 (TTL, protocol, checksum) of the valid IPv4 packet <paramref name="f"/> holds, as
+    /// <see cref="TryForwardFast"/> takes them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe uint LoadTtlWord(ref Frame f) =>
+        Unsafe.ReadUnaligned<uint>((byte*)f.Buffer + f.Offset + Ipv4Header.TtlOffset);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe uint LoadBigEndian(byte* p)

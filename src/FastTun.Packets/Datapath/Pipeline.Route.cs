@@ -60,7 +60,7 @@ public sealed partial class Pipeline
             ref Frame f = ref _batch[i];
             if (!SourceAllowed(ref f, tunnel)) continue;
             uint hopIndex = _innerHop[k];
-            if (TryForwardFast(ref f, hopIndex, i)) continue;
+            if (TryForwardFast(ref f, hopIndex, i, LoadTtlWord(ref f))) continue;
             Route(ref f, hopIndex, -1);
         }
         _innerCount = 0;
@@ -89,7 +89,28 @@ public sealed partial class Pipeline
             u += d != previous ? 1 : 0;
             previous = d;
         }
-        _routes.LookupBatch(unique.AsSpan(0, u), _uniqueHop);
+        LookupAndExpand(dst, hop, count, u);
+    }
+
+    /// <summary>Pass 2: <see cref="LookupRuns"/> over pass 1's destinations, whose runs pass 1 already collapsed into
+    /// the first <paramref name="unique"/> entries of _uniqueDst. Without any run (a batch of many flows), the batch
+    /// is looked up straight into _hop.</summary>
+    private void LookupUnique(int count, int unique)
+    {
+        if (count == 0) return;
+        if ((uint)count > (uint)_dst.Length || (uint)unique > (uint)count) throw new ArgumentOutOfRangeException(nameof(count));
+        if (unique == count) _routes.LookupBatch(_dst.AsSpan(0, count), _hop);
+        else LookupAndExpand(_dst, _hop, count, unique);
+    }
+
+    /// <summary>Looks up the first <paramref name="u"/> entries of _uniqueDst (the runs of <paramref name="dst"/>) and
+    /// gives every entry of each run its run's answer.</summary>
+    private void LookupAndExpand(uint[] dst, uint[] hop, int count, int u)
+    {
+        if ((uint)count > (uint)dst.Length || hop.Length < count) throw new ArgumentOutOfRangeException(nameof(count));
+        ref uint d0 = ref MemoryMarshal.GetArrayDataReference(dst);
+        uint previous;
+        _routes.LookupBatch(_uniqueDst.AsSpan(0, u), _uniqueHop);
         ref uint uh = ref MemoryMarshal.GetArrayDataReference(_uniqueHop);
         ref uint h0 = ref MemoryMarshal.GetArrayDataReference(hop);
         int j = -1;
@@ -116,10 +137,15 @@ public sealed partial class Pipeline
     /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port
     /// (<paramref name="inTunnel"/> null) or out of a tunnel. False when the frame was dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel)
-    {
+    private unsafe bool SourceAllowed(ref Frame f, Tunnels.Tunnel? inTunnel) =>
         // Every caller passes a packet whose IPv4 header was checked (at least 20 bytes): a fixed-size load.
-        uint source = LoadBigEndian((byte*)f.Buffer + f.Offset + Headers.Ipv4Header.SourceOffset);
+        SourceAllowed(ref f, LoadBigEndian((byte*)f.Buffer + f.Offset + Headers.Ipv4Header.SourceOffset), inTunnel);
+
+    /// <summary><see cref="SourceAllowed(ref Frame, Tunnels.Tunnel?)"/> with the packet's source address read
+    /// already (pass 1's copy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool SourceAllowed(ref Frame f, uint source, Tunnels.Tunnel? inTunnel)
+    {
         // Packets of a batch mostly come from one flow: the verdict for the last (source, port, tunnel) holds for
         // the rest of the batch (same route snapshot), which saves the reverse-path lookup.
         if (!_sourceCacheValid || source != _sourceCacheAddress || f.InPort != _sourceCachePort

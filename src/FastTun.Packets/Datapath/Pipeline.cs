@@ -64,7 +64,8 @@ public sealed partial class Pipeline : IDisposable
     // Side arrays of the batch passes: destination, lookup result and frame index of every routed packet.
     private readonly uint[] _dst = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _hop = new uint[PacketBatch.MaxCapacity];
-    private readonly int[] _frameOf = new int[PacketBatch.MaxCapacity];
+    // Per routed packet of pass 1: its frame index and the copies pass 3 works from (RouteItem).
+    private readonly RouteItem[] _routeItems = new RouteItem[PacketBatch.MaxCapacity];
     // The same for packets decapsulation uncovered in pass 3, routed in pass 4.
     private readonly uint[] _innerDst = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _innerHop = new uint[PacketBatch.MaxCapacity];
@@ -146,7 +147,10 @@ public sealed partial class Pipeline : IDisposable
         int m = 0;
         PortInfo[] ports = _s.Ports;
         ref uint dst = ref MemoryMarshal.GetArrayDataReference(_dst);
-        ref int frameOf = ref MemoryMarshal.GetArrayDataReference(_frameOf);
+        ref RouteItem item0 = ref MemoryMarshal.GetArrayDataReference(_routeItems);
+        ref uint unique = ref MemoryMarshal.GetArrayDataReference(_uniqueDst);
+        int u = 0; // destinations that differ from the one before: pass 2 looks up only these
+        uint previous = 0;
         Span<Frame> frames = batch.Frames;
         for (int i = 0; i < frames.Length; i++)
         {
@@ -161,8 +165,18 @@ public sealed partial class Pipeline : IDisposable
                 if (!Classify(ref f)) continue;
             }
             else if (common == 0) continue;
-            Unsafe.Add(ref dst, m) = LoadBigEndian((byte*)f.Buffer + f.Offset + Ipv4Header.DestinationOffset);
-            Unsafe.Add(ref frameOf, m) = i;
+            // What pass 3 needs of the header, read now while its line is in the L1: the frames' header lines share
+            // few L1 sets (2 KiB buffers, same headroom), so by pass 3 most of a 64-frame batch has left it.
+            byte* ip = (byte*)f.Buffer + f.Offset;
+            uint d = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+            Unsafe.Add(ref dst, m) = d;
+            ref RouteItem item = ref Unsafe.Add(ref item0, m);
+            item.Source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
+            item.TtlWord = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
+            item.Frame = i;
+            Unsafe.Add(ref unique, u) = d; // written always, kept only when it differs from the one before
+            u += d != previous || m == 0 ? 1 : 0;
+            previous = d;
             m++;
             if (_prefetchDecap) PrefetchTunnelSlot(ref f, i);
         }
@@ -175,26 +189,12 @@ public sealed partial class Pipeline : IDisposable
 
         // Pass 2: one lookup for the whole batch, then the tunnels of the IPIP/GRE packets found in their table
         // slots (which pass 1 asked for) so that their tunnel and counter lines arrive before pass 3 decapsulates.
-        LookupRuns(_dst, _hop, m);
+        LookupUnique(m, u);
         if (_tunnelCandidates > 0) PrefetchTunnels();
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
-        ref Frame frame0 = ref MemoryMarshal.GetReference(frames);
-        ref uint hop = ref MemoryMarshal.GetArrayDataReference(_hop);
-        for (int k = 0; k < m; k++)
-        {
-            int i = Unsafe.Add(ref frameOf, k); // < frames.Length: pass 1 wrote it
-            // edge hook (SourceCheck): martian sources and rp-filter, once per packet received from a port.
-            ref Frame f = ref Unsafe.Add(ref frame0, i);
-            if (!SourceAllowed(ref f, null)) continue;
-            uint hopIndex = Unsafe.Add(ref hop, k);
-            if (TryForwardFast(ref f, hopIndex, i)) continue;
-            _anchor = i + 1;
-            _rxItem = i; // QueueEncap's name for the frame, without searching for it
-            Route(ref f, hopIndex, i);
-        }
-        _rxItem = -1;
+        int portForwarded = RoutePass(frames, m);
 
         if (_tunnelCandidates > 0) ClearPrefound();
 
@@ -207,13 +207,21 @@ public sealed partial class Pipeline : IDisposable
 
         var counters = Counters;
         int forwarded = 0, consumed = 0, dropped = 0;
-        for (int i = 0; i < frames.Length; i++)
+        if (portForwarded == n)
         {
-            ref Frame f = ref frames[i];
-            // edge hook (exact accounting): every rx frame lands in exactly one of Forwarded, Consumed, RxDropped.
-            if (f.Drop != DropReason.None) { counters.Drop(f.Drop); dropped++; }
-            else if (f.OutPort != PacketBatch.NoPort) forwarded++;
-            else consumed++;
+            // Pass 3 forwarded every rx frame out of a port by the fast path, and no later pass touches those.
+            forwarded = n;
+        }
+        else
+        {
+            for (int i = 0; i < frames.Length; i++)
+            {
+                ref Frame f = ref frames[i];
+                // edge hook (exact accounting): every rx frame lands in exactly one of Forwarded, Consumed, RxDropped.
+                if (f.Drop != DropReason.None) { counters.Drop(f.Drop); dropped++; }
+                else if (f.OutPort != PacketBatch.NoPort) forwarded++;
+                else consumed++;
+            }
         }
         counters.Forwarded += forwarded;
         counters.Consumed += consumed;
