@@ -38,6 +38,8 @@ public abstract unsafe partial class UmemPort
         int shift = _frameShift;
         int frameSize = _frameSize;
         ushort id = Id;
+        // Capacity, InPort and OutPort (NoPort) as one little-endian word (FrameLayoutTests pins the layout).
+        ulong portWord = (uint)frameSize | ((ulong)id << 32) | ((ulong)PacketBatch.NoPort << 48);
         ref byte state = ref MemoryMarshal.GetArrayDataReference(_state);
         // The descriptors are written in place: the batch's count covers them first, the real count is set after.
         batch.Count = start + (int)n;
@@ -75,14 +77,27 @@ public abstract unsafe partial class UmemPort
                 Sse.Prefetch0(data + 64);
             }
             ref Frame f = ref Unsafe.Add(ref f0, added++);
-            f = default;
+            // Every field of the descriptor, in five 8-byte stores instead of zeroing it first and then setting seven:
+            // Offset+Length, Capacity+InPort+OutPort, and Drop+Flags+Scratch (all zero) are one store each.
             f.Buffer = (nint)(umem + chunk);
             f.Handle = chunk;
-            f.Offset = (int)(addr - chunk);
-            f.Length = (int)len;
-            f.Capacity = frameSize;
-            f.InPort = id;
-            f.OutPort = PacketBatch.NoPort;
+            if (BitConverter.IsLittleEndian)
+            {
+                Unsafe.As<int, ulong>(ref f.Offset) = (uint)(addr - chunk) | ((ulong)len << 32);
+                Unsafe.As<int, ulong>(ref f.Capacity) = portWord;
+                Unsafe.As<DropReason, ulong>(ref f.Drop) = 0;
+            }
+            else
+            {
+                f = default;
+                f.Buffer = (nint)(umem + chunk);
+                f.Handle = chunk;
+                f.Offset = (int)(addr - chunk);
+                f.Length = (int)len;
+                f.Capacity = frameSize;
+                f.InPort = id;
+                f.OutPort = PacketBatch.NoPort;
+            }
             bytes += len;
         }
         batch.Count = start + added;
