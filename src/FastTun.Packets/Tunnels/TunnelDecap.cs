@@ -156,20 +156,18 @@ public static class TunnelDecap
         int workers = table.CounterWorkers;
         if ((uint)worker >= (uint)workers) ThrowWorker(worker, workers);
         int n = frames.Length;
-        bool prefetch = slots.Length >= TunnelTable.PrefetchSlots;
-        if (prefetch)
-            for (int i = 0; i < Math.Min(PrefetchAhead, n); i++) PrefetchSlotOf(slots, frames[i]);
+        var ahead = new TunnelTable.Lookahead(slots, frames, worker); // a hub's slot and counter lines, asked for ahead
         int done = 0;
         for (int i = 0; i < n; i++)
         {
-            if (prefetch && i + PrefetchAhead < n) PrefetchSlotOf(slots, frames[i + PrefetchAhead]);
+            int index = ahead.Next(i);
             ref Frame f = ref frames[i];
             if (f.Drop != DropReason.None) continue;
             Span<byte> data = f.Data;
             if (!Ipv4Header.TryParse(data, out _, out DropReason reason)) { f.Drop = reason; continue; }
             int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
             if (Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) { f.Drop = DropReason.BadIpChecksum; continue; }
-            if (DecapsulateParsed(table, ref f, worker, checkInner: true, out reason, slots) is null)
+            if (DecapsulateParsed(table, ref f, worker, checkInner: true, out reason, slots, index) is null)
             {
                 f.Drop = reason;
                 continue;
