@@ -32,7 +32,10 @@ public sealed partial class TunnelTable
         private readonly bool _on;
         private IndexRing _ring;
 
-        [InlineArray(Near)]
+        /// <summary>Entries of the ring of looked-up indices (a power of two, at least <see cref="Near"/>).</summary>
+        private const int RingSize = 8;
+
+        [InlineArray(RingSize)]
         private struct IndexRing
         {
             private int _element;
@@ -58,9 +61,9 @@ public sealed partial class TunnelTable
         public int Next(int i)
         {
             if (!_on) return TunnelDecap.NotLookedUp;
-            int index = _ring[i & (Near - 1)];
+            int index = _ring[i & (RingSize - 1)];
             if (i + Far < _frames.Length) Prefetch(_frames[i + Far]);
-            if (i + Near < _frames.Length) _ring[i & (Near - 1)] = Probe(_frames[i + Near]);
+            if (i + Near < _frames.Length) _ring[(i + Near) & (RingSize - 1)] = Probe(_frames[i + Near]);
             return index;
         }
 
