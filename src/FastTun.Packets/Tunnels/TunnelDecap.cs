@@ -156,18 +156,20 @@ public static class TunnelDecap
         int workers = table.CounterWorkers;
         if ((uint)worker >= (uint)workers) ThrowWorker(worker, workers);
         int n = frames.Length;
-        var ahead = new TunnelTable.Lookahead(slots, frames, worker); // a hub's slot and counter lines, asked for ahead
+        bool prefetch = slots.Length >= TunnelTable.PrefetchSlots;
+        if (prefetch)
+            for (int i = 0; i < Math.Min(PrefetchAhead, n); i++) PrefetchSlotOf(slots, frames[i]);
         int done = 0;
         for (int i = 0; i < n; i++)
         {
-            int index = ahead.Next(i);
+            if (prefetch && i + PrefetchAhead < n) PrefetchSlotOf(slots, frames[i + PrefetchAhead]);
             ref Frame f = ref frames[i];
             if (f.Drop != DropReason.None) continue;
             Span<byte> data = f.Data;
             if (!Ipv4Header.TryParse(data, out _, out DropReason reason)) { f.Drop = reason; continue; }
             int outerHeaderLength = (data[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
             if (Ipv4Header.HeaderSum(data, outerHeaderLength) != 0xFFFF) { f.Drop = DropReason.BadIpChecksum; continue; }
-            if (DecapsulateParsed(table, ref f, worker, checkInner: true, out reason, slots, index) is null)
+            if (DecapsulateParsed(table, ref f, worker, checkInner: true, out reason, slots) is null)
             {
                 f.Drop = reason;
                 continue;
@@ -186,9 +188,7 @@ public static class TunnelDecap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchSlotOf(TunnelTable.Slot[] slots, in Frame f)
     {
-        if (f.Drop == DropReason.None
-            && TryReadEndpoints(f.Data, out uint source, out uint destination, out byte protocol, out _, out uint key))
-            TunnelTable.PrefetchSlot(slots, source, destination, protocol, key);
+        if (f.Drop == DropReason.None) TunnelTable.PrefetchPacket(slots, f.Data); // fixed-size key read (hub5)
     }
 
     /// <summary>A packet's tunnel-table key as <see cref="TryReadEndpoints"/> reads it, kept between the pipeline's

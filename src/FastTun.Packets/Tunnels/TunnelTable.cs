@@ -15,7 +15,7 @@ namespace FastTun.Packets.Tunnels;
 /// <para>Adding copies the array and publishes the copy, so workers may look up while the control plane adds;
 /// a configuration load builds the whole table at once (<see cref="TunnelTable(IReadOnlyCollection{Tunnel})"/>).</para>
 /// </summary>
-public sealed partial class TunnelTable
+public sealed class TunnelTable
 {
     /// <summary>
     /// One tunnel's receive key and everything its decapsulation needs before the tunnel object: the input flags and
@@ -231,9 +231,9 @@ public sealed partial class TunnelTable
     /// The table key of a packet whose data starts at an IPv4 header, read with fixed-size loads: protocol (4 or 47),
     /// outer source and destination, and the GRE key (<paramref name="hasKey"/> false and 0 when there is none). False
     /// when the packet is not IPIP or GRE or too short to tell. The same key as
-    /// <see cref="TunnelDecap.TryReadEndpoints"/> and the receive path (tests hold them together), without its spans:
-    /// the batch's lookahead reads it twice per packet, and with one spoke active the old span-based stage cost the
-    /// batch 2.5–5.7 ns per packet (hub5 section of bench/RESULTS.md). No receive check: those come later, in order.
+    /// <see cref="TunnelDecap.TryReadEndpoints"/> and the receive path (tests hold them together), without its spans and
+    /// out-parameter stores: with one spoke active of a 10,000-spoke table the span-based stage cost the batch 4.5–6.3 ns
+    /// per packet, this one 2.7–5.2 (hub5 section of bench/RESULTS.md). No receive check: those come later, in order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryReadKey(ReadOnlySpan<byte> packet, out uint source, out uint destination, out byte protocol,
