@@ -18,6 +18,24 @@ public class AfPacketIngressShedTests
     public void NextShedState_Occupancy_StartsAtHighStopsBelowLow(bool shedding, bool high, bool low, bool expected) =>
         Assert.Equal(expected, AfPacketPort.NextShedState(shedding, high, low));
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("", true)]
+    [InlineData(" 1 ", true)]
+    [InlineData("0", false)]
+    public void Enabled_VariableValue_OnUnlessZero(string? value, bool expected) =>
+        Assert.Equal(expected, IngressShed.Enabled(value));
+
+    [Theory]
+    [InlineData("off")]
+    [InlineData("2")]
+    [InlineData("yes")]
+    public void Enabled_BadValue_ThrowsNamingVariable(string value)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => IngressShed.Enabled(value));
+        Assert.Contains(IngressShed.Variable, e.Message);
+    }
+
     /// <summary>A 60-byte IPv4/UDP-ish frame to a unicast MAC, tagged with <paramref name="tag"/> at byte 59.</summary>
     private static byte[] Frame(byte tag)
     {

@@ -32,6 +32,19 @@ namespace FastTun.Linux.AfPacket;
 /// </summary>
 public sealed unsafe class IngressShed : IDisposable
 {
+    /// <summary>Turns the shed off for every af_packet port of the gateway when set to 0 (default on; 1 = on).</summary>
+    public const string Variable = "FASTTUN_AFPACKET_SHED";
+
+    /// <summary>Whether the gateway's af_packet ports ask for the shed, from <see cref="Variable"/>'s value (null =
+    /// unset = on). On by default since the e2e5 sweeps (bench/RESULTS.md): without it AF_PACKET fell under 0.80 of
+    /// its peak under overload in most sweeps. Throws naming the variable on a bad value.</summary>
+    public static bool Enabled(string? value) => value?.Trim() switch
+    {
+        null or "" or "1" => true,
+        "0" => false,
+        _ => throw new InvalidOperationException($"{Variable}='{value}': expected 0 (off) or 1 (on, the default)"),
+    };
+
     private const uint BpfMapTypeArray = 2;
     private const uint BpfFMmapable = 1 << 10;
     private const int ValueSize = 16;
