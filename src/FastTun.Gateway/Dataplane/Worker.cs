@@ -102,6 +102,7 @@ public sealed class Worker : IDisposable
         var counters = Pipeline.Counters;
         int idle = 0;
         long lastWork = 0;
+        var spinBudget = new SpinBudget(_spinTicks);   // e2e5: busy-poll windows take at most 1/8 of the time
         // Busy time is counted per pass that found work, from the end of the previous such pass (or, after an empty
         // pass, from the first batch's start) to the end of this one: one clock read per busy pass instead of two
         // per batch. 0 = the last pass was empty.
@@ -143,7 +144,7 @@ public sealed class Worker : IDisposable
                 busyFrom = 0;
                 _emptyPasses++;
                 if (++idle < SpinPasses) continue;
-                bool spin = _spinTicks > 0 && Stopwatch.GetTimestamp() - lastWork < _spinTicks;
+                bool spin = _spinTicks > 0 && spinBudget.Allow(Stopwatch.GetTimestamp(), lastWork);
                 if (idle == SpinPasses || !spin)
                 {
                     // Kick what is left in the tx rings, refill, refresh statistics: once when the worker runs

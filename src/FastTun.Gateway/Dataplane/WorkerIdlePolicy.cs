@@ -39,3 +39,57 @@ public static class WorkerIdlePolicy
     /// <summary>Microseconds as <see cref="Stopwatch"/> ticks.</summary>
     public static long ToTicks(int microseconds) => microseconds * Stopwatch.Frequency / 1_000_000;
 }
+
+/// <summary>
+/// Caps the CPU a worker's busy-poll windows take (<see cref="WorkerIdlePolicy"/>): spinning may use at most one
+/// part in 2^<c>shareShift</c> of the time that passes (default 1/8), banked up to two windows, like a token bucket.
+/// A ping every 20 ms gets its whole window every time; traffic with gaps just shorter than the window, which would
+/// otherwise keep the worker polling without end, costs at most that share of a core on top of the packet work.
+/// No traffic opens no window at all, so an idle worker never spins. Time values are <see cref="Stopwatch"/> ticks.
+/// </summary>
+public struct SpinBudget
+{
+    private readonly long _window;
+    private readonly int _shareShift;
+    private long _tokens;
+    private long _last;
+    private bool _spinning;
+
+    public SpinBudget(long windowTicks, int shareShift = 3)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(windowTicks);
+        ArgumentOutOfRangeException.ThrowIfNegative(shareShift);
+        _window = windowTicks;
+        _shareShift = shareShift;
+        _tokens = 2 * windowTicks;
+        _last = long.MinValue;
+        _spinning = false;
+    }
+
+    /// <summary>Whether the worker, finding nothing at <paramref name="now"/> with its last batch at
+    /// <paramref name="lastWork"/> (0 = never), polls once more instead of sleeping. Call it once per empty pass after
+    /// the first few: the time since the previous call is charged as spinning when that call said spin and no batch
+    /// came in between.</summary>
+    public bool Allow(long now, long lastWork)
+    {
+        if (_window == 0 || lastWork == 0) return Settle(now, false);
+        if (_last != long.MinValue)
+        {
+            long dt = now - _last;
+            if (dt < 0) dt = 0;
+            if (_spinning && lastWork <= _last) _tokens -= dt;
+            _tokens = Math.Min(2 * _window, _tokens + (dt >> _shareShift));
+        }
+        return Settle(now, now - lastWork < _window && _tokens > 0);
+    }
+
+    private bool Settle(long now, bool spin)
+    {
+        _last = now;
+        _spinning = spin;
+        return spin;
+    }
+
+    /// <summary>Ticks the worker may still spin before the budget is spent (for tests).</summary>
+    public readonly long Tokens => _tokens;
+}
