@@ -11,13 +11,13 @@ namespace FastTun.Gateway.Dataplane;
 /// so only traffic keeps a worker awake: an idle gateway sleeps after one window and uses no CPU. While spinning
 /// the worker yields the CPU every pass, so another runnable thread of the same priority (the other gateway on a
 /// shared core, ksoftirqd) is not held up by the spin.
-/// <c>FASTTUN_WORKER_SPIN_US</c> sets the window; the default is 0 (sleep as soon as a few passes find nothing).
-/// Measured on veth with both gateways on one core (bench/RESULTS.md, section e2e): windows of 100-300 µs did not
-/// shorten a ping across both gateways beyond the noise, because what costs there is waking a worker that slept
-/// between pings 20 ms apart; only a window longer than the gap between packets (10 ms for pings 5 ms apart)
-/// matched kernel forwarding, and that keeps a core busy for as long as any traffic flows. A window longer than
-/// the gap also starves normal-priority work on a core shared by two real-time gateways (ksoftirqd, the
-/// neighbours), which made the average RTT worse. So the window stays opt-in, for dedicated cores.
+/// <c>FASTTUN_WORKER_SPIN_US</c> sets the window; the default is 0 (sleep as soon as a few passes find nothing). A
+/// <see cref="SpinBudget"/> keeps all windows together under 1/8 of the time, so traffic whose gaps are just shorter
+/// than the window cannot keep a core busy. Measured on veth with both gateways on one core (bench/RESULTS.md,
+/// sections e2e and e2e5): windows of 100-300 µs did not shorten a ping across both gateways beyond the noise
+/// (e2e5: 200 µs -17 %, -9 % and +15 % against no window in three interleaved rounds; 1000 µs worse), because what
+/// costs there is the first, cold pass of each worker after a sleep between pings 20 ms apart. So the window stays
+/// opt-in, for dedicated cores.
 /// </summary>
 public static class WorkerIdlePolicy
 {
