@@ -19,6 +19,15 @@ public class AfPacketIngressShedTests
         Assert.Equal(expected, AfPacketPort.NextShedState(shedding, high, low));
 
     [Theory]
+    [InlineData(0u, 131072u, false)]        // the kernel's block, whatever its length field says
+    [InlineData(1u, 0u, false)]             // handed over by timeout, empty
+    [InlineData(1u, 32767u, false)]         // a few hundred frames short of a quarter
+    [InlineData(1u, 32768u, true)]          // a quarter of a 128 KiB block
+    [InlineData(1u | 0x80000000u, 131072u, true)] // other status bits do not matter
+    public void IsOverloadBlock_StatusAndLength_OnlyWellUsedUserBlocks(uint status, uint length, bool expected) =>
+        Assert.Equal(expected, AfPacketPort.IsOverloadBlock(status, length, 131072));
+
+    [Theory]
     [InlineData(null, true)]
     [InlineData("", true)]
     [InlineData(" 1 ", true)]
