@@ -28,11 +28,11 @@ public class AfPacketIngressShedTests
         Assert.Equal(expected, AfPacketPort.IsOverloadBlock(status, length, 131072));
 
     [Theory]
-    [InlineData(null, true)]
-    [InlineData("", true)]
+    [InlineData(null, false)]
+    [InlineData("", false)]
     [InlineData(" 1 ", true)]
     [InlineData("0", false)]
-    public void Enabled_VariableValue_OnUnlessZero(string? value, bool expected) =>
+    public void Enabled_VariableValue_OnlyOneTurnsItOn(string? value, bool expected) =>
         Assert.Equal(expected, IngressShed.Enabled(value));
 
     [Theory]
