@@ -109,18 +109,14 @@ public sealed unsafe class IngressShed : IDisposable
             }
             int progFd = LoadProgram(mapFd, out error);
             if (progFd < 0) return null;
-            bool native = false;
+            bool native = true;
             try
             {
-                // Generic (skb) mode first: it runs in __netif_receive_skb_core before the packet taps, so a shed
-                // frame still skips tpacket_rcv's copy, and it leaves the driver's receive path as it was. Native mode on
-                // a veth puts every frame through the veth's XDP ring, which lost test traffic under host load
-                // (bench/RESULTS.md, e2e5).
-                linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachXdp, Bpf.XdpFlagsSkbMode);
+                linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachXdp, Bpf.XdpFlagsDrvMode);
                 if (linkFd < 0)
                 {
-                    native = true;
-                    linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachXdp, Bpf.XdpFlagsDrvMode);
+                    native = false;
+                    linkFd = Bpf.LinkCreate(progFd, ifindex, Bpf.AttachXdp, Bpf.XdpFlagsSkbMode);
                 }
                 if (linkFd < 0)
                 {
