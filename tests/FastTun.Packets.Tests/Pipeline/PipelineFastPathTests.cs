@@ -215,4 +215,72 @@ public sealed class PipelineFastPathTests
         Assert.Contains(sent, s => s.Port == SeedLab.Eth1 && s.Bytes.Length >= 14 && s.Bytes[12] == 0x08 && s.Bytes[13] == 0x06);
         Assert.Contains(sent, s => s.Port == SeedLab.Eth1 && s.Bytes[12] == 0x08 && s.Bytes[13] == 0x00);
     }
+
+    [Fact]
+    public void Process_BatchToOneGateway_MatchesForwardOracleAndCountsExactly()
+    {
+        // Pass 3 keeps the last gateway hop and the last accepted source in locals: a whole batch to one gateway
+        // (every frame forwarded: the accounting loop is skipped), then one with a martian source, a TTL-1 packet and
+        // a packet over the MTU inside the run, each of which must leave the run's verdicts for the general path.
+        var ports = new[]
+        {
+            new PortInfo(0, "eth1", Gw1Eth1Mac, 1500, [0x0A010501u]),
+            new PortInfo(1, "eth2", Gw1Eth2Mac, 1400, [Gw1Wan]),
+        };
+        var hops = new[] { NextHop.Via(1, Gw2Wan), NextHop.ConnectedTo(0), NextHop.ConnectedTo(1), NextHop.LocalDelivery };
+        var table = new Lpm4Table();
+        table.AddOrReplace(0x0A010900, 24, 0);
+        table.AddOrReplace(0x0A010500, 24, 1);
+        table.AddOrReplace(0xAC0C0100, 24, 2);
+        foreach (uint own in new[] { 0x0A010501u, Gw1Wan }) table.AddOrReplace(own, 32, 3);
+        var state = new ForwardingState(table, hops, ports, [], new TunnelTable()) { Sources = new SourceCheck(RpFilterMode.Loose, [0x0A010501u, Gw1Wan]) };
+        var neighbors = new NeighborTable();
+        neighbors.AddStatic(1, Gw2Wan, Gw2Eth2Mac, 0);
+        neighbors.AddStatic(0, Server1, Server1Mac, 0);
+        using var gw = new Packets.Datapath.Pipeline(() => state, neighbors);
+        using var pool = new FramePool(256, 2048);
+        var rng = new Random(12);
+        long forwarded = 0, dropped = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            bool odd = round == 2;
+            var batch = new PacketBatch(64);
+            var inputs = new List<byte[]>();
+            for (int i = 0; i < 64; i++)
+            {
+                int payload = odd && i == 50 ? 1400 : rng.Next(0, 600);
+                var ip = new byte[20 + 8 + payload];
+                uint src = odd && i == 20 ? 0x7F000001u : Server1 + (uint)(i / 16); // runs of sources
+                uint dst = 0x0A010900u | (uint)rng.Next(1, 255);
+                byte ttl = odd && i == 40 ? (byte)1 : (byte)rng.Next(2, 256);
+                Ipv4Header.Write(ip, (byte)rng.Next(256), (ushort)ip.Length, (ushort)rng.Next(65536), true, ttl, Ipv4Header.ProtocolUdp, src, dst);
+                UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
+                inputs.Add(ip);
+                ref Frame f = ref batch.Add();
+                Assert.True(pool.TryRent(ref f));
+                var frame = SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip);
+                f.Length = frame.Length;
+                frame.CopyTo(f.Data);
+                f.InPort = 0;
+            }
+            gw.Process(batch, 1000);
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                ref Frame f = ref batch[i];
+                if (odd && i == 20) { Assert.Equal(DropReason.MartianSource, f.Drop); dropped++; continue; }
+                if (odd && i == 40) { Assert.Equal(DropReason.TtlExceeded, f.Drop); dropped++; continue; }
+                if (odd && i == 50) { Assert.Equal(DropReason.FragNeeded, f.Drop); dropped++; continue; }
+                var expected = (byte[])inputs[i].Clone();
+                Assert.True(IncrementalChecksum.TryDecrementTtl(expected));
+                Assert.Equal(DropReason.None, f.Drop);
+                Assert.Equal((ushort)1, f.OutPort);
+                Assert.Equal(Convert.ToHexString(SeedLab.Eth(Gw2Eth2Mac, Gw1Eth2Mac, expected)), Convert.ToHexString(f.Data));
+                forwarded++;
+            }
+            Assert.Equal(forwarded, gw.Counters.Forwarded);
+            Assert.Equal(dropped, gw.Counters.RxDropped);
+            gw.Transmitted(batch);
+            foreach (ref Frame f in batch.Frames) pool.Return(f);
+        }
+    }
 }
