@@ -50,12 +50,18 @@ public sealed partial class Pipeline
     {
         int count = _innerCount;
         LookupRuns(_innerDst, _innerHop, count);
+        Tunnels.Tunnel? tunnel = null;
         for (int k = 0; k < count; k++)
         {
             int i = _innerFrameOf[k];
             _anchor = i + 1;
-            Tunnels.Tunnel? tunnel = _innerTunnel[k];
-            _innerTunnel[k] = null; // no reference kept past the batch
+            // QueueInner stored each run's tunnel once; the entries are cleared: no reference kept past the batch.
+            Tunnels.Tunnel? first = _innerTunnel[k];
+            if (first is not null)
+            {
+                tunnel = first;
+                _innerTunnel[k] = null;
+            }
             // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
             ref Frame f = ref _batch[i];
             if (!SourceAllowed(ref f, tunnel)) continue;
@@ -105,13 +111,26 @@ public sealed partial class Pipeline
 
     /// <summary>Queues a decapsulated rx frame (pass 3) for pass 4: at most one entry per rx frame.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void QueueInner(ref Frame f, int rxIndex, Tunnels.Tunnel? tunnel)
+    private void QueueInner(ref Frame f, int rxIndex, Tunnels.Tunnel tunnel) => QueueInner(ReadDestination(f.Data), rxIndex, tunnel);
+
+    /// <summary>As above, with the inner destination read. A run of one tunnel's packets stores the tunnel once (a
+    /// null entry: the tunnel of the entry before), which saves a GC write barrier per packet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void QueueInner(uint destination, int rxIndex, Tunnels.Tunnel tunnel)
     {
         int k = _innerCount++;
-        _innerDst[k] = ReadDestination(f.Data);
+        _innerDst[k] = destination;
         _innerFrameOf[k] = rxIndex;
-        _innerTunnel[k] = tunnel;
+        Tunnels.Tunnel?[] tunnels = _innerTunnel;
+        if (k == 0 || !ReferenceEquals(tunnel, tunnels[_innerTunnelAt]))
+        {
+            tunnels[k] = tunnel;
+            _innerTunnelAt = k;
+        }
     }
+
+    /// <summary>The entry of <see cref="_innerTunnel"/> that holds the tunnel of the last queued inner packet.</summary>
+    private int _innerTunnelAt;
 
     /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port
     /// (<paramref name="inTunnel"/> null) or out of a tunnel. False when the frame was dropped.</summary>
