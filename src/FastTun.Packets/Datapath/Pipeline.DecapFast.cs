@@ -17,107 +17,179 @@ public sealed partial class Pipeline
     internal long DecapFastPackets { get; private set; }
 
     /// <summary>
-    /// Pass 3's decapsulation for the packet almost every tunnel packet is, after <see cref="TryForwardFast"/> declined
-    /// it: a local next hop, an IPIP or GRE packet (version 0, type IPv4, any of C/K/S) with a 20-byte outer header that
-    /// is not a fragment and not CE, from a tunnel of the table whose checksum and sequence flags it matches, carrying
-    /// a valid 20-byte inner IPv4 header that is not GRE (a keepalive), and no capture running. The outer and inner
-    /// headers are read once with fixed-size loads, the outer headers are stripped by moving the frame start, and the
-    /// inner packet is queued for pass 4 exactly as <see cref="Decapsulate"/> queues it, with the same tunnel
-    /// counters. Every check that can send the packet elsewhere runs before anything changes (the GRE sequence meter
-    /// is the only state it touches, and only once the packet is sure to end here): when one does not pass, this
-    /// returns false with nothing changed and the general path decides, names the drop, and answers strangers.
-    /// A sequence the iseq window refuses is dropped here as the general path drops it.
+    /// Pass 3's decapsulation for the packet almost every tunnel packet is, in runs: from pass 3's item
+    /// <paramref name="k"/> (whose outer source check pass 3 has made, and which <see cref="TryForwardFast"/> declined),
+    /// every following item with a local next hop that is an IPIP or GRE packet (version 0, type IPv4, any of C/K/S)
+    /// with a 20-byte outer header that is neither a fragment nor CE, from a tunnel of the table whose checksum and
+    /// sequence flags it matches, carrying a valid 20-byte inner IPv4 header that is not GRE (a keepalive); no capture
+    /// running. The outer and inner headers are read once with fixed-size loads, the outer headers are stripped by
+    /// moving the frame start (no copy), and the inner packet is queued for pass 4 exactly as
+    /// <see cref="Decapsulate"/> queues it, with the same tunnel counters (held in locals for a run of one tunnel).
+    /// Every check that can send a packet elsewhere runs before anything of it changes (the GRE sequence meter is
+    /// the only state touched, and only once the packet is sure to end here); a sequence the iseq window refuses is
+    /// dropped as the general path drops it. The run stops at the first item it cannot take; when that is item
+    /// <paramref name="k"/> itself, this returns false with nothing changed and pass 3 goes on with the general
+    /// path, which decides, names the drop and answers strangers. Else <paramref name="k"/> moves to the run's last
+    /// item and the result is true.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryDecapFast(ref Frame f, uint hopIndex, int rxIndex)
+    private bool TryDecapFast(ref int k, int m, uint hopIndex)
     {
         NextHop[] hops = _hops;
         if (hopIndex >= (uint)hops.Length
-            || Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(hops), (nint)hopIndex).Kind != NextHopKind.Local)
+            || Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(hops), (nint)hopIndex).Kind != NextHopKind.Local
+            || _tap is not null || !DecapFastEnabled)
             return false;
-        return _tap is null && DecapFastEnabled && DecapFast(ref f, rxIndex);
+        int done = DecapRunFast(k, m);
+        if (done == 0) return false;
+        k += done - 1;
+        return true;
     }
 
-    private unsafe bool DecapFast(ref Frame f, int rxIndex)
+    /// <summary><see cref="TryDecapFast"/>'s run: returns how many of pass 3's items from <paramref name="start"/> on it
+    /// handled.</summary>
+    private unsafe int DecapRunFast(int start, int m)
     {
-        byte* ip = (byte*)f.Buffer + f.Offset;
-        int outerTotal = f.Length; // pass 1 trimmed the frame to the outer total length
-        // Version/IHL 0x45, ECN not CE (RFC 6040 may drop or mark: general path), then no fragment bits.
-        if (ip[Ipv4Header.VersionIhlOffset] != 0x45 || (ip[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe) return false;
-        if ((Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.FlagsFragmentOffset) & FragmentBitsInMemory) != 0) return false;
-        byte protocol = ip[Ipv4Header.ProtocolOffset];
-        uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
-        uint destination = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
-        int header = Ipv4Header.MinLength;
-        uint flags = 0, key = 0;
-        if (protocol == Ipv4Header.ProtocolGre)
-        {
-            if (outerTotal < Ipv4Header.MinLength + GreHeader.BaseLength) return false;
-            uint word = LoadBigEndian(ip + Ipv4Header.MinLength); // flags and version, protocol type
-            flags = word >> 16;
-            // Version 0, reserved bits clear, type IPv4; anything else (a keepalive reply's type 0 included) is general.
-            if ((word & 0x4FFF_FFFFu) != GreHeader.ProtocolIPv4) return false;
-            header = Ipv4Header.MinLength + GreHeader.LengthOf((ushort)flags);
-            if (outerTotal < header) return false;
-            if ((flags & GreHeader.FlagChecksum) != 0
-                && !Checksum.InternetChecksum.Verify(new ReadOnlySpan<byte>(ip + Ipv4Header.MinLength, outerTotal - Ipv4Header.MinLength)))
-                return false;
-            if ((flags & GreHeader.FlagKey) != 0)
-                key = LoadBigEndian(ip + Ipv4Header.MinLength + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0));
-        }
-        else if (protocol != Ipv4Header.ProtocolIpip) return false;
+        if ((uint)m > (uint)_hop.Length || (uint)m > (uint)_frameOf.Length) return 0;
+        ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_hop);
+        ref int frameOf0 = ref MemoryMarshal.GetArrayDataReference(_frameOf);
+        Span<Frame> frames = _batch.Frames;
+        NextHop[] hops = _hops;
+        ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
+        bool prefound = _tunnelCandidates > 0; // pass 2 looked the candidates up in _decapSlots
+        TunnelTable.Slot[] slots = prefound ? _decapSlots! : _s.Decap.Snapshot;
+        nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
 
-        // The inner header as ParseInner checks it, before anything changes; a keepalive (inner GRE) goes the general way.
-        int innerAvailable = outerTotal - header;
-        if (innerAvailable < Ipv4Header.MinLength) return false;
-        byte* inner = ip + header;
-        if (inner[0] != 0x45 || inner[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolGre
-            || !CommonHeaderValid(inner, innerAvailable, out int innerTotal)) return false;
+        // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
+        uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
+        int slotIndex = -1;
+        long* counters = null;
+        long packets = 0, bytes = 0;
 
-        // The tunnel: pass 2's answer when the prefetch stages ran, else one probe of the table's snapshot.
-        TunnelTable.Slot[] slots;
-        int i;
-        int prefound = (uint)rxIndex < (uint)_prefound.Length ? _prefound[rxIndex] : TunnelDecap.NotLookedUp;
-        if (prefound != TunnelDecap.NotLookedUp && _decapSlots is { } batchSlots)
+        ref int innerFrameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
+        ref uint innerDst0 = ref MemoryMarshal.GetArrayDataReference(_innerDst);
+        Tunnel?[] innerTunnel = _innerTunnel;
+        int innerCount = _innerCount;
+        int innerLimit = Math.Min(innerTunnel.Length, Math.Min(_innerDst.Length, _innerFrameOf.Length));
+        int tunnelAt = _innerTunnelAt;
+        int handled = 0;
+
+        int j = start;
+        for (; j < m; j++)
         {
-            slots = batchSlots;
-            i = prefound;
-        }
-        else
-        {
-            slots = _s.Decap.Snapshot;
-            i = TunnelTable.IndexOf(slots, source, destination, protocol, (flags & GreHeader.FlagKey) != 0, key);
-        }
-        if ((uint)i >= (uint)slots.Length) return false; // no tunnel: the general path answers strangers
-        ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), i);
-        Tunnel tunnel = slot.Tunnel!;
-        if (protocol == Ipv4Header.ProtocolGre)
-        {
-            bool hasChecksum = (flags & GreHeader.FlagChecksum) != 0;
-            if (hasChecksum != slot.InputChecksum) return false;
-            if ((flags & GreHeader.FlagSequence) != 0)
+            uint hopIndex = Unsafe.Add(ref hop0, j);
+            if (hopIndex >= (uint)hops.Length || Unsafe.Add(ref hops0, (nint)hopIndex).Kind != NextHopKind.Local) break;
+            if (innerCount >= innerLimit) break; // never: at most one entry per rx frame
+            int i = Unsafe.Add(ref frameOf0, j);
+            ref Frame f = ref frames[i];
+            if (j > start && !SourceAllowed(ref f, null)) continue; // dropped with its reason, as pass 3 drops it
+
+            byte* ip = (byte*)f.Buffer + f.Offset;
+            int outerTotal = f.Length; // pass 1 trimmed the frame to the outer total length
+            if (ip[Ipv4Header.VersionIhlOffset] != 0x45 || (ip[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe
+                || (Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.FlagsFragmentOffset) & FragmentBitsInMemory) != 0) break;
+            uint protocol = ip[Ipv4Header.ProtocolOffset];
+            uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
+            uint destination = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+            int header = Ipv4Header.MinLength;
+            uint flags = 0, key = 0;
+            if (protocol == Ipv4Header.ProtocolGre)
             {
-                // From here the packet ends in this method: the meter books its number once, as the general path would.
-                uint sequence = LoadBigEndian(ip + header - 4);
-                SequenceVerdict verdict = tunnel.SequenceMeter.Observe(sequence);
-                if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
+                if (outerTotal < Ipv4Header.MinLength + GreHeader.BaseLength) break;
+                uint word = LoadBigEndian(ip + Ipv4Header.MinLength); // flags and version, protocol type
+                // Version 0, reserved bits clear, type IPv4; anything else (a keepalive reply's type 0 included) is general.
+                if ((word & 0x4FFF_FFFFu) != GreHeader.ProtocolIPv4) break;
+                flags = word >> 16;
+                header = Ipv4Header.MinLength + GreHeader.LengthOf((ushort)flags);
+                if (outerTotal < header) break;
+                if ((flags & GreHeader.FlagChecksum) != 0
+                    && !Checksum.InternetChecksum.Verify(new ReadOnlySpan<byte>(ip + Ipv4Header.MinLength, outerTotal - Ipv4Header.MinLength)))
+                    break;
+                if ((flags & GreHeader.FlagKey) != 0)
+                    key = LoadBigEndian(ip + Ipv4Header.MinLength + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0));
+            }
+            else if (protocol != Ipv4Header.ProtocolIpip) break;
+
+            // The inner header as ParseInner checks it, before anything changes; a keepalive (inner GRE) goes the general way.
+            int innerAvailable = outerTotal - header;
+            if (innerAvailable < Ipv4Header.MinLength) break;
+            byte* inner = ip + header;
+            if (inner[Ipv4Header.VersionIhlOffset] != 0x45 || inner[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolGre
+                || !CommonHeaderValid(inner, innerAvailable, out int innerTotal)) break;
+
+            // The tunnel: pass 2's answer when the prefetch stages ran, else the run's last answer or one probe.
+            int found;
+            uint protocolAndKeyFlag = protocol | (flags & GreHeader.FlagKey);
+            if (prefound) found = _prefound[i];
+            else if (source == lastSource && destination == lastDestination && key == lastKey && protocolAndKeyFlag == lastProtocolAndKeyFlag)
+                found = slotIndex;
+            else
+            {
+                found = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
+                lastSource = source;
+                lastDestination = destination;
+                lastKey = key;
+                lastProtocolAndKeyFlag = protocolAndKeyFlag;
+            }
+            if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
+            ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
+            if (protocol == Ipv4Header.ProtocolGre)
+            {
+                if (((flags & GreHeader.FlagChecksum) != 0) != slot.InputChecksum) break;
+                if ((flags & GreHeader.FlagSequence) == 0)
                 {
-                    f.Drop = DropReason.GreSequenceOld;
-                    DecapFastPackets++;
-                    return true;
+                    if (slot.InputSequence) break;
+                }
+                else
+                {
+                    // From here the packet ends in this run: the meter books its number once, as the general path does.
+                    SequenceVerdict verdict = slot.Tunnel!.SequenceMeter.Observe(LoadBigEndian(ip + header - 4));
+                    if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
+                    {
+                        f.Drop = DropReason.GreSequenceOld;
+                        handled++;
+                        continue;
+                    }
                 }
             }
-            else if (slot.InputSequence) return false;
-        }
 
-        long* counters = (long*)(slot.Counters + Worker * (nint)DecapCounterStore.WorkerStride);
-        counters[0]++;
-        counters[1] += innerAvailable; // as the general path: the outer payload after the tunnel header
-        f.Offset += header;
-        f.Length = innerTotal;
-        QueueInner(LoadBigEndian(inner + Ipv4Header.DestinationOffset), rxIndex, tunnel);
-        DecapFastPackets++;
-        return true;
+            if (found != slotIndex || counters == null)
+            {
+                if (counters != null)
+                {
+                    counters[0] += packets;
+                    counters[1] += bytes;
+                    packets = bytes = 0;
+                }
+                slotIndex = found;
+                counters = (long*)(slot.Counters + workerOffset);
+            }
+            packets++;
+            bytes += innerAvailable; // as the general path: the outer payload after the tunnel header
+            f.Offset += header;
+            f.Length = innerTotal;
+
+            // QueueInner, with the queue in locals: the tunnel stored once per run of one tunnel.
+            Unsafe.Add(ref innerDst0, innerCount) = LoadBigEndian(inner + Ipv4Header.DestinationOffset);
+            Unsafe.Add(ref innerFrameOf0, innerCount) = i;
+            Tunnel tunnel = slot.Tunnel!;
+            if (innerCount == 0 || !ReferenceEquals(tunnel, innerTunnel[tunnelAt]))
+            {
+                innerTunnel[innerCount] = tunnel;
+                tunnelAt = innerCount;
+            }
+            innerCount++;
+            handled++;
+        }
+        if (counters != null)
+        {
+            counters[0] += packets;
+            counters[1] += bytes;
+        }
+        _innerCount = innerCount;
+        _innerTunnelAt = tunnelAt;
+        DecapFastPackets += handled;
+        return j - start;
     }
 
     /// <summary>The MF flag and fragment offset bits of the flags/fragment field as a little- or big-endian load sees them.</summary>

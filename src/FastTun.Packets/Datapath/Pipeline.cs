@@ -189,7 +189,7 @@ public sealed partial class Pipeline : IDisposable
             ref Frame f = ref Unsafe.Add(ref frame0, i);
             if (!SourceAllowed(ref f, null)) continue;
             uint hopIndex = Unsafe.Add(ref hop, k);
-            if (TryForwardFast(ref f, hopIndex, i) || TryDecapFast(ref f, hopIndex, i)) continue;
+            if (TryForwardFast(ref f, hopIndex, i) || TryDecapFast(ref k, m, hopIndex)) continue; // decap: a run from k on
             _anchor = i + 1;
             _rxItem = i; // QueueEncap's name for the frame, without searching for it
             Route(ref f, hopIndex, i);

@@ -20,26 +20,30 @@ public sealed class PipelineDecapFastTests
     private const uint Stranger = 0xAC0C0163;
     private const ulong StrangerMac = 0x02aabbccddee;
 
-    public static TheoryData<TunnelMode, uint?, bool, bool, RpFilterMode> Tunnels() => new()
+    public static TheoryData<TunnelMode, uint?, bool, bool, RpFilterMode, bool> Tunnels() => new()
     {
-        { TunnelMode.Ipip, null, false, false, RpFilterMode.Loose },
-        { TunnelMode.Ipip, null, false, false, RpFilterMode.Strict },
-        { TunnelMode.Gre, null, false, false, RpFilterMode.Loose },
-        { TunnelMode.Gre, 42u, false, false, RpFilterMode.Loose },
-        { TunnelMode.Gre, 42u, true, false, RpFilterMode.Loose },
-        { TunnelMode.Gre, 42u, true, true, RpFilterMode.Loose },
-        { TunnelMode.Gre, null, false, true, RpFilterMode.Strict },
-        { TunnelMode.Gre, null, true, false, RpFilterMode.Off },
+        { TunnelMode.Ipip, null, false, false, RpFilterMode.Loose, false },
+        { TunnelMode.Ipip, null, false, false, RpFilterMode.Strict, false },
+        { TunnelMode.Ipip, null, false, false, RpFilterMode.Loose, true },
+        { TunnelMode.Gre, null, false, false, RpFilterMode.Loose, false },
+        { TunnelMode.Gre, 42u, false, false, RpFilterMode.Loose, false },
+        { TunnelMode.Gre, 42u, true, false, RpFilterMode.Loose, false },
+        { TunnelMode.Gre, 42u, true, true, RpFilterMode.Loose, false },
+        { TunnelMode.Gre, 42u, true, true, RpFilterMode.Loose, true },
+        { TunnelMode.Gre, null, false, true, RpFilterMode.Strict, false },
+        { TunnelMode.Gre, null, true, false, RpFilterMode.Off, false },
     };
 
     [Theory]
     [MemberData(nameof(Tunnels))]
-    public void Process_MixedTunnelBatches_FastPathMatchesGeneralPath(TunnelMode mode, uint? key, bool checksum, bool sequence, RpFilterMode rp)
+    public void Process_MixedTunnelBatches_FastPathMatchesGeneralPath(TunnelMode mode, uint? key, bool checksum, bool sequence, RpFilterMode rp, bool hub)
     {
         using var fastLab = new SeedLab(mode, key, checksum, sequence, rpFilter: rp);
         using var slowLab = new SeedLab(mode, key, checksum, sequence, rpFilter: rp);
-        var fast = fastLab.Gw2;
-        var slow = slowLab.Gw2;
+        // hub: 3,000 more tunnels (a table of 4,096 slots or more) turn the decap prefetch stages on, whose pass-2
+        // answers the fast path then uses instead of probing the table.
+        var fast = hub ? HubGateway(fastLab) : fastLab.Gw2;
+        var slow = hub ? HubGateway(slowLab) : slowLab.Gw2;
         slow.DecapFastEnabled = false;
         foreach (var lab in new[] { fastLab, slowLab })
         {
@@ -118,6 +122,16 @@ public sealed class PipelineDecapFastTests
         for (int t = 0; t < 2; t++)
             Assert.Equal(states[1].Decap.Tunnels[t].DecapPackets, states[0].Decap.Tunnels[t].DecapPackets);
         Assert.Equal(60, gws[0].DecapFastPackets);
+    }
+
+    private static Packets.Datapath.Pipeline HubGateway(SeedLab lab)
+    {
+        var s = lab.State2;
+        var many = new List<Tunnel>(s.Decap.Tunnels);
+        for (int i = 0; i < 3_000; i++)
+            many.Add(new Tunnel(new TunnelSettings($"tun{100 + i}", TunnelMode.Ipip, Gw2Wan, 0x0B000000u + (uint)i)));
+        var state = new ForwardingState(s.Routes, s.NextHops, s.Ports, s.Tunnels, new TunnelTable(many)) { Sources = s.Sources };
+        return new Packets.Datapath.Pipeline(() => state, lab.Neighbors2);
     }
 
     private static string Describe(Sent s) => $"{s.Port} {s.Drop} {Convert.ToHexString(s.Bytes)}";
