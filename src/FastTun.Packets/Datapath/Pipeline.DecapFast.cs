@@ -92,7 +92,6 @@ public sealed partial class Pipeline
             uint hopIndex = Unsafe.Add(ref hop0, j);
             if (hopIndex >= (uint)hops.Length || Unsafe.Add(ref hops0, (nint)hopIndex).Kind != NextHopKind.Local) break;
             if (innerCount >= innerLimit) break; // never: at most one entry per rx frame
-            if (j + DecapPrefetchAhead < m) PrefetchFrame(frames, Unsafe.Add(ref frameOf0, j + DecapPrefetchAhead));
             int i = Unsafe.Add(ref frameOf0, j);
             ref Frame f = ref frames[i];
             byte* ip = (byte*)f.Buffer + f.Offset;
@@ -210,18 +209,6 @@ public sealed partial class Pipeline
         _innerTunnelAt = tunnelAt;
         DecapFastPackets += handled;
         return j - start;
-    }
-
-    /// <summary>How many packets ahead the decap run (and pass 4) ask for a packet's header line: the header lines of a
-    /// batch's frames share few L1 sets (2 KiB buffers, same headroom), so most have left the L1 since pass 1 read them.</summary>
-    private const int DecapPrefetchAhead = 6;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchFrame(Span<Frame> frames, int i)
-    {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (uint)i >= (uint)frames.Length) return;
-        ref Frame f = ref frames[i];
-        System.Runtime.Intrinsics.X86.Sse.Prefetch0((byte*)f.Buffer + f.Offset);
     }
 
     /// <summary>pass 3's outer source check, out of the run's loop.</summary>

@@ -51,10 +51,8 @@ public sealed partial class Pipeline
         int count = _innerCount;
         LookupRuns(_innerDst, _innerHop, count);
         Tunnels.Tunnel? tunnel = null;
-        Span<Frame> frames = _batch.Frames;
         for (int k = 0; k < count; k++)
         {
-            if (k + DecapPrefetchAhead < count) PrefetchFrame(frames, _innerFrameOf[k + DecapPrefetchAhead]);
             int i = _innerFrameOf[k];
             _anchor = i + 1;
             // QueueInner stored each run's tunnel once; the entries are cleared: no reference kept past the batch.
