@@ -9,7 +9,8 @@ namespace FastTun.Packets.Datapath;
 public sealed partial class Pipeline
 {
     /// <summary>Off: every tunnel packet takes the general decap path (<see cref="Route"/> → <see cref="DeliverLocal"/>
-    /// → <see cref="Decapsulate"/>). Tests turn it off to use the general path as the fast path's oracle.</summary>
+    /// → <see cref="Decapsulate"/>), and pass 4 routes each packet by the per-packet steps alone. Tests turn it off to
+    /// use the general path as the fast paths' oracle.</summary>
     internal bool DecapFastEnabled { get; set; } = true;
 
     /// <summary>Tunnel packets the fast path decapsulated (or dropped as an old GRE sequence), for tests: that the
@@ -209,6 +210,88 @@ public sealed partial class Pipeline
         _innerTunnelAt = tunnelAt;
         DecapFastPackets += handled;
         return j - start;
+    }
+
+    /// <summary>
+    /// Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order. Two verdicts are
+    /// kept in locals for the pass, each exactly the one the per-packet code would reach again: the last (source, port,
+    /// tunnel) that passed the source check (same route snapshot), and the last gateway next hop that
+    /// <see cref="TryForwardFast"/> sent out of a port (its port, MTU, Ethernet source and the neighbour entry the
+    /// one-entry cache held; the entry's MAC and state are still read per packet). The hop is forgotten whenever the
+    /// general path runs, since that may change the cached neighbour or the next-hop array.
+    /// </summary>
+    private unsafe void RouteDecapsulated()
+    {
+        int count = _innerCount;
+        LookupRuns(_innerDst, _innerHop, count);
+        if ((uint)count > (uint)_innerFrameOf.Length || (uint)count > (uint)_innerHop.Length || (uint)count > (uint)_innerTunnel.Length)
+            throw new ArgumentOutOfRangeException(nameof(count));
+        ref int frameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
+        ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_innerHop);
+        Tunnel?[] tunnels = _innerTunnel;
+        Span<Frame> frames = _batch.Frames;
+        Tunnel? tunnel = null;
+        const ulong NoSource = ulong.MaxValue; // never a (port, source) key
+        ulong okSource = NoSource;
+        Tunnel? okTunnel = null;
+        // The cached gateway hop; none while cachedEntry is null (uint.MaxValue is a hop index too: Lpm4Table.NoRoute).
+        uint cachedHop = 0;
+        int cachedMtu = 0;
+        ushort cachedPort = 0;
+        ulong cachedSourceAndType = 0;
+        NeighborEntry? cachedEntry = null;
+        bool shortcuts = DecapFastEnabled; // off: the per-packet steps alone (the oracle of these two verdicts)
+        for (int k = 0; k < count; k++)
+        {
+            int i = Unsafe.Add(ref frameOf0, k);
+            // QueueInner stored each run's tunnel once; the entries are cleared: no reference kept past the batch.
+            Tunnel? first = tunnels[k];
+            if (first is not null)
+            {
+                tunnel = first;
+                tunnels[k] = null;
+            }
+            ref Frame f = ref frames[i];
+            byte* ip = (byte*)f.Buffer + f.Offset;
+            // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
+            ulong sourceKey = ((ulong)f.InPort << 32) | LoadBigEndian(ip + Ipv4Header.SourceOffset);
+            if (!shortcuts || sourceKey != okSource || !ReferenceEquals(tunnel, okTunnel))
+            {
+                if (!SourceAllowed(ref f, tunnel)) continue;
+                okSource = sourceKey;
+                okTunnel = tunnel;
+            }
+            uint hopIndex = Unsafe.Add(ref hop0, k);
+            if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && ip[Ipv4Header.TtlOffset] > 1 && f.Length <= cachedMtu
+                && f.Offset >= 14 && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
+            {
+                Checksum.IncrementalChecksum.DecrementTtl(ip);
+                WriteEthernet(ref f, mac, cachedSourceAndType);
+                f.OutPort = cachedPort;
+                continue;
+            }
+            if (TryForwardFast(ref f, hopIndex, i))
+            {
+                // A port hop: TryForwardFast checked it against the one-entry neighbour cache. A gateway hop's neighbour
+                // does not depend on the packet, so the next packet to it takes the checks above.
+                NextHop[] hops = _hops;
+                if (f.OutPort != PacketBatch.NoPort && hopIndex < (uint)hops.Length && hops[hopIndex].Kind == NextHopKind.Gateway)
+                {
+                    ushort portId = hops[hopIndex].Port;
+                    PortInfo port = _s.Ports[portId];
+                    cachedHop = hopIndex;
+                    cachedMtu = port.Mtu;
+                    cachedPort = portId;
+                    cachedSourceAndType = port.SourceAndType;
+                    cachedEntry = _lastNeighbor;
+                }
+                continue;
+            }
+            cachedEntry = null; // the general path may change the cached neighbour or the next hops
+            _anchor = i + 1;
+            Route(ref f, hopIndex, -1);
+        }
+        _innerCount = 0;
     }
 
     /// <summary>pass 3's outer source check, out of the run's loop.</summary>

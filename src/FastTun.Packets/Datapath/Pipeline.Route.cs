@@ -45,33 +45,6 @@ public sealed partial class Pipeline
         f.Drop = DropReason.NoRoute;
     }
 
-    /// <summary>Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order.</summary>
-    private void RouteDecapsulated()
-    {
-        int count = _innerCount;
-        LookupRuns(_innerDst, _innerHop, count);
-        Tunnels.Tunnel? tunnel = null;
-        for (int k = 0; k < count; k++)
-        {
-            int i = _innerFrameOf[k];
-            _anchor = i + 1;
-            // QueueInner stored each run's tunnel once; the entries are cleared: no reference kept past the batch.
-            Tunnels.Tunnel? first = _innerTunnel[k];
-            if (first is not null)
-            {
-                tunnel = first;
-                _innerTunnel[k] = null;
-            }
-            // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
-            ref Frame f = ref _batch[i];
-            if (!SourceAllowed(ref f, tunnel)) continue;
-            uint hopIndex = _innerHop[k];
-            if (TryForwardFast(ref f, hopIndex, i)) continue;
-            Route(ref f, hopIndex, -1);
-        }
-        _innerCount = 0;
-    }
-
     /// <summary>
     /// hop[k] = the route of dst[k] for k &lt; count, with one <see cref="Lpm4Reader.LookupBatch"/> over the
     /// destinations that differ from the one before: a run of packets to one address (every tunnel packet to our

@@ -42,8 +42,8 @@ public sealed class PipelineDecapFastTests
         using var slowLab = new SeedLab(mode, key, checksum, sequence, rpFilter: rp);
         // hub: 3,000 more tunnels (a table of 4,096 slots or more) turn the decap prefetch stages on, whose pass-2
         // answers the fast path then uses instead of probing the table.
-        var fast = hub ? HubGateway(fastLab) : fastLab.Gw2;
-        var slow = hub ? HubGateway(slowLab) : slowLab.Gw2;
+        var fast = Gateway2(fastLab, hub);
+        var slow = Gateway2(slowLab, hub);
         slow.DecapFastEnabled = false;
         foreach (var lab in new[] { fastLab, slowLab })
         {
@@ -124,15 +124,22 @@ public sealed class PipelineDecapFastTests
         Assert.Equal(60, gws[0].DecapFastPackets);
     }
 
-    private static Packets.Datapath.Pipeline HubGateway(SeedLab lab)
+    /// <summary>gw2 of <paramref name="lab"/> with one more route, <see cref="FarNet"/>/16 via server2 (a gateway next hop,
+    /// which pass 4 keeps in locals), and with <paramref name="hub"/> 3,000 more tunnels.</summary>
+    private static Packets.Datapath.Pipeline Gateway2(SeedLab lab, bool hub)
     {
         var s = lab.State2;
+        var hops = s.NextHops.Append(NextHop.Via(Eth1, Server2)).ToArray();
+        s.Routes.AddOrReplace(FarNet, 16, (uint)(hops.Length - 1));
         var many = new List<Tunnel>(s.Decap.Tunnels);
-        for (int i = 0; i < 3_000; i++)
-            many.Add(new Tunnel(new TunnelSettings($"tun{100 + i}", TunnelMode.Ipip, Gw2Wan, 0x0B000000u + (uint)i)));
-        var state = new ForwardingState(s.Routes, s.NextHops, s.Ports, s.Tunnels, new TunnelTable(many)) { Sources = s.Sources };
+        if (hub)
+            for (int i = 0; i < 3_000; i++)
+                many.Add(new Tunnel(new TunnelSettings($"tun{100 + i}", TunnelMode.Ipip, Gw2Wan, 0x0B000000u + (uint)i)));
+        var state = new ForwardingState(s.Routes, hops, s.Ports, s.Tunnels, hub ? new TunnelTable(many) : s.Decap) { Sources = s.Sources };
         return new Packets.Datapath.Pipeline(() => state, lab.Neighbors2);
     }
+
+    private const uint FarNet = 0x0A070000;
 
     private static string Describe(Sent s) => $"{s.Port} {s.Drop} {Convert.ToHexString(s.Bytes)}";
 
@@ -213,7 +220,7 @@ public sealed class PipelineDecapFastTests
                 case < 90: inner[0] = 0x60; break; // not IPv4
                 case < 91: inner = Options(inner); break;
                 case < 93: inner = SeedLab.Udp(0x7F000001, Server2, 64); break; // martian inner source
-                case < 95: inner = SeedLab.Udp(Server1, Server2, 1); break; // TTL 1: time exceeded back through the tunnel
+                case < 95: inner = SeedLab.Udp(Server1, Rng.Next(2) == 0 ? Server2 : FarNet | 1, 1); break; // TTL 1: time exceeded back through the tunnel
                 case < 97: inner = Ping(Server1, Gw2Lan); break; // to the gateway itself
                 case < 98: inner = SeedLab.Udp(Server1, 0x0B0B0B0B, 64); break; // no route
                 default: inner = Pad(inner, Rng.Next(1, 30)); break; // outer longer than the inner packet
@@ -229,9 +236,10 @@ public sealed class PipelineDecapFastTests
         private byte[] RandomInner()
         {
             byte ttl = (byte)Rng.Next(2, 256);
+            uint dst = Rng.Next(2) == 0 ? Server2 : FarNet | (uint)Rng.Next(1, Rng.Next(2) == 0 ? 4 : 65536); // connected or via server2
             byte[] p = Rng.Next(3) == 0
-                ? Ping(Server1, Server2, ttl, payload: Rng.Next(0, 200), df: Rng.Next(2) == 0, tos: (byte)Rng.Next(256), seq: (ushort)Rng.Next(65536))
-                : SeedLab.Udp(Server1, Server2, ttl, (ushort)Rng.Next(1, 65536));
+                ? Ping(Server1, dst, ttl, payload: Rng.Next(0, 200), df: Rng.Next(2) == 0, tos: (byte)Rng.Next(256), seq: (ushort)Rng.Next(65536))
+                : SeedLab.Udp(Server1, dst, ttl, (ushort)Rng.Next(1, 65536));
             return p;
         }
 
