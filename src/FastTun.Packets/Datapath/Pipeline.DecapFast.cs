@@ -79,9 +79,11 @@ public sealed partial class Pipeline
 
         ref int innerFrameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
         ref uint innerDst0 = ref MemoryMarshal.GetArrayDataReference(_innerDst);
+        ref uint innerSource0 = ref MemoryMarshal.GetArrayDataReference(_innerSource);
+        ref uint innerTtl0 = ref MemoryMarshal.GetArrayDataReference(_innerTtlWord);
         Tunnel?[] innerTunnel = _innerTunnel;
         int innerCount = _innerCount;
-        int innerLimit = Math.Min(innerTunnel.Length, Math.Min(_innerDst.Length, _innerFrameOf.Length));
+        int innerLimit = Math.Min(Math.Min(innerTunnel.Length, _innerSource.Length), Math.Min(Math.Min(_innerDst.Length, _innerTtlWord.Length), _innerFrameOf.Length));
         int tunnelAt = _innerTunnelAt;
         int handled = 0;
         uint allowedSource = 0;
@@ -191,6 +193,8 @@ public sealed partial class Pipeline
 
             // QueueInner, with the queue in locals: the tunnel stored once per run of one tunnel.
             Unsafe.Add(ref innerDst0, innerCount) = LoadBigEndian(inner + Ipv4Header.DestinationOffset);
+            Unsafe.Add(ref innerSource0, innerCount) = LoadBigEndian(inner + Ipv4Header.SourceOffset);
+            Unsafe.Add(ref innerTtl0, innerCount) = Unsafe.ReadUnaligned<uint>(inner + Ipv4Header.TtlOffset);
             Unsafe.Add(ref innerFrameOf0, innerCount) = i;
             Tunnel tunnel = slot.Tunnel!;
             if (innerCount == 0 || !ReferenceEquals(tunnel, innerTunnel[tunnelAt]))
@@ -224,8 +228,11 @@ public sealed partial class Pipeline
     {
         int count = _innerCount;
         LookupRuns(_innerDst, _innerHop, count);
-        if ((uint)count > (uint)_innerFrameOf.Length || (uint)count > (uint)_innerHop.Length || (uint)count > (uint)_innerTunnel.Length)
+        if ((uint)count > (uint)_innerFrameOf.Length || (uint)count > (uint)_innerHop.Length || (uint)count > (uint)_innerTunnel.Length
+            || (uint)count > (uint)_innerSource.Length || (uint)count > (uint)_innerTtlWord.Length)
             throw new ArgumentOutOfRangeException(nameof(count));
+        ref uint source0 = ref MemoryMarshal.GetArrayDataReference(_innerSource);
+        ref uint ttl0 = ref MemoryMarshal.GetArrayDataReference(_innerTtlWord);
         ref int frameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
         ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_innerHop);
         Tunnel?[] tunnels = _innerTunnel;
@@ -252,9 +259,8 @@ public sealed partial class Pipeline
                 tunnels[k] = null;
             }
             ref Frame f = ref frames[i];
-            byte* ip = (byte*)f.Buffer + f.Offset;
             // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
-            ulong sourceKey = ((ulong)f.InPort << 32) | LoadBigEndian(ip + Ipv4Header.SourceOffset);
+            ulong sourceKey = ((ulong)f.InPort << 32) | Unsafe.Add(ref source0, k);
             if (!shortcuts || sourceKey != okSource || !ReferenceEquals(tunnel, okTunnel))
             {
                 if (!SourceAllowed(ref f, tunnel)) continue;
@@ -262,10 +268,11 @@ public sealed partial class Pipeline
                 okTunnel = tunnel;
             }
             uint hopIndex = Unsafe.Add(ref hop0, k);
-            if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && ip[Ipv4Header.TtlOffset] > 1 && f.Length <= cachedMtu
-                && f.Offset >= 14 && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
+            uint ttlWord = Unsafe.Add(ref ttl0, k);
+            if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && (byte)ttlWord > 1 && BitConverter.IsLittleEndian
+                && f.Length <= cachedMtu && f.Offset >= 14 && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
             {
-                Checksum.IncrementalChecksum.DecrementTtl(ip);
+                Unsafe.WriteUnaligned((byte*)f.Buffer + f.Offset + Ipv4Header.TtlOffset, DecrementTtlWord(ttlWord));
                 WriteEthernet(ref f, mac, cachedSourceAndType);
                 f.OutPort = cachedPort;
                 continue;
@@ -292,6 +299,43 @@ public sealed partial class Pipeline
             Route(ref f, hopIndex, -1);
         }
         _innerCount = 0;
+    }
+
+    /// <summary>Queues a decapsulated rx frame (pass 3's general path) for pass 4: at most one entry per rx frame. A run
+    /// of one tunnel's packets stores the tunnel once (a null entry: the tunnel of the entry before), which saves a
+    /// GC write barrier per packet. The inner header is valid (20 bytes at least).</summary>
+    private unsafe void QueueInner(ref Frame f, int rxIndex, Tunnel tunnel)
+    {
+        byte* ip = (byte*)f.Buffer + f.Offset;
+        int k = _innerCount++;
+        _innerDst[k] = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+        _innerSource[k] = LoadBigEndian(ip + Ipv4Header.SourceOffset);
+        _innerTtlWord[k] = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
+        _innerFrameOf[k] = rxIndex;
+        Tunnel?[] tunnels = _innerTunnel;
+        if (k == 0 || !ReferenceEquals(tunnel, tunnels[_innerTunnelAt]))
+        {
+            tunnels[k] = tunnel;
+            _innerTunnelAt = k;
+        }
+    }
+
+    /// <summary>The entry of <see cref="_innerTunnel"/> that holds the tunnel of the last queued inner packet.</summary>
+    private int _innerTunnelAt;
+    // Per queued inner packet, read while its header line is in the L1 (pass 3): its source address and its header
+    // bytes 8–11 (TTL, protocol, checksum) as a native-order load. Pass 4 works from these copies, so a packet that
+    // leaves by its fast path is only written there, never read (its line may have left the L1 since).
+    private readonly uint[] _innerSource = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _innerTtlWord = new uint[PacketBatch.MaxCapacity];
+
+    /// <summary>Header bytes 8–11 as <see cref="_innerTtlWord"/> holds them, with the TTL one lower and the checksum
+    /// patched as <see cref="Checksum.IncrementalChecksum.DecrementTtl"/> patches it (little-endian only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint DecrementTtlWord(uint word)
+    {
+        uint sum = (~(word >> 16) & 0xFFFF) + 0xFFFEu;
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (word & 0xFF00) | ((word & 0xFF) - 1) | ((~sum & 0xFFFF) << 16);
     }
 
     /// <summary>pass 3's outer source check, out of the run's loop.</summary>

@@ -82,29 +82,6 @@ public sealed partial class Pipeline
         }
     }
 
-    /// <summary>Queues a decapsulated rx frame (pass 3) for pass 4: at most one entry per rx frame.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void QueueInner(ref Frame f, int rxIndex, Tunnels.Tunnel tunnel) => QueueInner(ReadDestination(f.Data), rxIndex, tunnel);
-
-    /// <summary>As above, with the inner destination read. A run of one tunnel's packets stores the tunnel once (a
-    /// null entry: the tunnel of the entry before), which saves a GC write barrier per packet.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void QueueInner(uint destination, int rxIndex, Tunnels.Tunnel tunnel)
-    {
-        int k = _innerCount++;
-        _innerDst[k] = destination;
-        _innerFrameOf[k] = rxIndex;
-        Tunnels.Tunnel?[] tunnels = _innerTunnel;
-        if (k == 0 || !ReferenceEquals(tunnel, tunnels[_innerTunnelAt]))
-        {
-            tunnels[k] = tunnel;
-            _innerTunnelAt = k;
-        }
-    }
-
-    /// <summary>The entry of <see cref="_innerTunnel"/> that holds the tunnel of the last queued inner packet.</summary>
-    private int _innerTunnelAt;
-
     /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port
     /// (<paramref name="inTunnel"/> null) or out of a tunnel. False when the frame was dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
