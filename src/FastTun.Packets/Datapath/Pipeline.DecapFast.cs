@@ -83,6 +83,7 @@ public sealed partial class Pipeline
         ref uint innerTtl0 = ref MemoryMarshal.GetArrayDataReference(_innerTtlWord);
         Tunnel?[] innerTunnel = _innerTunnel;
         int innerCount = _innerCount;
+        int innerRuns = _innerRuns;
         int innerLimit = Math.Min(Math.Min(innerTunnel.Length, _innerSource.Length), Math.Min(Math.Min(_innerDst.Length, _innerTtlWord.Length), _innerFrameOf.Length));
         int tunnelAt = _innerTunnelAt;
         int handled = 0;
@@ -192,7 +193,9 @@ public sealed partial class Pipeline
             f.Length = innerTotal;
 
             // QueueInner, with the queue in locals: the tunnel stored once per run of one tunnel.
-            Unsafe.Add(ref innerDst0, innerCount) = LoadBigEndian(inner + Ipv4Header.DestinationOffset);
+            uint innerDestination = LoadBigEndian(inner + Ipv4Header.DestinationOffset);
+            if (innerCount == 0 || innerDestination != Unsafe.Add(ref innerDst0, innerCount - 1)) innerRuns++;
+            Unsafe.Add(ref innerDst0, innerCount) = innerDestination;
             Unsafe.Add(ref innerSource0, innerCount) = LoadBigEndian(inner + Ipv4Header.SourceOffset);
             Unsafe.Add(ref innerTtl0, innerCount) = Unsafe.ReadUnaligned<uint>(inner + Ipv4Header.TtlOffset);
             Unsafe.Add(ref innerFrameOf0, innerCount) = i;
@@ -211,6 +214,7 @@ public sealed partial class Pipeline
             counters[1] += bytes;
         }
         _innerCount = innerCount;
+        _innerRuns = innerRuns;
         _innerTunnelAt = tunnelAt;
         DecapFastPackets += handled;
         return j - start;
@@ -227,7 +231,9 @@ public sealed partial class Pipeline
     private unsafe void RouteDecapsulated()
     {
         int count = _innerCount;
-        LookupRuns(_innerDst, _innerHop, count);
+        // The same answers either way (one route snapshot); without runs to collapse, one batch lookup and no copies.
+        if (_innerRuns == count) _routes.LookupBatch(_innerDst.AsSpan(0, count), _innerHop);
+        else LookupRuns(_innerDst, _innerHop, count);
         if ((uint)count > (uint)_innerFrameOf.Length || (uint)count > (uint)_innerHop.Length || (uint)count > (uint)_innerTunnel.Length
             || (uint)count > (uint)_innerSource.Length || (uint)count > (uint)_innerTtlWord.Length)
             throw new ArgumentOutOfRangeException(nameof(count));
@@ -299,6 +305,7 @@ public sealed partial class Pipeline
             Route(ref f, hopIndex, -1);
         }
         _innerCount = 0;
+        _innerRuns = 0;
     }
 
     /// <summary>Queues a decapsulated rx frame (pass 3's general path) for pass 4: at most one entry per rx frame. A run
@@ -308,7 +315,9 @@ public sealed partial class Pipeline
     {
         byte* ip = (byte*)f.Buffer + f.Offset;
         int k = _innerCount++;
-        _innerDst[k] = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+        uint destination = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+        if (k == 0 || destination != _innerDst[k - 1]) _innerRuns++;
+        _innerDst[k] = destination;
         _innerSource[k] = LoadBigEndian(ip + Ipv4Header.SourceOffset);
         _innerTtlWord[k] = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
         _innerFrameOf[k] = rxIndex;
@@ -322,6 +331,9 @@ public sealed partial class Pipeline
 
     /// <summary>The entry of <see cref="_innerTunnel"/> that holds the tunnel of the last queued inner packet.</summary>
     private int _innerTunnelAt;
+    /// <summary>Runs of one destination among the queued inner packets: when every packet starts one (many flows), pass 4
+    /// looks them up straight, without collapsing runs.</summary>
+    private int _innerRuns;
     // Per queued inner packet, read while its header line is in the L1 (pass 3): its source address and its header
     // bytes 8–11 (TTL, protocol, checksum) as a native-order load. Pass 4 works from these copies, so a packet that
     // leaves by its fast path is only written there, never read (its line may have left the L1 since).
