@@ -153,7 +153,7 @@ def table_markdown(label, med, samples, info):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--cpu", type=int, default=1)
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--dll", default=os.path.join(ROOT, "bench", "FastTun.Benchmarks", "bin", "Release", "net10.0", "FastTun.Benchmarks.dll"))
