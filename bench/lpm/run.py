@@ -60,15 +60,16 @@ def cpu_sample(cpu, pid):
     involuntary context switches."""
     with open("/proc/stat") as f:
         lines = f.readlines()
-    ticks = [int(x) for x in next(l for l in lines if l.startswith(f"cpu{cpu} ")).split()[1:]]
-    every = [int(x) for x in lines[0].split()[1:]]   # "cpu": all CPUs together
+    per_cpu = {l.split()[0]: [int(x) for x in l.split()[1:]] for l in lines if l.startswith("cpu") and l[3].isdigit()}
+    ticks = per_cpu[f"cpu{cpu}"]
+    others = [t for name, t in per_cpu.items() if name != f"cpu{cpu}"]   # the CPUs sharing the L3 and memory bus
     busy = sum(ticks) - ticks[3] - ticks[4]   # all but idle and iowait
     with open(f"/proc/{pid}/stat") as f:
         st = f.read().rsplit(")", 1)[1].split()
     with open(f"/proc/{pid}/status") as f:
         nvcsw = next(int(l.split()[1]) for l in f if l.startswith("nonvoluntary_ctxt_switches"))
-    return {"total": sum(ticks), "busy": busy, "others_total": sum(every) - sum(ticks),
-            "others_busy": sum(every) - every[3] - every[4] - busy, "steal": ticks[7], "own": int(st[11]) + int(st[12]), "minflt": int(st[7]),
+    return {"total": sum(ticks), "busy": busy, "others_total": sum(sum(t) for t in others),
+            "others_busy": sum(sum(t) - t[3] - t[4] for t in others), "steal": ticks[7], "own": int(st[11]) + int(st[12]), "minflt": int(st[7]),
             "majflt": int(st[9]), "nvcsw": nvcsw, "t": time.time()}
 
 
@@ -81,6 +82,7 @@ def round_state(a, b):
             "preempted": str(b["nvcsw"] - a["nvcsw"]), "faults": str(b["minflt"] - a["minflt"] + b["majflt"] - a["majflt"]),
             "wall_ms": f"{1000 * (b['t'] - a['t']):.0f}",
             # The other CPUs share the L3 and the memory bus with the pinned one (cache-resident tables feel it most).
+            # /proc/stat counts 10 ms ticks: over a round of a few hundred ms this is coarse (± a tick).
             "others_busy_pct": f"{100.0 * (b['others_busy'] - a['others_busy']) / max(1, b['others_total'] - a['others_total']):.0f}"}
 
 
