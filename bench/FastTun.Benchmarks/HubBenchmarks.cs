@@ -26,6 +26,11 @@ public class HubBenchmarks
     [Params(1, 10_000)]
     public int Tunnels { get; set; }
 
+    /// <summary>Spokes <see cref="Retarget"/> draws from (the first ones); 0 = all <see cref="Tunnels"/>. Below all, it
+    /// separates what the table's size costs from what the number of spokes a pass touches costs (hub-ratio's
+    /// <c>--active N</c>).</summary>
+    public int Active { get; set; }
+
     private FramePool _pool = null!;
     private TunnelTable _table = null!;
     private Frame[] _ipip = null!, _gre = null!, _work = null!;
@@ -113,9 +118,10 @@ public class HubBenchmarks
     /// </summary>
     public void Retarget(Random rng)
     {
+        int active = Active is > 0 && Active < Tunnels ? Active : Tunnels;
         for (int j = 0; j < Corpus; j++)
         {
-            int spoke = rng.Next(Tunnels);
+            int spoke = rng.Next(active);
             Rewrite(_ipip[j].Data, spoke, key: false);
             Rewrite(_gre[j].Data, spoke, key: true);
         }

@@ -17,7 +17,10 @@ public static class HubRatio
     {
         int rounds = args.Length > 1 && int.TryParse(args[1], out int r) && r > 0 ? r : 21;
         var one = new HubBenchmarks { Tunnels = 1 };
-        var many = new HubBenchmarks { Tunnels = 10_000 };
+        int active = 0;
+        for (int a = 1; a + 1 < args.Length; a++)
+            if (args[a] == "--active" && int.TryParse(args[a + 1], out int n) && n > 0) active = n;
+        var many = new HubBenchmarks { Tunnels = 10_000, Active = active };
         one.Setup();
         many.Setup();
         (string Name, Func<HubBenchmarks, long> Run)[] methods =
@@ -59,6 +62,7 @@ public static class HubRatio
                 ratios[m].Add(t[1] / t[0]);
             }
         }
+        if (active > 0) Console.WriteLine($"the 10,000-spoke hub's corpus draws from its first {active} spokes only");
         Console.WriteLine($"hub-ratio: {rounds} rounds, {Passes} passes of {Corpus} packets per case and round, spokes redrawn per pass, clock pair {clock} ns subtracted per pass (sink {sink & 1})");
         Console.WriteLine("| method | 1 tunnel (median ns) | 10,000 tunnels (median ns) | ratio (median of per-round ratios) | ratio min..max |");
         Console.WriteLine("|---|---:|---:|---:|---|");

@@ -8,7 +8,7 @@ using BenchmarkDotNet.Running;
 //   gen-table            synthetic Internet route table and destination files (LpmGenTable)
 //   reflect | generate   end-to-end port reflector and generator for bench/e2e/reflector.sh
 //   xdp-reflector        AF_XDP reflector and generator for bench/e2e/xdp-reflector.sh
-//   hub-ratio [rounds]   decap 10,000 vs 1 spoke, interleaved in one process, per-round ratios (HubRatio)
+//   hub-ratio [rounds] [--active N]   decap 10,000 vs 1 spoke, interleaved in one process, per-round ratios (HubRatio)
 //   hub-memory [N]       managed memory per tunnel of a hub with N IPIP + N GRE spokes (HubBenchmarks)
 if (args.Length > 0 && args[0] == "lpm-side") return FastTun.Benchmarks.LpmSideBySide.Run(args);
 if (args.Length > 0 && args[0] == "lpm-ab") return FastTun.Benchmarks.LpmVariants.Run(args);

@@ -60,6 +60,71 @@ public sealed class WorkerIdlePolicyTests
         Assert.Equal(0, pipeline.Counters.Packets);
     }
 
+    /// <summary>Model of the worker's use of the budget, one tick per empty pass: work every <paramref name="gap"/>
+    /// ticks, then empty passes that ask the budget until it says sleep (the worker then sleeps until the next work).
+    /// Returns the ticks spent spinning.</summary>
+    private static long SimulateSpin(long window, long gap, int works, out long firstWindow)
+    {
+        var budget = new SpinBudget(window);
+        long spun = 0;
+        firstWindow = -1;
+        for (long w = 1; w <= works; w++)
+        {
+            long work = w * gap, t = work + 1;
+            for (; t < work + gap && budget.Allow(t, work); t++) spun++;
+            if (firstWindow < 0) firstWindow = t - work - 1;
+        }
+        return spun;
+    }
+
+    [Fact]
+    public void SpinBudget_NoWorkYet_NeverSpins()
+    {
+        var budget = new SpinBudget(1000);
+        for (long t = 1; t < 10_000; t += 7) Assert.False(budget.Allow(t, 0));
+    }
+
+    [Fact]
+    public void SpinBudget_ZeroWindow_NeverSpins()
+    {
+        var budget = new SpinBudget(0);
+        Assert.False(budget.Allow(10, 9));
+    }
+
+    [Fact]
+    public void SpinBudget_PingEvery20Ms_WholeWindowEveryTime()
+    {
+        // Window 200, work every 20,000: the bank refills between pings, so every window runs to its end.
+        long spun = SimulateSpin(200, 20_000, 100, out long first);
+        Assert.Equal(199, first);
+        Assert.Equal(100 * 199, spun);
+    }
+
+    [Theory]
+    [InlineData(150)]
+    [InlineData(199)]
+    [InlineData(1000)]
+    public void SpinBudget_GapsShorterThanWindow_SpinsAtMostAnEighthOfTheTime(long gap)
+    {
+        // Without the budget the worker would spin all the time between batches (gap - 1 of every gap ticks).
+        const long window = 2000;
+        const int works = 20_000;
+        long spun = SimulateSpin(window, gap, works, out _);
+        long total = gap * works;
+        Assert.InRange(spun, total / 16, total / 8 + 2 * window + gap);
+    }
+
+    [Fact]
+    public void SpinBudget_WorkDuringWindow_NotChargedAsSpin()
+    {
+        var budget = new SpinBudget(100);
+        Assert.True(budget.Allow(10, 5));
+        long before = budget.Tokens;
+        // A batch came at 50, so the 60 ticks since the last call were not all spinning: nothing is charged.
+        Assert.True(budget.Allow(70, 50));
+        Assert.True(budget.Tokens >= before);
+    }
+
     [Theory]
     [InlineData(null, "Fifo")]
     [InlineData("FIFO", "Fifo")]

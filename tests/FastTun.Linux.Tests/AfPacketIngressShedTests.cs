@@ -18,6 +18,33 @@ public class AfPacketIngressShedTests
     public void NextShedState_Occupancy_StartsAtHighStopsBelowLow(bool shedding, bool high, bool low, bool expected) =>
         Assert.Equal(expected, AfPacketPort.NextShedState(shedding, high, low));
 
+    [Theory]
+    [InlineData(0u, 131072u, false)]        // the kernel's block, whatever its length field says
+    [InlineData(1u, 0u, false)]             // handed over by timeout, empty
+    [InlineData(1u, 32767u, false)]         // a few hundred frames short of a quarter
+    [InlineData(1u, 32768u, true)]          // a quarter of a 128 KiB block
+    [InlineData(1u | 0x80000000u, 131072u, true)] // other status bits do not matter
+    public void IsOverloadBlock_StatusAndLength_OnlyWellUsedUserBlocks(uint status, uint length, bool expected) =>
+        Assert.Equal(expected, AfPacketPort.IsOverloadBlock(status, length, 131072));
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("", false)]
+    [InlineData(" 1 ", true)]
+    [InlineData("0", false)]
+    public void Enabled_VariableValue_OnlyOneTurnsItOn(string? value, bool expected) =>
+        Assert.Equal(expected, IngressShed.Enabled(value));
+
+    [Theory]
+    [InlineData("off")]
+    [InlineData("2")]
+    [InlineData("yes")]
+    public void Enabled_BadValue_ThrowsNamingVariable(string value)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => IngressShed.Enabled(value));
+        Assert.Contains(IngressShed.Variable, e.Message);
+    }
+
     /// <summary>A 60-byte IPv4/UDP-ish frame to a unicast MAC, tagged with <paramref name="tag"/> at byte 59.</summary>
     private static byte[] Frame(byte tag)
     {

@@ -68,9 +68,10 @@ public class TunnelDecapBatchTests
     }
 
     [Theory]
-    [InlineData(500)]  // 1,000 tunnels: a table below TunnelTable.PrefetchSlots, decapsulated without prefetch passes
-    [InlineData(1500)] // 3,000 tunnels: 8,192 slots, through the prefetch passes
-    public void DecapsulateBatch_HubCorpus_MatchesPerPacketDecapsulate(int spokes)
+    [InlineData(500, false)]  // 1,000 tunnels: a table below TunnelTable.PrefetchSlots, decapsulated without prefetches
+    [InlineData(1500, false)] // 3,000 tunnels: 8,192 slots, the slot line asked for 8 packets ahead
+    [InlineData(1500, true)]  // the same with every fifth frame dropped before the batch (no lookup, left alone)
+    public void DecapsulateBatch_HubCorpus_MatchesPerPacketDecapsulate(int spokes, bool someDropped)
     {
         const int count = 2_000;
         using var pool = new FramePool(2 * count + 8, 2048, 128);
@@ -80,10 +81,13 @@ public class TunnelDecapBatchTests
         var batchTable = new TunnelTable(batchTunnels);
         Assert.Equal(spokes > 1000, batchTable.Snapshot.Length >= TunnelTable.PrefetchSlots);
         var (oracle, batch) = Corpus(pool, count, spokes, 15);
+        if (someDropped)
+            for (int j = 0; j < count; j += 5) oracle[j].Drop = batch[j].Drop = DropReason.NotForUs;
 
         int expectedDone = 0;
         for (int j = 0; j < count; j++)
         {
+            if (oracle[j].Drop != DropReason.None) continue;
             var reason = TunnelDecap.Decapsulate(oracleTable, ref oracle[j], out _);
             oracle[j].Drop = reason;
             if (reason == DropReason.None) expectedDone++;
@@ -136,5 +140,26 @@ public class TunnelDecapBatchTests
             Assert.Equal(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(16)), dst);
             if (protocol == 4) Assert.False(hasKey);
         }
+    }
+    [Fact]
+    public void TryReadKey_RandomBytesAnyLength_MatchesTryReadEndpoints()
+    {
+        var rng = new Random(19);
+        var buffer = new byte[80];
+        int read = 0;
+        for (int i = 0; i < 50_000; i++)
+        {
+            rng.NextBytes(buffer);
+            if (rng.Next(4) != 0) buffer[Ipv4Header.ProtocolOffset] = (byte)(rng.Next(2) == 0 ? 4 : 47);
+            if (rng.Next(2) == 0) buffer[0] = (byte)(0x40 | rng.Next(5, 16)); // IHL 5..15: the GRE header anywhere
+            var packet = buffer.AsSpan(0, rng.Next(buffer.Length + 1));
+            bool expected = TunnelDecap.TryReadEndpoints(packet, out uint src, out uint dst, out byte protocol, out bool hasKey, out uint key);
+            bool ok = TunnelTable.TryReadKey(packet, out uint src2, out uint dst2, out byte protocol2, out bool hasKey2, out uint key2);
+            Assert.Equal(expected, ok);
+            if (!ok) continue;
+            read++;
+            Assert.Equal((src, dst, protocol, hasKey, key), (src2, dst2, protocol2, hasKey2, key2));
+        }
+        Assert.InRange(read, 10_000, 50_000);
     }
 }

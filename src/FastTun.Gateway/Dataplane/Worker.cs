@@ -102,6 +102,8 @@ public sealed class Worker : IDisposable
         var counters = Pipeline.Counters;
         int idle = 0;
         long lastWork = 0;
+        var spinBudget = new SpinBudget(_spinTicks);   // e2e5: busy-poll windows take at most 1/8 of the time
+        bool yieldAfterWork = false;
         // Busy time is counted per pass that found work, from the end of the previous such pass (or, after an empty
         // pass, from the first batch's start) to the end of this one: one clock read per busy pass instead of two
         // per batch. 0 = the last pass was empty.
@@ -138,12 +140,25 @@ public sealed class Worker : IDisposable
                     counters.BusyTicks += lastWork - busyFrom;
                     busyFrom = lastWork;
                     idle = 0;
+                    yieldAfterWork = true;
                     continue;
                 }
                 busyFrom = 0;
                 _emptyPasses++;
-                if (++idle < SpinPasses) continue;
-                bool spin = _spinTicks > 0 && Stopwatch.GetTimestamp() - lastWork < _spinTicks;
+                ++idle;
+                if (yieldAfterWork)
+                {
+                    // The first empty pass after work: let whatever the last batch woke have the CPU now (sched_yield,
+                    // which returns at once when nobody waits) rather than after the wind-down below. On a shared core
+                    // that is the next hop (the other gateway, the receiving stack), whose answer this worker would
+                    // otherwise meet only after it slept: ping across both gateways -9..-13 % (bench/RESULTS.md, e2e5;
+                    // with the runtime's tier-up still going it made things worse: the compiling thread got the CPU).
+                    yieldAfterWork = false;
+                    Thread.Yield();
+                    continue;
+                }
+                if (idle < SpinPasses) continue;
+                bool spin = _spinTicks > 0 && spinBudget.Allow(Stopwatch.GetTimestamp(), lastWork);
                 if (idle == SpinPasses || !spin)
                 {
                     // Kick what is left in the tx rings, refill, refresh statistics: once when the worker runs

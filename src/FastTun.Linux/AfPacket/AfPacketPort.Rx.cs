@@ -50,8 +50,28 @@ public sealed unsafe partial class AfPacketPort
     private void UpdateShed()
     {
         bool shedding = _shed!.Shedding;
-        bool next = NextShedState(shedding, BlockFull((int)(_rxBlockCount * ShedHigh)), BlockFull((int)(_rxBlockCount * ShedLow)));
+        bool next = NextShedState(shedding, BlockFullOfFrames((int)(_rxBlockCount * ShedHigh)), BlockFull((int)(_rxBlockCount * ShedLow)));
         if (next != shedding) _shed.Shedding = next;
+    }
+
+    /// <summary>Whether a block header says overload: handed to user space with at least a quarter of the block used.
+    /// The kernel also hands over blocks by timeout (a few ms), nearly empty at low rates, so a worker held off its
+    /// core for a few hundred ms at a ping's rate finds ¾ of the ring "full" of empty blocks; shedding then would drop
+    /// frames the ring had room for (e2e5: AF_PACKET netns tests lost pings and TCP segments under host load). A flood
+    /// fills blocks by size well before the timeout (at 100 kpps, 64 B frames: about half a block per 4 ms).</summary>
+    public static bool IsOverloadBlock(uint blockStatus, uint blockLength, int blockSize) =>
+        (blockStatus & Libc.TP_STATUS_USER) != 0 && blockLength >= (uint)blockSize / 4;
+
+    /// <summary>True when the block <paramref name="ahead"/> blocks past the cursor is handed over and well used
+    /// (<see cref="IsOverloadBlock"/>).</summary>
+    private bool BlockFullOfFrames(int ahead)
+    {
+        int b = _rxBlock + ahead;
+        if (b >= _rxBlockCount) b -= _rxBlockCount;
+        var block = (tpacket_block_desc*)(_rxBase + (long)b * _rxBlockSize);
+        // Acquire: block_status first, then the length the kernel wrote before it.
+        uint status = Volatile.Read(ref block->hdr.block_status);
+        return IsOverloadBlock(status, block->hdr.blk_len, _rxBlockSize);
     }
 
     /// <summary>True when the block <paramref name="ahead"/> blocks past the cursor is handed to user space.</summary>

@@ -188,9 +188,7 @@ public static class TunnelDecap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PrefetchSlotOf(TunnelTable.Slot[] slots, in Frame f)
     {
-        if (f.Drop == DropReason.None
-            && TryReadEndpoints(f.Data, out uint source, out uint destination, out byte protocol, out _, out uint key))
-            TunnelTable.PrefetchSlot(slots, source, destination, protocol, key);
+        if (f.Drop == DropReason.None) TunnelTable.PrefetchPacket(slots, f.Data); // fixed-size key read (hub5)
     }
 
     /// <summary>A packet's tunnel-table key as <see cref="TryReadEndpoints"/> reads it, kept between the pipeline's

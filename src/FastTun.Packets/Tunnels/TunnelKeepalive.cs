@@ -34,9 +34,15 @@ public sealed class TunnelKeepalive
     private const int Slots = 64;
 
     // Per probe id (mod Slots): the id and the Stopwatch timestamp it left at. Written by the sending worker,
-    // read by the worker that receives the reply (Volatile: the id is published after the timestamp).
-    private readonly long[] _sentTicks = new long[Slots];
-    private readonly int[] _sentId = new int[Slots];
+    // read by the worker that receives the reply (Volatile: the id is published after the timestamp). Made by the
+    // first probe sent: most tunnels of a hub never send one, and the log is 0.8 KB (hub5: memory per tunnel).
+    private ProbeLog? _log;
+
+    private sealed class ProbeLog
+    {
+        public readonly long[] SentTicks = new long[Slots];
+        public readonly int[] SentId = new int[Slots];
+    }
 
     // Counters and RTTs: several workers may write (a reply can land on any queue), the control plane reads. Every
     // access is Interlocked: atomic 64-bit updates; the reply count is incremented last, so a reader that sees a
@@ -123,8 +129,9 @@ public sealed class TunnelKeepalive
     public void MarkSent(ushort id, long ticks)
     {
         int slot = id % Slots;
-        Volatile.Write(ref _sentTicks[slot], ticks);
-        Volatile.Write(ref _sentId[slot], id); // release: the timestamp is visible before the id that names it
+        ProbeLog log = Volatile.Read(ref _log) ?? CreateLog(); // acquire: pairs with the publication in CreateLog
+        Volatile.Write(ref log.SentTicks[slot], ticks);
+        Volatile.Write(ref log.SentId[slot], id); // release: the timestamp is visible before the id that names it
         Interlocked.Increment(ref _sent);
     }
 
@@ -133,17 +140,26 @@ public sealed class TunnelKeepalive
     public bool RecordReply(ushort id, long ticks)
     {
         int slot = id % Slots;
-        if (Volatile.Read(ref _sentId[slot]) != id || Volatile.Read(ref _sentTicks[slot]) == 0) // acquire: pairs with MarkSent
+        ProbeLog? log = Volatile.Read(ref _log);
+        if (log is null || Volatile.Read(ref log.SentId[slot]) != id || Volatile.Read(ref log.SentTicks[slot]) == 0) // acquire: pairs with MarkSent
         {
             Interlocked.Increment(ref _stray);
             return false;
         }
-        long rtt = Math.Max(0, ticks - Volatile.Read(ref _sentTicks[slot]));
+        long rtt = Math.Max(0, ticks - Volatile.Read(ref log.SentTicks[slot]));
         Interlocked.Exchange(ref _lastRttTicks, rtt);
         Interlocked.Add(ref _rttSumTicks, rtt);
         Interlocked.Exchange(ref _lastReplyTicks, ticks);
         Interlocked.Increment(ref _replies); // last: a reader that sees the count sees the RTT that goes with it
         return true;
+    }
+
+    /// <summary>The probe log, made once (control of a probe's first send, not per packet); two workers racing keep one.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private ProbeLog CreateLog()
+    {
+        Interlocked.CompareExchange(ref _log, new ProbeLog(), null);
+        return _log!;
     }
 
     /// <summary>A peer's probe was sent back towards it.</summary>
