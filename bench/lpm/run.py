@@ -179,8 +179,9 @@ def main():
              f"interleaved (DPDK, FastTun, FastTun, DPDK, ...), {args.rounds} rounds, medians in ns per lookup; "
              "ratio > 1 means FastTun is faster. DPDK runs with `--no-huge` (4 KiB pages: EAL's memfd gets no "
              "transparent huge pages here); FastTun's table asks for 2 MiB pages. FastTun runs with "
-             "`DOTNET_TieredCompilation=0` (pinned to one CPU, tiering never left tier 0). Shared 2-core host: expect "
-             "10-40 % noise.", ""]
+             "`DOTNET_TieredCompilation=0` (pinned to one CPU, tiering never left tier 0). Both sides: nice -19 (as root), "
+             "3 untimed warm-up rounds, one untimed bulk pass per round. Shared 2-core host: expect 10-40 % noise; "
+             "the per-round conditions table shows what else ran.", ""]
     tables = [] if args.skip_dfz else [("1M-prefix DFZ-like table (seed 0x5eedf4577)", dfz_routes, dfz_dests)]
     tables.append(("seed gateway's small table (bench/lpm/small.routes)", small_routes, small_dests))
     for label, routes, dests in tables:
