@@ -113,7 +113,7 @@ uninstall:
 
 .PHONY: bench-lpm
 # LPM side by side with DPDK's rte_lpm and rte_fib (bench/lpm/README.md). ROUNDS=, LPM_CPU= tune it.
-ROUNDS ?= 5
+ROUNDS ?= 7
 LPM_CPU ?= 1
 bench-lpm: deps build
 	@dpkg-query -W -f='$${Status}' libdpdk-dev 2>/dev/null | grep -q "install ok installed" || { \

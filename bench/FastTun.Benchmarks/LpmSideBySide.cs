@@ -13,9 +13,11 @@ namespace FastTun.Benchmarks;
 /// Before "ready" it compares its single and batch answers for every destination with ANSWERS (rte_lpm's, written
 /// by the C program) and warms the loops up so that the JIT has produced its final code.
 /// </summary>
-public static class LpmSideBySide
+public static unsafe class LpmSideBySide
 {
     private const int Bulk = 64;
+    /// <summary>Untimed rounds before "ready"; dpdk_lpm_bench.c runs the same number.</summary>
+    private const int WarmupRounds = 3;
     private static readonly uint[] Output = new uint[Bulk];
     private static readonly string Side = Environment.GetEnvironmentVariable("FASTTUN_SIDE_NAME") is { Length: > 0 } n ? n : "fasttun";
 
@@ -37,7 +39,7 @@ public static class LpmSideBySide
         double build = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"info fasttun_build_s {build.ToString("F3", CultureInfo.InvariantCulture)}");
         Console.WriteLine($"info fasttun_memory_mib {(table.MemoryBytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture)}");
-        Console.WriteLine($"info fasttun_huge_pages {table.HugePages}");
+        Console.WriteLine($"info fasttun_huge_pages {(table.OnHugePages ? "all" : table.HugePages ? "advised, not all" : "no")}");
 
         Lpm4Reader reader = table.GetReader();
         var batch = new uint[dests.Length];
@@ -48,20 +50,47 @@ public static class LpmSideBySide
             mismatches += (reader.Lookup(dests[i]) != answers[i] ? 1 : 0) + (batch[i] != answers[i] ? 1 : 0);
         Console.WriteLine($"info fasttun_mismatches {mismatches}");
 
-        // Warm up, give the background JIT (pinned to the same CPU) time to install tier-1 code, warm up again.
-        for (int warm = 0; warm < 3; warm++) Round(reader, dests, print: false);
-        Thread.Sleep(500);
-        for (int warm = 0; warm < 2; warm++) Round(reader, dests, print: false);
+        // Warm-up: the same WarmupRounds untimed rounds as the C side (dpdk_lpm_bench.c). Run with
+        // DOTNET_TieredCompilation=0 (run.py), every method is compiled fully optimized at its first call, so nothing
+        // is left to the JIT after these; each round's "state jit_methods" shows it (0 in every round measured).
+        for (int warm = 0; warm < WarmupRounds; warm++) Round(reader, dests, print: false);
         Console.WriteLine("ready");
         string? command;
         while ((command = Console.ReadLine()) is not null && command != "quit")
         {
             if (command != "round") throw new InvalidDataException($"unknown command '{command}'");
+            long jit = System.Runtime.JitInfo.GetCompiledMethodCount(), gcs = GC.CollectionCount(0);
             Round(reader, dests, print: true);
+            // What could make a round differ from the next besides the host: JIT or GC work during it, and how much of
+            // the table is on 2 MiB pages (smaps of its mapping).
+            Console.WriteLine($"state jit_methods {System.Runtime.JitInfo.GetCompiledMethodCount() - jit}");
+            Console.WriteLine($"state gcs {GC.CollectionCount(0) - gcs}");
+            Console.WriteLine($"state table_thp_kib {HugePageKib((nuint)reader.Entries)}");
             Console.WriteLine("done");
         }
         GC.KeepAlive(table);
         return 0;
+    }
+
+    /// <summary>AnonHugePages (KiB) of the mapping that contains <paramref name="address"/>, from /proc/self/smaps.</summary>
+    private static unsafe long HugePageKib(nuint address)
+    {
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-');
+            int space = line.IndexOf(' ');
+            if (dash > 0 && space > dash && ulong.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, null, out ulong start)
+                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, null, out ulong end))
+            {
+                inside = start <= address && address < end;
+            }
+            else if (inside && line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(14).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        return -1;
     }
 
     private static void Round(Lpm4Reader reader, uint[] dests, bool print)

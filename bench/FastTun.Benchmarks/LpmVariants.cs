@@ -70,7 +70,8 @@ public static class LpmVariants
         }
         for (int k = 0; k < variants.Count; k++)
         {
-            int first = variants.FindIndex(v => v.Loop == variants[k].Loop);
+            // Ratios against the first real variant of the loop (the warm-up is a throwaway).
+            int first = variants.FindIndex(v => v.Loop == variants[k].Loop && v.Name != "warm-up");
             var ratios = samples[k].Select((x, r) => x / samples[first][r]).ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{variants[k].Loop,-7} {variants[k].Name,-14} median {Median(samples[k]),7:F2}  min {samples[k].Min(),7:F2}  ratio to {variants[first].Name} {Median(ratios):F3}"));

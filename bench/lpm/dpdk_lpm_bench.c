@@ -21,6 +21,7 @@
 #define NO_ROUTE 0xFFFFFFFFu
 #define FIB_DEFAULT ((1u << 24) - 1)
 #define BULK 64
+#define WARMUP 3   /* untimed rounds before "ready" (FastTun's side: LpmSideBySide.WarmupRounds) */
 
 struct route { uint32_t prefix; uint8_t length; uint32_t next_hop; };
 
@@ -166,6 +167,27 @@ static uint32_t fib_chain(struct rte_fib *fib, const uint32_t *d, size_t n)
 	return x;
 }
 
+/* One round: every loop of both implementations; prints the results when timed (warm-up rounds print nothing). */
+static void run_round(struct rte_lpm *lpm, struct rte_fib *fib, const uint32_t *dests, size_t ndests, int timed)
+{
+	double t;
+	uint32_t c;
+#define RUN(impl, loop, call) t = now_ns(); c = call; \
+	if (timed) printf("result %s %s %.3f %" PRIu32 "\n", impl, loop, (now_ns() - t) / ndests, c)
+	/* One untimed bulk pass before each implementation's loops (FastTun's side does the same): the other
+	 * program's round has just run on this CPU and flushed the caches; without it the first loop of a
+	 * round measures cache refill, which penalises a cache-resident table most. */
+	lpm_bulk(lpm, dests, ndests);
+	RUN("rte_lpm", "single", lpm_single(lpm, dests, ndests));
+	RUN("rte_lpm", "bulk64", lpm_bulk(lpm, dests, ndests));
+	RUN("rte_lpm", "chain", lpm_chain(lpm, dests, ndests));
+	fib_bulk(fib, dests, ndests);
+	RUN("rte_fib", "single", fib_single(fib, dests, ndests));
+	RUN("rte_fib", "bulk64", fib_bulk(fib, dests, ndests));
+	RUN("rte_fib", "chain", fib_chain(fib, dests, ndests));
+#undef RUN
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 5) die("usage: dpdk_lpm_bench CPU ROUTES DESTS ANSWERS_OUT");
@@ -233,28 +255,17 @@ int main(int argc, char **argv)
 	}
 	FILE *af = fopen(argv[4], "wb");
 	if (!af || fwrite(answers, 4, ndests, af) != ndests || fclose(af) != 0) die("cannot write answers");
-	printf("info dpdk_mismatches %zu\nready\n", mismatches);
+	printf("info dpdk_mismatches %zu\n", mismatches);
+	/* WARMUP untimed rounds before "ready", as FastTun's side does (LpmSideBySide.WarmupRounds). */
+	for (int w = 0; w < WARMUP; w++) run_round(lpm, fib, dests, ndests, 0);
+	printf("ready\n");
 	fflush(stdout);
 
 	char cmd[64];
 	while (fgets(cmd, sizeof cmd, stdin)) {
 		if (strncmp(cmd, "quit", 4) == 0) break;
 		if (strncmp(cmd, "round", 5) != 0) die("unknown command");
-		double t;
-		uint32_t c;
-#define RUN(impl, loop, call) t = now_ns(); c = call; \
-		printf("result %s %s %.3f %" PRIu32 "\n", impl, loop, (now_ns() - t) / ndests, c)
-		/* One untimed bulk pass before each implementation's loops (FastTun's side does the same): the other
-		 * program's round has just run on this CPU and flushed the caches; without it the first loop of a
-		 * round measures cache refill, which penalises a cache-resident table most. */
-		lpm_bulk(lpm, dests, ndests);
-		RUN("rte_lpm", "single", lpm_single(lpm, dests, ndests));
-		RUN("rte_lpm", "bulk64", lpm_bulk(lpm, dests, ndests));
-		RUN("rte_lpm", "chain", lpm_chain(lpm, dests, ndests));
-		fib_bulk(fib, dests, ndests);
-		RUN("rte_fib", "single", fib_single(fib, dests, ndests));
-		RUN("rte_fib", "bulk64", fib_bulk(fib, dests, ndests));
-		RUN("rte_fib", "chain", fib_chain(fib, dests, ndests));
+		run_round(lpm, fib, dests, ndests, 1);
 		printf("done\n");
 		fflush(stdout);
 	}

@@ -89,4 +89,38 @@ public unsafe class LpmLayoutTests
         Assert.Equal(emptyTable, table.MemoryBytes);
         Assert.Equal(Lpm4Table.NoRoute, table.Lookup(routes[0].Prefix));
     }
+
+    [Fact]
+    public void OnHugePages_AfterBulkLoad_MatchesKernelSmaps()
+    {
+        Route4[] routes = SyntheticTable.Generate(200_000, seed: 45);
+        var table = new Lpm4Table(new Qsbr());
+        table.AddRange(routes);
+        ulong start = (ulong)table.GetReader().Entries;
+        long touched = (long)NativeRegion.HugePage + table.PoolTouchedBytes;
+        long hugeTouched = (touched + (long)NativeRegion.HugePage - 1) / (long)NativeRegion.HugePage * (long)NativeRegion.HugePage;
+        long anonHuge = AnonHugePageBytes(start);
+        bool thpOff = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[never]", StringComparison.Ordinal);
+        // With THP available the collapse after AddRange must have put every touched page on a 2 MiB page; and the
+        // flag must say what the kernel reports either way.
+        if (!thpOff) Assert.True(table.OnHugePages, $"touched {touched} B, {anonHuge} B on huge pages");
+        Assert.Equal(table.OnHugePages, anonHuge >= hugeTouched);
+        GC.KeepAlive(table);
+    }
+
+    /// <summary>AnonHugePages of the mapping that contains <paramref name="address"/> (/proc/self/smaps), in bytes.</summary>
+    private static long AnonHugePageBytes(ulong address)
+    {
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            int dash = line.IndexOf('-'), space = line.IndexOf(' ');
+            if (dash > 0 && space > dash && ulong.TryParse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber, null, out ulong from)
+                && ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber, null, out ulong to))
+                inside = from <= address && address < to;
+            else if (inside && line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(14).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        throw new InvalidOperationException($"no mapping contains {address:X}");
+    }
 }

@@ -60,7 +60,7 @@ public sealed partial class Pipeline
         {
             if (_tap is not null) CaptureDecap(f.Data, tunnel);
             if (!ParseInner(ref f)) return;
-            if (rxIndex >= 0) QueueInner(ref f, rxIndex, tunnel); // routed with the batch's other inner packets
+            if (rxIndex >= 0) QueueInner(ref f, rxIndex, tunnel!); // routed with the batch's other inner packets
             else if (SourceAllowed(ref f, tunnel)) Route(ref f, _routes.Lookup(ReadDestination(f.Data)), -1);
             return;
         }

@@ -45,27 +45,6 @@ public sealed partial class Pipeline
         f.Drop = DropReason.NoRoute;
     }
 
-    /// <summary>Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order.</summary>
-    private void RouteDecapsulated()
-    {
-        int count = _innerCount;
-        LookupRuns(_innerDst, _innerHop, count);
-        for (int k = 0; k < count; k++)
-        {
-            int i = _innerFrameOf[k];
-            _anchor = i + 1;
-            Tunnels.Tunnel? tunnel = _innerTunnel[k];
-            _innerTunnel[k] = null; // no reference kept past the batch
-            // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
-            ref Frame f = ref _batch[i];
-            if (!SourceAllowed(ref f, tunnel)) continue;
-            uint hopIndex = _innerHop[k];
-            if (TryForwardFast(ref f, hopIndex, i, LoadTtlWord(ref f))) continue;
-            Route(ref f, hopIndex, -1);
-        }
-        _innerCount = 0;
-    }
-
     /// <summary>
     /// hop[k] = the route of dst[k] for k &lt; count, with one <see cref="Lpm4Reader.LookupBatch"/> over the
     /// destinations that differ from the one before: a run of packets to one address (every tunnel packet to our
@@ -122,16 +101,6 @@ public sealed partial class Pipeline
             previous = d;
             Unsafe.Add(ref h0, k) = Unsafe.Add(ref uh, j);
         }
-    }
-
-    /// <summary>Queues a decapsulated rx frame (pass 3) for pass 4: at most one entry per rx frame.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void QueueInner(ref Frame f, int rxIndex, Tunnels.Tunnel? tunnel)
-    {
-        int k = _innerCount++;
-        _innerDst[k] = ReadDestination(f.Data);
-        _innerFrameOf[k] = rxIndex;
-        _innerTunnel[k] = tunnel;
     }
 
     /// <summary>edge hook (SourceCheck): martian sources and rp-filter for a packet from a port

@@ -30,7 +30,8 @@ public sealed partial class Pipeline
         // The source and port that last passed the source check, as one key; NoSource never equals a key.
         const ulong NoSource = ulong.MaxValue;
         ulong okSource = NoSource;
-        uint cachedHop = uint.MaxValue; // no hop: hop indices are below the next-hop array's length
+        // The cached gateway hop; none while cachedEntry is null (uint.MaxValue is a hop index too: Lpm4Table.NoRoute).
+        uint cachedHop = 0;
         int cachedMtu = 0;
         ushort cachedPort = 0;
         ulong cachedSourceAndType = 0;
@@ -53,8 +54,8 @@ public sealed partial class Pipeline
             }
             uint hopIndex = Unsafe.Add(ref hop, k);
             uint ttlWord = item.TtlWord;
-            if (hopIndex == cachedHop && IncrementalChecksum.TtlOfWord(ttlWord) > 1 && f.Length <= cachedMtu && f.Offset >= 14
-                && cachedEntry!.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
+            if (cachedEntry is not null && hopIndex == cachedHop && IncrementalChecksum.TtlOfWord(ttlWord) > 1 && f.Length <= cachedMtu && f.Offset >= 14
+                && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
             {
                 byte* ip = (byte*)f.Buffer + f.Offset;
                 Unsafe.WriteUnaligned(ip + Ipv4Header.TtlOffset, IncrementalChecksum.DecrementTtlWord(ttlWord));
@@ -82,7 +83,8 @@ public sealed partial class Pipeline
                 }
                 continue;
             }
-            cachedHop = uint.MaxValue; // the general path may change the cached neighbour
+            if (TryDecapFast(ref k, count, hopIndex)) continue; // decap (dec5): a run from k on
+            cachedEntry = null; // the general path may change the cached neighbour
             _anchor = i + 1;
             _rxItem = i; // QueueEncap's name for the frame, without searching for it
             Route(ref f, hopIndex, i);

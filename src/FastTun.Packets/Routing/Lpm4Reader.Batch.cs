@@ -6,17 +6,18 @@ namespace FastTun.Packets.Routing;
 
 public readonly unsafe partial struct Lpm4Reader
 {
-    /// <summary>Lookups per lock-step group of <see cref="LookupBatch"/>.</summary>
-    internal const int BatchGroup = 16;
+    /// <summary>Addresses per block of <see cref="LookupBatch"/>: stage 1 runs over a whole block before stage 2.</summary>
+    internal const int BatchBlock = 64;
 
     /// <summary>
-    /// nextHops[i] = Lookup(addresses[i]), in lock-step groups of <see cref="BatchGroup"/> addresses, software-pipelined:
-    /// stage 1 reads the entries of group g + 1 (prefetched a group earlier), turns each into a chunk pointer,
-    /// prefetches the chunk's line (two when its root needs them) and the entries of group g + 2; stage 2
-    /// walks the root nodes of group g, whose lines were requested a whole group earlier, without a branch: the few
-    /// lookups that go below the root are listed and walked after the group. The loads inside a stage are
-    /// independent, so their misses overlap. Every entry names a chunk (a /18 without long prefixes the constant chunk
-    /// of its answer), so no stage branches on the entry. The last n mod 16 addresses go through the same stages one group short.
+    /// nextHops[i] = Lookup(addresses[i]), in blocks of <see cref="BatchBlock"/> addresses and two passes per block:
+    /// stage 1 reads every entry of the block (independent loads, so their misses overlap), turns each into a chunk
+    /// pointer and prefetches the chunk's line (two when its root needs them); stage 2 then walks the root nodes of
+    /// the block without a branch, the few lookups that go below the root listed and walked after it. Every chunk line
+    /// is requested a whole pass (up to 63 lookups) before it is read: when neighbours on the shared L3 push the
+    /// table out to DRAM, that lead still covers the memory latency, where the earlier lock-step groups of 16 (one
+    /// group of lead, none for the first group of a call) did not (bench/RESULTS.md, section lpm5). Every entry names
+    /// a chunk (a /18 without long prefixes the constant chunk of its answer), so no stage branches on the entry.
     /// </summary>
     [SkipLocalsInit]
     public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
@@ -24,48 +25,27 @@ public readonly unsafe partial struct Lpm4Reader
         if (nextHops.Length < addresses.Length) ThrowShortOutput();
         int n = addresses.Length;
         uint* entries = _entries, pool = _pool;
-        // Two stage buffers of chunk pointers, one group each: stage 1 of group g + 1 keeps group g's.
-        uint** chunks = stackalloc uint*[2 * BatchGroup];
-        byte* deep = stackalloc byte[BatchGroup];   // stage 2's list of lookups that go below the root
+        uint** chunks = stackalloc uint*[BatchBlock];   // stage 1 → stage 2: each lookup's chunk
+        byte* deep = stackalloc byte[BatchBlock];       // stage 2's list of lookups that go below the root
         fixed (uint* a = addresses)
         fixed (uint* o = nextHops)
         {
-            int full = n & -BatchGroup;
-            if (full > 0)
+            for (int b = 0; b < n; b += BatchBlock)
             {
-                // Group 0's stage 1 prefetches group 1's entries (its own, already being read, when there is no group 1).
-                LocateGroup(entries, pool, a, BatchGroup, a + (BatchGroup < full ? BatchGroup : 0), chunks);
-                for (int g = 0; g < full; g += BatchGroup)
-                {
-                    int current = g & BatchGroup, next = (g + BatchGroup) & BatchGroup;
-                    if (g + BatchGroup < full)
-                    {
-                        // The entries two groups ahead, or (no such group) the next group's own again: already cached.
-                        uint* ahead = a + g + (g + 2 * BatchGroup < full ? 2 : 1) * BatchGroup;
-                        LocateGroup(entries, pool, a + g + BatchGroup, BatchGroup, ahead, chunks + next);
-                    }
-                    WalkGroup(a + g, BatchGroup, chunks + current, o + g, deep);
-                }
-            }
-            if (full < n)
-            {
-                LocateGroup(entries, pool, a + full, n - full, a + full, chunks);
-                WalkGroup(a + full, n - full, chunks, o + full, deep);
+                int count = Math.Min(BatchBlock, n - b);
+                LocateBlock(entries, pool, a + b, count, chunks);
+                WalkBlock(a + b, count, chunks, o + b, deep);
             }
         }
         GC.KeepAlive(_owner);
     }
 
-    /// <summary>
-    /// Stage 1: entry → chunk pointer; prefetch the chunk's line or two,
-    /// and the entry of the address at the same place in <paramref name="ahead"/> (at least <paramref name="count"/> addresses).
-    /// </summary>
+    /// <summary>Stage 1: entry → chunk pointer; prefetch the chunk's line, or its two lines when the root needs both.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]   // its own register allocation: inlined, the loop spilled
-    private static void LocateGroup(uint* entries, uint* pool, uint* a, int count, uint* ahead, uint** chunks)
+    private static void LocateBlock(uint* entries, uint* pool, uint* a, int count, uint** chunks)
     {
         for (nuint i = 0; i < (nuint)count; i++)
         {
-            if (Sse.IsSupported) Sse.Prefetch0(entries + (ahead[i] >> Lpm4Table.ChunkShift));
             // Acquire, as in Lookup: the chunk named by the entry was completely written before the entry.
             uint entry = Volatile.Read(ref entries[a[i] >> Lpm4Table.ChunkShift]);
             uint* data = pool + (entry & Lpm4Table.ChunkOffsetMask);
@@ -85,7 +65,7 @@ public readonly unsafe partial struct Lpm4Reader
     /// from the root after the loop (about 1 % of lookups on a DFZ table).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void WalkGroup(uint* a, int count, uint** chunks, uint* o, byte* deep)
+    private static void WalkBlock(uint* a, int count, uint** chunks, uint* o, byte* deep)
     {
         nuint deepCount = 0;
         for (nuint i = 0; i < (nuint)count; i++)

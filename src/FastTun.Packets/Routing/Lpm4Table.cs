@@ -100,6 +100,12 @@ public sealed partial class Lpm4Table
     /// <summary>True when the kernel accepted the huge-page advice for the table's memory.</summary>
     public bool HugePages => _region.HugePages;
 
+    /// <summary>
+    /// True when, after the last <see cref="AddRange"/>, every page the table had touched was a 2 MiB page
+    /// (collapsed synchronously if the first touch got 4 KiB pages; see NativeRegion).
+    /// </summary>
+    public bool OnHugePages => _region.TouchedOnHugePages;
+
     /// <summary>Replaced chunks still waiting for readers to pass a quiescent point.</summary>
     public int RetiredChunks => _pool.RetiredCount;
 
@@ -180,6 +186,9 @@ public sealed partial class Lpm4Table
                 Rebuild(chunk);
             }
             _dirty.Clear();
+            // A bulk load has touched its pages now: make sure they are huge ones before lookups start, rather than
+            // lookups warming up over the next seconds while khugepaged collapses them (or never).
+            _region.CollapseTouched(NativeRegion.HugePage + (nuint)_pool.TouchedBytes);
         }
     }
 

@@ -220,8 +220,8 @@ public sealed class PipelineFastPathTests
     public void Process_BatchToOneGateway_MatchesForwardOracleAndCountsExactly()
     {
         // Pass 3 keeps the last gateway hop and the last accepted source in locals: a whole batch to one gateway
-        // (every frame forwarded: the accounting loop is skipped), then one with a martian source, a TTL-1 packet and
-        // a packet over the MTU inside the run, each of which must leave the run's verdicts for the general path.
+        // (every frame forwarded: the accounting loop is skipped), then one with a martian source, a TTL-1 packet, a
+        // packet without a route right after it (Lpm4Table.NoRoute) and a packet over the MTU inside the run, each of which must leave the run's verdicts for the general path.
         var ports = new[]
         {
             new PortInfo(0, "eth1", Gw1Eth1Mac, 1500, [0x0A010501u]),
@@ -251,7 +251,7 @@ public sealed class PipelineFastPathTests
                 int payload = odd && i == 50 ? 1400 : rng.Next(0, 600);
                 var ip = new byte[20 + 8 + payload];
                 uint src = odd && i == 20 ? 0x7F000001u : Server1 + (uint)(i / 16); // runs of sources
-                uint dst = 0x0A010900u | (uint)rng.Next(1, 255);
+                uint dst = odd && i == 41 ? 0x0B000001u : 0x0A010900u | (uint)rng.Next(1, 255); // 41: no route
                 byte ttl = odd && i == 40 ? (byte)1 : (byte)rng.Next(2, 256);
                 Ipv4Header.Write(ip, (byte)rng.Next(256), (ushort)ip.Length, (ushort)rng.Next(65536), true, ttl, Ipv4Header.ProtocolUdp, src, dst);
                 UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
@@ -269,6 +269,7 @@ public sealed class PipelineFastPathTests
                 ref Frame f = ref batch[i];
                 if (odd && i == 20) { Assert.Equal(DropReason.MartianSource, f.Drop); dropped++; continue; }
                 if (odd && i == 40) { Assert.Equal(DropReason.TtlExceeded, f.Drop); dropped++; continue; }
+                if (odd && i == 41) { Assert.Equal(DropReason.NoRoute, f.Drop); dropped++; continue; }
                 if (odd && i == 50) { Assert.Equal(DropReason.FragNeeded, f.Drop); dropped++; continue; }
                 var expected = (byte[])inputs[i].Clone();
                 Assert.True(IncrementalChecksum.TryDecrementTtl(expected));

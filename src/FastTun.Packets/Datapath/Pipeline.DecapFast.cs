@@ -1,0 +1,361 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FastTun.Packets.Headers;
+using FastTun.Packets.Tunnels;
+
+namespace FastTun.Packets.Datapath;
+
+public sealed partial class Pipeline
+{
+    /// <summary>Off: every tunnel packet takes the general decap path (<see cref="Route"/> → <see cref="DeliverLocal"/>
+    /// → <see cref="Decapsulate"/>), and pass 4 routes each packet by the per-packet steps alone. Tests turn it off to
+    /// use the general path as the fast paths' oracle.</summary>
+    internal bool DecapFastEnabled { get; set; } = true;
+
+    /// <summary>Tunnel packets the fast path decapsulated (or dropped as an old GRE sequence), for tests: that the
+    /// oracle comparisons exercised it.</summary>
+    internal long DecapFastPackets { get; private set; }
+
+    /// <summary>
+    /// Pass 3's decapsulation for the packet almost every tunnel packet is, in runs: from pass 3's item
+    /// <paramref name="k"/> (whose outer source check pass 3 has made, and which <see cref="TryForwardFast"/> declined),
+    /// every following item with a local next hop that is an IPIP or GRE packet (version 0, type IPv4, any of C/K/S)
+    /// with a 20-byte outer header that is neither a fragment nor CE, from a tunnel of the table whose checksum and
+    /// sequence flags it matches, carrying a valid 20-byte inner IPv4 header that is not GRE (a keepalive); no capture
+    /// running. The outer and inner headers are read once with fixed-size loads, the outer headers are stripped by
+    /// moving the frame start (no copy), and the inner packet is queued for pass 4 exactly as
+    /// <see cref="Decapsulate"/> queues it, with the same tunnel counters (held in locals for a run of one tunnel).
+    /// Every check that can send a packet elsewhere runs before anything of it changes (the GRE sequence meter is
+    /// the only state touched, and only once the packet is sure to end here); a sequence the iseq window refuses is
+    /// dropped as the general path drops it. The run stops at the first item it cannot take; when that is item
+    /// <paramref name="k"/> itself, this returns false with nothing changed and pass 3 goes on with the general
+    /// path, which decides, names the drop and answers strangers. Else <paramref name="k"/> moves to the run's last
+    /// item and the result is true.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryDecapFast(ref int k, int m, uint hopIndex)
+    {
+        NextHop[] hops = _hops;
+        if (hopIndex >= (uint)hops.Length
+            || Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(hops), (nint)hopIndex).Kind != NextHopKind.Local
+            || _tap is not null || !DecapFastEnabled)
+            return false;
+        int done = DecapRunFast(k, m);
+        if (done == 0) return false;
+        k += done - 1;
+        return true;
+    }
+
+    /// <summary><see cref="TryDecapFast"/>'s run: returns how many of pass 3's items from <paramref name="start"/> on it
+    /// handled. The run is of one outer protocol, the first packet's: a type argument, so that the IPIP loop carries no
+    /// GRE code (fewer registers live, fewer spills), as the encap run's.</summary>
+    private unsafe int DecapRunFast(int start, int m)
+    {
+        if ((uint)start >= (uint)m || (uint)m > (uint)_hop.Length || (uint)m > (uint)_frameOf.Length) return 0;
+        ref Frame first = ref _batch[_frameOf[start]];
+        byte protocol = ((byte*)first.Buffer + first.Offset)[Ipv4Header.ProtocolOffset]; // a valid IPv4 header (pass 1)
+        if (protocol == Ipv4Header.ProtocolIpip) return DecapRunFast<IpipShape>(start, m);
+        if (protocol == Ipv4Header.ProtocolGre) return DecapRunFast<GreShape>(start, m);
+        return 0;
+    }
+
+    private unsafe int DecapRunFast<TShape>(int start, int m) where TShape : struct, IEncapShape
+    {
+        ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_hop);
+        ref int frameOf0 = ref MemoryMarshal.GetArrayDataReference(_frameOf);
+        Span<Frame> frames = _batch.Frames;
+        NextHop[] hops = _hops;
+        ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
+        bool prefound = _tunnelCandidates > 0; // pass 2 looked the candidates up in _decapSlots
+        TunnelTable.Slot[] slots = prefound ? _decapSlots! : _s.Decap.Snapshot;
+        nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
+
+        // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
+        uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
+        int slotIndex = -1;
+        long* counters = null;
+        long packets = 0, bytes = 0;
+
+        ref int innerFrameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
+        ref uint innerDst0 = ref MemoryMarshal.GetArrayDataReference(_innerDst);
+        ref uint innerSource0 = ref MemoryMarshal.GetArrayDataReference(_innerSource);
+        ref uint innerTtl0 = ref MemoryMarshal.GetArrayDataReference(_innerTtlWord);
+        Tunnel?[] innerTunnel = _innerTunnel;
+        int innerCount = _innerCount;
+        int innerRuns = _innerRuns;
+        int innerLimit = Math.Min(Math.Min(innerTunnel.Length, _innerSource.Length), Math.Min(Math.Min(_innerDst.Length, _innerTtlWord.Length), _innerFrameOf.Length));
+        int tunnelAt = _innerTunnelAt;
+        int handled = 0;
+        uint allowedSource = 0;
+        ushort allowedPort = 0;
+
+        int j = start;
+        for (; j < m; j++)
+        {
+            uint hopIndex = Unsafe.Add(ref hop0, j);
+            if (hopIndex >= (uint)hops.Length || Unsafe.Add(ref hops0, (nint)hopIndex).Kind != NextHopKind.Local) break;
+            if (innerCount >= innerLimit) break; // never: at most one entry per rx frame
+            int i = Unsafe.Add(ref frameOf0, j);
+            ref Frame f = ref frames[i];
+            byte* ip = (byte*)f.Buffer + f.Offset;
+            uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
+            // Pass 3's outer source check (pass 3 made it for the first item): the verdict for the run's last allowed
+            // (source, port) holds for the next packet from the same (same route snapshot), as the check's own cache says.
+            if (j == start || source != allowedSource || f.InPort != allowedPort)
+            {
+                if (j > start && !SourceAllowedOuter(ref f)) continue; // dropped with its reason, as pass 3 drops it
+                allowedSource = source;
+                allowedPort = f.InPort;
+            }
+
+            int outerTotal = f.Length; // pass 1 trimmed the frame to the outer total length
+            if (ip[Ipv4Header.VersionIhlOffset] != 0x45 || (ip[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe
+                || (Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.FlagsFragmentOffset) & FragmentBitsInMemory) != 0) break;
+            uint protocol = ip[Ipv4Header.ProtocolOffset];
+            if (protocol != (TShape.Gre ? Ipv4Header.ProtocolGre : Ipv4Header.ProtocolIpip)) break;
+            uint destination = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+            int header = Ipv4Header.MinLength;
+            uint flags = 0, key = 0;
+            if (TShape.Gre)
+            {
+                if (outerTotal < Ipv4Header.MinLength + GreHeader.BaseLength) break;
+                uint word = LoadBigEndian(ip + Ipv4Header.MinLength); // flags and version, protocol type
+                // Version 0, reserved bits clear, type IPv4; anything else (a keepalive reply's type 0 included) is general.
+                if ((word & 0x4FFF_FFFFu) != GreHeader.ProtocolIPv4) break;
+                flags = word >> 16;
+                header = Ipv4Header.MinLength + GreHeader.LengthOf((ushort)flags);
+                if (outerTotal < header) break;
+                if ((flags & GreHeader.FlagChecksum) != 0
+                    && !Checksum.InternetChecksum.Verify(new ReadOnlySpan<byte>(ip + Ipv4Header.MinLength, outerTotal - Ipv4Header.MinLength)))
+                    break;
+                if ((flags & GreHeader.FlagKey) != 0)
+                    key = LoadBigEndian(ip + Ipv4Header.MinLength + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0));
+            }
+
+            // The inner header as ParseInner checks it, before anything changes; a keepalive (inner GRE) goes the general way.
+            int innerAvailable = outerTotal - header;
+            if (innerAvailable < Ipv4Header.MinLength) break;
+            byte* inner = ip + header;
+            if (inner[Ipv4Header.VersionIhlOffset] != 0x45 || inner[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolGre
+                || !CommonHeaderValid(inner, innerAvailable, out int innerTotal)) break;
+
+            // The tunnel: pass 2's answer when the prefetch stages ran, else the run's last answer or one probe.
+            int found;
+            uint protocolAndKeyFlag = protocol | (flags & GreHeader.FlagKey);
+            if (prefound) found = _prefound[i];
+            else if (source == lastSource && destination == lastDestination && key == lastKey && protocolAndKeyFlag == lastProtocolAndKeyFlag)
+                found = slotIndex;
+            else
+            {
+                found = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
+                lastSource = source;
+                lastDestination = destination;
+                lastKey = key;
+                lastProtocolAndKeyFlag = protocolAndKeyFlag;
+            }
+            if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
+            ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
+            if (TShape.Gre)
+            {
+                if (((flags & GreHeader.FlagChecksum) != 0) != slot.InputChecksum) break;
+                if ((flags & GreHeader.FlagSequence) == 0)
+                {
+                    if (slot.InputSequence) break;
+                }
+                else
+                {
+                    // From here the packet ends in this run: the meter books its number once, as the general path does.
+                    SequenceVerdict verdict = slot.Tunnel!.SequenceMeter.Observe(LoadBigEndian(ip + header - 4));
+                    if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
+                    {
+                        f.Drop = DropReason.GreSequenceOld;
+                        handled++;
+                        continue;
+                    }
+                }
+            }
+
+            if (found != slotIndex || counters == null)
+            {
+                if (counters != null)
+                {
+                    counters[0] += packets;
+                    counters[1] += bytes;
+                    packets = bytes = 0;
+                }
+                slotIndex = found;
+                counters = (long*)(slot.Counters + workerOffset);
+            }
+            packets++;
+            bytes += innerAvailable; // as the general path: the outer payload after the tunnel header
+            f.Offset += header;
+            f.Length = innerTotal;
+
+            // QueueInner, with the queue in locals: the tunnel stored once per run of one tunnel.
+            uint innerDestination = LoadBigEndian(inner + Ipv4Header.DestinationOffset);
+            if (innerCount == 0 || innerDestination != Unsafe.Add(ref innerDst0, innerCount - 1)) innerRuns++;
+            Unsafe.Add(ref innerDst0, innerCount) = innerDestination;
+            Unsafe.Add(ref innerSource0, innerCount) = LoadBigEndian(inner + Ipv4Header.SourceOffset);
+            Unsafe.Add(ref innerTtl0, innerCount) = Unsafe.ReadUnaligned<uint>(inner + Ipv4Header.TtlOffset);
+            Unsafe.Add(ref innerFrameOf0, innerCount) = i;
+            Tunnel tunnel = slot.Tunnel!;
+            if (innerCount == 0 || !ReferenceEquals(tunnel, innerTunnel[tunnelAt]))
+            {
+                innerTunnel[innerCount] = tunnel;
+                tunnelAt = innerCount;
+            }
+            innerCount++;
+            handled++;
+        }
+        if (counters != null)
+        {
+            counters[0] += packets;
+            counters[1] += bytes;
+        }
+        _innerCount = innerCount;
+        _innerRuns = innerRuns;
+        _innerTunnelAt = tunnelAt;
+        DecapFastPackets += handled;
+        return j - start;
+    }
+
+    /// <summary>
+    /// Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order. Two verdicts are
+    /// kept in locals for the pass, each exactly the one the per-packet code would reach again: the last (source, port,
+    /// tunnel) that passed the source check (same route snapshot), and the last gateway next hop that
+    /// <see cref="TryForwardFast"/> sent out of a port (its port, MTU, Ethernet source and the neighbour entry the
+    /// one-entry cache held; the entry's MAC and state are still read per packet). The hop is forgotten whenever the
+    /// general path runs, since that may change the cached neighbour or the next-hop array.
+    /// </summary>
+    private unsafe void RouteDecapsulated()
+    {
+        int count = _innerCount;
+        // The same answers either way (one route snapshot); without runs to collapse, one batch lookup and no copies.
+        if (_innerRuns == count) _routes.LookupBatch(_innerDst.AsSpan(0, count), _innerHop);
+        else LookupRuns(_innerDst, _innerHop, count);
+        if ((uint)count > (uint)_innerFrameOf.Length || (uint)count > (uint)_innerHop.Length || (uint)count > (uint)_innerTunnel.Length
+            || (uint)count > (uint)_innerSource.Length || (uint)count > (uint)_innerTtlWord.Length)
+            throw new ArgumentOutOfRangeException(nameof(count));
+        ref uint source0 = ref MemoryMarshal.GetArrayDataReference(_innerSource);
+        ref uint ttl0 = ref MemoryMarshal.GetArrayDataReference(_innerTtlWord);
+        ref int frameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
+        ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_innerHop);
+        Tunnel?[] tunnels = _innerTunnel;
+        Span<Frame> frames = _batch.Frames;
+        Tunnel? tunnel = null;
+        const ulong NoSource = ulong.MaxValue; // never a (port, source) key
+        ulong okSource = NoSource;
+        Tunnel? okTunnel = null;
+        // The cached gateway hop; none while cachedEntry is null (uint.MaxValue is a hop index too: Lpm4Table.NoRoute).
+        uint cachedHop = 0;
+        int cachedMtu = 0;
+        ushort cachedPort = 0;
+        ulong cachedSourceAndType = 0;
+        NeighborEntry? cachedEntry = null;
+        bool shortcuts = DecapFastEnabled; // off: the per-packet steps alone (the oracle of these two verdicts)
+        for (int k = 0; k < count; k++)
+        {
+            int i = Unsafe.Add(ref frameOf0, k);
+            // QueueInner stored each run's tunnel once; the entries are cleared: no reference kept past the batch.
+            Tunnel? first = tunnels[k];
+            if (first is not null)
+            {
+                tunnel = first;
+                tunnels[k] = null;
+            }
+            ref Frame f = ref frames[i];
+            // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
+            ulong sourceKey = ((ulong)f.InPort << 32) | Unsafe.Add(ref source0, k);
+            if (!shortcuts || sourceKey != okSource || !ReferenceEquals(tunnel, okTunnel))
+            {
+                if (!SourceAllowed(ref f, tunnel)) continue;
+                okSource = sourceKey;
+                okTunnel = tunnel;
+            }
+            uint hopIndex = Unsafe.Add(ref hop0, k);
+            uint ttlWord = Unsafe.Add(ref ttl0, k);
+            if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && (byte)ttlWord > 1 && BitConverter.IsLittleEndian
+                && f.Length <= cachedMtu && f.Offset >= 14 && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
+            {
+                Unsafe.WriteUnaligned((byte*)f.Buffer + f.Offset + Ipv4Header.TtlOffset, DecrementTtlWord(ttlWord));
+                WriteEthernet(ref f, mac, cachedSourceAndType);
+                f.OutPort = cachedPort;
+                continue;
+            }
+            if (TryForwardFast(ref f, hopIndex, i, ttlWord))
+            {
+                // A port hop: TryForwardFast checked it against the one-entry neighbour cache. A gateway hop's neighbour
+                // does not depend on the packet, so the next packet to it takes the checks above.
+                NextHop[] hops = _hops;
+                if (f.OutPort != PacketBatch.NoPort && hopIndex < (uint)hops.Length && hops[hopIndex].Kind == NextHopKind.Gateway)
+                {
+                    ushort portId = hops[hopIndex].Port;
+                    PortInfo port = _s.Ports[portId];
+                    cachedHop = hopIndex;
+                    cachedMtu = port.Mtu;
+                    cachedPort = portId;
+                    cachedSourceAndType = port.SourceAndType;
+                    cachedEntry = _lastNeighbor;
+                }
+                continue;
+            }
+            cachedEntry = null; // the general path may change the cached neighbour or the next hops
+            _anchor = i + 1;
+            Route(ref f, hopIndex, -1);
+        }
+        _innerCount = 0;
+        _innerRuns = 0;
+    }
+
+    /// <summary>Queues a decapsulated rx frame (pass 3's general path) for pass 4: at most one entry per rx frame. A run
+    /// of one tunnel's packets stores the tunnel once (a null entry: the tunnel of the entry before), which saves a
+    /// GC write barrier per packet. The inner header is valid (20 bytes at least).</summary>
+    private unsafe void QueueInner(ref Frame f, int rxIndex, Tunnel tunnel)
+    {
+        byte* ip = (byte*)f.Buffer + f.Offset;
+        int k = _innerCount++;
+        uint destination = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+        if (k == 0 || destination != _innerDst[k - 1]) _innerRuns++;
+        _innerDst[k] = destination;
+        _innerSource[k] = LoadBigEndian(ip + Ipv4Header.SourceOffset);
+        _innerTtlWord[k] = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
+        _innerFrameOf[k] = rxIndex;
+        Tunnel?[] tunnels = _innerTunnel;
+        if (k == 0 || !ReferenceEquals(tunnel, tunnels[_innerTunnelAt]))
+        {
+            tunnels[k] = tunnel;
+            _innerTunnelAt = k;
+        }
+    }
+
+    /// <summary>The entry of <see cref="_innerTunnel"/> that holds the tunnel of the last queued inner packet.</summary>
+    private int _innerTunnelAt;
+    /// <summary>Runs of one destination among the queued inner packets: when every packet starts one (many flows), pass 4
+    /// looks them up straight, without collapsing runs.</summary>
+    private int _innerRuns;
+    // Per queued inner packet, read while its header line is in the L1 (pass 3): its source address and its header
+    // bytes 8–11 (TTL, protocol, checksum) as a native-order load. Pass 4 works from these copies, so a packet that
+    // leaves by its fast path is only written there, never read (its line may have left the L1 since).
+    private readonly uint[] _innerSource = new uint[PacketBatch.MaxCapacity];
+    private readonly uint[] _innerTtlWord = new uint[PacketBatch.MaxCapacity];
+
+    /// <summary>Header bytes 8–11 as <see cref="_innerTtlWord"/> holds them, with the TTL one lower and the checksum
+    /// patched as <see cref="Checksum.IncrementalChecksum.DecrementTtl"/> patches it (little-endian only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint DecrementTtlWord(uint word)
+    {
+        uint sum = (~(word >> 16) & 0xFFFF) + 0xFFFEu;
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (word & 0xFF00) | ((word & 0xFF) - 1) | ((~sum & 0xFFFF) << 16);
+    }
+
+    /// <summary>pass 3's outer source check, out of the run's loop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool SourceAllowedOuter(ref Frame f) => SourceAllowed(ref f, null);
+
+    /// <summary>The MF flag and fragment offset bits of the flags/fragment field as a little- or big-endian load sees them.</summary>
+    private static readonly ushort FragmentBitsInMemory = BitConverter.IsLittleEndian
+        ? BinaryPrimitives.ReverseEndianness((ushort)(Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask))
+        : (ushort)(Ipv4Header.FlagMoreFragments | Ipv4Header.FragmentOffsetMask);
+}
