@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using FastTun.Packets.Checksum;
 using FastTun.Packets.Headers;
 using FastTun.Packets.Tunnels;
 
@@ -278,7 +279,7 @@ public sealed partial class Pipeline
             if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && (byte)ttlWord > 1 && BitConverter.IsLittleEndian
                 && f.Length <= cachedMtu && f.Offset >= 14 && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
             {
-                Unsafe.WriteUnaligned((byte*)f.Buffer + f.Offset + Ipv4Header.TtlOffset, DecrementTtlWord(ttlWord));
+                Unsafe.WriteUnaligned((byte*)f.Buffer + f.Offset + Ipv4Header.TtlOffset, IncrementalChecksum.DecrementTtlWord(ttlWord));
                 WriteEthernet(ref f, mac, cachedSourceAndType);
                 f.OutPort = cachedPort;
                 continue;
@@ -339,16 +340,6 @@ public sealed partial class Pipeline
     // leaves by its fast path is only written there, never read (its line may have left the L1 since).
     private readonly uint[] _innerSource = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _innerTtlWord = new uint[PacketBatch.MaxCapacity];
-
-    /// <summary>Header bytes 8–11 as <see cref="_innerTtlWord"/> holds them, with the TTL one lower and the checksum
-    /// patched as <see cref="Checksum.IncrementalChecksum.DecrementTtl"/> patches it (little-endian only).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint DecrementTtlWord(uint word)
-    {
-        uint sum = (~(word >> 16) & 0xFFFF) + 0xFFFEu;
-        sum = (sum & 0xFFFF) + (sum >> 16);
-        return (word & 0xFF00) | ((word & 0xFF) - 1) | ((~sum & 0xFFFF) << 16);
-    }
 
     /// <summary>pass 3's outer source check, out of the run's loop.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
