@@ -136,11 +136,10 @@ public sealed class PipelineFastPathTests
         return state;
     }
 
-    [Fact]
-    public void Process_BatchToNeighbors_MatchesForwardOracle()
+    /// <summary>eth1: server1's LAN (connected); eth2 (MTU 1400): 172.12.1.0/24 connected and 10.1.9.0/24 via gw2;
+    /// both neighbours known.</summary>
+    private static (ForwardingState State, NeighborTable Neighbors) NeighborLab()
     {
-        // eth1: server1's LAN (connected); eth2 (MTU 1400): 10.1.9.0/24 via gw2. Frames in both directions, with a
-        // TTL-1 packet and a DF packet over eth2's MTU in the middle (the general path: time exceeded, frag needed).
         var ports = new[]
         {
             new PortInfo(0, "eth1", Gw1Eth1Mac, 1500, [0x0A010501u]),
@@ -156,6 +155,15 @@ public sealed class PipelineFastPathTests
         var neighbors = new NeighborTable();
         neighbors.AddStatic(1, Gw2Wan, Gw2Eth2Mac, 0);
         neighbors.AddStatic(0, Server1, Server1Mac, 0);
+        return (state, neighbors);
+    }
+
+    [Fact]
+    public void Process_BatchToNeighbors_MatchesForwardOracle()
+    {
+        // eth1: server1's LAN (connected); eth2 (MTU 1400): 10.1.9.0/24 via gw2. Frames in both directions, with a
+        // TTL-1 packet and a DF packet over eth2's MTU in the middle (the general path: time exceeded, frag needed).
+        var (state, neighbors) = NeighborLab();
         using var gw = new Packets.Datapath.Pipeline(() => state, neighbors);
         using var pool = new FramePool(256, 2048);
         var rng = new Random(11);
@@ -222,21 +230,7 @@ public sealed class PipelineFastPathTests
         // Pass 3 keeps the last gateway hop and the last accepted source in locals: a whole batch to one gateway
         // (every frame forwarded: the accounting loop is skipped), then one with a martian source, a TTL-1 packet, a
         // packet without a route right after it (Lpm4Table.NoRoute) and a packet over the MTU inside the run, each of which must leave the run's verdicts for the general path.
-        var ports = new[]
-        {
-            new PortInfo(0, "eth1", Gw1Eth1Mac, 1500, [0x0A010501u]),
-            new PortInfo(1, "eth2", Gw1Eth2Mac, 1400, [Gw1Wan]),
-        };
-        var hops = new[] { NextHop.Via(1, Gw2Wan), NextHop.ConnectedTo(0), NextHop.ConnectedTo(1), NextHop.LocalDelivery };
-        var table = new Lpm4Table();
-        table.AddOrReplace(0x0A010900, 24, 0);
-        table.AddOrReplace(0x0A010500, 24, 1);
-        table.AddOrReplace(0xAC0C0100, 24, 2);
-        foreach (uint own in new[] { 0x0A010501u, Gw1Wan }) table.AddOrReplace(own, 32, 3);
-        var state = new ForwardingState(table, hops, ports, [], new TunnelTable()) { Sources = new SourceCheck(RpFilterMode.Loose, [0x0A010501u, Gw1Wan]) };
-        var neighbors = new NeighborTable();
-        neighbors.AddStatic(1, Gw2Wan, Gw2Eth2Mac, 0);
-        neighbors.AddStatic(0, Server1, Server1Mac, 0);
+        var (state, neighbors) = NeighborLab();
         using var gw = new Packets.Datapath.Pipeline(() => state, neighbors);
         using var pool = new FramePool(256, 2048);
         var rng = new Random(12);
