@@ -53,8 +53,8 @@ public sealed partial class Pipeline
     /// GRE code (fewer registers live, fewer spills), as the encap run's.</summary>
     private unsafe int DecapRunFast(int start, int m)
     {
-        if ((uint)start >= (uint)m || (uint)m > (uint)_hop.Length || (uint)m > (uint)_frameOf.Length) return 0;
-        ref Frame first = ref _batch[_frameOf[start]];
+        if ((uint)start >= (uint)m || (uint)m > (uint)_hop.Length || (uint)m > (uint)_routeItems.Length) return 0;
+        ref Frame first = ref _batch[_routeItems[start].Frame];
         byte protocol = ((byte*)first.Buffer + first.Offset)[Ipv4Header.ProtocolOffset]; // a valid IPv4 header (pass 1)
         if (protocol == Ipv4Header.ProtocolIpip) return DecapRunFast<IpipShape>(start, m);
         if (protocol == Ipv4Header.ProtocolGre) return DecapRunFast<GreShape>(start, m);
@@ -64,7 +64,7 @@ public sealed partial class Pipeline
     private unsafe int DecapRunFast<TShape>(int start, int m) where TShape : struct, IEncapShape
     {
         ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_hop);
-        ref int frameOf0 = ref MemoryMarshal.GetArrayDataReference(_frameOf);
+        ref RouteItem items0 = ref MemoryMarshal.GetArrayDataReference(_routeItems);
         Span<Frame> frames = _batch.Frames;
         NextHop[] hops = _hops;
         ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
@@ -97,7 +97,7 @@ public sealed partial class Pipeline
             uint hopIndex = Unsafe.Add(ref hop0, j);
             if (hopIndex >= (uint)hops.Length || Unsafe.Add(ref hops0, (nint)hopIndex).Kind != NextHopKind.Local) break;
             if (innerCount >= innerLimit) break; // never: at most one entry per rx frame
-            int i = Unsafe.Add(ref frameOf0, j);
+            int i = Unsafe.Add(ref items0, j).Frame;
             ref Frame f = ref frames[i];
             byte* ip = (byte*)f.Buffer + f.Offset;
             uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
@@ -276,7 +276,7 @@ public sealed partial class Pipeline
             }
             uint hopIndex = Unsafe.Add(ref hop0, k);
             uint ttlWord = Unsafe.Add(ref ttl0, k);
-            if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && (byte)ttlWord > 1 && BitConverter.IsLittleEndian
+            if (shortcuts && hopIndex == cachedHop && cachedEntry is not null && IncrementalChecksum.TtlOfWord(ttlWord) > 1
                 && f.Length <= cachedMtu && f.Offset >= 14 && cachedEntry.TryGetUsable(out ulong mac, out var state) && state != NeighborState.Stale)
             {
                 Unsafe.WriteUnaligned((byte*)f.Buffer + f.Offset + Ipv4Header.TtlOffset, IncrementalChecksum.DecrementTtlWord(ttlWord));

@@ -61,13 +61,11 @@ public sealed partial class Pipeline : IDisposable
     private TunnelAdjacency?[] _tunnelNeighborFor = [];
     private int _neighborGeneration;
 
-    // Side arrays of the batch passes: destination, lookup result and frame index of every routed packet.
+    // Side arrays of the batch passes: destination and lookup result of every routed packet.
     private readonly uint[] _dst = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _hop = new uint[PacketBatch.MaxCapacity];
     // Per routed packet of pass 1: its frame index and the copies pass 3 works from (RouteItem).
     private readonly RouteItem[] _routeItems = new RouteItem[PacketBatch.MaxCapacity];
-    // The frame index of every routed packet again, as the decap run (Pipeline.DecapFast.cs) reads it.
-    private readonly int[] _frameOf = new int[PacketBatch.MaxCapacity];
     // The same for packets decapsulation uncovered in pass 3, routed in pass 4.
     private readonly uint[] _innerDst = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _innerHop = new uint[PacketBatch.MaxCapacity];
@@ -151,7 +149,6 @@ public sealed partial class Pipeline : IDisposable
         ref uint dst = ref MemoryMarshal.GetArrayDataReference(_dst);
         ref RouteItem item0 = ref MemoryMarshal.GetArrayDataReference(_routeItems);
         ref uint unique = ref MemoryMarshal.GetArrayDataReference(_uniqueDst);
-        ref int frameOf = ref MemoryMarshal.GetArrayDataReference(_frameOf);
         int u = 0; // destinations that differ from the one before: pass 2 looks up only these
         uint previous = 0;
         Span<Frame> frames = batch.Frames;
@@ -177,7 +174,6 @@ public sealed partial class Pipeline : IDisposable
             item.Source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
             item.TtlWord = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
             item.Frame = i;
-            Unsafe.Add(ref frameOf, m) = i;
             Unsafe.Add(ref unique, u) = d; // written always, kept only when it differs from the one before
             u += d != previous || m == 0 ? 1 : 0;
             previous = d;
