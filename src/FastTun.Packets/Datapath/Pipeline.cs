@@ -321,7 +321,7 @@ public sealed partial class Pipeline : IDisposable
     private void PrefetchTunnelSlot(ref Frame f, int i)
     {
         ref var e = ref _candidateKey[_tunnelCandidates]; // read once here, used again by pass 2
-        if (!Tunnels.TunnelDecap.TryReadEndpoints(f.Data, out e.Source, out e.Destination, out e.Protocol, out e.HasKey, out e.Key))
+        if (!Tunnels.TunnelTable.TryReadKey(f.Data, out e.Source, out e.Destination, out e.Protocol, out e.HasKey, out e.Key))
             return;
         _decapSlots ??= _s.Decap.Snapshot; // one snapshot for the batch: pass 2's indices stay valid in pass 3
         Tunnels.TunnelTable.PrefetchSlot(_decapSlots, e.Source, e.Destination, e.Protocol, e.Key);

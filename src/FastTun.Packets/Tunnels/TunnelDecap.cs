@@ -191,42 +191,13 @@ public static class TunnelDecap
         if (f.Drop == DropReason.None) TunnelTable.PrefetchPacket(slots, f.Data); // fixed-size key read (hub5)
     }
 
-    /// <summary>A packet's tunnel-table key as <see cref="TryReadEndpoints"/> reads it, kept between the pipeline's
+    /// <summary>A packet's tunnel-table key as <see cref="TunnelTable.TryReadKey"/> reads it, kept between the pipeline's
     /// prefetch passes (pass 1 and 2) so that no pass reads it twice.</summary>
     internal struct Endpoints
     {
         public uint Source, Destination, Key;
         public byte Protocol;
         public bool HasKey, Valid;
-    }
-
-    /// <summary>
-    /// The tunnel-table key of a packet whose data starts at an IPv4 header: outer source and destination, protocol
-    /// (4 or 47) and the GRE key (0 and <paramref name="hasKey"/> false when there is none). False when the packet is
-    /// not IPIP or GRE or too short to tell. For the prefetch stages only: the receive checks come later, in order.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryReadEndpoints(ReadOnlySpan<byte> packet, out uint source, out uint destination, out byte protocol,
-        out bool hasKey, out uint key)
-    {
-        source = destination = key = 0;
-        hasKey = false;
-        protocol = 0;
-        if (packet.Length < Ipv4Header.MinLength) return false;
-        protocol = packet[Ipv4Header.ProtocolOffset];
-        source = BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Ipv4Header.SourceOffset));
-        destination = BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(Ipv4Header.DestinationOffset));
-        if (protocol == Ipv4Header.ProtocolIpip) return true;
-        if (protocol != Ipv4Header.ProtocolGre) return false;
-        int gre = (packet[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
-        if (packet.Length < gre + GreHeader.OptionsOffset) return false;
-        uint flags = BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(gre));
-        if ((flags & GreHeader.FlagKey) == 0) return true;
-        int offset = gre + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0);
-        if (packet.Length < offset + 4) return false;
-        key = BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(offset));
-        hasKey = true;
-        return true;
     }
 
     /// <summary>GRE receive checks in Linux order (gre_parse_header, then ip_tunnel_rcv after the lookup).

@@ -231,7 +231,7 @@ public sealed class TunnelTable
     /// The table key of a packet whose data starts at an IPv4 header, read with fixed-size loads: protocol (4 or 47),
     /// outer source and destination, and the GRE key (<paramref name="hasKey"/> false and 0 when there is none). False
     /// when the packet is not IPIP or GRE or too short to tell. The same key as
-    /// <see cref="TunnelDecap.TryReadEndpoints"/> and the receive path (tests hold them together), without its spans and
+    /// the receive path and the tests' span-based oracle (TunnelDecapBatchTests.TryReadEndpoints), without spans and
     /// out-parameter stores: with one spoke active of a 10,000-spoke table the span-based stage cost the batch 4.5–6.3 ns
     /// per packet, this one 2.7–5.2 (hub5 section of bench/RESULTS.md). No receive check: those come later, in order.
     /// </summary>
