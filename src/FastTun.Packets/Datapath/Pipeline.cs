@@ -170,6 +170,7 @@ public sealed partial class Pipeline : IDisposable
                 destinationWord = Unsafe.ReadUnaligned<uint>(header + Ipv4Header.DestinationOffset);
             }
             else if (common == 0) continue;
+            byte* ip = (byte*)f.Buffer + f.Offset; // the packet's IPv4 header (for the decap hook's reads)
             // What pass 3 needs of the header, kept now while its line is in the L1: the frames' header lines share
             // few L1 sets (2 KiB buffers, same headroom), so by pass 3 most of a 64-frame batch has left it.
             uint d = BigEndianOf(destinationWord);
