@@ -72,6 +72,7 @@ public sealed partial class Pipeline
         int id = slot.NextId;
         int wrapId = 1 + worker;
         long packets = 0, bytes = 0;
+        int rxForwarded = 0;
 
         Span<Frame> rx = _batch is null ? default : _batch.Frames;
         Span<Frame> built = Generated.Frames;
@@ -115,8 +116,10 @@ public sealed partial class Pipeline
             id += workers;
             if (id > 0xFFFF) id = wrapId;
             packets++;
+            rxForwarded += index >= 0 ? 1 : 0;
             bytes += innerLength;
         }
+        _encapRxForwarded += rxForwarded;
         slot.NextId = id;
         slot.EncapPackets += packets;
         slot.EncapBytes += bytes;

@@ -207,14 +207,16 @@ public sealed partial class Pipeline : IDisposable
         if (_innerCount > 0) RouteDecapsulated();
 
         // Pass 5: encapsulation, in runs per tunnel, in wire order.
+        _encapRxForwarded = 0;
         if (_encapCount > 0) RunEncap();
         _anchor = Unanchored;
 
         var counters = Counters;
         int forwarded = 0, consumed = 0, dropped = 0;
-        if (portForwarded == n)
+        if (portForwarded + _encapRxForwarded == n)
         {
-            // Pass 3 forwarded every rx frame out of a port by the fast path, and no later pass touches those.
+            // Pass 3's port fast path and the encap fast run forwarded every rx frame between them (each frame by one
+            // of them, once), and nothing after them touches those frames.
             forwarded = n;
         }
         else
