@@ -218,3 +218,48 @@ out:
 	bpf_object__close(obj);
 	return err;
 }
+
+/*
+ * The program's output without sending anything (for tests): loads it with cfg, runs it `runs` times on copies
+ * of frame in the ordinary test mode (state carries over between runs, as in a live run) and copies the last
+ * run's frame to frame_out (frame_len bytes). Returns the last run's XDP action, or a negative errno.
+ */
+__attribute__((visibility("default")))
+int fasttun_gen_test(const char *obj_path, const void *frame, __u32 frame_len, const struct fasttun_gen_cfg *cfg,
+		     __u32 runs, void *frame_out)
+{
+	if (!obj_path || !frame || !cfg || !frame_out || frame_len < 14 || runs == 0)
+		return -EINVAL;
+	libbpf_set_print(gen_print);
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	if (!obj)
+		return -errno;
+	int err = libbpf_get_error(obj);
+	if (err)
+		return err;
+	struct bpf_map *ro = internal_map(obj, ".rodata");
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, GEN_PROG_NAME);
+	if (!ro || !prog) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = bpf_map__set_initial_value(ro, cfg, sizeof(*cfg));
+	if (!err)
+		err = bpf_object__load(obj);
+	for (__u32 i = 0; !err && i < runs; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, run,
+			.data_in = frame,
+			.data_size_in = frame_len,
+			.data_out = frame_out,
+			.data_size_out = frame_len,
+			.repeat = 1);
+		err = bpf_prog_test_run_opts(bpf_program__fd(prog), &run);
+		if (err)
+			err = -errno;
+		else if (i == runs - 1)
+			err = (int)run.retval;
+	}
+out:
+	bpf_object__close(obj);
+	return err;
+}

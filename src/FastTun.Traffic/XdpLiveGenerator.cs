@@ -93,18 +93,41 @@ public static class XdpLiveGenerator
 
     /// <param name="rate">Frames per second (the program drops runs that are not yet due), or 0 for as fast as
     /// the kernel runs.</param>
+    /// <summary>The program's output frame after <paramref name="runs"/> runs on copies of the template, nothing
+    /// sent (BPF_PROG_RUN test mode; needs root): how tests compare the BPF code with <see cref="XdpLiveTemplate.Patch"/>.</summary>
+    public static unsafe byte[] TestRun(XdpLiveTemplate template, int runs)
+    {
+        string obj = FastTunXdp.FindAsset(FastTunXdp.GeneratorProgramFile)
+            ?? throw new FileNotFoundException($"{FastTunXdp.GeneratorProgramFile} not found (make native)");
+        var cfg = Config(template, 0);
+        byte[] output = new byte[template.Frame.Length];
+        int action;
+        fixed (byte* frame = template.Frame)
+        fixed (byte* outFrame = output)
+        {
+            action = FastTunXdp.fasttun_gen_test(obj, frame, (uint)template.Frame.Length, &cfg, (uint)runs, outFrame);
+        }
+        if (action < 0) throw new LinuxException("fasttun_gen_test", -action);
+        if (action != XdpTx) throw new InvalidOperationException($"the generator program returned XDP action {action}, not XDP_TX");
+        return output;
+    }
+
+    private const int XdpTx = 3;
+
+    private static FastTunXdp.GenConfig Config(XdpLiveTemplate template, double rate) => new()
+    {
+        UdpOffset = (uint)template.UdpOffset,
+        Flows = (uint)template.Flows,
+        PortBase = template.PortBase,
+        BaseSum = template.BaseSum,
+        RatePps = rate > 0 ? (ulong)Math.Max(1, Math.Round(rate)) : 0,
+    };
+
     public static unsafe GenResult Run(int ifindex, XdpLiveTemplate template, double rate, int batch, TimeSpan duration, int* stop)
     {
         string obj = FastTunXdp.FindAsset(FastTunXdp.GeneratorProgramFile)
             ?? throw new FileNotFoundException($"{FastTunXdp.GeneratorProgramFile} not found (make native)");
-        var cfg = new FastTunXdp.GenConfig
-        {
-            UdpOffset = (uint)template.UdpOffset,
-            Flows = (uint)template.Flows,
-            PortBase = template.PortBase,
-            BaseSum = template.BaseSum,
-            RatePps = rate > 0 ? (ulong)Math.Max(1, Math.Round(rate)) : 0,
-        };
+        var cfg = Config(template, rate);
         FastTunXdp.GenResult r;
         int err;
         fixed (byte* frame = template.Frame)

@@ -37,4 +37,9 @@ internal static partial class FastTunXdp
     /// <summary>Ends a running fasttun_gen_live call now (signals its thread); 0 when none runs.</summary>
     [LibraryImport(Name, EntryPoint = "fasttun_gen_interrupt")]
     public static partial int fasttun_gen_interrupt();
+
+    /// <summary>Runs the generator program <paramref name="runs"/> times in the ordinary test mode (nothing sent)
+    /// and copies the last output frame: the XDP action (XDP_TX = 3) or -errno. For tests.</summary>
+    [LibraryImport(Name, EntryPoint = "fasttun_gen_test", StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial int fasttun_gen_test(string objPath, byte* frame, uint frameLength, GenConfig* config, uint runs, byte* frameOut);
 }
