@@ -44,6 +44,7 @@ struct fasttun_gen_cfg {
 	__u32 port_base;
 	__u32 base_sum;
 	__u64 rate_pps; /* 0 = as fast as the kernel runs */
+	__u64 head[16]; /* the template's first 128 bytes (zero-padded), restored into every frame */
 };
 
 struct fasttun_gen_result {

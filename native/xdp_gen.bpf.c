@@ -9,7 +9,7 @@
  * port_base + flow, payload flow id, a sequence number per flow and a CLOCK_MONOTONIC timestamp (read every
  * 32 frames), and the inner UDP checksum from a base sum computed by the caller with those fields zero
  * (RFC 1624: add the new words, fold, complement). The IPv4 headers and any tunnel header stay as in the
- * template. With a rate, a run whose frame is not yet due returns XDP_DROP untouched (a few ns), so the
+ * template (and are restored from it in every run: see below). With a rate, a run whose frame is not yet due returns XDP_DROP untouched (a few ns), so the
  * kernel keeps offering at most that rate, evenly, instead of bursts. One program instance runs on one CPU at a time (the caller's), so the state needs no atomics.
  */
 #include <linux/bpf.h>
@@ -21,6 +21,7 @@
 #define GEN_PAYLOAD_TS 14
 #define GEN_PAYLOAD_LEN 22
 #define GEN_MAX_UDP_OFFSET 256
+#define GEN_HEAD_WORDS 16
 
 /* Set by the loader before load: the only variable in .rodata (a read-only map, so the verifier knows the
  * values). Same layout as struct fasttun_gen_cfg in fasttun_gen.c. */
@@ -30,6 +31,7 @@ struct gen_cfg {
 	__u32 port_base;  /* UDP source port of flow 0 */
 	__u32 base_sum;   /* folded sum of pseudo header + UDP with the patched fields zero */
 	__u64 rate_pps;   /* 0: every frame is sent; else at most this many per second since the first frame */
+	__u64 head[GEN_HEAD_WORDS]; /* the template's first GEN_HEAD_WORDS * 8 bytes */
 };
 const volatile struct gen_cfg cfg = { .flows = 1 };
 
@@ -73,6 +75,17 @@ int fasttun_gen(struct xdp_md *ctx)
 	__u8 *udp = data + off;
 	if (udp + 8 + GEN_PAYLOAD_LEN > end)
 		return XDP_ABORTED;
+
+	/* The kernel recycles a frame's page without copying the template back, and a receiver that wrote into it
+	 * (the kernel's forwarding rewrites MACs and TTL in place; VXLAN pushes its outer headers over the inner
+	 * Ethernet header) would have the next copy start from its output. Restore every header each time. */
+#pragma unroll
+	for (int k = 0; k < GEN_HEAD_WORDS; k++) {
+		if (data + k * 8 + 8 > end)
+			break;
+		__u64 word = cfg.head[k]; /* a volatile read: a cast would let the compiler fold it to the initializer */
+		__builtin_memcpy(data + k * 8, &word, 8);
+	}
 
 	if (cfg.rate_pps) {
 		/* Token bucket without a bucket: frame n may leave once n / rate seconds have passed. */

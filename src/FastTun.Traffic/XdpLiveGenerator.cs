@@ -95,14 +95,18 @@ public static class XdpLiveGenerator
     /// the kernel runs.</param>
     /// <summary>The program's output frame after <paramref name="runs"/> runs on copies of the template, nothing
     /// sent (BPF_PROG_RUN test mode; needs root): how tests compare the BPF code with <see cref="XdpLiveTemplate.Patch"/>.</summary>
-    public static unsafe byte[] TestRun(XdpLiveTemplate template, int runs)
+    /// <param name="input">The frame fed to the program (default: the template itself); a receiver may have
+    /// written into a recycled page, and the program must restore the template's headers.</param>
+    public static unsafe byte[] TestRun(XdpLiveTemplate template, int runs, byte[]? input = null)
     {
+        input ??= template.Frame;
+        if (input.Length != template.Frame.Length) throw new ArgumentException("input must be as long as the template", nameof(input));
         string obj = FastTunXdp.FindAsset(FastTunXdp.GeneratorProgramFile)
             ?? throw new FileNotFoundException($"{FastTunXdp.GeneratorProgramFile} not found (make native)");
         var cfg = Config(template, 0);
         byte[] output = new byte[template.Frame.Length];
         int action;
-        fixed (byte* frame = template.Frame)
+        fixed (byte* frame = input)
         fixed (byte* outFrame = output)
         {
             action = FastTunXdp.fasttun_gen_test(obj, frame, (uint)template.Frame.Length, &cfg, (uint)runs, outFrame);
@@ -114,14 +118,21 @@ public static class XdpLiveGenerator
 
     private const int XdpTx = 3;
 
-    private static FastTunXdp.GenConfig Config(XdpLiveTemplate template, double rate) => new()
+    private static unsafe FastTunXdp.GenConfig Config(XdpLiveTemplate template, double rate)
     {
-        UdpOffset = (uint)template.UdpOffset,
-        Flows = (uint)template.Flows,
-        PortBase = template.PortBase,
-        BaseSum = template.BaseSum,
-        RatePps = rate > 0 ? (ulong)Math.Max(1, Math.Round(rate)) : 0,
-    };
+        var cfg = new FastTunXdp.GenConfig
+        {
+            UdpOffset = (uint)template.UdpOffset,
+            Flows = (uint)template.Flows,
+            PortBase = template.PortBase,
+            BaseSum = template.BaseSum,
+            RatePps = rate > 0 ? (ulong)Math.Max(1, Math.Round(rate)) : 0,
+        };
+        // Every header, restored in every frame (the kernel recycles pages a receiver may have written to).
+        int n = Math.Min(template.Frame.Length, FastTunXdp.GenConfig.HeadBytes);
+        template.Frame.AsSpan(0, n).CopyTo(new Span<byte>(cfg.Head, FastTunXdp.GenConfig.HeadBytes));
+        return cfg;
+    }
 
     public static unsafe GenResult Run(int ifindex, XdpLiveTemplate template, double rate, int batch, TimeSpan duration, int* stop)
     {

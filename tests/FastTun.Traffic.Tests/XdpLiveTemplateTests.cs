@@ -107,7 +107,19 @@ public class XdpLiveProgramTests
     [InlineData(TrafficEncap.Ipip, 64, 3, 7)]
     [InlineData(TrafficEncap.Vxlan, 128, 16, 40)]
     [InlineData(TrafficEncap.Gre, 1500, 1, 2)]
-    public void TestRun_AfterRuns_FrameEqualsManagedPatch(TrafficEncap encap, int size, int flows, int runs)
+    public void TestRun_AfterRuns_FrameEqualsManagedPatch(TrafficEncap encap, int size, int flows, int runs) =>
+        CheckAgainstManaged(encap, size, flows, runs, corrupt: false);
+
+    /// <summary>A recycled page that a receiver wrote into (here: every header byte inverted) still leaves as the
+    /// template: the program restores the headers.</summary>
+    [Theory]
+    [InlineData(TrafficEncap.None, 64, 2, 3)]
+    [InlineData(TrafficEncap.Vxlan, 64, 16, 17)]
+    [InlineData(TrafficEncap.Ipip, 1500, 4, 9)]
+    public void TestRun_HeadersOverwritten_FrameEqualsManagedPatch(TrafficEncap encap, int size, int flows, int runs) =>
+        CheckAgainstManaged(encap, size, flows, runs, corrupt: true);
+
+    private static void CheckAgainstManaged(TrafficEncap encap, int size, int flows, int runs, bool corrupt)
     {
         var spec = new TrafficSpec
         {
@@ -125,7 +137,13 @@ public class XdpLiveProgramTests
             OuterDestination = 0xAC0C010B,
         };
         var template = XdpLiveTemplate.Build(spec);
-        byte[] kernel = XdpLiveGenerator.TestRun(template, runs);
+        byte[]? input = null;
+        if (corrupt)
+        {
+            input = (byte[])template.Frame.Clone();
+            for (int i = 0; i < Math.Min(input.Length, 128); i++) input[i] ^= 0xFF;
+        }
+        byte[] kernel = XdpLiveGenerator.TestRun(template, runs, input);
 
         // Run k (from 0) is flow k % flows, and its sequence is how many earlier runs that flow had.
         int last = runs - 1;

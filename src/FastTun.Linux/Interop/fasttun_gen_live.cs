@@ -9,13 +9,17 @@ internal static partial class FastTunXdp
 
     /// <summary>Same layout as struct fasttun_gen_cfg (native/fasttun_gen.c).</summary>
     [StructLayout(LayoutKind.Sequential)]
-    public struct GenConfig
+    public unsafe struct GenConfig
     {
+        /// <summary>Bytes of the template the program writes back into every frame (GEN_HEAD_WORDS * 8).</summary>
+        public const int HeadBytes = 128;
+
         public uint UdpOffset;
         public uint Flows;
         public uint PortBase;
         public uint BaseSum;
         public ulong RatePps;
+        public fixed byte Head[HeadBytes];
     }
 
     /// <summary>Same layout as struct fasttun_gen_result (native/fasttun_gen.c).</summary>
