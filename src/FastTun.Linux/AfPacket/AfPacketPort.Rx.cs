@@ -55,15 +55,29 @@ public sealed unsafe partial class AfPacketPort
     public static bool RingFull(uint blockBehindStatus, int framesHeldInBlockBehind) =>
         (blockBehindStatus & Libc.TP_STATUS_USER) != 0 && framesHeldInBlockBehind == 0;
 
-    /// <summary>Once per burst: one block header read, a store to the shed flag only on a change.</summary>
+    /// <summary>Once per burst: a block header or two read, a store to the shed flag only on a change. Blocks just
+    /// behind the cursor that this worker still holds (the frames of the batch in flight, given back at RxDone) are
+    /// skipped: the kernel fills blocks in order, so it is stuck at a held block exactly when the newest block behind
+    /// it is handed over again, and looking only at the held one would clear the flag at every block boundary.</summary>
     private void UpdateShed()
     {
         bool shedding = _shed!.Shedding;
-        int behind = _rxBlock == 0 ? _rxBlockCount - 1 : _rxBlock - 1;
-        var block = (tpacket_block_desc*)(_rxBase + (long)behind * _rxBlockSize);
-        bool next = RingFull(Volatile.Read(ref block->hdr.block_status), _outstanding[behind]);
+        int behind = _rxBlock;
+        bool next = false;
+        for (int step = 0; step < ShedLookBack; step++)
+        {
+            behind = behind == 0 ? _rxBlockCount - 1 : behind - 1;
+            if (_outstanding[behind] != 0) continue;
+            var block = (tpacket_block_desc*)(_rxBase + (long)behind * _rxBlockSize);
+            next = RingFull(Volatile.Read(ref block->hdr.block_status), 0);
+            break;
+        }
         if (next != shedding) _shed.Shedding = next;
     }
+
+    /// <summary>Held blocks <see cref="UpdateShed"/> looks past at most (a batch spans at most a few blocks); all held:
+    /// not full (no shedding on a guess).</summary>
+    private const int ShedLookBack = 4;
 
     /// <summary>Moves to the next block if the kernel has handed it over. A block we still hold frames of (the
     /// ring wrapped while the pipeline kept a whole ring's worth) is not reopened: its status is stale.</summary>
