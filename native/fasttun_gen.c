@@ -112,6 +112,19 @@ static __u64 frames_made(struct bpf_map *bss)
 	return frames;
 }
 
+/* Opens the generator's BPF object (not yet loaded): 0, or a negative errno with *obj left NULL. */
+static int open_gen_object(const char *obj_path, struct bpf_object **obj)
+{
+	libbpf_set_print(gen_print);
+	*obj = bpf_object__open_file(obj_path, NULL);
+	if (!*obj)
+		return -errno;
+	int err = libbpf_get_error(*obj);
+	if (err)
+		*obj = NULL;
+	return err;
+}
+
 __attribute__((visibility("default")))
 int fasttun_gen_live(const char *obj_path, int ifindex, const void *frame, __u32 frame_len,
 		     const struct fasttun_gen_cfg *cfg, __u32 batch, __u32 chunk, __u64 duration_ns,
@@ -120,11 +133,8 @@ int fasttun_gen_live(const char *obj_path, int ifindex, const void *frame, __u32
 	memset(out, 0, sizeof(*out));
 	if (!obj_path || !frame || !cfg || ifindex <= 0 || frame_len < 14 || chunk == 0)
 		return -EINVAL;
-	libbpf_set_print(gen_print);
-	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
-	if (!obj)
-		return -errno;
-	int err = libbpf_get_error(obj);
+	struct bpf_object *obj;
+	int err = open_gen_object(obj_path, &obj);
 	if (err)
 		return err;
 	struct bpf_map *ro = internal_map(obj, ".rodata");
@@ -231,11 +241,8 @@ int fasttun_gen_test(const char *obj_path, const void *frame, __u32 frame_len, c
 {
 	if (!obj_path || !frame || !cfg || !frame_out || frame_len < 14 || runs == 0)
 		return -EINVAL;
-	libbpf_set_print(gen_print);
-	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
-	if (!obj)
-		return -errno;
-	int err = libbpf_get_error(obj);
+	struct bpf_object *obj;
+	int err = open_gen_object(obj_path, &obj);
 	if (err)
 		return err;
 	struct bpf_map *ro = internal_map(obj, ".rodata");
