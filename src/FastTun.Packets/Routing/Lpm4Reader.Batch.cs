@@ -52,17 +52,18 @@ public readonly unsafe partial struct Lpm4Reader
             if (Sse.IsSupported)
             {
                 Sse.Prefetch0(data);
-                Sse.Prefetch0(data + ((entry & Lpm4Table.TwoLines) << 4));   // the second line, if the root needs it
+                PrefetchExtraLines(data, entry);   // the second and third lines, if the root needs them
             }
             chunks[i] = data;
         }
     }
 
     /// <summary>
-    /// Stage 2: each chunk's root node, without a branch. The root's leaves start right after it (leaf base 6,
-    /// stored as 5); the shift count 63 − (address bits 18..23) is ~address &gt;&gt; 8 taken mod 64, which the shift
-    /// does by itself. A lookup whose slot is a child (bit 63 of the shifted child bitmap) is listed and walked again
-    /// from the root after the loop (about 1 % of lookups on a DFZ table).
+    /// Stage 2: each chunk's root node, without a branch. The root's leaves start right after it (leaf base 9,
+    /// stored as 8); the shift count 63 − (v mod 64) is ~address &gt;&gt; 8 taken mod 64, which the shift does by
+    /// itself, and the upper bitmap word (v ≥ 64, address bit 14) adds the lower word's popcount, masked. A lookup
+    /// whose slot is a child (bit 63 of the shifted child word) is listed and walked again from the root after the
+    /// loop (about 1 % of lookups on a DFZ table).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void WalkBlock(uint* a, int count, uint** chunks, uint* o, byte* deep)
@@ -70,12 +71,15 @@ public readonly unsafe partial struct Lpm4Reader
         nuint deepCount = 0;
         for (nuint i = 0; i < (nuint)count; i++)
         {
-            uint* data = chunks[i];
-            int s = (int)(~a[i] >> 8);
+            ulong* root = (ulong*)chunks[i];
+            uint address = a[i];
+            nuint w = (address >> 14) & 1;
+            int s = (int)(~address >> 8);
             deep[deepCount] = (byte)i;
-            deepCount += (nuint)((*(ulong*)data << s) >> 63);
+            deepCount += (nuint)((root[w] << s) >> 63);
             // For a child slot this reads a leaf of the root (in the chunk) that the pass below overwrites.
-            o[i] = (data + ChunkBuilder.RootLeafBase)[(nuint)ulong.PopCount(*(ulong*)(data + 2) << s)];
+            nuint rank = (nuint)ulong.PopCount(root[2 + w] << s) + (nuint)ulong.PopCount(root[2] & (0UL - (ulong)w));
+            o[i] = ((uint*)root + ChunkBuilder.RootLeafBase)[rank];
         }
         for (nuint k = 0; k < deepCount; k++)
         {

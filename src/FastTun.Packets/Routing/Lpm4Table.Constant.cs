@@ -36,12 +36,12 @@ public sealed partial class Lpm4Table
     {
         uint offset = entry & ChunkOffsetMask;
         if (offset == EmptyChunk) return;
-        uint nextHop = _pool.Base[offset + ChunkBuilder.NodeSize];   // the constant chunk's only leaf
+        uint nextHop = _pool.Base[offset + ChunkBuilder.RootNodeSize];   // the constant chunk's only leaf
         ref (uint Offset, int Entries) slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_constant, nextHop);
         if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || slot.Offset != offset)
             throw new InvalidOperationException($"entry {entry:X8} names no constant chunk");
         if (--slot.Entries > 0) return;
         _constant.Remove(nextHop);
-        _pool.Retire(offset, ChunkBuilder.NodeSize + 1);
+        _pool.Retire(offset, ChunkBuilder.RootNodeSize + 1);
     }
 }

@@ -42,15 +42,15 @@ public sealed partial class Lpm4Table
     /// </summary>
     internal const uint ChunkTag = 0x8000_0000;
     /// <summary>
-    /// Entry bit 0 (chunk offsets are multiples of 4 uints): the chunk's root node and leaves span two cache lines
-    /// (<see cref="ChunkBuilder.RootSpansTwoLines"/>), so a lookup prefetches the second line as well.
+    /// Entry bits 0–1 (chunk offsets are multiples of 4 uints): how many lines after the first the chunk's root node
+    /// and leaves reach, 0–2 (<see cref="ChunkBuilder.RootExtraLines"/>); a lookup prefetches them with the first.
     /// </summary>
-    internal const uint TwoLines = 1;
+    internal const uint ExtraLinesMask = 3;
     /// <summary>The chunk offset in an entry that names a chunk.</summary>
     internal const uint ChunkOffsetMask = 0x7FFF_FFFC;
     /// <summary>Pool offset of the chunk without prefixes (one leaf, NoRoute).</summary>
     internal const uint EmptyChunk = 0;
-    internal const int DirectBits = 18;
+    internal const int DirectBits = 17;
     internal const int DirectSize = 1 << DirectBits;
     internal const int ChunkShift = 32 - DirectBits;
 
@@ -319,7 +319,7 @@ public sealed partial class Lpm4Table
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
-            entry = ChunkTag + offset + (_builder.RootSpansTwoLines ? TwoLines : 0);
+            entry = ChunkTag + offset + (uint)_builder.RootExtraLines;
             _chunkCount++;
         }
         uint old = _entries[chunk];
