@@ -56,7 +56,7 @@ public static unsafe class LpmStats
             }
             else
             {
-                uint* node = data + data[8] + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(root[w] << s0) + (w == 1 ? BitOperations.PopCount(root[0]) : 0));
+                uint* node = data + ChunkBuilder.RootNodeSize - ChunkBuilder.NodeSize + BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]) + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(root[w] << s0) + (w == 1 ? BitOperations.PopCount(root[0]) : 0));
                 int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
                 depth = 2;
                 while (true)

@@ -6,8 +6,9 @@ namespace FastTun.Packets.Routing;
 /// <summary>
 /// Builds one immutable chunk (the Poptrie for one /17) from its sorted long-prefix list. Layout, in uints:
 /// <code>
-/// root  = [childBits (128 bits: 4 uints), leafRunBits (128 bits: 4 uints), childBase]          (RootNodeSize = 9)
-///         over address bits 17–23 (v = 0..127); its leaves start right after it (uint 9)
+/// root  = [childBits (128 bits: 4 uints), leafRunBits (128 bits: 4 uints)]                     (RootNodeSize = 8)
+///         over address bits 17–23 (v = 0..127); its leaves start right after it (uint 8), its children right
+///         after its leaves (uint 8 + number of root leaves: no base stored, the rare child walk counts it)
 /// node  = [childBitsLo, childBitsHi, leafRunBitsLo, leafRunBitsHi, childBase, leafBase]   (NodeSize = 6)
 ///         child j of a node   = node at childBase + 6 * PopCount(childBits &amp; bitsUpTo(v))   (childBase pre-biased by −6)
 ///         leaf for slot v     = uint at leafBase + PopCount(leafRunBits &amp; bitsUpTo(v))    (leafBase pre-biased by −1)
@@ -25,7 +26,7 @@ internal sealed class ChunkBuilder
 {
     internal const int NodeSize = 6;
     internal const int RootBits = 7;
-    internal const int RootNodeSize = 9;
+    internal const int RootNodeSize = 8;
     internal const int RootShift = Lpm4Table.DirectBits;   // the root indexes address bits 17..23
     /// <summary>The root's leaf base (biased by −1): its leaves start right after it.</summary>
     internal const uint RootLeafBase = RootNodeSize - 1;
@@ -120,7 +121,7 @@ internal sealed class ChunkBuilder
                 _buffer[4 + 2 * w] = (uint)runBits[w];
                 _buffer[5 + 2 * w] = (uint)(runBits[w] >> 32);
             }
-            _buffer[8] = (uint)(childBase - NodeSize);
+            if (childBase != RootNodeSize + leafCount) throw new InvalidOperationException("the root's children must follow its leaves");
         }
         else
         {

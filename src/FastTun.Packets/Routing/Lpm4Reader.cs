@@ -80,7 +80,9 @@ public readonly unsafe partial struct Lpm4Reader
         ulong children = root[w] << s;
         if ((long)children >= 0)   // bit v clear: slot v is a leaf
             return data[ChunkBuilder.RootLeafBase + (uint)BitOperations.PopCount(root[2 + w] << s) + (uint)BitOperations.PopCount(root[2] & lower)];
-        uint* node = data + data[8] + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(children) + BitOperations.PopCount(root[0] & lower));
+        // The root's children follow its leaves (no stored base): 8 + all root leaves, then 6 uints per child.
+        uint* node = data + (ChunkBuilder.RootNodeSize - ChunkBuilder.NodeSize) + (uint)(BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]))
+            + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(children) + BitOperations.PopCount(root[0] & lower));
         int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
         while (true)
         {
