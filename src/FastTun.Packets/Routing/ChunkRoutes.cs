@@ -1,9 +1,9 @@
 namespace FastTun.Packets.Routing;
 
 /// <summary>
-/// The writer's authoritative list of prefixes longer than /18 inside one /18, kept sorted by
+/// The writer's authoritative list of prefixes longer than /17 inside one /17, kept sorted by
 /// <see cref="Lpm4Table.LongKey"/> (address, then length) so <see cref="ChunkBuilder"/> can paint it in one pass.
-/// Typical lists hold a few dozen routes; insert and remove shift the tail (a /18 holds at most 32,766 prefixes).
+/// Typical lists hold a few dozen routes; insert and remove shift the tail (a /17 holds at most 65,534 prefixes).
 /// </summary>
 internal sealed class ChunkRoutes
 {

@@ -3,14 +3,14 @@ namespace FastTun.Packets.Routing;
 public sealed partial class Lpm4Table
 {
     /// <summary>
-    /// Constant chunks: one per next hop that is the whole answer of some /18 (a root with one leaf), shared by every
-    /// such /18, with the number of entries naming it. "No route" is the permanent empty chunk at offset 0. Every
+    /// Constant chunks: one per next hop that is the whole answer of some /17 (a root with one leaf), shared by every
+    /// such /17, with the number of entries naming it. "No route" is the permanent empty chunk at offset 0. Every
     /// entry therefore names a chunk, and a lookup never branches or masks on "direct answer or chunk".
     /// A DFZ-like table has about a thousand next hops: about 32 KiB of constant chunks.
     /// </summary>
     private readonly Dictionary<uint, (uint Offset, int Entries)> _constant = new();
 
-    /// <summary>Number of constant chunks (distinct next hops answering a whole /18).</summary>
+    /// <summary>Number of constant chunks (distinct next hops answering a whole /17).</summary>
     internal int ConstantChunks => _constant.Count;
 
     /// <summary>The entry naming the constant chunk of <paramref name="nextHop"/>, built on first use. Writer only.</summary>

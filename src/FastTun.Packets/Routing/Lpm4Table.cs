@@ -7,16 +7,18 @@ namespace FastTun.Packets.Routing;
 /// IPv4 longest-prefix-match table: prefixes /0–/32 → next-hop index (0..<see cref="MaxNextHop"/>), one writer,
 /// any number of lock-free readers. Layout and reasoning: Routing/README.md.
 ///
-/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
-/// (1 MiB) indexed by the top 18 address bits. Every entry names a chunk: <see cref="ChunkTag"/> + the chunk's offset
-/// in the pool, plus <see cref="TwoLines"/> when the chunk's root and its leaves span two cache lines. A /18 with
-/// prefixes longer than /18 has its own chunk; any other /18 names the shared constant chunk (one leaf) of the answer
-/// of its longest prefix of /18 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
-/// <see cref="NoRoute"/>. A chunk is a small
-/// Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides
-/// (bits 18–23, 24–29, 30–31), a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>.
-/// Its leaves are final answers (the /18's direct answer where no longer prefix covers a slot). A /24 costs the
-/// entry, then the root node and its leaf (same or adjacent line).</para>
+/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^17-entry array of 32-bit entries
+/// (512 KiB, so it mostly stays in a core's 1 MiB L2 beside the chunk lines passing through) indexed by the top 17
+/// address bits. Every entry names a chunk: <see cref="ChunkTag"/> + the chunk's offset in the pool, plus in bits 0–1
+/// how many lines after the first the chunk's root and its leaves reach (<see cref="ExtraLinesMask"/>). A /17 with
+/// prefixes longer than /17 has its own chunk; any other /17 names the shared constant chunk (one leaf) of the answer
+/// of its longest prefix of /17 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
+/// <see cref="NoRoute"/>. A chunk is a small Poptrie: a root over address bits 17–23 (128-bit child and leaf-run
+/// bitmaps, its leaves right after it, its children after them), then nodes of 6 uints (64-bit child bitmap, 64-bit
+/// leaf-run bitmap, child base, leaf base) over bits 24–29 and 30–31, a leaf or child found by
+/// <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. Its leaves are final answers (the /17's direct answer where no
+/// longer prefix covers a slot). A /24 costs the entry, then the root and its leaf (same or a following line, which a
+/// lookup prefetches together with the first).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
 /// in a free block, then publishes it with one 32-bit store of the entry.
@@ -27,7 +29,7 @@ namespace FastTun.Packets.Routing;
 ///
 /// <para><b>Control plane.</b> The authoritative route set is kept apart from the lookup arrays: short prefixes in
 /// a dictionary plus the painted length per direct entry, long prefixes in a sorted (address, length) list per
-/// /18. An update touches one list and rebuilds one chunk from it; <see cref="AddRange"/> defers chunk builds to
+/// /17. An update touches one list and rebuilds one chunk from it; <see cref="AddRange"/> defers chunk builds to
 /// the end so a 1M-prefix load builds each chunk once.</para>
 /// </summary>
 public sealed partial class Lpm4Table
@@ -37,8 +39,8 @@ public sealed partial class Lpm4Table
     /// <summary>Largest storable next-hop index (2^31 next hops; leaves could hold more, the API keeps this bound).</summary>
     public const uint MaxNextHop = 0x7FFF_FFFF;
     /// <summary>
-    /// Set in every entry: ChunkTag + the chunk's offset in the pool (+ <see cref="TwoLines"/>). Offset 0 is the empty
-    /// chunk, whose only leaf is <see cref="NoRoute"/>: a /18 without any route is ChunkTag + 0.
+    /// Set in every entry: ChunkTag + the chunk's offset in the pool (+ the extra lines, <see cref="ExtraLinesMask"/>). Offset 0 is the empty
+    /// chunk, whose only leaf is <see cref="NoRoute"/>: a /17 without any route is ChunkTag + 0.
     /// </summary>
     internal const uint ChunkTag = 0x8000_0000;
     /// <summary>
@@ -54,19 +56,19 @@ public sealed partial class Lpm4Table
     internal const int DirectSize = 1 << DirectBits;
     internal const int ChunkShift = 32 - DirectBits;
 
-    /// <summary>Address space reserved for chunks (committed only as touched): 1M prefixes use about 10 MiB.</summary>
+    /// <summary>Address space reserved for chunks (committed only as touched): 1M prefixes use about 6.5 MiB.</summary>
     internal const long PoolReserve = 1L << 30;
 
     // Data plane: read by any thread without locks.
     private readonly NativeRegion _region;
-    private readonly unsafe uint* _entries;   // 2^18 × (direct answer, or ChunkTag + chunk offset), in _region
-    private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /18's direct answer
+    private readonly unsafe uint* _entries;   // 2^17 × (direct answer, or ChunkTag + chunk offset), in _region
+    private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /17's direct answer
     private readonly ChunkPool _pool;
-    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each /18's own chunk, 0 = none
+    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each /17's own chunk, 0 = none
 
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
-    private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 18
+    private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 17
     private readonly ChunkRoutes?[] _long = new ChunkRoutes?[DirectSize];
     private readonly ChunkBuilder _builder = new();
     private readonly List<int> _dirty = new();
@@ -86,7 +88,7 @@ public sealed partial class Lpm4Table
         _entries = (uint*)_region.Base;
         new Span<uint>(_entries, DirectSize).Fill(ChunkTag + EmptyChunk);
         _directValue.AsSpan().Fill(NoRoute);
-        // The pool starts on the next huge page; the 1 MiB of entries has the first one to itself.
+        // The pool starts on the next huge page; the 512 KiB of entries have the first one to themselves.
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
         ReadOnlySpan<uint> empty = _builder.Build([], [], 0, NoRoute);
         uint emptyAt = _pool.Allocate(empty.Length);
@@ -113,7 +115,7 @@ public sealed partial class Lpm4Table
     public int Count { get; private set; }
 
     /// <summary>
-    /// Bytes of the lookup structure (the 1 MiB entry array and the live chunks, 16-byte granules) — what readers
+    /// Bytes of the lookup structure (the 512 KiB entry array and the live chunks, 16-byte granules) — what readers
     /// touch. The writer's route set is reported by <see cref="ControlMemoryBytes"/>.
     /// </summary>
     public long MemoryBytes => (long)DirectSize * sizeof(uint) + _pool.LiveBytes;
@@ -121,7 +123,7 @@ public sealed partial class Lpm4Table
     /// <summary>Bytes the chunk pool has touched: live, free and retired blocks (the resident-memory cost).</summary>
     public long PoolTouchedBytes => _pool.TouchedBytes;
 
-    /// <summary>Number of /18s that currently hold a chunk.</summary>
+    /// <summary>Number of /17s that currently hold a chunk.</summary>
     public int ChunkCount => _chunkCount;
 
     /// <summary>Approximate bytes of the writer-only route set (not read on the lookup path).</summary>
@@ -291,8 +293,8 @@ public sealed partial class Lpm4Table
     }
 
     /// <summary>
-    /// Sets the direct answer of /18 number <paramref name="e"/> and republishes the /18: a /18 without longer prefixes
-    /// points at the shared constant chunk of its answer, a /18 with some gets its chunk rebuilt (its leaves carry the
+    /// Sets the direct answer of /17 number <paramref name="e"/> and republishes the /17: a /17 without longer prefixes
+    /// points at the shared constant chunk of its answer, a /17 with some gets its chunk rebuilt (its leaves carry the
     /// direct answer wherever no longer prefix covers them, so a lookup never needs a second answer).
     /// </summary>
     private void SetDirect(int e, uint nextHop)
@@ -303,7 +305,7 @@ public sealed partial class Lpm4Table
 
     private unsafe void PublishEntry(int e, uint entry) => Volatile.Write(ref _entries[e], entry);
 
-    /// <summary>Publishes /18 number <paramref name="chunk"/>: its own chunk built from its long prefixes, or the constant chunk of its answer.</summary>
+    /// <summary>Publishes /17 number <paramref name="chunk"/>: its own chunk built from its long prefixes, or the constant chunk of its answer.</summary>
     private unsafe void Rebuild(int chunk)
     {
         ChunkRoutes? routes = _long[chunk];
