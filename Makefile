@@ -89,7 +89,7 @@ publish: native nuget-deps
 	rm -rf $(PUBLISH_DIR) src/FastTun.Gateway/obj/$(CONFIG)/net10.0/$(RID)/R2R
 	$(DOTNET) publish src/FastTun.Gateway -c $(CONFIG) -r $(RID) --self-contained true -p:PublishReadyToRun=true \
 	  -p:PublishReadyToRunComposite=true -o $(PUBLISH_DIR) --verbosity quiet -nologo
-	cp native/build/libfasttun_xdp.so native/build/xdp_redirect.bpf.o $(PUBLISH_DIR)/
+	cp native/build/libfasttun_xdp.so native/build/xdp_redirect.bpf.o native/build/xdp_gen.bpf.o $(PUBLISH_DIR)/
 
 install: publish
 	install -d $(DESTDIR)$(APPDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/fasttun \

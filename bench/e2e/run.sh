@@ -16,8 +16,23 @@
 # at 64-byte frames and 1514-byte frames (1500-byte IP packets), generator at its maximum rate for TRIAL s.
 # Full path server1 -> gw1 -> gw2 -> server2: ping RTT and one iperf3 TCP stream.
 #
-# CPU placement (2 cores):
-#   CPU0: generator and sink user space (taskset -c 0), iperf3 client and server, ping.
+# Generator (GEN_DRIVER, default xdp_live): `fasttun gen --driver xdp_live` makes and sends the frames inside the
+# kernel (BPF_PROG_RUN with live frames, native/fasttun_gen.c): several Mpps into a veth on one core, so every
+# gateway is saturated and the hop measures the gateway, not the generator (the AF_XDP copy-mode generator,
+# GEN_DRIVER=af_xdp, offered ~0.73 Mpps and FastTun and l3fwd both delivered 94-99 % of it). Its frames arrive
+# through the receiver's ndo_xdp_xmit, which needs NAPI on the gateway's ingress veth: FastTun and l3fwd attach
+# XDP programs; for the kernel and AF_PACKET configurations run.sh attaches xdp_pass.bpf.c (XDP_PASS).
+#
+# CPU placement (2 cores), one core each for "the wire" and for "the gateway":
+#   CPU0: generator and sink user space (taskset -c 0), iperf3 client and server, ping. With xdp_live also the
+#         gateway's ingress veth NAPI (veth rx runs on the sending CPU: the XDP program and the copy into an AF_XDP
+#         rx ring, or the skb build and RPS hand-off for the kernel; what a NIC's DMA and rx interrupt do; it runs
+#         after each of the generator's batches, so a generator at max starves it less than it starves a
+#         process). ksoftirqd/0 gets real-time priority 10 like ksoftirqd/1, so NAPI work deferred there is not
+#         starved by the generator (nice -19). The sink's receive stays where veth puts it, in the gateway's
+#         transmit on CPU1, the same cost per delivered packet in every configuration (SINK_NAPI=off, default);
+#         SINK_NAPI=cpu0 moves it to CPU0 (threaded NAPI, pinned, real-time 20), which then crowds CPU0 so that
+#         the generator and the gateway's ingress offer less than 1 Mpps (bench/RESULTS.md gen6).
 #   CPU1: the gateway: `fasttun run` pinned with taskset -c 1; for the kernel modes the forwarding runs in
 #         softirq on CPU1 because RPS (rps_cpus=2) on the gateway's ingress veth moves it there. RPS is set in
 #         every mode; it does not apply to AF_XDP frames, whose XDP redirect and copy into the gateway's rx ring
@@ -30,7 +45,8 @@
 # Full path: after the ping and iperf3, the gateways' CPU time over IDLE_SECONDS (2) with no traffic (an idle gateway
 # must use none).
 # Environment: ROUNDS (3), TRIAL seconds (3), SIZES ("64 1514"), CONFIGS (all seven), PINGS (50),
-# IPERF_SECONDS (3), E2E_PREFIX (ge-), PATH_CONFIGS (full-path configurations), GEN_CHECK (1: generator alone vs
+# IPERF_SECONDS (3), GEN_DRIVER (xdp_live | af_xdp | af_packet), GEN_RATES ("max": offered rates, each measured),
+# SINK_NAPI (off | cpu0), E2E_PREFIX (ge-), PATH_CONFIGS (full-path configurations), GEN_CHECK (1: generator alone vs
 # trafgen each round), DIAG_CONFIGS (configurations of the perf-stat diagnostics; default CONFIGS, "" for none). Needs root and a Release build (make bench-e2e builds first).
 set -euo pipefail
 
@@ -46,6 +62,12 @@ IDLE_SECONDS=${IDLE_SECONDS:-2}
 PINGS=${PINGS:-50}
 IPERF_SECONDS=${IPERF_SECONDS:-3}
 GEN_CPU=0 SINK_CPU=0 GW_CPU=1
+GEN_DRIVER=${GEN_DRIVER:-xdp_live}
+# Offered rates: each hop and size is measured once per rate (xdp_live paces inside its program). Gateways behave
+# differently past their peak (FastTun delivered 0.68 Mpps at 1.2 Mpps offered and 0.45 at 3.5), so a gateway's
+# figure is its peak delivered rate over these (report: saturation-summary.py), with the rate at max alongside.
+GEN_RATES=${GEN_RATES:-${GEN_RATE:-max}}
+SINK_NAPI=${SINK_NAPI:-off}
 # The sink sleeps SINK_COALESCE_US on a timer when its ring runs dry (`fasttun sink --rx-coalesce-us`, like a NIC's rx
 # interrupt coalescing) instead of waiting in poll(2): on veth the sink's receive runs inside the sender's transmit
 # (the gateway's sendto/sendmmsg, or the kernel's softirq), and a sink asleep on the socket's wait queue is woken from
@@ -79,9 +101,23 @@ if [ -n "$ksoftirqd" ]; then
   ksoftirqd_policy=$(chrt -p "$ksoftirqd" | awk -F': ' '/policy/ {print $2}')
   chrt -r -p 10 "$ksoftirqd"
 fi
+# The generator's CPU: with xdp_live the gateway's ingress NAPI runs there (see the header); when it overflows into
+# ksoftirqd/0 that thread must not lose to the generator at nice -19.
+ksoftirqd0=$(pgrep -x "ksoftirqd/$GEN_CPU" || true)
+ksoftirqd0_policy=""
+if [ "$GEN_DRIVER" = xdp_live ] && [ -n "$ksoftirqd0" ]; then
+  ksoftirqd0_policy=$(chrt -p "$ksoftirqd0" | awk -F': ' '/policy/ {print $2}')
+  chrt -r -p 10 "$ksoftirqd0"
+fi
+xdp_pass_obj=$work/xdp_pass.bpf.o
+if [ "$GEN_DRIVER" = xdp_live ]; then
+  command -v clang >/dev/null || { echo "run.sh: clang missing (apt-get install clang, or make deps)" >&2; exit 1; }
+  clang -O2 -target bpf -I"/usr/include/$(gcc -print-multiarch)" -c "$root/bench/e2e/xdp_pass.bpf.c" -o "$xdp_pass_obj"
+fi
 
 cleanup() {
   if [ -n "$ksoftirqd" ] && [ "$ksoftirqd_policy" = SCHED_OTHER ]; then chrt -o -p 0 "$ksoftirqd" || true; fi
+  if [ -n "$ksoftirqd0" ] && [ "$ksoftirqd0_policy" = SCHED_OTHER ]; then chrt -o -p 0 "$ksoftirqd0" || true; fi
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
   sleep 0.5
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
@@ -108,6 +144,38 @@ topology() { # fasttun|kernel|vxlan
 }
 
 . "$root/bench/e2e/cpu-sample.sh"
+
+# CPU1's jiffies split: user+nice, system, irq+softirq (the CPU split of a gateway's cost per packet).
+cpu_split() {
+  local name u n sy idle io irq sirq rest
+  while read -r name u n sy idle io irq sirq rest; do
+    [ "$name" = "cpu$GW_CPU" ] && { echo "$((u + n)) $sy $((irq + sirq))"; return; }
+  done < /proc/stat
+}
+# A veth's per-queue counters (ethtool -S), as "name=value ..." of the non-zero ones; saturation evidence: where
+# the frames the generator offered and the gateway did not deliver were dropped.
+veth_stats() { # ns dev
+  nsx "$1" ethtool -S "$2" 2>/dev/null | awk -F': *' '/rx_queue_0_|tx_queue_0_/ && $2 != 0 {gsub(/ /, "", $1); printf "%s=%s ", $1, $2}'
+}
+# XDP_PASS on a gateway ingress that has no XDP program, so the in-kernel generator's frames are accepted.
+ensure_napi() { # ns dev
+  [ "$GEN_DRIVER" = xdp_live ] || return 0
+  nsx "$1" ip -d link show dev "$2" | grep -q "prog/xdp" && return 0
+  nsx "$1" ip link set dev "$2" xdpdrv obj "$xdp_pass_obj" sec xdp
+}
+# The sink's veth receive on CPU0 (threaded NAPI, pinned, RT 20) instead of inside the gateway's transmit on CPU1.
+# Once the sink has attached its XDP program (veth has NAPI only then; threaded mode on a veth without NAPI is EIO).
+sink_napi_pin() { # ns dev
+  [ "$SINK_NAPI" = cpu0 ] || return 0
+  nsx "$1" sh -c "echo 1 > /sys/class/net/$2/threaded"
+  local p n=0
+  for p in $(pgrep "^napi/$2-" || true); do taskset -p -c $SINK_CPU "$p" >/dev/null; chrt -r -p 20 "$p"; n=$((n + 1)); done
+  [ "$n" -gt 0 ] || log "   warning: no NAPI thread for the sink's $2: its receive stays on CPU1"
+}
+sink_napi_off() { # ns dev
+  [ "$SINK_NAPI" = cpu0 ] || return 0
+  nsx "$1" sh -c "echo 0 > /sys/class/net/$2/threaded" 2>/dev/null || true
+}
 
 gw_pid=""
 start_gateway() { # ns conf-template driver extra-lines...
@@ -162,14 +230,16 @@ stop_pid() {
 # One trial: sink up, generator for TRIAL s at max rate, sink stopped; appends a JSON record.
 trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args...
   local config=$1 hop=$2 size=$3 gns=$4 gif=$5 sns=$6 sif=$7 sip=$8; shift 8
-  local sout=$work/sink.json serr=$work/sink.err gout=$work/gen.json
+  local sout=$work/sink.json serr=$work/sink.err gout=$work/gen.json ingress_ns=${INGRESS_NS:-} ingress_dev=${INGRESS_DEV:-}
   ip netns exec "$sns" $NICE taskset -c $SINK_CPU "$F" sink --iface "$sif" --ip "$sip" --rx-coalesce-us "$SINK_COALESCE_US" --duration $((TRIAL + 30)) --json > "$sout" 2> "$serr" &
   local spid=$!
   pids+=("$spid")
   for _ in $(seq 1 200); do grep -q "sink: ready" "$serr" 2>/dev/null && break; sleep 0.05; done
-  local c0="" p0="" c1 p1 gpid
+  sink_napi_pin "$sns" "$sif"
+  local c0="" p0="" c1 p1 gpid x0 x1 is0="" is1=""
+  [ -n "$ingress_dev" ] && is0=$(veth_stats "$ingress_ns" "$ingress_dev")
   : > "$work/gen.err"
-  ip netns exec "$gns" $NICE taskset -c $GEN_CPU "$F" gen --iface "$gif" --size "$size" --rate max --flows 16 \
+  ip netns exec "$gns" $NICE taskset -c $GEN_CPU "$F" gen --iface "$gif" --driver "$GEN_DRIVER" --size "$size" --rate "${TRIAL_RATE:-max}" --flows 16 \
       --duration "$TRIAL" --batch 256 --json "$@" > "$gout" 2> "$work/gen.err" &
   gpid=$!; pids+=("$gpid")
   # CPU counters from the moment the generator starts sending (its .NET startup excluded) to its exit.
@@ -178,7 +248,7 @@ trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args
     mapfile -t errlines < "$work/gen.err" 2>/dev/null || true
     [[ "${errlines[*]:-}" == *"gen: sending"* ]] && break; alive "$gpid" || break; sleep 0.01
   done
-  c0=$(cpu_sample); p0=$(proc_ticks "$gw_pid")
+  c0=$(cpu_sample); p0=$(proc_ticks "$gw_pid"); x0=$(cpu_split)
   local perfpid=""
   if [ -n "${DIAG:-}" ] && [ -n "$gw_pid" ]; then
     # Syscalls of the gateway while it forwards: tracepoint counts, no sampling.
@@ -188,16 +258,19 @@ trial() { # config hop size gen-ns gen-iface sink-ns sink-iface sink-ip gen-args
   fi
   for _ in $(seq 1 $(( (TRIAL + 30) * 50 ))); do alive "$gpid" || break; sleep 0.02; done
   [ -n "$perfpid" ] && wait "$perfpid" 2>/dev/null
-  c1=$(cpu_sample); p1=$(proc_ticks "$gw_pid")
+  c1=$(cpu_sample); p1=$(proc_ticks "$gw_pid"); x1=$(cpu_split)
+  [ -n "$ingress_dev" ] && is1=$(veth_stats "$ingress_ns" "$ingress_dev")
   stop_pid "$gpid"
   grep -v "gen: sending" "$work/gen.err" >&2 || true
   sleep 0.3
+  sink_napi_off "$sns" "$sif"   # while NAPI exists: the flag would otherwise outlive it (the next program's NAPI)
   stop_pid "$spid"
   local kind=hop
   [ -n "${DIAG:-}" ] && kind=diag
-  /usr/bin/python3 - "$config" "$hop" "$size" "$gout" "$sout" "$c0" "$c1" "$p0" "$p1" "$HZ" "$kind" "$work/perf.txt" "$TRIAL" >> "$results" <<'EOF'
+  /usr/bin/python3 - "$config" "$hop" "$size" "$gout" "$sout" "$c0" "$c1" "$p0" "$p1" "$HZ" "$kind" "$work/perf.txt" "$TRIAL" \
+    "$x0" "$x1" "$is0" "$is1" "$GEN_DRIVER" "$SINK_NAPI" "${TRIAL_RATE:-max}" >> "$results" <<'EOF'
 import json, sys
-config, hop, size, gout, sout, c0, c1, p0, p1, hz, kind, perf, trial = sys.argv[1:]
+config, hop, size, gout, sout, c0, c1, p0, p1, hz, kind, perf, trial, x0, x1, is0, is1, gen_driver, sink_napi, gen_rate = sys.argv[1:]
 def load(path):
     try:
         with open(path) as f: return json.loads(f.read().strip().splitlines()[-1])
@@ -206,7 +279,12 @@ g, s = load(gout), load(sout)
 busy0, soft0, exact0, up0 = map(int, c0.split()); busy1, soft1, exact1, up1 = map(int, c1.split())
 u0, s0, v0, r0 = map(int, p0.split()); u1, s1, v1, r1 = map(int, p1.split())
 tick = 1e9 / int(hz)
-rec = {"kind": kind, "config": config, "hop": hop, "size": int(size), "ok": bool(g and s), "window_s": (up1 - up0) / 1e9}
+rec = {"kind": kind, "config": config, "hop": hop, "size": int(size), "ok": bool(g and s), "window_s": (up1 - up0) / 1e9,
+       "gen_driver": gen_driver, "sink_napi": sink_napi, "gen_rate": gen_rate}
+def stats(text):
+    return {k: int(v) for k, v in (kv.split("=") for kv in text.split())} if text.strip() else {}
+st0, st1 = stats(is0), stats(is1)
+rec["ingress"] = {k: st1[k] - st0.get(k, 0) for k in st1 if st1[k] - st0.get(k, 0)}
 if kind == "diag":
     counts = {}
     try:
@@ -239,9 +317,14 @@ if g and s:
                proc_sys_ns_per_pkt=(r1 - r0) * (s1 - s0) / max(1, (u1 - u0) + (s1 - s0)) / pk_cpu if pk_cpu and r0 > 0 else None,
                pkts_per_wakeup=pk / (v1 - v0) if u0 + s0 > 0 and v1 > v0 else None,
                cpu1_busy_share=(busy1 - busy0) * tick / 1e9 / g["seconds"] if g["seconds"] > 0 else None)
+    # CPU1's jiffies split (user+nice / system / irq+softirq) per delivered packet: the whole gateway core.
+    xu0, xs0, xi0 = map(int, x0.split()); xu1, xs1, xi1 = map(int, x1.split())
+    if pk_cpu:
+        rec.update(cpu1_user_ns_per_pkt=(xu1 - xu0) * tick / pk_cpu, cpu1_sys_ns_per_pkt=(xs1 - xs0) * tick / pk_cpu,
+                   cpu1_irq_ns_per_pkt=(xi1 - xi0) * tick / pk_cpu)
 print(json.dumps(rec))
 EOF
-  tail -1 "$results" | /usr/bin/python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("   %-9s %-5s %5d B: %s" % (r["config"], r["hop"], r["size"], ("sent %.3f Mpps, delivered %.3f Mpps, cpu1 %s ns/pkt" % (r["gen_pps"]/1e6, r["delivered_pps"]/1e6, "%.0f" % r["cpu1_ns_per_pkt"] if r.get("cpu1_ns_per_pkt") else "-")) if r["ok"] else "FAILED"))' >&2
+  tail -1 "$results" | /usr/bin/python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("   %-9s %-5s %5d B @%s: %s" % (r["config"], r["hop"], r["size"], r["gen_rate"], ("sent %.3f Mpps, delivered %.3f Mpps, cpu1 %s ns/pkt, busy %s, ingress %s" % (r["gen_pps"]/1e6, r["delivered_pps"]/1e6, "%.0f" % r["cpu1_ns_per_pkt"] if r.get("cpu1_ns_per_pkt") else "-", "%.2f" % r["cpu1_busy_share"] if r.get("cpu1_busy_share") is not None else "-", r.get("ingress"))) if r["ok"] else "FAILED"))' >&2
 }
 
 hops() { # config
@@ -267,9 +350,11 @@ hops() { # config
     vxlan) nsx "$G1" ip neigh replace 172.12.1.11 lladdr "$gw2_eth2" dev eth2 nud permanent
            nsx "$G1" ip neigh replace 1.1.1.2 lladdr "$gw2_tun0" dev tun0 nud permanent ;;
   esac
-  for size in $SIZES; do
+  ensure_napi "$G1" eth1
+  for size in $SIZES; do for rate in $GEN_RATES; do
+    TRIAL_RATE=$rate INGRESS_NS=$G1 INGRESS_DEV=eth1 \
     trial "$config" encap "$size" "$S1" net0 "$G2" eth2 172.12.1.11 --dst 10.1.8.10:9 --src 10.1.5.10 --dst-mac "$gw1_eth1"
-  done
+  done; done
   [ -n "$gw_pid" ] && stop_pid "$gw_pid"
 
   # Decap hop: tunnel packets from gw1:eth2 -> gw2 -> sink in server2 answering for 10.1.8.10.
@@ -283,9 +368,11 @@ hops() { # config
     vxlan) nsx "$G2" ip neigh replace 10.1.8.10 lladdr "$s2_net0" dev eth1 nud permanent
            gen_encap=(--encap vxlan --outer-src 172.12.1.10 --outer-dst 172.12.1.11 --vni 42 --inner-dst-mac "$gw2_tun0") ;;
   esac
-  for size in $SIZES; do
+  ensure_napi "$G2" eth2
+  for size in $SIZES; do for rate in $GEN_RATES; do
+    TRIAL_RATE=$rate INGRESS_NS=$G2 INGRESS_DEV=eth2 \
     trial "$config" decap "$size" "$G1" eth2 "$S2" net0 10.1.8.10 --dst 10.1.8.10:9 --src 10.1.5.10 --dst-mac "$gw2_eth2" "${gen_encap[@]}"
-  done
+  done; done
   [ -n "$gw_pid" ] && stop_pid "$gw_pid"
   # The kernel modes' static neighbours would outlive the trial: rebuild the topology before a full path.
   current_mode="dirty-$mode"

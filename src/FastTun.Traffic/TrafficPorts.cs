@@ -9,6 +9,8 @@ public enum TrafficDriver
 {
     AfXdp,
     AfPacket,
+    /// <summary>Generator only: frames made and sent inside the kernel (<see cref="XdpLiveGenerator"/>).</summary>
+    XdpLive,
 }
 
 /// <summary>Opens the port the generator or sink uses, sized for the frames it will carry.</summary>
@@ -27,12 +29,25 @@ public static class TrafficPorts
         }
     }
 
-    public static string Name(TrafficDriver driver) => driver == TrafficDriver.AfXdp ? "af_xdp" : "af_packet";
+    /// <summary>The generator's drivers: the ports' two and xdp_live (in-kernel, BPF_PROG_RUN live frames).</summary>
+    public static bool TryParseGenDriver(string text, out TrafficDriver driver)
+    {
+        if (text is "xdp_live" or "live") { driver = TrafficDriver.XdpLive; return true; }
+        return TryParseDriver(text, out driver);
+    }
+
+    public static string Name(TrafficDriver driver) => driver switch
+    {
+        TrafficDriver.AfXdp => "af_xdp",
+        TrafficDriver.AfPacket => "af_packet",
+        _ => "xdp_live",
+    };
 
     /// <summary>Opens <paramref name="iface"/> (bringing it up first). <paramref name="largestFrame"/> picks the
     /// AF_XDP chunk size. Throws LinuxException/NetInterfaceException naming the interface.</summary>
     public static PacketPort Open(string iface, TrafficDriver driver, int queue, int largestFrame, bool forReceive)
     {
+        if (driver == TrafficDriver.XdpLive) throw new ArgumentException("xdp_live only sends (fasttun gen); it opens no port");
         NetInterface.SetUp(iface);
         if (driver == TrafficDriver.AfXdp)
         {

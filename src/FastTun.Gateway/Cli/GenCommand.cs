@@ -22,7 +22,11 @@ public static class GenCommand
         var rate = CliOptions.Validated("--rate", "packets per second (k/M suffix) or max", "PPS|max", TrafficArgs.TryRate,
             "a rate > 0 (k or M suffix) or max", 0.0);
         var duration = CliOptions.Seconds("--duration", "how long to send", TimeSpan.FromSeconds(5));
-        var driver = GenOptions.Driver();
+        var driver = CliOptions.Completing(CliOptions.Validated("--driver",
+            "af_xdp, af_packet, or xdp_live (frames made and sent inside the kernel by BPF_PROG_RUN: several Mpps on one " +
+            "core, needs --dst-mac and a receiver with NAPI: an XDP program or GRO on the peer)",
+            "af_xdp|af_packet|xdp_live", TrafficPorts.TryParseGenDriver, "af_xdp, af_packet or xdp_live", TrafficDriver.AfXdp),
+            "af_xdp", "af_packet", "xdp_live");
         var json = CliOptions.Json("print the summary as JSON");
         var command = new Command("gen", "UDP test traffic with sequence numbers and timestamps over af_xdp or af_packet, " +
             "optionally inside IPIP, GRE or VXLAN, for a bounded duration; prints a summary") { iface, size, rate, duration, driver, json };
@@ -116,6 +120,8 @@ public static class GenCommand
                 ttl: 64, key: key, checksum: csum, sequence: seq);
         }
 
+        if (driver == TrafficDriver.XdpLive) return RunLive(g, tunnel);
+
         PacketPort port;
         NetInterface nic;
         try
@@ -177,6 +183,74 @@ public static class GenCommand
             Console.Out.Write(json ? TrafficReport.GenJson(result, iface, drv, spec, rate) + "\n" : TrafficReport.GenText(result, iface, drv, spec));
         }
         return CommandLine.ExitOk;
+    }
+
+    /// <summary>gen --driver xdp_live: the template frame goes to the kernel once; the kernel makes and sends
+    /// every frame (XdpLiveGenerator). No port is opened, so no ARP: the destination MAC must be given.</summary>
+    private static unsafe int RunLive(GenSettings g, TunnelSettings? tunnel)
+    {
+        if (g.DstMac is null) return Fail("xdp_live resolves no neighbour: give --dst-mac");
+        NetInterface nic;
+        try
+        {
+            nic = NetInterface.Get(g.Iface);
+            NetInterface.SetUp(g.Iface);
+        }
+        catch (Exception e) when (e is LinuxException or NetInterfaceException)
+        {
+            return Fail($"cannot use {g.Iface}: {e.Message}");
+        }
+        uint src = g.Src;
+        if (src == 0)
+        {
+            var own = nic.GetIpv4Addresses();
+            if (own.Count == 0) return Fail($"{g.Iface} has no IPv4 address: give --src");
+            src = own[0].Address;
+        }
+        var spec = new TrafficSpec
+        {
+            SourceMac = g.SrcMac ?? nic.Mac,
+            DestinationMac = g.DstMac,
+            Source = src,
+            Destination = g.Dst,
+            DestinationPort = g.DstPort,
+            Size = g.Size,
+            Flows = g.Flows,
+            Encap = g.Encap,
+            Tunnel = tunnel,
+            OuterSource = g.OuterSrc,
+            OuterDestination = g.OuterDst,
+            Vni = g.Vni,
+            InnerDestinationMac = g.InnerDstMac,
+        };
+        if (spec.WireSize - 14 > nic.Mtu) return Fail($"{spec.WireSize}-byte frames do not fit the MTU {nic.Mtu} of {g.Iface}");
+        if (!XdpLiveTemplate.Supports(spec)) return Fail("xdp_live cannot keep a GRE checksum (it covers the inner packet the kernel patches): drop --csum");
+        if (g.Flows > XdpLiveTemplate.MaxFlows) return Fail($"xdp_live makes at most {XdpLiveTemplate.MaxFlows} flows");
+        var template = XdpLiveTemplate.Build(spec);
+        int* stop = (int*)NativeMemory.AllocZeroed(sizeof(int));
+        try
+        {
+            nint stopAt = (nint)stop;
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Volatile.Write(ref *(int*)stopAt, 1); XdpLiveGenerator.Interrupt(); });
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Volatile.Write(ref *(int*)stopAt, 1); XdpLiveGenerator.Interrupt(); });
+            Console.Error.WriteLine($"gen: sending on {g.Iface} for {g.Duration.TotalSeconds:0.###} s");
+            GenResult result;
+            try
+            {
+                result = XdpLiveGenerator.Run(nic.Index, template, g.Rate, g.Batch, g.Duration, stop);
+            }
+            catch (Exception e) when (e is LinuxException or FileNotFoundException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                return Fail($"in-kernel generator on {g.Iface}: {e.Message} (needs kernel >= 5.18, root, make native)");
+            }
+            string drv = TrafficPorts.Name(TrafficDriver.XdpLive);
+            Console.Out.Write(g.Json ? TrafficReport.GenJson(result, g.Iface, drv, spec, g.Rate) + "\n" : TrafficReport.GenText(result, g.Iface, drv, spec));
+            return CommandLine.ExitOk;
+        }
+        finally
+        {
+            NativeMemory.Free(stop);
+        }
     }
 
     private static int Fail(string message) => CliErrors.Fail("gen", message);
