@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace FastTun.Packets.Routing;
 
@@ -60,10 +62,13 @@ internal sealed class ChunkBuilder
     private void BuildNode(int node, ulong[] keys, uint[] values, int from, int to, int shift, int bits, uint inherited)
     {
         int slots = 1 << bits;
-        Span<uint> slotAll = stackalloc uint[128];
-        Span<uint> slot = slotAll.Slice(0, slots);
+        // slotBuffer[0] is a sentinel that differs from slot 0, slot v lives at slotBuffer[v + 1]: the run scan below
+        // compares every slot with its predecessor eight at a time.
+        Span<uint> slotBuffer = stackalloc uint[129];
+        Span<uint> slot = slotBuffer.Slice(1, slots);
         Span<int> childFrom = stackalloc int[128];
         Span<int> childTo = stackalloc int[128];
+        Span<uint> childInherited = stackalloc uint[128];
         Span<ulong> childBits = stackalloc ulong[2];
         Span<ulong> runBits = stackalloc ulong[2];
         childBits.Clear();
@@ -77,7 +82,11 @@ internal sealed class ChunkBuilder
             uint address = (uint)(keys[i] >> 8);
             int length = (int)(keys[i] & 0xFF);
             int v = (int)((address << shift) >> (32 - bits));
-            if (length <= paintLimit)
+            if (length == paintLimit)
+            {
+                slot[v] = values[i];   // one slot (the common /24 in the root): no Fill call
+            }
+            else if (length < paintLimit)
             {
                 slot.Slice(v, 1 << (paintLimit - length)).Fill(values[i]);
             }
@@ -92,22 +101,41 @@ internal sealed class ChunkBuilder
             }
         }
 
-        int children = BitOperations.PopCount(childBits[0]) + BitOperations.PopCount(childBits[1]);
-        int leafBase = Reserve(slots);   // at most one leaf per slot; the unused tail is given back below
-        Span<uint> leaves = _buffer.AsSpan(leafBase, slots);
-        int leafCount = 0;
-        bool havePrevious = false;
-        uint previous = 0;
-        for (int v = 0; v < slots; v++)
+        // A leaf run starts at a leaf slot whose answer differs from the previous leaf slot's. Each child slot takes
+        // its predecessor's answer (its own is kept for the child), so comparing every slot with the slot before it
+        // finds the run starts; the first leaf slot always starts one.
+        int words = (slots + 63) >> 6;
+        for (int w = 0; w < words; w++)
         {
-            if ((childBits[v >> 6] & (1UL << v)) != 0) continue;
-            if (havePrevious && slot[v] == previous) continue;
-            runBits[v >> 6] |= 1UL << v;
-            previous = slot[v];
-            havePrevious = true;
-            leaves[leafCount++] = previous;
+            for (ulong b = childBits[w]; b != 0; b &= b - 1)
+            {
+                int v = 64 * w + BitOperations.TrailingZeroCount(b);
+                childInherited[v] = slot[v];
+                if (v > 0) slot[v] = slot[v - 1];
+            }
         }
-        _used = leafBase + leafCount;
+        slotBuffer[0] = ~slot[0];
+        ref uint slotRef = ref MemoryMarshal.GetReference(slotBuffer);
+        for (int v = 0; v < slots; v += 8)
+        {
+            uint equal = Vector256.Equals(Vector256.LoadUnsafe(ref slotRef, (nuint)v + 1), Vector256.LoadUnsafe(ref slotRef, (nuint)v))
+                .ExtractMostSignificantBits();
+            runBits[v >> 6] |= (ulong)(~equal & 0xFF) << (v & 63);
+        }
+        int leafCount = 0;
+        for (int w = 0; w < words; w++)
+        {
+            ulong leafSlots = ~childBits[w] & (slots >= 64 ? ulong.MaxValue : (1UL << slots) - 1);
+            runBits[w] &= leafSlots;
+            if (leafCount == 0 && leafSlots != 0) runBits[w] |= leafSlots & (0 - leafSlots);   // the first leaf slot
+            leafCount += BitOperations.PopCount(runBits[w]);
+        }
+        int children = BitOperations.PopCount(childBits[0]) + BitOperations.PopCount(childBits[1]);
+        int leafBase = Reserve(leafCount);
+        int leaf = leafBase;
+        for (int w = 0; w < words; w++)
+            for (ulong b = runBits[w]; b != 0; b &= b - 1)
+                _buffer[leaf++] = slot[64 * w + BitOperations.TrailingZeroCount(b)];
 
         // Children after this node's leaves: the leaves sit next to the node (same or adjacent cache line).
         int childBase = Reserve(children * NodeSize);
@@ -134,12 +162,12 @@ internal sealed class ChunkBuilder
         }
 
         int child = childBase;
-        for (int w = 0; w < 2; w++)
+        for (int w = 0; w < words; w++)
         {
             for (ulong b = childBits[w]; b != 0; b &= b - 1)
             {
                 int v = 64 * w + BitOperations.TrailingZeroCount(b);
-                BuildNode(child, keys, values, childFrom[v], childTo[v], paintLimit, 6, slot[v]);
+                BuildNode(child, keys, values, childFrom[v], childTo[v], paintLimit, 6, childInherited[v]);
                 child += NodeSize;
             }
         }

@@ -11,7 +11,21 @@ internal sealed class ChunkRoutes
     public uint[] Values = new uint[4];
     public int Count;
 
-    public int IndexOf(ulong key) => Array.BinarySearch(Keys, 0, Count, key);
+    /// <summary>The key's index, or the bitwise complement of where it would be inserted (as Array.BinarySearch).</summary>
+    public int IndexOf(ulong key)
+    {
+        ulong[] keys = Keys;
+        int low = 0, high = Count - 1;
+        while (low <= high)
+        {
+            int middle = (int)((uint)(low + high) >> 1);
+            ulong k = keys[middle];
+            if (k == key) return middle;
+            if (k < key) low = middle + 1;
+            else high = middle - 1;
+        }
+        return ~low;
+    }
 
     /// <summary>Inserts or replaces; true when the key was new.</summary>
     public bool Upsert(ulong key, uint value)
