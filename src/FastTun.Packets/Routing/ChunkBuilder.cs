@@ -73,7 +73,9 @@ internal sealed class ChunkBuilder
         Span<ulong> runBits = stackalloc ulong[2];
         childBits.Clear();
         runBits.Clear();
-        slot.Fill(inherited);
+        ref uint slotRef = ref MemoryMarshal.GetReference(slotBuffer);
+        Vector256<uint> fill = Vector256.Create(inherited);
+        for (int v = 0; v < slots; v += 8) fill.StoreUnsafe(ref slotRef, (nuint)v + 1);   // inline: no Fill call per node
         int paintLimit = shift + bits;   // prefixes up to this length end in this node
 
         // (address, length) order paints a covering prefix before anything it covers.
@@ -115,7 +117,6 @@ internal sealed class ChunkBuilder
             }
         }
         slotBuffer[0] = ~slot[0];
-        ref uint slotRef = ref MemoryMarshal.GetReference(slotBuffer);
         for (int v = 0; v < slots; v += 8)
         {
             uint equal = Vector256.Equals(Vector256.LoadUnsafe(ref slotRef, (nuint)v + 1), Vector256.LoadUnsafe(ref slotRef, (nuint)v))

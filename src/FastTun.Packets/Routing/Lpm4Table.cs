@@ -62,14 +62,12 @@ public sealed partial class Lpm4Table
     // Data plane: read by any thread without locks.
     private readonly NativeRegion _region;
     private readonly unsafe uint* _entries;   // 2^17 × (direct answer, or ChunkTag + chunk offset), in _region
-    private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /17's direct answer
     private readonly ChunkPool _pool;
-    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each /17's own chunk, 0 = none
 
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
     private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 17
-    private readonly ChunkRoutes?[] _long = new ChunkRoutes?[DirectSize];
+    private readonly ChunkState[] _state = new ChunkState[DirectSize];   // writer-side state of each /17, one array: one miss per update
     private readonly ChunkBuilder _builder = new();
     private readonly List<int> _dirty = new();
     private readonly bool[] _isDirty = new bool[DirectSize];
@@ -87,7 +85,11 @@ public sealed partial class Lpm4Table
         _region = new NativeRegion(NativeRegion.HugePage + (nuint)PoolReserve);
         _entries = (uint*)_region.Base;
         new Span<uint>(_entries, DirectSize).Fill(ChunkTag + EmptyChunk);
-        _directValue.AsSpan().Fill(NoRoute);
+        for (int e = 0; e < DirectSize; e++)
+        {
+            _state[e].Direct = NoRoute;
+            _state[e].Entry = ChunkTag + EmptyChunk;
+        }
         // The pool starts on the next huge page; the 512 KiB of entries have the first one to themselves.
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
         ReadOnlySpan<uint> empty = _builder.Build([], [], 0, NoRoute);
@@ -132,8 +134,8 @@ public sealed partial class Lpm4Table
         get
         {
             long bytes = DirectSize * (1L + IntPtr.Size + 1) + _short.Count * 24L;
-            foreach (ChunkRoutes? c in _long)
-                if (c is not null) bytes += 48 + c.Keys.Length * 12L;
+            foreach (ChunkState state in _state)
+                if (state.Routes is ChunkRoutes c) bytes += 48 + c.Keys.Length * 12L;
             return bytes;
         }
     }
@@ -153,7 +155,7 @@ public sealed partial class Lpm4Table
     {
         Validate(prefix, length);
         if (length <= DirectBits) return _short.TryGetValue(Key(prefix, length), out nextHop);
-        ChunkRoutes? routes = _long[prefix >> ChunkShift];
+        ChunkRoutes? routes = _state[prefix >> ChunkShift].Routes;
         int at = routes is null ? -1 : routes.IndexOf(LongKey(prefix, length));
         nextHop = at >= 0 ? routes!.Values[at] : NoRoute;
         return at >= 0;
@@ -263,7 +265,7 @@ public sealed partial class Lpm4Table
     private bool SetLong(uint prefix, int length, uint nextHop)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes routes = _long[chunk] ??= new ChunkRoutes();
+        ChunkRoutes routes = _state[chunk].Routes ??= new ChunkRoutes();
         bool added = routes.Upsert(LongKey(prefix, length), nextHop);
         Changed(chunk);
         return added;
@@ -272,9 +274,9 @@ public sealed partial class Lpm4Table
     private bool DeleteLong(uint prefix, int length)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes? routes = _long[chunk];
+        ChunkRoutes? routes = _state[chunk].Routes;
         if (routes is null || !routes.Remove(LongKey(prefix, length))) return false;
-        if (routes.Count == 0) _long[chunk] = null;
+        if (routes.Count == 0) _state[chunk].Routes = null;
         Changed(chunk);
         return true;
     }
@@ -299,7 +301,7 @@ public sealed partial class Lpm4Table
     /// </summary>
     private void SetDirect(int e, uint nextHop)
     {
-        _directValue[e] = nextHop;
+        _state[e].Direct = nextHop;
         Changed(e);
     }
 
@@ -308,36 +310,47 @@ public sealed partial class Lpm4Table
     /// <summary>Publishes /17 number <paramref name="chunk"/>: its own chunk built from its long prefixes, or the constant chunk of its answer.</summary>
     private unsafe void Rebuild(int chunk)
     {
-        ChunkRoutes? routes = _long[chunk];
+        ref ChunkState state = ref _state[chunk];
+        ChunkRoutes? routes = state.Routes;
         uint entry;
         int uints = 0;
         if (routes is null)
         {
-            entry = AcquireConstant(_directValue[chunk]);
+            entry = AcquireConstant(state.Direct);
         }
         else
         {
-            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count, _directValue[chunk]);
+            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count, state.Direct);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
             entry = ChunkTag + offset + (uint)_builder.RootExtraLines;
             _chunkCount++;
         }
-        uint old = _entries[chunk];
+        uint old = state.Entry;
         // Release: the chunk's contents, written above, are visible before the entry that publishes them; a reader
         // reaches the chunk only through this entry (a data-dependent load), so it never sees a partial chunk.
         PublishEntry(chunk, entry);
-        if (_chunkUints[chunk] > 0)
+        state.Entry = entry;
+        if (state.Uints > 0)
         {
             _chunkCount--;
-            _pool.Retire(old & ChunkOffsetMask, _chunkUints[chunk]);   // reused after every registered reader is quiescent
+            _pool.Retire(old & ChunkOffsetMask, state.Uints);   // reused after every registered reader is quiescent
         }
         else
         {
             ReleaseConstant(old);
         }
-        _chunkUints[chunk] = uints;
+        state.Uints = uints;
+    }
+
+    /// <summary>The writer's view of one /17 (never read by lookups): its long prefixes, direct answer, published entry, chunk size.</summary>
+    private struct ChunkState
+    {
+        public ChunkRoutes? Routes;   // prefixes longer than /17, null when none
+        public uint Direct;           // answer from prefixes of /17 or shorter
+        public uint Entry;            // what the entry array holds for this /17 (the writer's copy)
+        public int Uints;             // size of the /17's own chunk, 0 = it names a constant chunk
     }
 
     /// <summary>Frees retired chunks that every registered reader has stopped using (also done on each update).</summary>
