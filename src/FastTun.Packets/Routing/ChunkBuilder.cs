@@ -48,10 +48,10 @@ internal sealed class ChunkBuilder
     /// Builds the chunk into a scratch buffer; the span is valid until the next Build. Slots no long prefix covers
     /// answer <paramref name="direct"/> (the /17's answer from prefixes of /17 or shorter), so every leaf is final.
     /// </summary>
-    public ReadOnlySpan<uint> Build(ulong[] keys, uint[] values, int count, uint direct)
+    public ReadOnlySpan<uint> Build(ulong[] items, int count, uint direct)
     {
         _used = RootNodeSize;
-        BuildNode(0, keys, values, 0, count, RootShift, RootBits, direct);
+        BuildNode(0, items, 0, count, RootShift, RootBits, direct);
         int rootUints = RootNodeSize + BitOperations.PopCount(RootRunBits(0)) + BitOperations.PopCount(RootRunBits(1));
         RootExtraLines = _used <= ChunkPool.LineUints ? 0 : Math.Min((rootUints - 1) / ChunkPool.LineUints, MaxExtraLines);
         return _buffer.AsSpan(0, _used);
@@ -59,7 +59,7 @@ internal sealed class ChunkBuilder
 
     private ulong RootRunBits(int word) => ((ulong)_buffer[5 + 2 * word] << 32) | _buffer[4 + 2 * word];
 
-    private void BuildNode(int node, ulong[] keys, uint[] values, int from, int to, int shift, int bits, uint inherited)
+    private void BuildNode(int node, ulong[] items, int from, int to, int shift, int bits, uint inherited)
     {
         int slots = 1 << bits;
         // slotBuffer[0] is a sentinel that differs from slot 0, slot v lives at slotBuffer[v + 1]: the run scan below
@@ -81,16 +81,17 @@ internal sealed class ChunkBuilder
         // (address, length) order paints a covering prefix before anything it covers.
         for (int i = from; i < to; i++)
         {
-            uint address = (uint)(keys[i] >> 8);
-            int length = (int)(keys[i] & 0xFF);
+            ulong item = items[i];
+            uint address = ChunkRoutes.Address(item);
+            int length = ChunkRoutes.Length(item);
             int v = (int)((address << shift) >> (32 - bits));
             if (length == paintLimit)
             {
-                slot[v] = values[i];   // one slot (the common /24 in the root): no Fill call
+                slot[v] = ChunkRoutes.NextHop(item);   // one slot (the common /24 in the root): no Fill call
             }
             else if (length < paintLimit)
             {
-                slot.Slice(v, 1 << (paintLimit - length)).Fill(values[i]);
+                slot.Slice(v, 1 << (paintLimit - length)).Fill(ChunkRoutes.NextHop(item));
             }
             else
             {
@@ -168,7 +169,7 @@ internal sealed class ChunkBuilder
             for (ulong b = childBits[w]; b != 0; b &= b - 1)
             {
                 int v = 64 * w + BitOperations.TrailingZeroCount(b);
-                BuildNode(child, keys, values, childFrom[v], childTo[v], paintLimit, 6, childInherited[v]);
+                BuildNode(child, items, childFrom[v], childTo[v], paintLimit, 6, childInherited[v]);
                 child += NodeSize;
             }
         }

@@ -20,7 +20,7 @@ public sealed partial class Lpm4Table
         ref (uint Offset, int Entries) slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_constant, nextHop, out bool exists);
         if (!exists)
         {
-            ReadOnlySpan<uint> built = _builder.Build([], [], 0, nextHop);
+            ReadOnlySpan<uint> built = _builder.Build([], 0, nextHop);
             slot.Offset = _pool.Allocate(built.Length);
             built.CopyTo(new Span<uint>(_pool.Base + slot.Offset, built.Length));
         }

@@ -92,7 +92,7 @@ public sealed partial class Lpm4Table
         }
         // The pool starts on the next huge page; the 512 KiB of entries have the first one to themselves.
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
-        ReadOnlySpan<uint> empty = _builder.Build([], [], 0, NoRoute);
+        ReadOnlySpan<uint> empty = _builder.Build([], 0, NoRoute);
         uint emptyAt = _pool.Allocate(empty.Length);
         if (emptyAt != EmptyChunk) throw new InvalidOperationException("the empty chunk must be the pool's first block");
         empty.CopyTo(new Span<uint>(_pool.Base + emptyAt, empty.Length));
@@ -135,7 +135,7 @@ public sealed partial class Lpm4Table
         {
             long bytes = DirectSize * (1L + IntPtr.Size + 1) + _short.Count * 24L;
             foreach (ChunkState state in _state)
-                if (state.Routes is ChunkRoutes c) bytes += 48 + c.Keys.Length * 12L;
+                if (state.Routes is ChunkRoutes c) bytes += 48 + c.Items.Length * 8L;
             return bytes;
         }
     }
@@ -157,7 +157,7 @@ public sealed partial class Lpm4Table
         if (length <= DirectBits) return _short.TryGetValue(Key(prefix, length), out nextHop);
         ChunkRoutes? routes = _state[prefix >> ChunkShift].Routes;
         int at = routes is null ? -1 : routes.IndexOf(LongKey(prefix, length));
-        nextHop = at >= 0 ? routes!.Values[at] : NoRoute;
+        nextHop = at >= 0 ? ChunkRoutes.NextHop(routes!.Items[at]) : NoRoute;
         return at >= 0;
     }
 
@@ -320,7 +320,7 @@ public sealed partial class Lpm4Table
         }
         else
         {
-            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count, state.Direct);
+            ReadOnlySpan<uint> built = _builder.Build(routes.Items, routes.Count, state.Direct);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
