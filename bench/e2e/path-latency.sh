@@ -9,7 +9,10 @@
 # ENV pairs and not passed to the gateway: GW_CPU (1: the CPU both gateways are pinned to, FastTun only), RPS (2: the
 # rps_cpus mask on every gateway veth, 0 = none, so the receive runs on the sending CPU). The anchor is the variant
 # named `kernel`.
-# Environment: ROUNDS (3), PINGS (200), INTERVAL (0.02), IDLE (10 s), ENCAP (ipip), DRIVER (af_xdp), PING_CPU (0), OUT.
+# Environment: ROUNDS (3), PINGS (200), INTERVAL (0.02), IDLE (10 s), ENCAP (ipip), DRIVER (af_xdp), PING_CPU (0), OUT,
+# TRACE (0; 1 = during the measured pings, trace each gateway worker's poll(2) and sendto in a tracefs instance and
+# add the cold/warm pass times, poll return -> first sendto, to the row: cold-pass.py; TRACE_EVENTS: more events,
+# e.g. "exceptions/page_fault_user raw_syscalls/sys_enter", kept in the work directory's trace-NAME-ROUND.txt).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 THIS=$root/src/FastTun.Gateway/bin/Release/net10.0/fasttun
@@ -37,6 +40,23 @@ start_gw() { # ns conf binary env cpu
   for _ in $(seq 1 150); do grep -q "running" "$work/$ns.log" 2>/dev/null && return 0; sleep 0.1; done
   cat "$work/$ns.log" >&2; return 1
 }
+worker_tid() { local t; for t in /proc/"$1"/task/*; do grep -q '^fasttun-worker' "$t/comm" 2>/dev/null && { basename "$t"; return; }; done; }
+TRACE_DIR=/sys/kernel/tracing/instances/${P}trace
+trace_start() { # gw1-pid gw2-pid -> "tid1 tid2"
+  local t1 t2 e; t1=$(worker_tid "$1"); t2=$(worker_tid "$2")
+  mkdir -p "$TRACE_DIR"; echo 0 > "$TRACE_DIR/tracing_on"; echo 8192 > "$TRACE_DIR/buffer_size_kb"
+  for e in sys_enter_poll sys_exit_poll sys_enter_ppoll sys_exit_ppoll sys_enter_sendto; do
+    echo "common_pid == $t1 || common_pid == $t2" > "$TRACE_DIR/events/syscalls/$e/filter"
+    echo 1 > "$TRACE_DIR/events/syscalls/$e/enable"; done
+  for e in ${TRACE_EVENTS:-}; do   # extra events (group/name) for a closer look; the trace stays in $work
+    echo "common_pid == $t1 || common_pid == $t2" > "$TRACE_DIR/events/$e/filter"; echo 1 > "$TRACE_DIR/events/$e/enable"; done
+  echo > "$TRACE_DIR/trace"; echo 1 > "$TRACE_DIR/tracing_on"; echo "$t1 $t2"
+}
+trace_stop() { # "tid1 tid2" -> JSON fields
+  echo 0 > "$TRACE_DIR/tracing_on"; cat "$TRACE_DIR/trace" > "$work/trace.txt"; cp "$work/trace.txt" "$work/trace-$name-$round.txt"
+  rmdir "$TRACE_DIR" 2>/dev/null || true
+  set -- $1; /usr/bin/python3 "$root/bench/e2e/cold-pass.py" "$work/trace.txt" "gw1=$1" "gw2=$2"
+}
 measure() { # variant
   local v=$1 name bin envs="" e g1="" g2="" idle=null cpu=1 rps=2
   [ "$v" = kernel ] && v=kernel=kernel
@@ -59,8 +79,11 @@ measure() { # variant
   if [ "${WARM_PINGS:-500}" -gt 0 ]; then
     nsx "$S1" ping -q -c "${WARM_PINGS:-500}" -i 0.002 -W 1 10.1.8.10 >/dev/null 2>&1 || true; sleep 1
   fi
-  local out
+  local out tr=""
+  if [ "${TRACE:-0}" = 1 ] && [ -n "$g1" ]; then tr=$(trace_start "$g1" "$g2"); fi
   out=$(nsx "$S1" taskset -c "$PING_CPU" ping -c "$PINGS" -i "$INTERVAL" -W 1 10.1.8.10 2>/dev/null || true)
+  local passes="{}"
+  if [ -n "$tr" ]; then passes=$(trace_stop "$tr"); fi
   local rtts; rtts=$(echo "$out" | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | tr '\n' ' ')
   if [ -n "$g1" ]; then
     sleep 1   # the last ping's window and the runtime's after-traffic work end
@@ -68,13 +91,13 @@ measure() { # variant
     idle=$(awk -v a="$((a1 - a0))" -v b="$((b1 - b0))" -v t="$IDLE" 'BEGIN {printf "%.4f", (a + b) / 2 / 1e9 / t * 100}')
     stop "$g1"; stop "$g2"
   fi
-  /usr/bin/python3 - "$name" "$round" "$idle" "$rtts" "$cpu" "$rps" >> "$OUT" <<'PY'
+  /usr/bin/python3 - "$name" "$round" "$idle" "$rtts" "$cpu" "$rps" "$passes" >> "$OUT" <<'PY'
 import json, statistics, sys
-name, rnd, idle, rtts, cpu, rps = sys.argv[1:]
+name, rnd, idle, rtts, cpu, rps, passes = sys.argv[1:]
 r = sorted(float(x) for x in rtts.split())
 q = lambda p: r[min(len(r) - 1, int(p * len(r)))] if r else None
 print(json.dumps({"name": name, "round": int(rnd), "gw_cpu": int(cpu), "rps_cpus": rps, "n": len(r), "avg_ms": statistics.mean(r) if r else None, "p50_ms": q(0.5),
-                  "p90_ms": q(0.9), "idle_cpu_pct_per_gw": None if idle == "null" else float(idle)}))
+                  "p90_ms": q(0.9), "idle_cpu_pct_per_gw": None if idle == "null" else float(idle), **json.loads(passes)}))
 PY
   tail -1 "$OUT" >&2
 }
@@ -87,10 +110,14 @@ names = list(dict.fromkeys(r["name"] for r in rows))
 med = lambda n, k: statistics.median([r[k] for r in rows if r["name"] == n and r.get(k) is not None] or [float("nan")])
 k = med("kernel", "avg_ms") if "kernel" in names else float("nan")
 kp = med("kernel", "p50_ms") if "kernel" in names else float("nan")
-print("variant | rounds | avg RTT ms (median of rounds) | vs kernel | p50 RTT ms | vs kernel | idle CPU % per gateway (max of rounds)")
+print("variant | rounds | avg RTT ms (median of rounds) | vs kernel | p50 RTT ms | vs kernel | idle CPU % per gateway (max of rounds) | cold pass us gw1 / gw2, warm (medians of rounds' p50)")
+def passes(n):
+    f = lambda k: med(n, k)
+    if all(r.get("gw1_cold_p50_us") is None for r in rows if r["name"] == n): return "-"
+    return f"{f('gw1_cold_p50_us'):.1f} / {f('gw2_cold_p50_us'):.1f}, {f('gw1_warm_p50_us'):.1f} / {f('gw2_warm_p50_us'):.1f}"
 for n in names:
     rs = [r for r in rows if r["name"] == n]
     idle = [r["idle_cpu_pct_per_gw"] for r in rs if r["idle_cpu_pct_per_gw"] is not None]
-    print(f"{n} | {len(rs)} | {med(n,'avg_ms'):.3f} | {med(n,'avg_ms')/k:.2f}x | {med(n,'p50_ms'):.3f} | {med(n,'p50_ms')/kp:.2f}x | {max(idle) if idle else '-'}")
+    print(f"{n} | {len(rs)} | {med(n,'avg_ms'):.3f} | {med(n,'avg_ms')/k:.2f}x | {med(n,'p50_ms'):.3f} | {med(n,'p50_ms')/kp:.2f}x | {max(idle) if idle else '-'} | {passes(n)}")
 PY
 echo "results: $OUT" >&2

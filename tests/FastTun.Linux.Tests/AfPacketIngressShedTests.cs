@@ -9,30 +9,22 @@ namespace FastTun.Linux.Tests;
 public class AfPacketIngressShedTests
 {
     [Theory]
-    [InlineData(false, false, false, false)]
-    [InlineData(false, false, true, false)]
-    [InlineData(false, true, true, true)]
-    [InlineData(true, true, true, true)]
-    [InlineData(true, false, true, true)]
-    [InlineData(true, false, false, false)]
-    public void NextShedState_Occupancy_StartsAtHighStopsBelowLow(bool shedding, bool high, bool low, bool expected) =>
-        Assert.Equal(expected, AfPacketPort.NextShedState(shedding, high, low));
+    [InlineData(0u, 0, false)]                  // the kernel's block: it has a free block to fill
+    [InlineData(0u, 5, false)]                  // (status says kernel: cannot hold frames, but still not full)
+    [InlineData(1u, 0, true)]                   // handed over, given back and refilled: no free block left
+    [InlineData(1u | 0x80000000u, 0, true)]     // other status bits do not matter
+    [InlineData(1u, 3, false)]                  // still ours from the last lap: the kernel is not behind it
+    [InlineData(1u, 1000, false)]
+    public void RingFull_BlockBehindCursor_OnlyWhenHandedOverAndNotHeld(uint status, int held, bool expected) =>
+        Assert.Equal(expected, AfPacketPort.RingFull(status, held));
 
     [Theory]
-    [InlineData(0u, 131072u, false)]        // the kernel's block, whatever its length field says
-    [InlineData(1u, 0u, false)]             // handed over by timeout, empty
-    [InlineData(1u, 32767u, false)]         // a few hundred frames short of a quarter
-    [InlineData(1u, 32768u, true)]          // a quarter of a 128 KiB block
-    [InlineData(1u | 0x80000000u, 131072u, true)] // other status bits do not matter
-    public void IsOverloadBlock_StatusAndLength_OnlyWellUsedUserBlocks(uint status, uint length, bool expected) =>
-        Assert.Equal(expected, AfPacketPort.IsOverloadBlock(status, length, 131072));
-
-    [Theory]
-    [InlineData(null, false)]
-    [InlineData("", false)]
+    [InlineData(null, true)]
+    [InlineData("", true)]
     [InlineData(" 1 ", true)]
     [InlineData("0", false)]
-    public void Enabled_VariableValue_OnlyOneTurnsItOn(string? value, bool expected) =>
+    [InlineData(" 0", false)]
+    public void Enabled_VariableValue_OnlyZeroTurnsItOff(string? value, bool expected) =>
         Assert.Equal(expected, IngressShed.Enabled(value));
 
     [Theory]
@@ -97,5 +89,46 @@ public class AfPacketIngressShedTests
         for (int i = 0; i < 20; i++) peer.Send(Frame(0xA5));
         Assert.Equal(20, ReceiveTagged(port));
         Assert.Equal(afterShed, shed.Shed);
+    }
+
+    /// <summary>lat6: the port sheds while its rx ring is full and stops once it has given a block back; a ring with
+    /// room never sheds. Four 4 KiB blocks (a few dozen 60-byte frames each) are filled by sending more than fit.</summary>
+    [RootFact]
+    public void RxBurst_RingFullThenDrained_ShedsOnlyWhileFull()
+    {
+        using var veth = new VethPair();
+        using var peer = new RawPacketSocket(veth.B);
+        using var port = new AfPacketPort(veth.A, id: 3, new AfPacketOptions { IngressShed = true, RxBlockSize = 4096, RxBlockCount = 4 });
+        Assert.True(port.Shed is not null, port.IngressShedError);
+        var shed = port.Shed!;
+        var small = new PacketBatch(8);
+
+        // Room left: a few frames, then a burst that takes some of them. No shedding.
+        for (int i = 0; i < 5; i++) peer.Send(Frame(0xA5));
+        Thread.Sleep(10);   // the block timeout (a jiffy) hands the partly used block over
+        Assert.True(port.RxBurst(small) > 0);
+        Assert.False(shed.Shedding, "shedding with three free blocks");
+        port.RxDone(small);
+        while (true) { small.Clear(); if (port.RxBurst(small) == 0) break; port.RxDone(small); }
+        Assert.False(shed.Shedding);
+
+        // Full: many more frames than four blocks hold, then one burst (frames stay in the batch).
+        for (int i = 0; i < 400; i++) peer.Send(Frame(0xA5));
+        Thread.Sleep(10);
+        small.Clear();
+        Assert.True(port.RxBurst(small) > 0);
+        Assert.True(shed.Shedding, "not shedding on a full ring");
+        long before = shed.Shed;
+        for (int i = 0; i < 20; i++) peer.Send(Frame(0xA5));
+        Assert.True(shed.Shed - before >= 20, $"shed {shed.Shed - before} of 20 while full");
+
+        // Drained: every block given back, the next burst clears the flag and frames arrive again.
+        port.RxDone(small);
+        while (true) { small.Clear(); if (port.RxBurst(small) == 0) break; port.RxDone(small); }
+        Assert.False(shed.Shedding, "still shedding after the ring was drained");
+        long afterDrain = shed.Shed;
+        for (int i = 0; i < 20; i++) peer.Send(Frame(0xA5));
+        Assert.Equal(20, ReceiveTagged(port));
+        Assert.Equal(afterDrain, shed.Shed);
     }
 }

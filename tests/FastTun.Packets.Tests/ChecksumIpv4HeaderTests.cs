@@ -246,4 +246,52 @@ public unsafe class ChecksumIpv4HeaderTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => Ipv4HeaderChecksum.WriteBatch(batch, int.MaxValue - 10));
     }
+    [Fact]
+    public void IsMultipleOfFfff_SmallAndRandomSums_MatchesModulo()
+    {
+        for (ulong n = 0; n < 400_000; n++) Assert.Equal(n % 0xFFFF == 0, InternetChecksum.IsMultipleOfFfff(n));
+        var rng = new Random(1071);
+        for (int round = 0; round < 200_000; round++)
+        {
+            ulong n = (ulong)rng.NextInt64() << rng.Next(0, 2); // the whole 64-bit range
+            ulong multiple = n / 0xFFFF * 0xFFFF; // and a multiple next to it
+            Assert.Equal(n % 0xFFFF == 0, InternetChecksum.IsMultipleOfFfff(n));
+            Assert.True(InternetChecksum.IsMultipleOfFfff(multiple));
+            Assert.False(InternetChecksum.IsMultipleOfFfff(multiple + 1 + (ulong)rng.Next(0xFFFE)));
+        }
+        Assert.Equal(ulong.MaxValue % 0xFFFF == 0, InternetChecksum.IsMultipleOfFfff(ulong.MaxValue));
+    }
+
+    /// <summary>IsValid20 (add tree and a multiply) against Verify (the fold) on random 20-byte headers: valid ones, one
+    /// bit flipped, random fields, and headers whose words sum to a multiple of 0xFFFF with a 0x0000 or 0xFFFF field.</summary>
+    [Fact]
+    public void IsValid20_RandomHeaders_MatchesVerify()
+    {
+        var rng = new Random(791_20);
+        byte[] header = new byte[20];
+        int valid = 0;
+        for (int round = 0; round < 300_000; round++)
+        {
+            ChecksumTestHeaders.FillRandom(rng, header, 5);
+            switch (round % 4)
+            {
+                case 0: Ipv4HeaderChecksum.TryWrite(header); break;
+                case 1: Ipv4HeaderChecksum.TryWrite(header); header[rng.Next(20)] ^= (byte)(1 << rng.Next(8)); break;
+                case 2: header[10] = (byte)rng.Next(256); header[11] = (byte)rng.Next(256); break;
+                default:
+                    Ipv4HeaderChecksum.TryWrite(header);
+                    ushort field = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(10));
+                    if (field == 0) header[10] = header[11] = 0xFF; // the other encoding of zero: still sums to 0xFFFF
+                    else if (field == 0xFFFF) header[10] = header[11] = 0;
+                    break;
+            }
+            bool expected = InternetChecksum.Verify(header);
+            valid += expected ? 1 : 0;
+            Assert.Equal(expected, Ipv4HeaderChecksum.IsValid20(Word(header, 0), Word(header, 4), Word(header, 8), Word(header, 12), Word(header, 16)));
+        }
+        Assert.InRange(valid, 140_000, 160_000); // the valid and invalid cases are both exercised
+        Assert.False(Ipv4HeaderChecksum.IsValid20(0, 0, 0, 0, 0)); // all zeros sum to 0, not 0xFFFF
+    }
+
+    private static uint Word(byte[] header, int offset) => MemoryMarshal.Read<uint>(header.AsSpan(offset));
 }

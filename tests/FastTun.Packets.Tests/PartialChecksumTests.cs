@@ -84,4 +84,41 @@ public class PartialChecksumTests
         Ipv4Header.Write(icmp, 0, 28, 1, true, 64, Ipv4Header.ProtocolIcmp, 0x0A000001, 0x0A000002);
         Assert.Equal(PartialChecksumResult.NotPartial, PartialChecksum.CompleteIfPartial(icmp));
     }
+    /// <summary>MatchesPseudoHeader (native words, no fold) against the folded pseudo-header sum compare that
+    /// CompleteIfPartial makes, on random addresses, lengths and fields, with the field set to the folded sum, to 0 and
+    /// 0xFFFF, and to a random value.</summary>
+    [Theory]
+    [InlineData((byte)6)]
+    [InlineData((byte)17)]
+    public void MatchesPseudoHeader_RandomFields_MatchesFoldedCompare(byte protocol)
+    {
+        var rng = new Random(768 + protocol);
+        int matches = 0;
+        Span<byte> wire = stackalloc byte[10];
+        for (int round = 0; round < 300_000; round++)
+        {
+            uint source = round % 7 == 0 ? 0 : (uint)rng.NextInt64(0, 1L << 32);
+            uint destination = round % 11 == 0 ? 0xFFFF_FFFF : (uint)rng.NextInt64(0, 1L << 32);
+            int segment = rng.Next(0, 65_516);
+            ushort folded = InternetChecksum.Fold(UdpHeader.PseudoHeaderSum(source, destination, protocol, segment));
+            ushort stored = (round % 5) switch
+            {
+                0 => folded,
+                1 => 0,
+                2 => 0xFFFF,
+                3 => (ushort)(folded + 1),
+                _ => (ushort)rng.Next(0x10000),
+            };
+            bool expected = stored == folded || (folded == 0xFFFF && stored == 0);
+            matches += expected ? 1 : 0;
+            BinaryPrimitives.WriteUInt32BigEndian(wire, source);
+            BinaryPrimitives.WriteUInt32BigEndian(wire[4..], destination);
+            BinaryPrimitives.WriteUInt16BigEndian(wire[8..], stored);
+            bool actual = PartialChecksum.MatchesPseudoHeader(System.Runtime.InteropServices.MemoryMarshal.Read<uint>(wire),
+                System.Runtime.InteropServices.MemoryMarshal.Read<uint>(wire[4..]), protocol, segment,
+                System.Runtime.InteropServices.MemoryMarshal.Read<ushort>(wire[8..]));
+            Assert.Equal(expected, actual);
+        }
+        Assert.InRange(matches, 60_000, 200_000);
+    }
 }

@@ -55,7 +55,10 @@ public sealed class WorkerBenchSetup
 
     /// <param name="lanFrameBytes">Size of the plain frame on the LAN side, FCS included (64 = minimum, as in
     /// RFC 2544); memory holds it without the FCS. Decap receives it with gw2's 20-byte IPIP header added.</param>
-    public static WorkerBenchSetup Create(WorkerBenchMode mode, int routeCount, int lanFrameBytes, int templateCount = 8192, ulong seed = 0x5EED)
+    /// <param name="hubSpokes">0, or decap at a hub of this many spokes (<see cref="WorkerBenchHub"/>) with IPIP or
+    /// (<paramref name="hubGre"/>) keyed GRE frames from a random spoke each.</param>
+    public static WorkerBenchSetup Create(WorkerBenchMode mode, int routeCount, int lanFrameBytes, int templateCount = 8192, ulong seed = 0x5EED,
+        int hubSpokes = 0, bool hubGre = false)
     {
         if (lanFrameBytes is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(lanFrameBytes), lanFrameBytes, "frame must be 64..1518 bytes");
         if (routeCount < 1) throw new ArgumentOutOfRangeException(nameof(routeCount), routeCount, "routes must be at least 1");
@@ -78,6 +81,7 @@ public sealed class WorkerBenchSetup
             set protocols static route 10.1.9.0/24 next-hop 172.12.1.11
             set protocols static route 10.1.7.0/24 next-hop 10.1.5.10
             """;
+        if (hubSpokes > 0) (config, templateCount) = (WorkerBenchHub.Config(hubSpokes), WorkerBenchHub.Templates); // hub6 hook
         var parsed = GatewayConfig.Parse(config, "bench-worker", NullLogger.Instance);
         PortFacts[] facts = [new("eth1", Gw1Eth1Mac, 1500), new("eth2", Gw1Eth2Mac, UnderlayMtu)];
         var state = StateBuilder.Build(parsed, facts, null, out var installed, workers: 1); // one worker, as the bench runs
@@ -92,13 +96,15 @@ public sealed class WorkerBenchSetup
         foreach (var r in installed)
             if (r.Origin is RouteOrigin.Local or RouteOrigin.Connected)
                 state.Routes.AddOrReplace(r.Prefix, r.Length, (uint)Array.IndexOf(gateway, r.Hop));
+        if (hubSpokes > 0) WorkerBenchHub.ReinstallSpokeRoute(state, installed, gateway); // hub6 hook
 
         var neighbors = new NeighborTable();
         neighbors.AddStatic(1, Gw2Eth2, Gw2Eth2Mac, 0);
         neighbors.AddStatic(0, Server1, Server1Mac, 0);
 
         int plain = lanFrameBytes - 4;
-        int length = mode == WorkerBenchMode.Decap ? plain + 20 : plain;
+        int length = mode == WorkerBenchMode.Decap ? plain + WorkerBenchHub.OuterBytes(hubSpokes > 0 && hubGre) : plain;
+        var spokes = WorkerBenchHub.SpokeRandom(); // hub6 hook
         var templates = new byte[templateCount * length];
         var rng = new Random((int)seed); // seeded: same frames every run
         for (int made = 0; made < templateCount;)
@@ -107,7 +113,8 @@ public sealed class WorkerBenchSetup
             uint host = r.Length == 32 ? 0 : (uint)rng.NextInt64(0, 1L << (32 - r.Length));
             uint dst = r.Prefix | host;
             if (state.Routes.Lookup(dst) != hop) continue; // a gateway prefix covers it
-            WriteFrame(templates.AsSpan(made * length, length), mode, dst, plain);
+            if (hubSpokes > 0) WriteUdp(WorkerBenchHub.WriteOuter(templates.AsSpan(made * length, length), spokes.Next(hubSpokes), hubGre, Gw1Eth2Mac, Gw2Eth2Mac, Gw1Eth2), Server2, dst);
+            else WriteFrame(templates.AsSpan(made * length, length), mode, dst, plain);
             made++;
         }
         return new WorkerBenchSetup(state, neighbors, mode == WorkerBenchMode.Decap ? (ushort)1 : (ushort)0,

@@ -132,7 +132,7 @@ public sealed partial class GatewayRuntime : IDisposable
         if (iface.Driver == PortDriver.AfXdp)
             return new AfXdpPort(iface.Name, queue, id, XdpIoMode.Options(), logger, umem);
         var options = new AfPacketOptions { FanoutGroup = queues > 1 ? 0x4654 + id : null, KernelIngressDrop = true,
-            IngressShed = queues == 1 && IngressShed.Enabled(Environment.GetEnvironmentVariable(IngressShed.Variable)) };   // e2e5: opt-in overload shed, bad values refused
+            IngressShed = queues == 1 && IngressShed.Enabled(Environment.GetEnvironmentVariable(IngressShed.Variable)) };   // e2e5/lat6: overload shed, on unless FASTTUN_AFPACKET_SHED=0, bad values refused
         var port = new AfPacketPort(iface.Name, id, options, queue);
         logger.LogInformation("AF_PACKET {Interface} socket {Queue}: TPACKET_V3 rx ring, tx {TxMode}, {Fanout}, kernel ingress {Ingress}",
             iface.Name, queue, options.TxMode, queues > 1 ? $"fanout group {options.FanoutGroup}" : "no fanout",

@@ -43,9 +43,9 @@ public sealed record AfPacketOptions
     /// <see cref="AfPacketPort.KernelIngressDropError"/>. Ignored for transmit-only ports.</summary>
     public bool KernelIngressDrop { get; init; }
     /// <summary>Shed load at the interface while the rx ring is full (see <see cref="AfPacket.IngressShed"/>): an XDP
-    /// program drops every frame from when the ring is <see cref="AfPacketPort.ShedHigh"/> full until the worker has
-    /// drained it below <see cref="AfPacketPort.ShedLow"/>, so overload costs the kernel no receive work on frames the
-    /// socket would drop anyway. Needs the interface for itself (one XDP program per interface: not with fanout).
+    /// program drops every frame while the ring has no free block (<see cref="AfPacketPort.RingFull"/>), so overload
+    /// costs the kernel no receive work on frames the socket would drop anyway, and no frame is shed that the ring
+    /// had room for. Needs the interface for itself (one XDP program per interface: not with fanout).
     /// Best effort, like <see cref="KernelIngressDrop"/>: <see cref="AfPacketPort.IngressShedError"/> says why not.</summary>
     public bool IngressShed { get; init; }
 }

@@ -37,52 +37,47 @@ public sealed unsafe partial class AfPacketPort
         return added;
     }
 
-    /// <summary>Ring occupancy (fraction of blocks handed to user space, counted from the cursor) at which the
-    /// port starts shedding at the interface, and below which it stops.</summary>
-    public const double ShedHigh = 0.75, ShedLow = 0.25;
+    /// <summary>
+    /// The shed's trigger (lat6): shed exactly while the ring is full, i.e. while the kernel would drop the frame
+    /// anyway (tpacket_rcv finds no free block), only earlier and at no cost. The ring is full when the block the
+    /// kernel fills last before reaching the cursor again, the one just behind the cursor, is handed to user space
+    /// and not one this worker still holds frames of (a held block was never given back, so the kernel is not
+    /// behind it); the shed stops on the first burst after the worker gives a block back.
+    ///
+    /// Why not a hysteresis below full (e2e2: start at ¾, stop at ¼): it dropped every frame while the worker drained
+    /// half the ring (16 of 32 blocks, ~60 ms at the worker's rate) although the ring had room: a burst that the ring
+    /// would have absorbed (a TCP window, the backlog of a reload) lost tens of milliseconds of traffic, which is how
+    /// the gateway's netns tests lost pings and TCP segments with the shed on (e2e5). Under a sustained flood the ring
+    /// is full nearly all the time, so the shed still drops nearly every frame beyond the worker's rate before the
+    /// kernel's receive path; what reaches tpacket_rcv on a full ring is only what arrives between a block's release
+    /// and the next burst's check.
+    /// </summary>
+    public static bool RingFull(uint blockBehindStatus, int framesHeldInBlockBehind) =>
+        (blockBehindStatus & Libc.TP_STATUS_USER) != 0 && framesHeldInBlockBehind == 0;
 
-    /// <summary>The shed's hysteresis: start when the block <see cref="ShedHigh"/> of the ring ahead of the cursor is
-    /// already ours (the ring is at least that full), stop when the one <see cref="ShedLow"/> ahead is the kernel's.</summary>
-    public static bool NextShedState(bool shedding, bool highBlockFull, bool lowBlockFull) =>
-        shedding ? lowBlockFull : highBlockFull;
-
-    /// <summary>Once per burst: two block headers read, a store to the shed flag only on a change.</summary>
+    /// <summary>Once per burst: a block header or two read, a store to the shed flag only on a change. Blocks just
+    /// behind the cursor that this worker still holds (the frames of the batch in flight, given back at RxDone) are
+    /// skipped: the kernel fills blocks in order, so it is stuck at a held block exactly when the newest block behind
+    /// it is handed over again, and looking only at the held one would clear the flag at every block boundary.</summary>
     private void UpdateShed()
     {
         bool shedding = _shed!.Shedding;
-        bool next = NextShedState(shedding, BlockFullOfFrames((int)(_rxBlockCount * ShedHigh)), BlockFull((int)(_rxBlockCount * ShedLow)));
+        int behind = _rxBlock;
+        bool next = false;
+        for (int step = 0; step < ShedLookBack; step++)
+        {
+            behind = behind == 0 ? _rxBlockCount - 1 : behind - 1;
+            if (_outstanding[behind] != 0) continue;
+            var block = (tpacket_block_desc*)(_rxBase + (long)behind * _rxBlockSize);
+            next = RingFull(Volatile.Read(ref block->hdr.block_status), 0);
+            break;
+        }
         if (next != shedding) _shed.Shedding = next;
     }
 
-    /// <summary>Whether a block header says overload: handed to user space with at least a quarter of the block used.
-    /// The kernel also hands over blocks by timeout (a few ms), nearly empty at low rates, so a worker held off its
-    /// core for a few hundred ms at a ping's rate finds ¾ of the ring "full" of empty blocks; shedding then would drop
-    /// frames the ring had room for (e2e5: AF_PACKET netns tests lost pings and TCP segments under host load). A flood
-    /// fills blocks by size well before the timeout (at 100 kpps, 64 B frames: about half a block per 4 ms).</summary>
-    public static bool IsOverloadBlock(uint blockStatus, uint blockLength, int blockSize) =>
-        (blockStatus & Libc.TP_STATUS_USER) != 0 && blockLength >= (uint)blockSize / 4;
-
-    /// <summary>True when the block <paramref name="ahead"/> blocks past the cursor is handed over and well used
-    /// (<see cref="IsOverloadBlock"/>).</summary>
-    private bool BlockFullOfFrames(int ahead)
-    {
-        int b = _rxBlock + ahead;
-        if (b >= _rxBlockCount) b -= _rxBlockCount;
-        var block = (tpacket_block_desc*)(_rxBase + (long)b * _rxBlockSize);
-        // Acquire: block_status first, then the length the kernel wrote before it.
-        uint status = Volatile.Read(ref block->hdr.block_status);
-        return IsOverloadBlock(status, block->hdr.blk_len, _rxBlockSize);
-    }
-
-    /// <summary>True when the block <paramref name="ahead"/> blocks past the cursor is handed to user space.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool BlockFull(int ahead)
-    {
-        int b = _rxBlock + ahead;
-        if (b >= _rxBlockCount) b -= _rxBlockCount;
-        var block = (tpacket_block_desc*)(_rxBase + (long)b * _rxBlockSize);
-        return (Volatile.Read(ref block->hdr.block_status) & Libc.TP_STATUS_USER) != 0;
-    }
+    /// <summary>Held blocks <see cref="UpdateShed"/> looks past at most (a batch spans at most a few blocks); all held:
+    /// not full (no shedding on a guess).</summary>
+    private const int ShedLookBack = 4;
 
     /// <summary>Moves to the next block if the kernel has handed it over. A block we still hold frames of (the
     /// ring wrapped while the pipeline kept a whole ring's worth) is not reopened: its status is stale.</summary>

@@ -32,18 +32,19 @@ namespace FastTun.Linux.AfPacket;
 /// </summary>
 public sealed unsafe class IngressShed : IDisposable
 {
-    /// <summary>Turns the shed on (1) for every single-queue af_packet port of the gateway; default and 0: off.</summary>
+    /// <summary>The shed for every single-queue af_packet port of the gateway: on by default (unset, empty or 1), 0 turns
+    /// it off.</summary>
     public const string Variable = "FASTTUN_AFPACKET_SHED";
 
     /// <summary>Whether the gateway's af_packet ports ask for the shed, from <see cref="Variable"/>'s value (null =
-    /// unset = off). Opt-in (bench/RESULTS.md, e2e5): it held ≥ 0.80 of peak in every overload sweep, but on veth the
-    /// gateway's netns tests lost pings and TCP segments with it in 3 of 7 runs under host load, none in 4 without.
-    /// Throws naming the variable on a bad value.</summary>
+    /// unset = on). Default since lat6: the shed now drops only while the rx ring is full (<see cref="AfPacketPort.RingFull"/>),
+    /// where the kernel would drop the frame anyway; e2e5's hysteresis (shed from ¾ full until ¼) also dropped bursts
+    /// the ring had room for, which is how the netns tests lost pings with it on. Throws naming the variable on a bad value.</summary>
     public static bool Enabled(string? value) => value?.Trim() switch
     {
-        null or "" or "0" => false,
-        "1" => true,
-        _ => throw new InvalidOperationException($"{Variable}='{value}': expected 0 (off, the default) or 1 (on)"),
+        null or "" or "1" => true,
+        "0" => false,
+        _ => throw new InvalidOperationException($"{Variable}='{value}': expected 1 (on, the default) or 0 (off)"),
     };
 
     private const uint BpfMapTypeArray = 2;

@@ -74,8 +74,8 @@ public sealed unsafe class AfXdpPort : UmemPort
 
         RefillFillRing();
         logger?.LogInformation(
-            "AF_XDP {Interface} queue {Queue}: XDP program in {AttachMode} mode, socket in {CopyMode} mode, UMEM {Umem}, tx budget raised: {Budget}, busy poll: {BusyPoll}",
-            interfaceName, queue, _program.Mode, CopyMode, SharedUmem ? $"shared by {_u.Ports.Count} ports" : "own", TxBudgetRaised, BusyPolling);
+            "AF_XDP {Interface} queue {Queue}: XDP program in {AttachMode} mode, socket in {CopyMode} mode, UMEM {Umem} on {UmemPages} pages, tx budget raised: {Budget}, busy poll: {BusyPoll}",
+            interfaceName, queue, _program.Mode, CopyMode, SharedUmem ? $"shared by {_u.Ports.Count} ports" : "own", _u.HugePages ? "2 MiB" : "4 KiB", TxBudgetRaised, BusyPolling);
     }
 
     public override int PollFd => _fd;

@@ -30,6 +30,7 @@ public sealed unsafe class XdpUmem : IDisposable
     internal int FreeCount;
     internal readonly byte[] State;
     internal long Violations;
+    private readonly UmemMemory _memory;
     private readonly List<UmemPort> _ports = new();
     private int _references = 1;
     private int _reservedFill;
@@ -56,13 +57,19 @@ public sealed unsafe class XdpUmem : IDisposable
         Length = (ulong)frameCount * (ulong)frameSize;
         Free = new uint[frameCount];
         State = new byte[frameCount];
-        void* map = Libc.mmap(null, (nuint)Length, Libc.PROT_READ | Libc.PROT_WRITE,
-            Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_POPULATE, -1, 0);
-        if ((nint)map == Libc.MAP_FAILED) throw LinuxException.FromLastError($"mmap UMEM ({Length} bytes)");
-        Base = (byte*)map;
+        // lat6: 2 MiB aligned, on transparent huge pages when the kernel gives them (a cold pass's TLB misses).
+        _memory = new UmemMemory(Length);
+        Base = _memory.Base;
         for (int i = 0; i < frameCount; i++) Free[i] = (uint)(frameCount - 1 - i);
         FreeCount = frameCount;
     }
+
+    /// <summary>True when every frame is on 2 MiB pages (transparent huge pages given and collapsed at creation);
+    /// false: 4 KiB pages (THP off, advice refused, or no free huge page).</summary>
+    public bool HugePages => _memory.HugePages;
+
+    /// <summary>Bytes of the UMEM the kernel maps with 2 MiB pages now (/proc/self/smaps; setup and tests only).</summary>
+    public ulong HugePageBytes() => _memory.HugePageBytes();
 
     public int FrameSize { get; }
     public int FrameCount { get; }
@@ -152,6 +159,6 @@ public sealed unsafe class XdpUmem : IDisposable
     {
         if (--_references > 0 || _released) return;
         _released = true;
-        Libc.munmap(Base, (nuint)Length);
+        _memory.Release();
     }
 }

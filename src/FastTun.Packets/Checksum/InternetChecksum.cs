@@ -44,6 +44,20 @@ public static partial class InternetChecksum
         return (ushort)sum;
     }
 
+    /// <summary>
+    /// True when <paramref name="n"/> is a multiple of 0xFFFF, with one multiply instead of a division: for an odd
+    /// divisor d, n is a multiple of d exactly when n × d⁻¹ (mod 2⁶⁴) is at most (2⁶⁴ − 1) / d (Granlund–Montgomery).
+    /// A one's-complement sum folds to 0xFFFF (or 0 for n = 0) exactly when the integer sum is such a multiple,
+    /// which lets a checksum be verified without folding it.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static bool IsMultipleOfFfff(ulong n) => n * InverseOfFfff <= MaxQuotientOfFfff;
+
+    /// <summary>0xFFFF × this ≡ 1 (mod 2⁶⁴).</summary>
+    private const ulong InverseOfFfff = 0xFFFE_FFFE_FFFE_FFFF;
+    /// <summary>(2⁶⁴ − 1) / 0xFFFF.</summary>
+    private const ulong MaxQuotientOfFfff = 0x0001_0001_0001_0001;
+
     /// <summary>The checksum field value for <paramref name="data"/> (with its checksum field zeroed).</summary>
     public static ushort Compute(ReadOnlySpan<byte> data, uint initial = 0) => (ushort)~Fold(Sum(data, initial));
 

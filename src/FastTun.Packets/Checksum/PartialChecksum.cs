@@ -58,6 +58,25 @@ public static class PartialChecksum
         return PartialChecksumResult.Completed;
     }
 
+    /// <summary>
+    /// True when <paramref name="stored"/>, a TCP/UDP checksum field, equals the folded pseudo-header sum of the packet
+    /// (or 0 where that sum folds to 0xFFFF): the test <see cref="Check"/> makes to find a candidate, on values already
+    /// in registers and without folding. <paramref name="source"/>, <paramref name="destination"/> and
+    /// <paramref name="stored"/> are native-order loads of the header's address fields and the checksum field;
+    /// <paramref name="segmentLength"/> is the TCP/UDP segment's length. Both tests come down to "stored ≡ pseudo-header
+    /// sum (mod 0xFFFF)": the folded sum lies in 1..0xFFFF and 0 stands for 0xFFFF. In native order (little-endian)
+    /// every 16-bit word is byte-swapped, which multiplies both sides by 256 mod 0xFFFF and keeps the congruence, so
+    /// the protocol and length words are swapped instead of the loads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool MatchesPseudoHeader(uint source, uint destination, byte protocol, int segmentLength, ushort stored)
+    {
+        ulong n = BitConverter.IsLittleEndian
+            ? ((ulong)source + destination) + ((uint)protocol << 8) + ((uint)BinaryPrimitives.ReverseEndianness((ushort)segmentLength) + (uint)(0xFFFF - stored))
+            : ((ulong)source + destination) + protocol + ((uint)(ushort)segmentLength + (uint)(0xFFFF - stored));
+        return InternetChecksum.IsMultipleOfFfff(n);
+    }
+
     /// <summary>The IPv4 pseudo-header sum (unfolded) of <paramref name="packet"/>'s addresses: <see cref="UdpHeader.PseudoHeaderSum"/>
     /// read from the header.</summary>
     public static uint PseudoHeaderSum(ReadOnlySpan<byte> packet, byte protocol, int segmentLength) =>

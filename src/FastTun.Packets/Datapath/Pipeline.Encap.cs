@@ -24,6 +24,9 @@ public sealed partial class Pipeline
 
     private readonly EncapItem[] _encap;
     private int _encapCount;
+    /// <summary>Rx frames of the current batch that <see cref="EncapRunFast{TShape}"/> sent out of a port (each once):
+    /// with pass 3's port fast path, it tells <see cref="Process"/> when every rx frame was forwarded.</summary>
+    private int _encapRxForwarded;
     /// <summary>The last queued item's key, and whether some item was queued with a smaller key than the one
     /// before it (then <see cref="RunEncap"/> sorts).</summary>
     private int _encapLastKey = int.MinValue;

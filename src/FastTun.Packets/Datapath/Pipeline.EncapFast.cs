@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 using FastTun.Packets.Headers;
@@ -71,6 +72,7 @@ public sealed partial class Pipeline
         int id = slot.NextId;
         int wrapId = 1 + worker;
         long packets = 0, bytes = 0;
+        int rxForwarded = 0;
 
         Span<Frame> rx = _batch is null ? default : _batch.Frames;
         Span<Frame> built = Generated.Frames;
@@ -94,9 +96,9 @@ public sealed partial class Pipeline
             uint flags = pmtu ? Ipv4Header.FlagDontFragment : ((uint)inner[Ipv4Header.FlagsFragmentOffset] << 8) & Ipv4Header.FlagDontFragment;
             uint totalLength = (uint)(innerLength + headerLength);
             uint sum = constantSum + tos + totalLength + (uint)id + flags + (ttl << 8);
-            sum = (sum & 0xFFFF) + (sum >> 16);
-            sum = (sum + (sum >> 16)) & 0xFFFF;
-            uint checksum = sum ^ 0xFFFF;
+            // Folded with end-around carry in three steps (the high half of sum + ror(sum, 16) is hi + lo + the carry
+            // of lo + hi), not six: the sum is on each packet's dependency chain.
+            uint checksum = ((sum + BitOperations.RotateRight(sum, 16)) >> 16) ^ 0xFFFF;
 
             byte* outer = inner - headerLength;
             TunnelEncap.StoreBigEndian(outer, 0x4500_0000u | (tos << 16) | totalLength);
@@ -114,8 +116,10 @@ public sealed partial class Pipeline
             id += workers;
             if (id > 0xFFFF) id = wrapId;
             packets++;
+            rxForwarded += index >= 0 ? 1 : 0;
             bytes += innerLength;
         }
+        _encapRxForwarded += rxForwarded;
         slot.NextId = id;
         slot.EncapPackets += packets;
         slot.EncapBytes += bytes;

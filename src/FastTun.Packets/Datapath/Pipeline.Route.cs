@@ -116,9 +116,10 @@ public sealed partial class Pipeline
     private bool SourceAllowed(ref Frame f, uint source, Tunnels.Tunnel? inTunnel)
     {
         // Packets of a batch mostly come from one flow: the verdict for the last (source, port, tunnel) holds for
-        // the rest of the batch (same route snapshot), which saves the reverse-path lookup.
+        // the rest of the batch (same route snapshot), which saves the reverse-path lookup. The tunnel counts only
+        // under strict rp-filter (hub6 hook): a hub's inner packets from many spokes share one lookup per source.
         if (!_sourceCacheValid || source != _sourceCacheAddress || f.InPort != _sourceCachePort
-            || !ReferenceEquals(inTunnel, _sourceCacheTunnel))
+            || (!ReferenceEquals(inTunnel, _sourceCacheTunnel) && _s.Sources.DependsOnTunnel))
         {
             _sourceCacheVerdict = _s.Sources.Check(source, f.InPort, inTunnel, _s, in _routes, _hops);
             _sourceCacheAddress = source;

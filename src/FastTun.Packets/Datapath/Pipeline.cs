@@ -158,21 +158,26 @@ public sealed partial class Pipeline : IDisposable
             PrefetchHeaders(frames, i + PrefetchAhead);
             // The common frame (untagged IPv4 to our MAC, 20-byte header, valid) in a few loads; anything else, or
             // any check that fails, takes the general path from the start, which names the reason.
-            int common = ClassifyCommon(ref f, ports);
+            // Header bytes 8–11, 12–15 and 16–19 as native loads: the common path's checks read them anyway.
+            int common = ClassifyCommon(ref f, ports, out uint ttlWord, out uint sourceWord, out uint destinationWord);
             if (common < 0)
             {
                 _anchor = i + 1; // the general path may build frames (an ARP reply): they go after this one
                 if (!Classify(ref f)) continue;
+                byte* header = (byte*)f.Buffer + f.Offset;
+                ttlWord = Unsafe.ReadUnaligned<uint>(header + Ipv4Header.TtlOffset);
+                sourceWord = Unsafe.ReadUnaligned<uint>(header + Ipv4Header.SourceOffset);
+                destinationWord = Unsafe.ReadUnaligned<uint>(header + Ipv4Header.DestinationOffset);
             }
             else if (common == 0) continue;
-            // What pass 3 needs of the header, read now while its line is in the L1: the frames' header lines share
+            byte* ip = (byte*)f.Buffer + f.Offset; // the packet's IPv4 header (for the decap hook's reads)
+            // What pass 3 needs of the header, kept now while its line is in the L1: the frames' header lines share
             // few L1 sets (2 KiB buffers, same headroom), so by pass 3 most of a 64-frame batch has left it.
-            byte* ip = (byte*)f.Buffer + f.Offset;
-            uint d = LoadBigEndian(ip + Ipv4Header.DestinationOffset);
+            uint d = BigEndianOf(destinationWord);
             Unsafe.Add(ref dst, m) = d;
             ref RouteItem item = ref Unsafe.Add(ref item0, m);
-            item.Source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
-            item.TtlWord = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
+            item.Source = BigEndianOf(sourceWord);
+            item.TtlWord = ttlWord;
             item.Frame = i;
             Unsafe.Add(ref unique, u) = d; // written always, kept only when it differs from the one before
             u += d != previous || m == 0 ? 1 : 0;
@@ -202,14 +207,16 @@ public sealed partial class Pipeline : IDisposable
         if (_innerCount > 0) RouteDecapsulated();
 
         // Pass 5: encapsulation, in runs per tunnel, in wire order.
+        _encapRxForwarded = 0;
         if (_encapCount > 0) RunEncap();
         _anchor = Unanchored;
 
         var counters = Counters;
         int forwarded = 0, consumed = 0, dropped = 0;
-        if (portForwarded == n)
+        if (portForwarded + _encapRxForwarded == n)
         {
-            // Pass 3 forwarded every rx frame out of a port by the fast path, and no later pass touches those.
+            // Pass 3's port fast path and the encap fast run forwarded every rx frame between them (each frame by one
+            // of them, once), and nothing after them touches those frames.
             forwarded = n;
         }
         else
@@ -390,14 +397,16 @@ public sealed partial class Pipeline : IDisposable
     /// <see cref="Classify"/> for the frame almost every frame is: an untagged IPv4 frame to the port's MAC whose
     /// 20-byte header is valid, read with fixed-size loads instead of per-field bounds-checked reads. When the frame
     /// passes every check <see cref="Classify"/> makes, it is trimmed to the IPv4 packet exactly as Classify would,
-    /// the offload edge hook runs, and the result is 1 (route it) or 0 (the hook dropped it). When any check does
-    /// not pass, the frame is untouched and the result is −1: Classify then decides (and names the drop reason)
-    /// from the start.
+    /// the offload edge hook runs, and the result is 1 (route it) or 0 (the hook dropped it); the header's bytes 8–11,
+    /// 12–15 and 16–19 are then in <paramref name="ttlWord"/>, <paramref name="sourceWord"/> and
+    /// <paramref name="destinationWord"/> as native loads. When any check does not pass, the frame is untouched and
+    /// the result is −1: Classify then decides (and names the drop reason) from the start.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe int ClassifyCommon(ref Frame f, PortInfo[] ports)
+    private unsafe int ClassifyCommon(ref Frame f, PortInfo[] ports, out uint ttlWord, out uint sourceWord, out uint destinationWord)
     {
         int length = f.Length;
+        ttlWord = sourceWord = destinationWord = 0;
         if (length < 14 + Ipv4Header.MinLength || (uint)f.InPort >= (uint)ports.Length) return -1;
         byte* p = (byte*)f.Buffer + f.Offset;
         ulong word = Unsafe.ReadUnaligned<ulong>(p);
@@ -407,31 +416,41 @@ public sealed partial class Pipeline : IDisposable
         if ((typeAndVersion & (BitConverter.IsLittleEndian ? 0x00FF_FFFFu : 0xFFFF_FF00u)) != expected) return -1;
         if (dstMac != ports[f.InPort].Mac) return -1;
         byte* ip = p + 14;
-        if (!CommonHeaderValid(ip, length - 14, out int total)) return -1;
+        uint w0 = Unsafe.ReadUnaligned<uint>(ip);
+        uint w4 = Unsafe.ReadUnaligned<uint>(ip + 4);
+        ttlWord = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.TtlOffset);
+        sourceWord = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.SourceOffset);
+        destinationWord = Unsafe.ReadUnaligned<uint>(ip + Ipv4Header.DestinationOffset);
+        int total = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness((ushort)(w0 >> 16)) : (ushort)w0;
+        if (total < Ipv4Header.MinLength || total > length - 14
+            || !Checksum.Ipv4HeaderChecksum.IsValid20(w0, w4, ttlWord, sourceWord, destinationWord)) return -1;
         f.Offset += 14;
         f.Length = total; // drop Ethernet padding
         // edge hook (offload), as in Classify: from here the frame is Classify's, success or drop alike. The hook
         // only acts on a TCP/UDP packet whose checksum field holds the bare pseudo-header sum; any other packet is
         // told apart here with a few loads, and a candidate goes through the hook itself.
-        return !MaybePartialChecksum(ip, total) || CompleteOffloadedChecksum(ref f) ? 1 : 0;
+        return !MaybePartialChecksum(ip, total, sourceWord, destinationWord) || CompleteOffloadedChecksum(ref f) ? 1 : 0;
     }
 
     /// <summary>The checks of a 20-byte IPv4 header whose version/IHL byte the caller has seen to be 0x45: a total length
-    /// from 20 to <paramref name="available"/> bytes and a valid checksum, with fixed-size loads (pass 1 and the inner
-    /// header of a decapsulated packet). False sends the packet to the general checks, which name the drop.</summary>
+    /// from 20 to <paramref name="available"/> bytes and a valid checksum, with fixed-size loads (the inner header of a
+    /// decapsulated packet, local delivery). False sends the packet to the general checks, which name the drop.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe bool CommonHeaderValid(byte* ip, int available, out int total)
     {
-        total = (ip[Ipv4Header.TotalLengthOffset] << 8) | ip[Ipv4Header.TotalLengthOffset + 1];
+        uint w0 = Unsafe.ReadUnaligned<uint>(ip);
+        total = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness((ushort)(w0 >> 16)) : (ushort)w0;
         return total >= Ipv4Header.MinLength && total <= available
-            && Ipv4Header.HeaderSum(new ReadOnlySpan<byte>(ip, Ipv4Header.MinLength), Ipv4Header.MinLength) == 0xFFFF;
+            && Checksum.Ipv4HeaderChecksum.IsValid20(w0, Unsafe.ReadUnaligned<uint>(ip + 4), Unsafe.ReadUnaligned<uint>(ip + 8),
+                Unsafe.ReadUnaligned<uint>(ip + 12), Unsafe.ReadUnaligned<uint>(ip + 16));
     }
 
     /// <summary>False when <see cref="PartialChecksum.CompleteIfPartial"/> would find nothing to do for the IPv4 packet
     /// (20-byte header, <paramref name="total"/> bytes) at <paramref name="ip"/>: not TCP/UDP, no room for the
-    /// checksum field, or a field that is not the folded pseudo-header sum. True: ask it.</summary>
+    /// checksum field, or a field that is not the folded pseudo-header sum. True: ask it. <paramref name="sourceWord"/>
+    /// and <paramref name="destinationWord"/> are the header's addresses as native loads.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe bool MaybePartialChecksum(byte* ip, int total)
+    private static unsafe bool MaybePartialChecksum(byte* ip, int total, uint sourceWord, uint destinationWord)
     {
         byte protocol = ip[Ipv4Header.ProtocolOffset];
         int field;
@@ -440,12 +459,8 @@ public sealed partial class Pipeline : IDisposable
         else return false;
         int segment = total - Ipv4Header.MinLength;
         if (segment < field + 2) return false;
-        byte* l4 = ip + Ipv4Header.MinLength;
-        uint stored = (uint)(l4[field] << 8 | l4[field + 1]);
-        uint pseudo = UdpHeader.PseudoHeaderSum(LoadBigEndian(ip + Ipv4Header.SourceOffset),
-            LoadBigEndian(ip + Ipv4Header.DestinationOffset), protocol, segment);
-        uint folded = Checksum.InternetChecksum.Fold(pseudo);
-        return stored == folded || (folded == 0xFFFF && stored == 0);
+        ushort stored = Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.MinLength + field);
+        return Checksum.PartialChecksum.MatchesPseudoHeader(sourceWord, destinationWord, protocol, segment, stored);
     }
 
     /// <summary>Checks an IPv4 header once (lengths, version, checksum) and trims link padding.</summary>

@@ -40,6 +40,11 @@ public sealed class SourceCheck
     }
 
     public RpFilterMode Mode { get; }
+
+    /// <summary>True when <see cref="Check"/>'s verdict can depend on the tunnel a packet came out of (and on its
+    /// port): strict rp-filter only. Loose and off look at the source alone, so a verdict cached for one tunnel's
+    /// packet holds for another's with the same source (a hub's spokes all carrying one inner source).</summary>
+    public bool DependsOnTunnel => Mode == RpFilterMode.Strict;
     public IReadOnlyList<uint> OwnAddresses => _own;
 
     /// <summary>0/8, 127/8, 224/4 and 240/4 (which holds 255.255.255.255): never a valid source on the wire.</summary>

@@ -278,4 +278,73 @@ public sealed class PipelineFastPathTests
             foreach (ref Frame f in batch.Frames) pool.Return(f);
         }
     }
+    [Fact]
+    public void Process_BatchIntoTunnel_CountsExactly()
+    {
+        // The encap fast run tells Process how many rx frames it sent; with pass 3's port fast path covering the rest,
+        // the accounting loop is skipped. Batch 1: every frame into the tunnel; batch 2: into the tunnel and out of eth2
+        // (connected, the neighbour known) mixed; batch 3 adds a TTL-1 packet from behind the tunnel (its ICMP error is
+        // encapsulated); batch 4 also a DF packet over the tunnel MTU, a non-DF one (fragmented: consumed, its fragments
+        // built) and a martian source. Counters must match the frames'
+        // own states (the accounting loop's rule) and add up to the packets received.
+        var settings = new TunnelSettings("tun0", TunnelMode.Ipip, Gw1Wan, Gw2Wan);
+        var tunnel = new Tunnel(settings);
+        var state = State(tunnel, settings, underlayMtu: 1500);
+        var neighbors = new NeighborTable();
+        neighbors.AddStatic(1, Gw2Wan, Gw2Eth2Mac, 0);
+        neighbors.AddStatic(0, Server1, Server1Mac, 0);
+        using var gw = new Packets.Datapath.Pipeline(() => state, neighbors);
+        using var pool = new FramePool(512, 2048);
+        var rng = new Random(15);
+        long forwarded = 0, dropped = 0, consumed = 0;
+        for (int round = 0; round < 4; round++)
+        {
+            var batch = new PacketBatch(64);
+            for (int i = 0; i < 64; i++)
+            {
+                bool odd = round >= 2, full = round == 3;
+                int payload = full && (i == 32 || i == 33) ? 1472 : rng.Next(0, 600);
+                var ip = new byte[20 + 8 + payload];
+                uint src = full && i == 45 ? 0x7F000001u : odd && i == 12 ? 0x0A010805u : Server1; // 12: behind the tunnel
+                uint dst = round > 0 && i % 5 == 0 ? Gw2Wan : 0x0A010800u | (uint)rng.Next(1, 255);
+                byte ttl = odd && i == 12 ? (byte)1 : (byte)rng.Next(2, 256);
+                Ipv4Header.Write(ip, 0, (ushort)ip.Length, (ushort)rng.Next(65536), !(odd && i == 33), ttl, Ipv4Header.ProtocolUdp, src, dst);
+                UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
+                ref Frame f = ref batch.Add();
+                Assert.True(pool.TryRent(ref f));
+                var frame = SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip);
+                f.Length = frame.Length;
+                frame.CopyTo(f.Data);
+                f.InPort = 0;
+            }
+            gw.Process(batch, 1000);
+            foreach (ref Frame f in batch.Frames)
+            {
+                if (f.Drop != DropReason.None) dropped++;
+                else if (f.OutPort != PacketBatch.NoPort) forwarded++;
+                else consumed++;
+            }
+            if (round == 0) Assert.Equal(64, forwarded);
+            if (round >= 2)
+            {
+                // 12 is dropped and its ICMP error goes back into the tunnel through the encap fast run as a built
+                // frame: 63 rx frames sent + 1 built = 64, so a count that took built frames for rx frames would skip
+                // the accounting loop wrongly here.
+                Assert.Equal(DropReason.TtlExceeded, batch[12].Drop);
+                Assert.Equal(round == 3 ? 1 : 0, consumed); // 33: fragmented
+            }
+            if (round == 3)
+            {
+                Assert.Equal(DropReason.FragNeeded, batch[32].Drop);
+                Assert.Equal(DropReason.MartianSource, batch[45].Drop);
+            }
+            Assert.Equal(forwarded, gw.Counters.Forwarded);
+            Assert.Equal(dropped, gw.Counters.RxDropped);
+            Assert.Equal(consumed, gw.Counters.Consumed);
+            Assert.Equal(gw.Counters.Packets, forwarded + dropped + consumed);
+            gw.Transmitted(batch);
+            gw.ReleaseGenerated();
+            foreach (ref Frame f in batch.Frames) pool.Return(f);
+        }
+    }
 }

@@ -1,0 +1,68 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using FastTun.Gateway.Bench;
+using FastTun.Gateway.Dataplane;
+using FastTun.Linux.AfXdp;
+using FastTun.Linux.Ports;
+using FastTun.Packets.Datapath;
+using FastTun.Packets.Headers;
+
+namespace FastTun.Gateway.Tests;
+
+/// <summary>
+/// <c>fasttun bench worker --mode decap --tunnels N [--hub-gre]</c>'s setup through the real <see cref="Worker"/>: every
+/// frame comes out decapsulated towards server1 with no drop, and the decap counters show the packets spread over the
+/// spokes' tunnels of the frames' kind (IPIP: the even tunnels, keyed GRE: the odd ones), nothing on the others.
+/// </summary>
+public sealed class WorkerBenchHubTests
+{
+    [Theory]
+    [InlineData(3000, false)] // 6,000 tunnels: a table large enough for the pipeline's decap prefetch stages
+    [InlineData(3000, true)]
+    [InlineData(1, true)]
+    public void Worker_HubBenchSetup_EveryFrameDecapsulatedAndCountedOnItsSpokesTunnel(int spokes, bool gre)
+    {
+        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: spokes, hubGre: gre);
+        Assert.Equal(2 * spokes, setup.State.Tunnels.Length);
+        Assert.Equal(60 + WorkerBenchHub.OuterBytes(gre), setup.FrameLength);
+        using var umem = new XdpUmem(2048, 4096);
+        var eth1 = new MemoryRingPort("mem-eth1", 0, umem, 256);
+        var eth2 = new MemoryRingPort("mem-eth2", 1, umem, 256);
+        eth2.SetRxTraffic(setup.Templates, setup.FrameLength, setup.TemplateCount, WorkerBench.HeaderBytes);
+        long good = 0, bad = 0;
+        eth1.Transmitted = (f, _) =>
+        {
+            var ip = f[14..];
+            bool ok = NeighborEntry.ReadMac(f) == WorkerBenchSetup.Server1Mac && BinaryPrimitives.ReadUInt16BigEndian(f[12..]) == 0x0800
+                && ip[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolUdp && ip[Ipv4Header.TtlOffset] == 63 && f.Length == 60;
+            if (ok) good++;
+            else bad++;
+        };
+        var pipeline = new FastTun.Packets.Datapath.Pipeline(() => setup.State, setup.Neighbors);
+        using (var worker = new Worker(0, [eth1, eth2], pipeline))
+        {
+            worker.Start();
+            var clock = Stopwatch.StartNew();
+            while (Volatile.Read(ref eth1.NicTxPackets) < 20_000 && clock.Elapsed < TimeSpan.FromSeconds(20)) Thread.Sleep(5);
+            worker.Stop();
+            Assert.Null(worker.Fault);
+            eth1.Flush();
+            eth1.Flush();
+        }
+        Assert.True(eth1.NicTxPackets >= 20_000, $"only {eth1.NicTxPackets} sent");
+        Assert.Equal((eth1.NicTxPackets, 0L), (good, bad));
+        Assert.Equal(0, pipeline.Counters.TotalDrops());
+        long decapsulated = 0;
+        int used = 0;
+        for (int t = 0; t < setup.State.Tunnels.Length; t++)
+        {
+            long packets = setup.State.Tunnels[t].Tunnel.DecapPackets;
+            bool ofKind = (t % 2 == 1) == gre; // tun0, tun2, … IPIP; tun1, tun3, … GRE with key t/2
+            Assert.True(ofKind || packets == 0, $"tun{t} counted {packets} packets of the other kind");
+            decapsulated += packets;
+            if (packets > 0) used++;
+        }
+        Assert.True(decapsulated >= eth1.NicTxPackets, $"{decapsulated} counted for {eth1.NicTxPackets} sent");
+        Assert.True(used >= Math.Min(spokes, 2000), $"only {used} of {spokes} spokes' tunnels counted packets");
+    }
+}
