@@ -35,34 +35,46 @@ public static unsafe class LpmStats
             if (off == Lpm4Table.EmptyChunk) { empty++; continue; }
             uint* data = pool + off;
             var touched = new HashSet<ulong> { (ulong)data >> 6 };
-            uint* node = data;
-            int shift = ChunkBuilder.RootShift, depth = 1;
-            while (true)
+            ulong* root = (ulong*)data;
+            touched.Add((ulong)(data + ChunkBuilder.RootNodeSize - 1) >> 6);
+            int w = (int)((a >> 14) & 1);
+            int s0 = (int)(~a >> 8) & 63;
+            int depth = 1;
+            if ((long)(root[w] << s0) >= 0)
             {
-                touched.Add((ulong)node >> 6);
-                touched.Add((ulong)(node + 5) >> 6);
-                int s = (int)((a << shift) >> 26) ^ 63;
-                ulong children = *(ulong*)node << s;
-                if ((long)children >= 0)
+                int rank = BitOperations.PopCount(root[2 + w] << s0) + (w == 1 ? BitOperations.PopCount(root[2]) : 0);
+                uint* leaf = data + ChunkBuilder.RootLeafBase + rank;
+                touched.Add((ulong)leaf >> 6);
+                leafRank[Math.Min(rank, 64)]++;
+                int rootBytes = 4 * (ChunkBuilder.RootNodeSize + BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]));
+                int leafByte = 4 * (ChunkBuilder.RootNodeSize + rank - 1);
+                if (rootBytes <= 64) rootFits++;
+                else if (leafByte < 64) alignedLine1++;
+                else if (leafByte < 128) alignedLine2++;
+                else alignedLine3++;
+                if (((ulong)leaf >> 6) > ((ulong)data >> 6) + 2) outside2++;
+            }
+            else
+            {
+                uint* node = data + ChunkBuilder.RootNodeSize - ChunkBuilder.NodeSize + BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]) + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(root[w] << s0) + (w == 1 ? BitOperations.PopCount(root[0]) : 0));
+                int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
+                depth = 2;
+                while (true)
                 {
-                    int rank = BitOperations.PopCount(*(ulong*)(node + 2) << s);
-                    uint* leaf = data + node[5] + (uint)rank;
-                    touched.Add((ulong)leaf >> 6);
-                    if (depth == 1)
+                    touched.Add((ulong)node >> 6);
+                    touched.Add((ulong)(node + 5) >> 6);
+                    int s = (int)((a << shift) >> 26) ^ 63;
+                    ulong children = *(ulong*)node << s;
+                    if ((long)children >= 0)
                     {
-                        leafRank[rank]++;
-                        int rootBytes = 24 + 4 * BitOperations.PopCount(*(ulong*)(data + 2));
-                        if (rootBytes <= 64) rootFits++;
-                        else if (24 + 4 * rank < 64) alignedLine1++;
-                        else if (24 + 4 * rank < 128) alignedLine2++;
-                        else alignedLine3++;
+                        uint* leaf = data + node[5] + (uint)BitOperations.PopCount(*(ulong*)(node + 2) << s);
+                        touched.Add((ulong)leaf >> 6);
+                        break;
                     }
-                    if (((ulong)leaf >> 6) > ((ulong)data >> 6) + 1) outside2++;
-                    break;
+                    node = data + node[4] + ChunkBuilder.NodeSize * (uint)BitOperations.PopCount(children);
+                    shift += 6;
+                    depth++;
                 }
-                node = data + node[4] + ChunkBuilder.NodeSize * (uint)BitOperations.PopCount(children);
-                shift += 6;
-                depth++;
             }
             if (depth == 1) depth1++; else if (depth == 2) depth2++; else depth3++;
             lines[Math.Min(touched.Count, 7)]++;
@@ -71,7 +83,7 @@ public static unsafe class LpmStats
         string P(long x) => (100 * x / n).ToString("F1", CultureInfo.InvariantCulture) + " %";
         Console.WriteLine($"destinations {dests.Length}: direct {P(direct)}, empty chunk {P(empty)}, root leaf {P(depth1)}, depth 2 {P(depth2)}, depth 3 {P(depth3)}");
         Console.WriteLine($"root lookups whose root node + leaves fit in 64 B: {P(rootFits)}; larger roots, 64-B aligned: leaf in line 1 {P(alignedLine1)}, line 2 {P(alignedLine2)}, later {P(alignedLine3)}");
-        Console.WriteLine($"leaf beyond the two prefetched lines: {P(outside2)}");
+        Console.WriteLine($"leaf beyond the three prefetched lines: {P(outside2)}");
         for (int i = 1; i < 8; i++) if (lines[i] > 0) Console.WriteLine($"chunk lines touched {i}: {P(lines[i])}");
         long cum = 0;
         for (int r = 0; r <= 64; r += 8)

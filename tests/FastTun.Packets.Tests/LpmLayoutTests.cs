@@ -7,7 +7,8 @@ namespace FastTun.Packets.Tests;
 
 /// <summary>
 /// The cache-line layout the batch lookup's prefetches rely on: blocks of up to 64 bytes never straddle a line, larger
-/// ones start on a line, and an entry's TwoLines bit says whether the chunk's root node and leaves leave its first line.
+/// ones start on a line, and an entry's extra-lines bits say how many lines after the first the chunk's root node and
+/// leaves reach (0–2).
 /// A wrong layout would not change any answer (the oracle tests would pass), only the lines that are prefetched.
 /// </summary>
 public unsafe class LpmLayoutTests
@@ -44,7 +45,7 @@ public unsafe class LpmLayoutTests
     }
 
     [Fact]
-    public void Entries_AfterChurn_TwoLinesBitMatchesEachChunksRoot()
+    public void Entries_AfterChurn_ExtraLinesMatchEachChunksRoot()
     {
         Route4[] routes = SyntheticTable.Generate(100_000, seed: 42);
         Lpm4Table table = Lpm4Table.Build(routes);
@@ -56,22 +57,24 @@ public unsafe class LpmLayoutTests
             else table.AddOrReplace(r.Prefix, r.Length, rng.NextInt(1000));
         }
         Lpm4Reader reader = table.GetReader();
-        int chunks = 0, twoLines = 0;
+        int chunks = 0;
+        var byExtra = new int[3];
         for (int e = 0; e < Lpm4Table.DirectSize; e++)
         {
             uint entry = reader.Entries[e];
             if ((int)entry >= 0) continue;
             uint offset = entry & Lpm4Table.ChunkOffsetMask;
             uint* root = reader.Pool + offset;
-            uint lastRootUint = offset + (uint)ChunkBuilder.NodeSize + (uint)BitOperations.PopCount(*(ulong*)(root + 2)) - 1;
-            bool spans = lastRootUint / ChunkPool.LineUints != offset / ChunkPool.LineUints;
-            Assert.Equal(spans, (entry & Lpm4Table.TwoLines) != 0);
-            if (spans) Assert.Equal(0u, offset % ChunkPool.LineUints);
+            int rootLeaves = BitOperations.PopCount(*(ulong*)(root + 4)) + BitOperations.PopCount(*(ulong*)(root + 6));
+            uint lastRootUint = offset + (uint)ChunkBuilder.RootNodeSize + (uint)rootLeaves - 1;
+            int extra = (int)Math.Min(lastRootUint / ChunkPool.LineUints - offset / ChunkPool.LineUints, ChunkBuilder.MaxExtraLines);
+            Assert.Equal((uint)extra, entry & Lpm4Table.ExtraLinesMask);
+            if (extra > 0) Assert.Equal(0u, offset % ChunkPool.LineUints);
             chunks++;
-            twoLines += spans ? 1 : 0;
+            byExtra[extra]++;
         }
         GC.KeepAlive(table);   // the reader's pointers alone do not keep the mapping alive
-        Assert.True(twoLines > 0 && twoLines < chunks, $"{twoLines} of {chunks} chunks span two lines");
+        Assert.True(byExtra[0] > 0 && byExtra[1] > 0 && byExtra[2] > 0, $"of {chunks} chunks: {byExtra[0]} / {byExtra[1]} / {byExtra[2]} with 0 / 1 / 2 extra lines");
     }
 
     [Fact]

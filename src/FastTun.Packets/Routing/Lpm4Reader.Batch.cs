@@ -10,14 +10,15 @@ public readonly unsafe partial struct Lpm4Reader
     internal const int BatchBlock = 64;
 
     /// <summary>
-    /// nextHops[i] = Lookup(addresses[i]), in blocks of <see cref="BatchBlock"/> addresses and two passes per block:
+    /// nextHops[i] = Lookup(addresses[i]), in blocks of <see cref="BatchBlock"/> addresses and three passes per block:
     /// stage 1 reads every entry of the block (independent loads, so their misses overlap), turns each into a chunk
-    /// pointer and prefetches the chunk's line (two when its root needs them); stage 2 then walks the root nodes of
-    /// the block without a branch, the few lookups that go below the root listed and walked after it. Every chunk line
-    /// is requested a whole pass (up to 63 lookups) before it is read: when neighbours on the shared L3 push the
-    /// table out to DRAM, that lead still covers the memory latency, where the earlier lock-step groups of 16 (one
-    /// group of lead, none for the first group of a call) did not (bench/RESULTS.md, section lpm5). Every entry names
-    /// a chunk (a /18 without long prefixes the constant chunk of its answer), so no stage branches on the entry.
+    /// pointer and prefetches the chunk's first line (the root's bitmaps); stage 2 ranks every lookup's slot in its
+    /// root without a branch and prefetches the line of its leaf (a 128-slot root's leaves spread over up to a few
+    /// lines, and only the one holding the answer is fetched); stage 3 reads the leaves, and the few lookups whose
+    /// slot is a child are walked after it. Every line is requested a whole pass (up to 63 lookups) before it is
+    /// read, which covers the memory latency when neighbours on the shared L3 push the table out to DRAM
+    /// (bench/RESULTS.md, sections lpm5, lpm6). Every entry names a chunk (a /17 without long prefixes the constant
+    /// chunk of its answer), so no stage branches on the entry.
     /// </summary>
     [SkipLocalsInit]
     public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
@@ -26,6 +27,7 @@ public readonly unsafe partial struct Lpm4Reader
         int n = addresses.Length;
         uint* entries = _entries, pool = _pool;
         uint** chunks = stackalloc uint*[BatchBlock];   // stage 1 → stage 2: each lookup's chunk
+        uint** leaves = stackalloc uint*[BatchBlock];   // stage 2 → stage 3: each lookup's root leaf
         byte* deep = stackalloc byte[BatchBlock];       // stage 2's list of lookups that go below the root
         fixed (uint* a = addresses)
         fixed (uint* o = nextHops)
@@ -34,13 +36,20 @@ public readonly unsafe partial struct Lpm4Reader
             {
                 int count = Math.Min(BatchBlock, n - b);
                 LocateBlock(entries, pool, a + b, count, chunks);
-                WalkBlock(a + b, count, chunks, o + b, deep);
+                nuint deepCount = RankBlock(a + b, count, chunks, leaves, deep);
+                uint* ob = o + b;
+                for (nuint i = 0; i < (nuint)count; i++) ob[i] = *leaves[i];
+                for (nuint k = 0; k < deepCount; k++)
+                {
+                    nuint i = deep[k];
+                    ob[i] = WalkChunk(chunks[i], a[(nuint)b + i]);
+                }
             }
         }
         GC.KeepAlive(_owner);
     }
 
-    /// <summary>Stage 1: entry → chunk pointer; prefetch the chunk's line, or its two lines when the root needs both.</summary>
+    /// <summary>Stage 1: entry → chunk pointer; prefetch the chunk's first line (its root's bitmaps).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]   // its own register allocation: inlined, the loop spilled
     private static void LocateBlock(uint* entries, uint* pool, uint* a, int count, uint** chunks)
     {
@@ -49,38 +58,36 @@ public readonly unsafe partial struct Lpm4Reader
             // Acquire, as in Lookup: the chunk named by the entry was completely written before the entry.
             uint entry = Volatile.Read(ref entries[a[i] >> Lpm4Table.ChunkShift]);
             uint* data = pool + (entry & Lpm4Table.ChunkOffsetMask);
-            if (Sse.IsSupported)
-            {
-                Sse.Prefetch0(data);
-                Sse.Prefetch0(data + ((entry & Lpm4Table.TwoLines) << 4));   // the second line, if the root needs it
-            }
+            if (Sse.IsSupported) Sse.Prefetch0(data);
             chunks[i] = data;
         }
     }
 
     /// <summary>
-    /// Stage 2: each chunk's root node, without a branch. The root's leaves start right after it (leaf base 6,
-    /// stored as 5); the shift count 63 − (address bits 18..23) is ~address &gt;&gt; 8 taken mod 64, which the shift
-    /// does by itself. A lookup whose slot is a child (bit 63 of the shifted child bitmap) is listed and walked again
-    /// from the root after the loop (about 1 % of lookups on a DFZ table).
+    /// Stage 2: each lookup's root leaf, without a branch, and a prefetch of its line. The root's leaves start right
+    /// after it (<see cref="ChunkBuilder.RootLeafBase"/>); the shift count 63 − (v mod 64) is ~address &gt;&gt; 8
+    /// taken mod 64, which the shift does by itself, and the upper bitmap word (v ≥ 64, address bit 14) adds the
+    /// lower word's popcount, masked. A lookup whose slot is a child (bit 63 of the shifted child word) is listed
+    /// for a walk from the root after stage 3 (about 1 % of lookups on a DFZ table); its "leaf" is a root leaf that
+    /// the walk overwrites.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void WalkBlock(uint* a, int count, uint** chunks, uint* o, byte* deep)
+    private static nuint RankBlock(uint* a, int count, uint** chunks, uint** leaves, byte* deep)
     {
         nuint deepCount = 0;
         for (nuint i = 0; i < (nuint)count; i++)
         {
-            uint* data = chunks[i];
-            int s = (int)(~a[i] >> 8);
+            ulong* root = (ulong*)chunks[i];
+            uint address = a[i];
+            nuint w = (address >> 14) & 1;
+            int s = (int)(~address >> 8);
             deep[deepCount] = (byte)i;
-            deepCount += (nuint)((*(ulong*)data << s) >> 63);
-            // For a child slot this reads a leaf of the root (in the chunk) that the pass below overwrites.
-            o[i] = (data + ChunkBuilder.RootLeafBase)[(nuint)ulong.PopCount(*(ulong*)(data + 2) << s)];
+            deepCount += (nuint)((root[w] << s) >> 63);
+            nuint rank = (nuint)ulong.PopCount(root[2 + w] << s) + (nuint)ulong.PopCount(root[2] & (0UL - (ulong)w));
+            uint* leaf = (uint*)root + ChunkBuilder.RootLeafBase + rank;
+            if (Sse.IsSupported) Sse.Prefetch0(leaf);
+            leaves[i] = leaf;
         }
-        for (nuint k = 0; k < deepCount; k++)
-        {
-            nuint i = deep[k];
-            o[i] = WalkChunk(chunks[i], a[i]);
-        }
+        return deepCount;
     }
 }

@@ -14,7 +14,7 @@ namespace FastTun.Packets.Routing;
 ///
 /// <para>Chunks are read without bounds checks: they are immutable while published and every offset in them was
 /// produced by <see cref="ChunkBuilder"/> within the chunk (checked by the oracle tests). The entry index
-/// (address &gt;&gt; 14) is always within the 2^18 entries.</para>
+/// (address &gt;&gt; 15) is always within the 2^17 entries.</para>
 /// </summary>
 public readonly unsafe partial struct Lpm4Reader
 {
@@ -34,8 +34,8 @@ public readonly unsafe partial struct Lpm4Reader
 
     /// <summary>Longest-prefix match; <see cref="Lpm4Table.NoRoute"/> when nothing covers the address.</summary>
     /// <remarks>
-    /// Every entry names a chunk (a /18 without longer prefixes names the shared constant chunk of its answer), so
-    /// there is no "direct answer" case: entry, then the chunk's root line (and the next one when the entry says so).
+    /// Every entry names a chunk (a /17 without longer prefixes names the shared constant chunk of its answer), so
+    /// there is no "direct answer" case: entry, then the chunk's root line(s) (the entry says how many).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Lookup(uint address)
@@ -44,28 +44,51 @@ public readonly unsafe partial struct Lpm4Reader
         // completely written before the entry (a plain mov on x64; the chunk load depends on it).
         uint entry = Volatile.Read(ref _entries[address >> Lpm4Table.ChunkShift]);
         uint* chunk = _pool + (entry & Lpm4Table.ChunkOffsetMask);
-        // When the root's leaves run into the next cache line, ask for it now, in parallel with the node's line,
+        // When the root's leaves run into the next cache line(s), ask for them now, in parallel with the node's line,
         // instead of after the node has been read (one memory latency instead of two in a dependent chain).
-        if (Sse.IsSupported) Sse.Prefetch0(chunk + ((entry & Lpm4Table.TwoLines) << 4));
+        if (Sse.IsSupported) PrefetchExtraLines(chunk, entry);
         uint leaf = WalkChunk(chunk, address);
         GC.KeepAlive(_owner);   // no code: keeps the mapping alive until the chunk has been read
         return leaf;
     }
 
     /// <summary>
-    /// The leaf for <paramref name="address"/> in a chunk. With s = 63 − v (v = the 6 address bits of this level),
-    /// <c>bitmap &lt;&lt; s</c> keeps bits 0..v of the bitmap: its sign bit is bit v, its popcount the rank of slot v.
+    /// Prefetches the lines after a chunk's first that its entry names (<see cref="Lpm4Table.ExtraLinesMask"/>: 0–2):
+    /// line min(extra, 1) and line extra, so 0 → the first line twice, 1 → the second twice, 2 → the second and third.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void PrefetchExtraLines(uint* chunk, uint entry)
+    {
+        uint extra = entry & Lpm4Table.ExtraLinesMask;
+        Sse.Prefetch0(chunk + (((extra + 1) >> 1) << 4));
+        Sse.Prefetch0(chunk + (extra << 4));
+    }
+
+    /// <summary>
+    /// The leaf for <paramref name="address"/> in a chunk. At the root (address bits 17–23, v = 0..127, two 64-bit
+    /// words per bitmap) word w = v / 64 is read; with s = 63 − (v mod 64), <c>word &lt;&lt; s</c> keeps bits 0..v of
+    /// it: its sign bit is bit v, its popcount the rank of slot v within the word, to which the upper word adds the
+    /// popcount of the whole lower word (masked with −w, no branch). The 6-bit levels below work the same on one word.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint WalkChunk(uint* data, uint address)
     {
-        uint* node = data;
-        int shift = ChunkBuilder.RootShift;
+        ulong* root = (ulong*)data;
+        nuint w = (address >> 14) & 1;            // address bit 14 = bit 6 of v
+        ulong lower = 0UL - (ulong)w;              // all ones for the upper word
+        int s = (int)(~address >> 8);             // 63 − (v mod 64), taken mod 64 by the shift
+        ulong children = root[w] << s;
+        if ((long)children >= 0)   // bit v clear: slot v is a leaf
+            return data[ChunkBuilder.RootLeafBase + (uint)BitOperations.PopCount(root[2 + w] << s) + (uint)BitOperations.PopCount(root[2] & lower)];
+        // The root's children follow its leaves (no stored base): 8 + all root leaves, then 6 uints per child.
+        uint* node = data + (ChunkBuilder.RootNodeSize - ChunkBuilder.NodeSize) + (uint)(BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]))
+            + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(children) + BitOperations.PopCount(root[0] & lower));
+        int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
         while (true)
         {
-            int s = (int)((address << shift) >> 26) ^ 63;
-            ulong children = *(ulong*)node << s;
-            if ((long)children >= 0)   // bit v clear: slot v is a leaf
+            s = (int)((address << shift) >> 26) ^ 63;
+            children = *(ulong*)node << s;
+            if ((long)children >= 0)
                 return data[node[5] + (uint)BitOperations.PopCount(*(ulong*)(node + 2) << s)];
             node = data + node[4] + ChunkBuilder.NodeSize * (uint)BitOperations.PopCount(children);
             shift += 6;

@@ -7,16 +7,18 @@ namespace FastTun.Packets.Routing;
 /// IPv4 longest-prefix-match table: prefixes /0–/32 → next-hop index (0..<see cref="MaxNextHop"/>), one writer,
 /// any number of lock-free readers. Layout and reasoning: Routing/README.md.
 ///
-/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^18-entry array of 32-bit entries
-/// (1 MiB) indexed by the top 18 address bits. Every entry names a chunk: <see cref="ChunkTag"/> + the chunk's offset
-/// in the pool, plus <see cref="TwoLines"/> when the chunk's root and its leaves span two cache lines. A /18 with
-/// prefixes longer than /18 has its own chunk; any other /18 names the shared constant chunk (one leaf) of the answer
-/// of its longest prefix of /18 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
-/// <see cref="NoRoute"/>. A chunk is a small
-/// Poptrie: nodes of 6 uints (64-bit child bitmap, 64-bit leaf-run bitmap, child base, leaf base) over 6-bit strides
-/// (bits 18–23, 24–29, 30–31), a node's leaves right after it, found by <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>.
-/// Its leaves are final answers (the /18's direct answer where no longer prefix covers a slot). A /24 costs the
-/// entry, then the root node and its leaf (same or adjacent line).</para>
+/// <para><b>Lookup structure (native memory, 2 MiB huge pages).</b> A 2^17-entry array of 32-bit entries
+/// (512 KiB, so it mostly stays in a core's 1 MiB L2 beside the chunk lines passing through) indexed by the top 17
+/// address bits. Every entry names a chunk: <see cref="ChunkTag"/> + the chunk's offset in the pool, plus in bits 0–1
+/// how many lines after the first the chunk's root and its leaves reach (<see cref="ExtraLinesMask"/>). A /17 with
+/// prefixes longer than /17 has its own chunk; any other /17 names the shared constant chunk (one leaf) of the answer
+/// of its longest prefix of /17 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
+/// <see cref="NoRoute"/>. A chunk is a small Poptrie: a root over address bits 17–23 (128-bit child and leaf-run
+/// bitmaps, its leaves right after it, its children after them), then nodes of 6 uints (64-bit child bitmap, 64-bit
+/// leaf-run bitmap, child base, leaf base) over bits 24–29 and 30–31, a leaf or child found by
+/// <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. Its leaves are final answers (the /17's direct answer where no
+/// longer prefix covers a slot). A /24 costs the entry, then the root and its leaf (same or a following line, which a
+/// lookup prefetches together with the first).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
 /// in a free block, then publishes it with one 32-bit store of the entry.
@@ -27,7 +29,7 @@ namespace FastTun.Packets.Routing;
 ///
 /// <para><b>Control plane.</b> The authoritative route set is kept apart from the lookup arrays: short prefixes in
 /// a dictionary plus the painted length per direct entry, long prefixes in a sorted (address, length) list per
-/// /18. An update touches one list and rebuilds one chunk from it; <see cref="AddRange"/> defers chunk builds to
+/// /17. An update touches one list and rebuilds one chunk from it; <see cref="AddRange"/> defers chunk builds to
 /// the end so a 1M-prefix load builds each chunk once.</para>
 /// </summary>
 public sealed partial class Lpm4Table
@@ -37,37 +39,35 @@ public sealed partial class Lpm4Table
     /// <summary>Largest storable next-hop index (2^31 next hops; leaves could hold more, the API keeps this bound).</summary>
     public const uint MaxNextHop = 0x7FFF_FFFF;
     /// <summary>
-    /// Set in every entry: ChunkTag + the chunk's offset in the pool (+ <see cref="TwoLines"/>). Offset 0 is the empty
-    /// chunk, whose only leaf is <see cref="NoRoute"/>: a /18 without any route is ChunkTag + 0.
+    /// Set in every entry: ChunkTag + the chunk's offset in the pool (+ the extra lines, <see cref="ExtraLinesMask"/>). Offset 0 is the empty
+    /// chunk, whose only leaf is <see cref="NoRoute"/>: a /17 without any route is ChunkTag + 0.
     /// </summary>
     internal const uint ChunkTag = 0x8000_0000;
     /// <summary>
-    /// Entry bit 0 (chunk offsets are multiples of 4 uints): the chunk's root node and leaves span two cache lines
-    /// (<see cref="ChunkBuilder.RootSpansTwoLines"/>), so a lookup prefetches the second line as well.
+    /// Entry bits 0–1 (chunk offsets are multiples of 4 uints): how many lines after the first the chunk's root node
+    /// and leaves reach, 0–2 (<see cref="ChunkBuilder.RootExtraLines"/>); a lookup prefetches them with the first.
     /// </summary>
-    internal const uint TwoLines = 1;
+    internal const uint ExtraLinesMask = 3;
     /// <summary>The chunk offset in an entry that names a chunk.</summary>
     internal const uint ChunkOffsetMask = 0x7FFF_FFFC;
     /// <summary>Pool offset of the chunk without prefixes (one leaf, NoRoute).</summary>
     internal const uint EmptyChunk = 0;
-    internal const int DirectBits = 18;
+    internal const int DirectBits = 17;
     internal const int DirectSize = 1 << DirectBits;
     internal const int ChunkShift = 32 - DirectBits;
 
-    /// <summary>Address space reserved for chunks (committed only as touched): 1M prefixes use about 10 MiB.</summary>
+    /// <summary>Address space reserved for chunks (committed only as touched): 1M prefixes use about 6.5 MiB.</summary>
     internal const long PoolReserve = 1L << 30;
 
     // Data plane: read by any thread without locks.
     private readonly NativeRegion _region;
-    private readonly unsafe uint* _entries;   // 2^18 × (direct answer, or ChunkTag + chunk offset), in _region
-    private readonly uint[] _directValue = new uint[DirectSize];   // writer-side: each /18's direct answer
+    private readonly unsafe uint* _entries;   // 2^17 × (direct answer, or ChunkTag + chunk offset), in _region
     private readonly ChunkPool _pool;
-    private readonly int[] _chunkUints = new int[DirectSize];   // writer-side: size of each /18's own chunk, 0 = none
 
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
-    private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 18
-    private readonly ChunkRoutes?[] _long = new ChunkRoutes?[DirectSize];
+    private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 17
+    private readonly ChunkState[] _state = new ChunkState[DirectSize];   // writer-side state of each /17, one array: one miss per update
     private readonly ChunkBuilder _builder = new();
     private readonly List<int> _dirty = new();
     private readonly bool[] _isDirty = new bool[DirectSize];
@@ -85,10 +85,14 @@ public sealed partial class Lpm4Table
         _region = new NativeRegion(NativeRegion.HugePage + (nuint)PoolReserve);
         _entries = (uint*)_region.Base;
         new Span<uint>(_entries, DirectSize).Fill(ChunkTag + EmptyChunk);
-        _directValue.AsSpan().Fill(NoRoute);
-        // The pool starts on the next huge page; the 1 MiB of entries has the first one to itself.
+        for (int e = 0; e < DirectSize; e++)
+        {
+            _state[e].Direct = NoRoute;
+            _state[e].Entry = ChunkTag + EmptyChunk;
+        }
+        // The pool starts on the next huge page; the 512 KiB of entries have the first one to themselves.
         _pool = new ChunkPool((uint*)(_region.Base + NativeRegion.HugePage), (nuint)PoolReserve, readers);
-        ReadOnlySpan<uint> empty = _builder.Build([], [], 0, NoRoute);
+        ReadOnlySpan<uint> empty = _builder.Build([], 0, NoRoute);
         uint emptyAt = _pool.Allocate(empty.Length);
         if (emptyAt != EmptyChunk) throw new InvalidOperationException("the empty chunk must be the pool's first block");
         empty.CopyTo(new Span<uint>(_pool.Base + emptyAt, empty.Length));
@@ -113,7 +117,7 @@ public sealed partial class Lpm4Table
     public int Count { get; private set; }
 
     /// <summary>
-    /// Bytes of the lookup structure (the 1 MiB entry array and the live chunks, 16-byte granules) — what readers
+    /// Bytes of the lookup structure (the 512 KiB entry array and the live chunks, 16-byte granules) — what readers
     /// touch. The writer's route set is reported by <see cref="ControlMemoryBytes"/>.
     /// </summary>
     public long MemoryBytes => (long)DirectSize * sizeof(uint) + _pool.LiveBytes;
@@ -121,7 +125,7 @@ public sealed partial class Lpm4Table
     /// <summary>Bytes the chunk pool has touched: live, free and retired blocks (the resident-memory cost).</summary>
     public long PoolTouchedBytes => _pool.TouchedBytes;
 
-    /// <summary>Number of /18s that currently hold a chunk.</summary>
+    /// <summary>Number of /17s that currently hold a chunk.</summary>
     public int ChunkCount => _chunkCount;
 
     /// <summary>Approximate bytes of the writer-only route set (not read on the lookup path).</summary>
@@ -130,8 +134,8 @@ public sealed partial class Lpm4Table
         get
         {
             long bytes = DirectSize * (1L + IntPtr.Size + 1) + _short.Count * 24L;
-            foreach (ChunkRoutes? c in _long)
-                if (c is not null) bytes += 48 + c.Keys.Length * 12L;
+            foreach (ChunkState state in _state)
+                if (state.Routes is ChunkRoutes c) bytes += 48 + c.Items.Length * 8L;
             return bytes;
         }
     }
@@ -151,9 +155,9 @@ public sealed partial class Lpm4Table
     {
         Validate(prefix, length);
         if (length <= DirectBits) return _short.TryGetValue(Key(prefix, length), out nextHop);
-        ChunkRoutes? routes = _long[prefix >> ChunkShift];
+        ChunkRoutes? routes = _state[prefix >> ChunkShift].Routes;
         int at = routes is null ? -1 : routes.IndexOf(LongKey(prefix, length));
-        nextHop = at >= 0 ? routes!.Values[at] : NoRoute;
+        nextHop = at >= 0 ? ChunkRoutes.NextHop(routes!.Items[at]) : NoRoute;
         return at >= 0;
     }
 
@@ -261,7 +265,7 @@ public sealed partial class Lpm4Table
     private bool SetLong(uint prefix, int length, uint nextHop)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes routes = _long[chunk] ??= new ChunkRoutes();
+        ChunkRoutes routes = _state[chunk].Routes ??= new ChunkRoutes();
         bool added = routes.Upsert(LongKey(prefix, length), nextHop);
         Changed(chunk);
         return added;
@@ -270,9 +274,9 @@ public sealed partial class Lpm4Table
     private bool DeleteLong(uint prefix, int length)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes? routes = _long[chunk];
+        ChunkRoutes? routes = _state[chunk].Routes;
         if (routes is null || !routes.Remove(LongKey(prefix, length))) return false;
-        if (routes.Count == 0) _long[chunk] = null;
+        if (routes.Count == 0) _state[chunk].Routes = null;
         Changed(chunk);
         return true;
     }
@@ -291,51 +295,62 @@ public sealed partial class Lpm4Table
     }
 
     /// <summary>
-    /// Sets the direct answer of /18 number <paramref name="e"/> and republishes the /18: a /18 without longer prefixes
-    /// points at the shared constant chunk of its answer, a /18 with some gets its chunk rebuilt (its leaves carry the
+    /// Sets the direct answer of /17 number <paramref name="e"/> and republishes the /17: a /17 without longer prefixes
+    /// points at the shared constant chunk of its answer, a /17 with some gets its chunk rebuilt (its leaves carry the
     /// direct answer wherever no longer prefix covers them, so a lookup never needs a second answer).
     /// </summary>
     private void SetDirect(int e, uint nextHop)
     {
-        _directValue[e] = nextHop;
+        _state[e].Direct = nextHop;
         Changed(e);
     }
 
     private unsafe void PublishEntry(int e, uint entry) => Volatile.Write(ref _entries[e], entry);
 
-    /// <summary>Publishes /18 number <paramref name="chunk"/>: its own chunk built from its long prefixes, or the constant chunk of its answer.</summary>
+    /// <summary>Publishes /17 number <paramref name="chunk"/>: its own chunk built from its long prefixes, or the constant chunk of its answer.</summary>
     private unsafe void Rebuild(int chunk)
     {
-        ChunkRoutes? routes = _long[chunk];
+        ref ChunkState state = ref _state[chunk];
+        ChunkRoutes? routes = state.Routes;
         uint entry;
         int uints = 0;
         if (routes is null)
         {
-            entry = AcquireConstant(_directValue[chunk]);
+            entry = AcquireConstant(state.Direct);
         }
         else
         {
-            ReadOnlySpan<uint> built = _builder.Build(routes.Keys, routes.Values, routes.Count, _directValue[chunk]);
+            ReadOnlySpan<uint> built = _builder.Build(routes.Items, routes.Count, state.Direct);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
-            entry = ChunkTag + offset + (_builder.RootSpansTwoLines ? TwoLines : 0);
+            entry = ChunkTag + offset + (uint)_builder.RootExtraLines;
             _chunkCount++;
         }
-        uint old = _entries[chunk];
+        uint old = state.Entry;
         // Release: the chunk's contents, written above, are visible before the entry that publishes them; a reader
         // reaches the chunk only through this entry (a data-dependent load), so it never sees a partial chunk.
         PublishEntry(chunk, entry);
-        if (_chunkUints[chunk] > 0)
+        state.Entry = entry;
+        if (state.Uints > 0)
         {
             _chunkCount--;
-            _pool.Retire(old & ChunkOffsetMask, _chunkUints[chunk]);   // reused after every registered reader is quiescent
+            _pool.Retire(old & ChunkOffsetMask, state.Uints);   // reused after every registered reader is quiescent
         }
         else
         {
             ReleaseConstant(old);
         }
-        _chunkUints[chunk] = uints;
+        state.Uints = uints;
+    }
+
+    /// <summary>The writer's view of one /17 (never read by lookups): its long prefixes, direct answer, published entry, chunk size.</summary>
+    private struct ChunkState
+    {
+        public ChunkRoutes? Routes;   // prefixes longer than /17, null when none
+        public uint Direct;           // answer from prefixes of /17 or shorter
+        public uint Entry;            // what the entry array holds for this /17 (the writer's copy)
+        public int Uints;             // size of the /17's own chunk, 0 = it names a constant chunk
     }
 
     /// <summary>Frees retired chunks that every registered reader has stopped using (also done on each update).</summary>

@@ -1,0 +1,106 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace FastTun.Packets.Routing;
+
+// Batch-lookup variants measured against LookupBatch by `FastTun.Benchmarks lpm-ab` (not used by the datapath).
+public readonly unsafe partial struct Lpm4Reader
+{
+    /// <summary>LookupBatch with stage 1 prefetching the first two root lines only (line 2 is read on demand).</summary>
+    [SkipLocalsInit]
+    internal void LookupBatch2L(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
+    {
+        if (nextHops.Length < addresses.Length) ThrowShortOutput();
+        int n = addresses.Length;
+        uint* entries = _entries, pool = _pool;
+        uint** chunks = stackalloc uint*[BatchBlock];
+        byte* deep = stackalloc byte[BatchBlock];
+        fixed (uint* a = addresses)
+        fixed (uint* o = nextHops)
+        {
+            for (int b = 0; b < n; b += BatchBlock)
+            {
+                int count = Math.Min(BatchBlock, n - b);
+                LocateBlock2(entries, pool, a + b, count, chunks);
+                WalkBlock(a + b, count, chunks, o + b, deep);
+            }
+        }
+        GC.KeepAlive(_owner);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LocateBlock2(uint* entries, uint* pool, uint* a, int count, uint** chunks)
+    {
+        for (nuint i = 0; i < (nuint)count; i++)
+        {
+            uint entry = Volatile.Read(ref entries[a[i] >> Lpm4Table.ChunkShift]);
+            uint* data = pool + (entry & Lpm4Table.ChunkOffsetMask);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0(data);
+                Sse.Prefetch0(data + ((((entry & Lpm4Table.ExtraLinesMask) + 1) >> 1) << 4));
+            }
+            chunks[i] = data;
+        }
+    }
+
+    /// <summary>Two passes: entry → prefetch every root line the entry names; then rank and read the leaf.</summary>
+    [SkipLocalsInit]
+    internal void LookupBatch2P(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
+    {
+        if (nextHops.Length < addresses.Length) ThrowShortOutput();
+        int n = addresses.Length;
+        uint* entries = _entries, pool = _pool;
+        uint** chunks = stackalloc uint*[BatchBlock];
+        byte* deep = stackalloc byte[BatchBlock];
+        fixed (uint* a = addresses)
+        fixed (uint* o = nextHops)
+        {
+            for (int b = 0; b < n; b += BatchBlock)
+            {
+                int count = Math.Min(BatchBlock, n - b);
+                LocateBlock3(entries, pool, a + b, count, chunks);
+                WalkBlock(a + b, count, chunks, o + b, deep);
+            }
+        }
+        GC.KeepAlive(_owner);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LocateBlock3(uint* entries, uint* pool, uint* a, int count, uint** chunks)
+    {
+        for (nuint i = 0; i < (nuint)count; i++)
+        {
+            uint entry = Volatile.Read(ref entries[a[i] >> Lpm4Table.ChunkShift]);
+            uint* data = pool + (entry & Lpm4Table.ChunkOffsetMask);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0(data);
+                PrefetchExtraLines(data, entry);
+            }
+            chunks[i] = data;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void WalkBlock(uint* a, int count, uint** chunks, uint* o, byte* deep)
+    {
+        nuint deepCount = 0;
+        for (nuint i = 0; i < (nuint)count; i++)
+        {
+            ulong* root = (ulong*)chunks[i];
+            uint address = a[i];
+            nuint w = (address >> 14) & 1;
+            int s = (int)(~address >> 8);
+            deep[deepCount] = (byte)i;
+            deepCount += (nuint)((root[w] << s) >> 63);
+            nuint rank = (nuint)ulong.PopCount(root[2 + w] << s) + (nuint)ulong.PopCount(root[2] & (0UL - (ulong)w));
+            o[i] = ((uint*)root + ChunkBuilder.RootLeafBase)[rank];
+        }
+        for (nuint k = 0; k < deepCount; k++)
+        {
+            nuint i = deep[k];
+            o[i] = WalkChunk(chunks[i], a[i]);
+        }
+    }
+}
