@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using FastTun.Linux.Interop;
 
 namespace FastTun.Linux.AfXdp;
@@ -14,7 +13,7 @@ namespace FastTun.Linux.AfXdp;
 /// of its own, with 2 MiB pages one entry covers 1024 frames (bench/RESULTS.md, lat6). When the kernel refuses the
 /// advice or has no free huge page the UMEM works as before on 4 KiB pages (<see cref="HugePages"/> says which).
 /// </summary>
-internal sealed unsafe partial class UmemMemory
+internal sealed unsafe class UmemMemory
 {
     public const nuint HugePage = 2 << 20;
     private const int MapNoReserve = 0x4000;
@@ -34,14 +33,14 @@ internal sealed unsafe partial class UmemMemory
         _mapping = (byte*)map;
         Base = (byte*)(((nuint)map + HugePage - 1) & ~(HugePage - 1));
         Length = rounded;
-        bool advised = madvise(Base, rounded, MadvHugePage) == 0;
+        bool advised = Libc.madvise(Base, rounded, MadvHugePage) == 0;
         // Commit every page now (the kernel pins them at XDP_UMEM_REG anyway): after the advice, so that the faults
         // take huge pages where the kernel has them. Older kernels lack MADV_POPULATE_WRITE: touch each page instead.
-        if (madvise(Base, rounded, MadvPopulateWrite) != 0)
+        if (Libc.madvise(Base, rounded, MadvPopulateWrite) != 0)
             for (nuint o = 0; o < rounded; o += 4096) Base[o] = 0;
         // The faults fall back to 4 KiB pages when no free 2 MiB block is at hand; collapse them now rather than
         // leaving it to khugepaged (which may take minutes, or never run).
-        HugePages = advised && (HugePageBytes() >= rounded || madvise(Base, rounded, MadvCollapse) == 0);
+        HugePages = advised && (HugePageBytes() >= rounded || Libc.madvise(Base, rounded, MadvCollapse) == 0);
     }
 
     /// <summary>The first frame's address: a 2 MiB boundary.</summary>
@@ -82,7 +81,4 @@ internal sealed unsafe partial class UmemMemory
     }
 
     public void Release() => Libc.munmap(_mapping, _mappingLength);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int madvise(void* addr, nuint length, int advice);
 }

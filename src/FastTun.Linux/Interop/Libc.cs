@@ -1,7 +1,7 @@
 namespace FastTun.Linux.Interop;
 
 /// <summary>
-/// FastTun's libc facade. The plain calls (socket, bind, setsockopt, getsockopt, mmap, munmap, poll, sendto,
+/// FastTun's libc facade. The plain calls (socket, bind, setsockopt, getsockopt, mmap, munmap, madvise, poll, sendto,
 /// recvfrom, ioctl, close, geteuid, errno) go through Tmds.LibC, the design card's syscall package; each file
 /// under Interop/ is a one-line, inlined forwarder that keeps FastTun's blittable signatures (void*, int,
 /// nuint) so call sites stay as they were. LibraryImport (<see cref="Name"/>) remains only for what
