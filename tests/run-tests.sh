@@ -13,8 +13,11 @@ status=0
 run() { # label, env..., project
   local label=$1; shift
   echo "=== $label"
-  env "$@" 2>&1 | tee -a "$log" | grep -E '^(Passed!|Failed!|  Failed |  Skipped |\[xUnit.*(FAIL|SKIP))|error' || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  # PIPESTATUS must be read right after the pipeline: behind "|| true" it would be true's (always 0), and a
+  # failing suite would leave the status 0. grep finding nothing (1) is not a failure; the suite's exit code is.
+  env "$@" 2>&1 | tee -a "$log" | grep -E '^(Passed!|Failed!|  Failed |  Skipped |\[xUnit.*(FAIL|SKIP))|error'
+  local codes=("${PIPESTATUS[@]}")
+  [ "${codes[0]}" -eq 0 ] || status=1
 }
 t() { echo "$DOTNET" test "$1" -c "$CONFIG" --no-build --nologo --verbosity quiet; }
 
@@ -37,4 +40,5 @@ read -r passed failed skipped < <(awk '
   END { printf "%d %d %d\n", p, f, s }' FS='[ ,]+' "$log")
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; status=1; fi
+if [ "$failed" -gt 0 ]; then status=1; fi
 exit $status
