@@ -96,10 +96,8 @@ public static class GenCommand
     {
         string iface = g.Iface;
         uint dst = g.Dst, src = g.Src, via = g.Via, outerSrc = g.OuterSrc, outerDst = g.OuterDst;
-        ushort dstPort = g.DstPort;
-        byte[]? dstMac = g.DstMac, srcMac = g.SrcMac, innerDstMac = g.InnerDstMac;
-        int size = g.Size, flows = g.Flows, queue = g.Queue, batch = g.Batch;
-        uint vni = g.Vni;
+        byte[]? dstMac = g.DstMac, srcMac = g.SrcMac;
+        int size = g.Size, queue = g.Queue, batch = g.Batch;
         uint? key = g.Key;
         bool csum = g.Csum, seq = g.Seq, json = g.Json;
         double rate = g.Rate;
@@ -139,12 +137,8 @@ public static class GenCommand
         using (port)
         {
             srcMac ??= nic.Mac;
-            if (src == 0)
-            {
-                var own = nic.GetIpv4Addresses();
-                if (own.Count == 0) return Fail($"{iface} has no IPv4 address: give --src");
-                src = own[0].Address;
-            }
+            src = SourceOf(g, nic);
+            if (src == 0) return Fail($"{iface} has no IPv4 address: give --src");
             uint l3Src = encap == TrafficEncap.None ? src : outerSrc;
             if (dstMac is null)
             {
@@ -153,22 +147,7 @@ public static class GenCommand
                 if (dstMac is null) return Fail($"no ARP reply from {FastTun.Packets.Headers.Ipv4Address.Format(target)} on {iface}: give --dst-mac");
                 Console.Error.WriteLine($"gen: {FastTun.Packets.Headers.Ipv4Address.Format(target)} is at {TrafficArgs.FormatMac(dstMac)}");
             }
-            var spec = new TrafficSpec
-            {
-                SourceMac = srcMac,
-                DestinationMac = dstMac,
-                Source = src,
-                Destination = dst,
-                DestinationPort = dstPort,
-                Size = size,
-                Flows = flows,
-                Encap = encap,
-                Tunnel = tunnel,
-                OuterSource = outerSrc,
-                OuterDestination = outerDst,
-                Vni = vni,
-                InnerDestinationMac = innerDstMac,
-            };
+            var spec = SpecOf(g, tunnel, srcMac, dstMac, src);
             using var frames = new TrafficFrames(spec, batch);
             var generator = new TrafficGenerator(port, frames);
             int stopRequested = 0;
@@ -200,29 +179,9 @@ public static class GenCommand
         {
             return Fail($"cannot use {g.Iface}: {e.Message}");
         }
-        uint src = g.Src;
-        if (src == 0)
-        {
-            var own = nic.GetIpv4Addresses();
-            if (own.Count == 0) return Fail($"{g.Iface} has no IPv4 address: give --src");
-            src = own[0].Address;
-        }
-        var spec = new TrafficSpec
-        {
-            SourceMac = g.SrcMac ?? nic.Mac,
-            DestinationMac = g.DstMac,
-            Source = src,
-            Destination = g.Dst,
-            DestinationPort = g.DstPort,
-            Size = g.Size,
-            Flows = g.Flows,
-            Encap = g.Encap,
-            Tunnel = tunnel,
-            OuterSource = g.OuterSrc,
-            OuterDestination = g.OuterDst,
-            Vni = g.Vni,
-            InnerDestinationMac = g.InnerDstMac,
-        };
+        uint src = SourceOf(g, nic);
+        if (src == 0) return Fail($"{g.Iface} has no IPv4 address: give --src");
+        var spec = SpecOf(g, tunnel, g.SrcMac ?? nic.Mac, g.DstMac, src);
         if (spec.WireSize - 14 > nic.Mtu) return Fail($"{spec.WireSize}-byte frames do not fit the MTU {nic.Mtu} of {g.Iface}");
         if (!XdpLiveTemplate.Supports(spec)) return Fail("xdp_live cannot keep a GRE checksum (it covers the inner packet the kernel patches): drop --csum");
         if (g.Flows > XdpLiveTemplate.MaxFlows) return Fail($"xdp_live makes at most {XdpLiveTemplate.MaxFlows} flows");
@@ -252,6 +211,33 @@ public static class GenCommand
             NativeMemory.Free(stop);
         }
     }
+
+    /// <summary>--src, or the interface's first IPv4 address; 0 when neither is there.</summary>
+    private static uint SourceOf(GenSettings g, NetInterface nic)
+    {
+        if (g.Src != 0) return g.Src;
+        var own = nic.GetIpv4Addresses();
+        return own.Count == 0 ? 0 : own[0].Address;
+    }
+
+    /// <summary>The frames both drivers send, from gen's settings and what the interface supplied (source MAC and
+    /// address, the next hop's MAC).</summary>
+    private static TrafficSpec SpecOf(GenSettings g, TunnelSettings? tunnel, byte[] sourceMac, byte[] destinationMac, uint source) => new()
+    {
+        SourceMac = sourceMac,
+        DestinationMac = destinationMac,
+        Source = source,
+        Destination = g.Dst,
+        DestinationPort = g.DstPort,
+        Size = g.Size,
+        Flows = g.Flows,
+        Encap = g.Encap,
+        Tunnel = tunnel,
+        OuterSource = g.OuterSrc,
+        OuterDestination = g.OuterDst,
+        Vni = g.Vni,
+        InnerDestinationMac = g.InnerDstMac,
+    };
 
     private static int Fail(string message) => CliErrors.Fail("gen", message);
 }
