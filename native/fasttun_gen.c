@@ -112,16 +112,25 @@ static __u64 frames_made(struct bpf_map *bss)
 	return frames;
 }
 
-/* Opens the generator's BPF object (not yet loaded): 0, or a negative errno with *obj left NULL. */
-static int open_gen_object(const char *obj_path, struct bpf_object **obj)
+/* Opens the generator's BPF object (not yet loaded) with cfg as its .rodata: 0, or a negative errno with the
+ * object closed and *obj left NULL. */
+static int open_gen_object(const char *obj_path, const struct fasttun_gen_cfg *cfg, struct bpf_object **obj)
 {
 	libbpf_set_print(gen_print);
 	*obj = bpf_object__open_file(obj_path, NULL);
 	if (!*obj)
 		return -errno;
 	int err = libbpf_get_error(*obj);
-	if (err)
+	if (err) {
 		*obj = NULL;
+		return err;
+	}
+	struct bpf_map *ro = internal_map(*obj, ".rodata");
+	err = ro ? bpf_map__set_initial_value(ro, cfg, sizeof(*cfg)) : -ENOENT;
+	if (err) {
+		bpf_object__close(*obj);
+		*obj = NULL;
+	}
 	return err;
 }
 
@@ -134,18 +143,14 @@ int fasttun_gen_live(const char *obj_path, int ifindex, const void *frame, __u32
 	if (!obj_path || !frame || !cfg || ifindex <= 0 || frame_len < 14 || chunk == 0)
 		return -EINVAL;
 	struct bpf_object *obj;
-	int err = open_gen_object(obj_path, &obj);
+	int err = open_gen_object(obj_path, cfg, &obj);
 	if (err)
 		return err;
-	struct bpf_map *ro = internal_map(obj, ".rodata");
 	struct bpf_map *bss = internal_map(obj, ".bss");
-	if (!ro || !bss) {
+	if (!bss) {
 		err = -ENOENT;
 		goto out;
 	}
-	err = bpf_map__set_initial_value(ro, cfg, sizeof(*cfg));
-	if (err)
-		goto out;
 	err = bpf_object__load(obj);
 	if (err)
 		goto out;
@@ -242,18 +247,15 @@ int fasttun_gen_test(const char *obj_path, const void *frame, __u32 frame_len, c
 	if (!obj_path || !frame || !cfg || !frame_out || frame_len < 14 || runs == 0)
 		return -EINVAL;
 	struct bpf_object *obj;
-	int err = open_gen_object(obj_path, &obj);
+	int err = open_gen_object(obj_path, cfg, &obj);
 	if (err)
 		return err;
-	struct bpf_map *ro = internal_map(obj, ".rodata");
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, GEN_PROG_NAME);
-	if (!ro || !prog) {
+	if (!prog) {
 		err = -ENOENT;
 		goto out;
 	}
-	err = bpf_map__set_initial_value(ro, cfg, sizeof(*cfg));
-	if (!err)
-		err = bpf_object__load(obj);
+	err = bpf_object__load(obj);
 	for (__u32 i = 0; !err && i < runs; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, run,
 			.data_in = frame,
