@@ -7,26 +7,8 @@ namespace FastTun.Packets.Routing;
 public readonly unsafe partial struct Lpm4Reader
 {
     /// <summary>LookupBatch with stage 1 prefetching the first two root lines only (line 2 is read on demand).</summary>
-    [SkipLocalsInit]
-    internal void LookupBatch2L(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
-    {
-        if (nextHops.Length < addresses.Length) ThrowShortOutput();
-        int n = addresses.Length;
-        uint* entries = _entries, pool = _pool;
-        uint** chunks = stackalloc uint*[BatchBlock];
-        byte* deep = stackalloc byte[BatchBlock];
-        fixed (uint* a = addresses)
-        fixed (uint* o = nextHops)
-        {
-            for (int b = 0; b < n; b += BatchBlock)
-            {
-                int count = Math.Min(BatchBlock, n - b);
-                LocateBlock2(entries, pool, a + b, count, chunks);
-                WalkBlock(a + b, count, chunks, o + b, deep);
-            }
-        }
-        GC.KeepAlive(_owner);
-    }
+    internal void LookupBatch2L(ReadOnlySpan<uint> addresses, Span<uint> nextHops) =>
+        LookupBatchTwoPass(addresses, nextHops, everyRootLine: false);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void LocateBlock2(uint* entries, uint* pool, uint* a, int count, uint** chunks)
@@ -45,8 +27,13 @@ public readonly unsafe partial struct Lpm4Reader
     }
 
     /// <summary>Two passes: entry → prefetch every root line the entry names; then rank and read the leaf.</summary>
+    internal void LookupBatch2P(ReadOnlySpan<uint> addresses, Span<uint> nextHops) =>
+        LookupBatchTwoPass(addresses, nextHops, everyRootLine: true);
+
+    /// <summary>The two-pass variants' block loop: locate (<see cref="LocateBlock3"/> when
+    /// <paramref name="everyRootLine"/>, else <see cref="LocateBlock2"/>), then <see cref="WalkBlock"/>.</summary>
     [SkipLocalsInit]
-    internal void LookupBatch2P(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
+    private void LookupBatchTwoPass(ReadOnlySpan<uint> addresses, Span<uint> nextHops, bool everyRootLine)
     {
         if (nextHops.Length < addresses.Length) ThrowShortOutput();
         int n = addresses.Length;
@@ -59,7 +46,8 @@ public readonly unsafe partial struct Lpm4Reader
             for (int b = 0; b < n; b += BatchBlock)
             {
                 int count = Math.Min(BatchBlock, n - b);
-                LocateBlock3(entries, pool, a + b, count, chunks);
+                if (everyRootLine) LocateBlock3(entries, pool, a + b, count, chunks);
+                else LocateBlock2(entries, pool, a + b, count, chunks);
                 WalkBlock(a + b, count, chunks, o + b, deep);
             }
         }
