@@ -59,17 +59,10 @@ public sealed class PipelineFastPathTests
                 // inner packet too big for the tunnel MTU but not DF (fragmented: the general path mid-run).
                 int payload = i == 20 ? 1472 : rng.Next(0, 1400);
                 bool df = i != 20 && rng.Next(2) == 0;
-                var ip = new byte[20 + 8 + payload];
-                Ipv4Header.Write(ip, (byte)rng.Next(256), (ushort)ip.Length, (ushort)rng.Next(65536), df,
-                    (byte)rng.Next(2, 256), Ipv4Header.ProtocolUdp, Server1, 0x0A010800u | (uint)rng.Next(1, 255));
-                UdpHeader.Write(ip.AsSpan(20), 1000, 2000, Server1, BinaryPrimitives.ReadUInt32BigEndian(ip.AsSpan(16)));
+                var ip = Udp(payload, (byte)rng.Next(256), (ushort)rng.Next(65536), df, (byte)rng.Next(2, 256), Server1,
+                    0x0A010800u | (uint)rng.Next(1, 255));
                 inputs.Add(ip);
-                ref Frame f = ref batch.Add();
-                Assert.True(pool.TryRent(ref f));
-                var frame = SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip);
-                f.Length = frame.Length;
-                frame.CopyTo(f.Data);
-                f.InPort = 0;
+                AddReceived(batch, pool, SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip), 0);
             }
             var output = gw.Process(batch, 1000);
             var sent = new List<byte[]>();
@@ -102,6 +95,26 @@ public sealed class PipelineFastPathTests
             for (int i = 0; i < expected.Count; i++) Assert.Equal(Convert.ToHexString(expected[i]), Convert.ToHexString(sent[i]));
         }
         Assert.Equal(oracle.EncapPacketsOf(0), tunnel.EncapPacketsOf(0));
+    }
+
+    /// <summary>An IPv4/UDP packet (ports 1000 → 2000) with <paramref name="payload"/> bytes of UDP payload.</summary>
+    private static byte[] Udp(int payload, byte tos, ushort id, bool df, byte ttl, uint src, uint dst)
+    {
+        var ip = new byte[20 + 8 + payload];
+        Ipv4Header.Write(ip, tos, (ushort)ip.Length, id, df, ttl, Ipv4Header.ProtocolUdp, src, dst);
+        UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
+        return ip;
+    }
+
+    /// <summary>Adds a frame rented from <paramref name="pool"/> to <paramref name="batch"/>: these bytes, received
+    /// on <paramref name="inPort"/>.</summary>
+    private static void AddReceived(PacketBatch batch, FramePool pool, byte[] frame, ushort inPort)
+    {
+        ref Frame f = ref batch.Add();
+        Assert.True(pool.TryRent(ref f));
+        f.Length = frame.Length;
+        frame.CopyTo(f.Data);
+        f.InPort = inPort;
     }
 
     private static byte[] Encapsulated(Tunnel oracle, FramePool pool, byte[] inner)
@@ -175,20 +188,14 @@ public sealed class PipelineFastPathTests
             {
                 bool outbound = rng.Next(2) == 0;
                 int payload = i == 30 ? 1400 : rng.Next(0, 1300);
-                var ip = new byte[20 + 8 + payload];
                 uint src = outbound ? Server1 : 0x0A010900u | (uint)rng.Next(1, 255);
                 uint dst = outbound ? 0x0A010900u | (uint)rng.Next(1, 255) : Server1;
                 if (i == 30) { src = Server1; dst = 0x0A010905; outbound = true; }
                 byte ttl = i == 10 ? (byte)1 : (byte)rng.Next(2, 256);
-                Ipv4Header.Write(ip, (byte)rng.Next(256), (ushort)ip.Length, (ushort)rng.Next(65536), true, ttl, Ipv4Header.ProtocolUdp, src, dst);
-                UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
+                var ip = Udp(payload, (byte)rng.Next(256), (ushort)rng.Next(65536), true, ttl, src, dst);
                 inputs.Add((ip, outbound));
-                ref Frame f = ref batch.Add();
-                Assert.True(pool.TryRent(ref f));
-                var frame = outbound ? SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip) : SeedLab.Eth(Gw1Eth2Mac, Gw2Eth2Mac, ip);
-                f.Length = frame.Length;
-                frame.CopyTo(f.Data);
-                f.InPort = outbound ? (ushort)0 : (ushort)1;
+                AddReceived(batch, pool, outbound ? SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip) : SeedLab.Eth(Gw1Eth2Mac, Gw2Eth2Mac, ip),
+                    outbound ? (ushort)0 : (ushort)1);
             }
             gw.Process(batch, 1000);
             for (int i = 0; i < inputs.Count; i++)
@@ -243,19 +250,12 @@ public sealed class PipelineFastPathTests
             for (int i = 0; i < 64; i++)
             {
                 int payload = odd && i == 50 ? 1400 : rng.Next(0, 600);
-                var ip = new byte[20 + 8 + payload];
                 uint src = odd && i == 20 ? 0x7F000001u : Server1 + (uint)(i / 16); // runs of sources
                 uint dst = odd && i == 41 ? 0x0B000001u : 0x0A010900u | (uint)rng.Next(1, 255); // 41: no route
                 byte ttl = odd && i == 40 ? (byte)1 : (byte)rng.Next(2, 256);
-                Ipv4Header.Write(ip, (byte)rng.Next(256), (ushort)ip.Length, (ushort)rng.Next(65536), true, ttl, Ipv4Header.ProtocolUdp, src, dst);
-                UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
+                var ip = Udp(payload, (byte)rng.Next(256), (ushort)rng.Next(65536), true, ttl, src, dst);
                 inputs.Add(ip);
-                ref Frame f = ref batch.Add();
-                Assert.True(pool.TryRent(ref f));
-                var frame = SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip);
-                f.Length = frame.Length;
-                frame.CopyTo(f.Data);
-                f.InPort = 0;
+                AddReceived(batch, pool, SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip), 0);
             }
             gw.Process(batch, 1000);
             for (int i = 0; i < inputs.Count; i++)
@@ -304,18 +304,11 @@ public sealed class PipelineFastPathTests
             {
                 bool odd = round >= 2, full = round == 3;
                 int payload = full && (i == 32 || i == 33) ? 1472 : rng.Next(0, 600);
-                var ip = new byte[20 + 8 + payload];
                 uint src = full && i == 45 ? 0x7F000001u : odd && i == 12 ? 0x0A010805u : Server1; // 12: behind the tunnel
                 uint dst = round > 0 && i % 5 == 0 ? Gw2Wan : 0x0A010800u | (uint)rng.Next(1, 255);
                 byte ttl = odd && i == 12 ? (byte)1 : (byte)rng.Next(2, 256);
-                Ipv4Header.Write(ip, 0, (ushort)ip.Length, (ushort)rng.Next(65536), !(odd && i == 33), ttl, Ipv4Header.ProtocolUdp, src, dst);
-                UdpHeader.Write(ip.AsSpan(20), 1000, 2000, src, dst);
-                ref Frame f = ref batch.Add();
-                Assert.True(pool.TryRent(ref f));
-                var frame = SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip);
-                f.Length = frame.Length;
-                frame.CopyTo(f.Data);
-                f.InPort = 0;
+                var ip = Udp(payload, 0, (ushort)rng.Next(65536), !(odd && i == 33), ttl, src, dst);
+                AddReceived(batch, pool, SeedLab.Eth(Gw1Eth1Mac, Server1Mac, ip), 0);
             }
             gw.Process(batch, 1000);
             foreach (ref Frame f in batch.Frames)
