@@ -74,7 +74,7 @@ public sealed partial class Pipeline
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
-        int slotIndex = -1;
+        int slotIndex = -1, lastFound = -1; // the counters' slot; the last probe's answer (a dropped packet's too)
         long* counters = null;
         long packets = 0, bytes = 0;
 
@@ -101,15 +101,6 @@ public sealed partial class Pipeline
             ref Frame f = ref frames[i];
             byte* ip = (byte*)f.Buffer + f.Offset;
             uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
-            // Pass 3's outer source check (pass 3 made it for the first item): the verdict for the run's last allowed
-            // (source, port) holds for the next packet from the same (same route snapshot), as the check's own cache says.
-            if (j == start || source != allowedSource || f.InPort != allowedPort)
-            {
-                if (j > start && !SourceAllowedOuter(ref f)) continue; // dropped with its reason, as pass 3 drops it
-                allowedSource = source;
-                allowedPort = f.InPort;
-            }
-
             int outerTotal = f.Length; // pass 1 trimmed the frame to the outer total length
             if (ip[Ipv4Header.VersionIhlOffset] != 0x45 || (ip[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe
                 || (Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.FlagsFragmentOffset) & FragmentBitsInMemory) != 0) break;
@@ -146,7 +137,7 @@ public sealed partial class Pipeline
             uint protocolAndKeyFlag = protocol | (flags & GreHeader.FlagKey);
             if (prefound) found = _prefound[i];
             else if (source == lastSource && destination == lastDestination && key == lastKey && protocolAndKeyFlag == lastProtocolAndKeyFlag)
-                found = slotIndex;
+                found = lastFound;
             else
             {
                 found = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
@@ -154,9 +145,16 @@ public sealed partial class Pipeline
                 lastDestination = destination;
                 lastKey = key;
                 lastProtocolAndKeyFlag = protocolAndKeyFlag;
+                lastFound = found;
             }
             if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
             ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
+            // Pass 3's outer source check (made for the first item), before anything changes (hub7s hook): the run's last
+            // allowed (source, port), else the tunnel's cached verdict; an item that breaks above gets pass 3's own check.
+            if (j > start && (source != allowedSource || f.InPort != allowedPort)
+                && !SourceAllowedOuter(ref f, source, slot.Counters + workerOffset)) continue; // dropped, as pass 3 drops it
+            allowedSource = source;
+            allowedPort = f.InPort;
             if (TShape.Gre)
             {
                 if (((flags & GreHeader.FlagChecksum) != 0) != slot.InputChecksum) break;
@@ -340,10 +338,6 @@ public sealed partial class Pipeline
     // leaves by its fast path is only written there, never read (its line may have left the L1 since).
     private readonly uint[] _innerSource = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _innerTtlWord = new uint[PacketBatch.MaxCapacity];
-
-    /// <summary>pass 3's outer source check, out of the run's loop.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool SourceAllowedOuter(ref Frame f) => SourceAllowed(ref f, null);
 
     /// <summary>The MF flag and fragment offset bits of the flags/fragment field as a little- or big-endian load sees them.</summary>
     private static readonly ushort FragmentBitsInMemory = BitConverter.IsLittleEndian
