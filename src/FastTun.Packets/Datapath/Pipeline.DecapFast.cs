@@ -74,7 +74,7 @@ public sealed partial class Pipeline
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
-        int slotIndex = -1, lastFound = -1; // the counters' slot; the last probe's answer (a dropped packet's too)
+        int slotIndex = -1;
         long* counters = null;
         long packets = 0, bytes = 0;
 
@@ -137,7 +137,7 @@ public sealed partial class Pipeline
             uint protocolAndKeyFlag = protocol | (flags & GreHeader.FlagKey);
             if (prefound) found = _prefound[i];
             else if (source == lastSource && destination == lastDestination && key == lastKey && protocolAndKeyFlag == lastProtocolAndKeyFlag)
-                found = lastFound;
+                found = slotIndex;
             else
             {
                 found = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
@@ -145,14 +145,16 @@ public sealed partial class Pipeline
                 lastDestination = destination;
                 lastKey = key;
                 lastProtocolAndKeyFlag = protocolAndKeyFlag;
-                lastFound = found;
             }
             if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
             ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
             // Pass 3's outer source check (made for the first item), before anything changes (hub7s hook): the run's last
             // allowed (source, port), else the tunnel's cached verdict; an item that breaks above gets pass 3's own check.
-            if (j > start && (source != allowedSource || f.InPort != allowedPort)
-                && !SourceAllowedOuter(ref f, source, slot.Counters + workerOffset)) continue; // dropped, as pass 3 drops it
+            if (j > start && (source != allowedSource || f.InPort != allowedPort) && !SourceAllowedOuter(ref f, source, slot.Counters + workerOffset))
+            {
+                lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it) before slotIndex took this probe's answer
+                continue;
+            }
             allowedSource = source;
             allowedPort = f.InPort;
             if (TShape.Gre)
@@ -169,6 +171,7 @@ public sealed partial class Pipeline
                     if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
                     {
                         f.Drop = DropReason.GreSequenceOld;
+                        lastProtocolAndKeyFlag = uint.MaxValue; // slotIndex did not take this probe's answer
                         handled++;
                         continue;
                     }

@@ -144,7 +144,7 @@ public sealed partial class Pipeline
     /// A packet whose source is not the one cached (another tunnel's entry, a tunnel rebuilt with a new remote)
     /// gets the full check, which then caches its own answer. False when the frame was dropped.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)] // once per change of spoke: out of the run's loop (its registers)
     private unsafe bool SourceAllowedOuter(ref Frame f, uint source, nint tunnelEntry)
     {
         long* e = (long*)tunnelEntry;
@@ -159,7 +159,6 @@ public sealed partial class Pipeline
     }
 
     /// <summary><see cref="SourceAllowedOuter(ref Frame, uint, nint)"/>'s miss: the full check, cached in the entry.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private unsafe DropReason OuterSourceVerdict(long* entry, uint source, ushort inPort, ulong key)
     {
         DropReason verdict = _s.Sources.Check(source, inPort, null, _s, in _routes, _hops);

@@ -183,6 +183,39 @@ public sealed class SourceVerdictCacheTests
     }
 
     [Fact]
+    public void Process_OldSequenceDroppedBetweenTwoTunnels_NextPacketStaysWithItsTunnel()
+    {
+        // Keyed GRE with sequence numbers from two spokes: Y (5) in one batch; then X, Y (3, old: dropped after the probe), Y (6).
+        // The run remembers the last probe's answer for the next packet with the same key: that must be Y's slot, not
+        // the slot whose counters it holds (X's), or Y's packet is decapsulated, metered and counted as X's.
+        using var lab = new SeedLab(rpFilter: RpFilterMode.Loose);
+        var x = new Tunnel(new TunnelSettings("tun1", TunnelMode.Gre, Gw2Wan, SpokeA, key: 1, sequence: true));
+        var y = new Tunnel(new TunnelSettings("tun2", TunnelMode.Gre, Gw2Wan, SpokeB, key: 2, sequence: true));
+        var hub = new Hub { Lab = lab, Gw = null!, A = x, B = y, Decap = new TunnelTable([lab.State2.Tunnels[0].Tunnel, x, y]) };
+        hub.Use(lab.State2.Sources);
+        hub.Gw = new Packets.Datapath.Pipeline(() => hub.State, lab.Neighbors2);
+        byte[] Frame(uint spoke, uint key, uint seq) => Eth(Gw2Eth2Mac, 0x02aabbccdd01, Gre(spoke, key, seq, Ping(Server1, Server2, seq: (ushort)seq)));
+        Assert.Equal(DropReason.None, lab.Run(hub.Gw, (Eth2, Frame(SpokeB, 2, 5))).Rx[0].Drop);
+        var rx = lab.Run(hub.Gw, (Eth2, Frame(SpokeA, 1, 0)), (Eth2, Frame(SpokeB, 2, 3)), (Eth2, Frame(SpokeB, 2, 6))).Rx;
+        Assert.Equal([DropReason.None, DropReason.GreSequenceOld, DropReason.None], rx.Select(r => r.Drop));
+        Assert.Equal((1, 2), (x.DecapPackets, y.DecapPackets));
+        Assert.Equal((1, 3), (x.SequenceMeter.Received, y.SequenceMeter.Received));
+        Assert.True(hub.Gw.DecapFastPackets >= 3, "the decap run took them");
+    }
+
+    private static byte[] Gre(uint outerSource, uint key, uint sequence, byte[] inner)
+    {
+        var p = new byte[32 + inner.Length];
+        Headers.Ipv4Header.Write(p, 0, (ushort)p.Length, 7, true, 64, Headers.Ipv4Header.ProtocolGre, outerSource, Gw2Wan);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(20), Headers.GreHeader.FlagKey | Headers.GreHeader.FlagSequence);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(22), 0x0800);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p.AsSpan(24), key);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p.AsSpan(28), sequence);
+        inner.CopyTo(p, 32);
+        return p;
+    }
+
+    [Fact]
     public void Version_EveryChange_Increases()
     {
         var table = new Lpm4Table();
