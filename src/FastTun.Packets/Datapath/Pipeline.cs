@@ -295,10 +295,10 @@ public sealed partial class Pipeline : IDisposable
         }
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
-        RefreshSourceEpoch(s); // hub7s hook: the decap run's cached outer source verdicts
         _prefetchDecap = s.Decap.Snapshot.Length >= PrefetchDecapSlots;
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
         _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
+        RefreshSourceEpoch(s); // hub7s hook: the decap run's cached outer source verdicts (after _routes)
     }
 
     /// <summary>Tunnel-table slots from which the decap prefetch stages run: a smaller table (a few hundred tunnels)
