@@ -101,15 +101,6 @@ public sealed partial class Pipeline
             ref Frame f = ref frames[i];
             byte* ip = (byte*)f.Buffer + f.Offset;
             uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
-            // Pass 3's outer source check (pass 3 made it for the first item): the verdict for the run's last allowed
-            // (source, port) holds for the next packet from the same (same route snapshot), as the check's own cache says.
-            if (j == start || source != allowedSource || f.InPort != allowedPort)
-            {
-                if (j > start && !SourceAllowedOuter(ref f)) continue; // dropped with its reason, as pass 3 drops it (hub7s: per tunnel)
-                allowedSource = source;
-                allowedPort = f.InPort;
-            }
-
             int outerTotal = f.Length; // pass 1 trimmed the frame to the outer total length
             if (ip[Ipv4Header.VersionIhlOffset] != 0x45 || (ip[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe
                 || (Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.FlagsFragmentOffset) & FragmentBitsInMemory) != 0) break;
@@ -157,6 +148,15 @@ public sealed partial class Pipeline
             }
             if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
             ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
+            // Pass 3's outer source check (made for the first item), before anything changes (hub7s hook): the run's last
+            // allowed (source, port), else the tunnel's cached verdict; an item that breaks above gets pass 3's own check.
+            if (j > start && (source != allowedSource || f.InPort != allowedPort) && !SourceAllowedOuter(ref f, source, slot.Counters + workerOffset))
+            {
+                lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it) before slotIndex took this probe's answer
+                continue;
+            }
+            allowedSource = source;
+            allowedPort = f.InPort;
             if (TShape.Gre)
             {
                 if (((flags & GreHeader.FlagChecksum) != 0) != slot.InputChecksum) break;
@@ -171,7 +171,7 @@ public sealed partial class Pipeline
                     if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
                     {
                         f.Drop = DropReason.GreSequenceOld;
-                        lastProtocolAndKeyFlag = uint.MaxValue; // slotIndex did not take this probe's answer (hub7s)
+                        lastProtocolAndKeyFlag = uint.MaxValue; // slotIndex did not take this probe's answer
                         handled++;
                         continue;
                     }

@@ -133,26 +133,8 @@ public sealed partial class Pipeline
     }
 
     /// <summary>
-    /// The decap run's outer source check (pass 3's, for a tunnel packet whose outer source differs from the packet
-    /// before): the tunnel's cached verdict when the packet's key finds a tunnel (the slot and the decap counter line
-    /// that the run reads next for the same packet, so the probe costs no line of its own), else the full check. Out of
-    /// the run's loop, which keeps main's code for a run of one spoke.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private unsafe bool SourceAllowedOuter(ref Frame f)
-    {
-        var packet = new ReadOnlySpan<byte>((byte*)f.Buffer + f.Offset, f.Length);
-        if (!Tunnels.TunnelTable.TryReadKey(packet, out uint source, out uint destination, out byte protocol, out bool hasKey, out uint key))
-            return SourceAllowed(ref f, null);
-        Tunnels.TunnelTable.Slot[] slots = _s.Decap.Snapshot;
-        int found = Tunnels.TunnelTable.IndexOf(slots, source, destination, protocol, hasKey, key);
-        if ((uint)found >= (uint)slots.Length) return SourceAllowed(ref f, null);
-        return SourceAllowedOuter(ref f, source, slots[found].Counters + Worker * (nint)Tunnels.DecapCounterStore.WorkerStride);
-    }
-
-    /// <summary>
-    /// The outer source check for a packet of the tunnel whose per-worker decap entry is
-    /// <paramref name="tunnelEntry"/>: the same verdict as <see cref="SourceAllowed(ref Frame, uint, Tunnels.Tunnel?)"/>
+    /// The decap run's outer source check (pass 3's, for a packet of the tunnel whose per-worker decap entry is
+    /// <paramref name="tunnelEntry"/>): the same verdict as <see cref="SourceAllowed(ref Frame, uint, Tunnels.Tunnel?)"/>
     /// with no tunnel, cached per tunnel and worker. <see cref="SourceCheck.Check"/> without a tunnel reads the source,
     /// the in-port (strict), the state's check (mode, own addresses), its multipath groups, the next hops (append-only)
     /// and the route table's answers: the entry keeps the (source, port) it was made for and the epoch it was made in,
@@ -162,7 +144,7 @@ public sealed partial class Pipeline
     /// A packet whose source is not the one cached (another tunnel's entry, a tunnel rebuilt with a new remote)
     /// gets the full check, which then caches its own answer. False when the frame was dropped.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)] // once per change of spoke: out of the run's loop (its registers)
     private unsafe bool SourceAllowedOuter(ref Frame f, uint source, nint tunnelEntry)
     {
         long* e = (long*)tunnelEntry;
@@ -177,7 +159,6 @@ public sealed partial class Pipeline
     }
 
     /// <summary><see cref="SourceAllowedOuter(ref Frame, uint, nint)"/>'s miss: the full check, cached in the entry.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private unsafe DropReason OuterSourceVerdict(long* entry, uint source, ushort inPort, ulong key)
     {
         DropReason verdict = _s.Sources.Check(source, inPort, null, _s, in _routes, _hops);
