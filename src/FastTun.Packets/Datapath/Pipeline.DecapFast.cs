@@ -92,6 +92,7 @@ public sealed partial class Pipeline
         int handled = 0;
         uint allowedSource = 0;
         ushort allowedPort = 0;
+        long sourceEpoch = _sourceEpoch; // BeginBatch's: no change within a batch
 
         int j = start;
         for (; j < m; j++)
@@ -151,7 +152,13 @@ public sealed partial class Pipeline
             ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
             // Pass 3's outer source check (made for the first item), before anything changes (hub7s hook): the run's last
             // allowed (source, port), else the tunnel's cached verdict; an item that breaks above gets pass 3's own check.
-            if (j > start && (source != allowedSource || f.InPort != allowedPort) && !SourceAllowedOuter(ref f, source, slot.Counters + workerOffset))
+            // The cached verdict's hit (epoch and key match, verdict None) is tested here, without a call (hub7c): a hub's
+            // run of many spokes meets it once per packet; a miss or a cached drop goes to SourceAllowedOuter.
+            long* entry = (long*)(slot.Counters + workerOffset);
+            if (j > start && (source != allowedSource || f.InPort != allowedPort)
+                && (entry[DecapCounters.VerdictEpochField] != sourceEpoch
+                    || (ulong)entry[DecapCounters.VerdictKeyField] != (((ulong)source << 32) | ((ulong)f.InPort << 16)))
+                && !SourceAllowedOuter(ref f, source, (nint)entry))
             {
                 lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it) before slotIndex took this probe's answer
                 continue;
@@ -188,7 +195,7 @@ public sealed partial class Pipeline
                     packets = bytes = 0;
                 }
                 slotIndex = found;
-                counters = (long*)(slot.Counters + workerOffset);
+                counters = entry;
             }
             packets++;
             bytes += innerAvailable; // as the general path: the outer payload after the tunnel header
