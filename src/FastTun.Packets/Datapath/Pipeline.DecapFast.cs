@@ -26,7 +26,7 @@ public sealed partial class Pipeline
     /// sequence flags it matches, carrying a valid 20-byte inner IPv4 header that is not GRE (a keepalive); no capture
     /// running. The outer and inner headers are read once with fixed-size loads, the outer headers are stripped by
     /// moving the frame start (no copy), and the inner packet is queued for pass 4 as
-    /// <see cref="Decapsulate"/> queues it (its tunnel only when the source check depends on it), with the same tunnel counters (held in locals for a run of one tunnel).
+    /// <see cref="Decapsulate"/> queues it (its tunnel only when the source check depends on it), with the same tunnel counters (added per packet into the worker's entry).
     /// Every check that can send a packet elsewhere runs before anything of it changes (the GRE sequence meter is
     /// the only state touched, and only once the packet is sure to end here); a sequence the iseq window refuses is
     /// dropped as the general path drops it. The run stops at the first item it cannot take; when that is item
@@ -74,8 +74,6 @@ public sealed partial class Pipeline
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
         int slotIndex = -1;
-        long* counters = null;
-        long packets = 0, bytes = 0;
 
         ref int innerFrameOf0 = ref MemoryMarshal.GetArrayDataReference(_innerFrameOf);
         ref uint innerDst0 = ref MemoryMarshal.GetArrayDataReference(_innerDst);
@@ -142,7 +140,7 @@ public sealed partial class Pipeline
                 found = slotIndex;
             else
             {
-                found = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
+                found = slotIndex = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
                 lastSource = source;
                 lastDestination = destination;
                 lastKey = key;
@@ -160,7 +158,7 @@ public sealed partial class Pipeline
                     || (ulong)entry[DecapCounters.VerdictKeyField] != (((ulong)source << 32) | ((ulong)f.InPort << 16)))
                 && !SourceAllowedOuter(ref f, source, (nint)entry))
             {
-                lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it) before slotIndex took this probe's answer
+                lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it): the next packet probes again
                 continue;
             }
             allowedSource = source;
@@ -179,26 +177,17 @@ public sealed partial class Pipeline
                     if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
                     {
                         f.Drop = DropReason.GreSequenceOld;
-                        lastProtocolAndKeyFlag = uint.MaxValue; // slotIndex did not take this probe's answer
+                        lastProtocolAndKeyFlag = uint.MaxValue; // the next packet probes again
                         handled++;
                         continue;
                     }
                 }
             }
 
-            if (found != slotIndex || counters == null)
-            {
-                if (counters != null)
-                {
-                    counters[0] += packets;
-                    counters[1] += bytes;
-                    packets = bytes = 0;
-                }
-                slotIndex = found;
-                counters = entry;
-            }
-            packets++;
-            bytes += innerAvailable; // as the general path: the outer payload after the tunnel header
+            // Straight into this worker's entry (at a change of spoke the verdict above has read its line): no flush per change of
+            // tunnel and no accumulators held in registers across the loop (hub7c).
+            entry[0]++;
+            entry[1] += innerAvailable; // as the general path: the outer payload after the tunnel header
             f.Offset += header;
             f.Length = innerTotal;
 
@@ -220,11 +209,6 @@ public sealed partial class Pipeline
             }
             innerCount++;
             handled++;
-        }
-        if (counters != null)
-        {
-            counters[0] += packets;
-            counters[1] += bytes;
         }
         _innerCount = innerCount;
         _innerRuns = innerRuns;
