@@ -62,6 +62,40 @@ public class TunnelTableBulkTests
     }
 
     [Fact]
+    public void IndexOf_AnyHint_MatchesIndexOfWithoutHint()
+    {
+        // Pass 3's probe from pass 1's home slot (hub7c): whatever the hint (the home slot, the tunnel's own slot when
+        // displaced, another tunnel's, an empty one, out of range), the answer is the hintless probe's.
+        var spokes = Spokes(10_000, 21);
+        TunnelTable.Slot[] slots = new TunnelTable(spokes).Snapshot;
+        var rng = new Random(11);
+        int displaced = 0;
+        for (int i = 0; i < 20_000; i++)
+        {
+            var s = spokes[rng.Next(spokes.Count)].Settings;
+            uint src = rng.Next(8) == 0 ? s.Remote ^ 1 : s.Remote;
+            byte protocol = s.Protocol;
+            bool hasKey = s.InputKey.HasValue && rng.Next(16) != 0;
+            uint key = hasKey ? (rng.Next(8) == 0 ? (uint)rng.Next(64) : s.InputKey!.Value) : 0;
+            int expected = TunnelTable.IndexOf(slots, src, Hub, protocol, hasKey, key);
+            int home = TunnelTable.HomeSlot(slots, src, Hub, protocol, key);
+            if (expected >= 0 && expected != home) displaced++;
+            int hint = rng.Next(7) switch
+            {
+                0 => home,
+                1 => expected,
+                2 => rng.Next(slots.Length),
+                3 => -1,
+                4 => slots.Length,
+                5 => int.MinValue,
+                _ => (home + 1) & (slots.Length - 1),
+            };
+            Assert.Equal(expected, TunnelTable.IndexOf(slots, hint, src, Hub, protocol, hasKey, key));
+        }
+        Assert.True(displaced > 100, $"only {displaced} probes of displaced tunnels");
+    }
+
+    [Fact]
     public void Constructor_TwoTunnelsReceiveSamePackets_ThrowsNamingBoth()
     {
         var a = new Tunnel(new TunnelSettings("tun1", TunnelMode.Gre, Hub, 0x0A000001, key: 5));

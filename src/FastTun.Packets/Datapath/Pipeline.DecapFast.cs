@@ -70,6 +70,7 @@ public sealed partial class Pipeline
         ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
         TunnelTable.Slot[] slots = _s.Decap.Snapshot; // pass 1 asked for the lines of a large table's candidates
         nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
+        bool hinted = ReferenceEquals(slots, _prefetchSlots); // pass 1 kept each tunnel packet's home slot in this table
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
@@ -140,7 +141,11 @@ public sealed partial class Pipeline
                 found = slotIndex;
             else
             {
-                found = slotIndex = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
+                // Pass 1's home slot, when it computed one in this table: the slot's line is loaded without waiting for
+                // the header's (hub7c).
+                found = slotIndex = hinted
+                    ? TunnelTable.IndexOf(slots, Unsafe.Add(ref items0, j).TunnelSlot, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key)
+                    : TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
                 lastSource = source;
                 lastDestination = destination;
                 lastKey = key;

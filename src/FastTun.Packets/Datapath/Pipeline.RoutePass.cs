@@ -109,11 +109,15 @@ public sealed partial class Pipeline
     }
 
     /// <summary>What pass 1 keeps of a routed packet for pass 3: its rx frame index, its source address and its
-    /// header bytes 8–11 (TTL, protocol, checksum) as read.</summary>
+    /// header bytes 8–11 (TTL, protocol, checksum) as read, and (with the decap prefetch on) its tunnel-table home slot.</summary>
     private struct RouteItem
     {
         public int Frame;
         public uint Source;
         public uint TtlWord;
+        /// <summary>The home slot of an IPIP/GRE packet's tunnel key in <see cref="_prefetchSlots"/> (hub7c), −1 for
+        /// another packet; written only while the decap prefetch is on. Only a hint: pass 3 loads that slot without
+        /// waiting for the packet's header and takes it when it holds the packet's full key (keys are unique).</summary>
+        public int TunnelSlot;
     }
 }

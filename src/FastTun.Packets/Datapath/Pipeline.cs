@@ -186,10 +186,21 @@ public sealed partial class Pipeline : IDisposable
             previous = d;
             m++;
             // Decap prefetch (one stage, from the words loaded above): a run of one spoke's packets asks once.
-            if (prefetchSlots is not null && item.Source != prefetchedSource)
+            // Each tunnel packet's home slot is kept for pass 3 (hub7c): its probe then loads the line without waiting
+            // for the header, which by then has mostly left the L1.
+            if (prefetchSlots is not null)
             {
-                prefetchedSource = item.Source;
-                PrefetchTunnelSlot(prefetchSlots, ip, f.Length, ttlWord, item.Source, d);
+                int home = -1;
+                if (TryReadTunnelKey(ip, f.Length, ttlWord, out byte tunnelProtocol, out uint tunnelKey))
+                {
+                    home = Tunnels.TunnelTable.HomeSlot(prefetchSlots, item.Source, d, tunnelProtocol, tunnelKey);
+                    if (item.Source != prefetchedSource)
+                    {
+                        prefetchedSource = item.Source;
+                        Tunnels.TunnelTable.PrefetchSlot(prefetchSlots, home);
+                    }
+                }
+                item.TunnelSlot = home;
             }
         }
 
@@ -312,16 +323,9 @@ public sealed partial class Pipeline : IDisposable
     /// hints come from it: pass 3 probes the table it reads itself, so a table published in between costs a wasted hint.</summary>
     private Tunnels.TunnelTable.Slot[]? _prefetchSlots;
 
-    /// <summary>The decap prefetch (as VPP's ipip-input, in one stage): an IPIP or GRE packet asks for its tunnel-table
-    /// line in pass 1, from the header words pass 1 loaded, and pass 3's probe finds it there; pass 2's lookup runs in
-    /// between. A packet not addressed to us only wastes the hint. No store, no answer.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchTunnelSlot(Tunnels.TunnelTable.Slot[] slots, byte* ip, int length, uint ttlWord,
-        uint source, uint destination)
-    {
-        if (TryReadTunnelKey(ip, length, ttlWord, out byte protocol, out uint key))
-            Tunnels.TunnelTable.PrefetchSlot(slots, source, destination, protocol, key);
-    }
+    // The decap prefetch (as VPP's ipip-input, in one stage): an IPIP or GRE packet asks for its tunnel-table line in
+    // pass 1, from the header words pass 1 loaded, and pass 3's probe finds it there, starting from the home slot pass 1
+    // kept (RouteItem.TunnelSlot); pass 2's lookup runs in between. A packet not addressed to us only wastes the hint.
 
     /// <summary>The protocol and GRE key of the tunnel-table key (<see cref="Tunnels.TunnelTable.TryReadKey"/>, its
     /// oracle in the tests) of the valid IPv4 packet at <paramref name="ip"/>, <paramref name="length"/> bytes, whose

@@ -188,6 +188,37 @@ public sealed class TunnelTable
         }
     }
 
+    /// <summary><see cref="IndexOf(Slot[], uint, uint, byte, bool, uint)"/> given a slot to try first (hub7c: the
+    /// home slot pass 1 computed while the header was in the L1): its line is loaded without waiting for the caller's
+    /// key, and it is the answer when it holds the full key, since no two tunnels share one. Any hint is safe: one out of
+    /// range, of another table or an empty slot only costs the full probe.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int IndexOf(Slot[] slots, int hint, uint outerSource, uint outerDestination, byte protocol, bool hasKey, uint k)
+    {
+        if ((uint)hint < (uint)slots.Length)
+        {
+            ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), hint);
+            if (s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol && s.HasKey == hasKey
+                && s.Key == k && s.Tunnel is not null)
+                return hint;
+        }
+        return IndexOf(slots, outerSource, outerDestination, protocol, hasKey, k);
+    }
+
+    /// <summary>The slot where <see cref="IndexOf(Slot[], uint, uint, byte, bool, uint)"/>'s probe for this key starts
+    /// (<paramref name="key"/> is 0 for a packet without one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int HomeSlot(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, uint key) =>
+        Hash(outerSource, outerDestination, protocol, key) & (slots.Length - 1);
+
+    /// <summary>Asks for the line of slot <paramref name="index"/> (<see cref="HomeSlot"/>'s answer). Only a hint.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PrefetchSlot(Slot[] slots, int index)
+    {
+        // A pointer into a movable array, used only as a hint: if the GC moves the array, the prefetch is wasted.
+        if (Sse.IsSupported && (uint)index < (uint)slots.Length) Sse.Prefetch0(Unsafe.AsPointer(ref slots[index]));
+    }
+
     /// <summary>Slots from which a batch's decap prefetch stages pay (<see cref="TunnelDecap.DecapsulateBatch"/>, and
     /// the pipeline at the same size): a smaller table (a few hundred tunnels) stays in the core's cache, where the
     /// stages would only add work.</summary>

@@ -83,6 +83,62 @@ public sealed class PipelineDecapFastTests
     }
 
     [Fact]
+    public void Process_HubSizedTableManySpokes_MatchesGeneralPath()
+    {
+        // A table of ≥ 4,096 slots turns on pass 1's hint, and pass 3 probes from the home slot pass 1 kept (hub7c):
+        // 3,000 IPIP spokes with random remotes and the lab's tunnel, frames in random order from the spokes that sit off
+        // their home slot, 200 others and the lab's: frame by frame, counter by counter as the general path.
+        var spread = new Random(5); // random remotes: some spokes sit off their home slot
+        var remotes = new HashSet<uint>(Enumerable.Range(0, 3_400).Select(_ => 0x0B000000u | (uint)spread.Next(1, 1 << 24))).Take(3_000).ToList();
+        using var fastLab = new SeedLab(rpFilter: RpFilterMode.Off);
+        using var slowLab = new SeedLab(rpFilter: RpFilterMode.Off);
+        var states = new List<ForwardingState>();
+        var gws = new List<Packets.Datapath.Pipeline>();
+        foreach (var lab in new[] { fastLab, slowLab })
+        {
+            var s = lab.State2;
+            var many = new List<Tunnel>(s.Decap.Tunnels);
+            for (int i = 0; i < 3_000; i++)
+                many.Add(new Tunnel(new TunnelSettings($"tun{100 + i}", TunnelMode.Ipip, Gw2Wan, remotes[i])));
+            var state = new ForwardingState(s.Routes, s.NextHops, s.Ports, s.Tunnels, new TunnelTable(many)) { Sources = s.Sources };
+            Assert.True(state.Decap.Snapshot.Length >= TunnelTable.PrefetchSlots);
+            var gw = new Packets.Datapath.Pipeline(() => state, lab.Neighbors2);
+            SetIpId(gw, 5);
+            states.Add(state);
+            gws.Add(gw);
+        }
+        gws[1].DecapFastEnabled = false;
+        var rng = new Random(3);
+        var slots = states[0].Decap.Snapshot;
+        var displaced = remotes.Where(r =>
+            TunnelTable.IndexOf(slots, r, Gw2Wan, Ipv4Header.ProtocolIpip, false, 0) != TunnelTable.HomeSlot(slots, r, Gw2Wan, Ipv4Header.ProtocolIpip, 0)).ToList();
+        Assert.True(displaced.Count >= 20, $"only {displaced.Count} spokes sit off their home slot");
+        var rxFast = new List<Sent>();
+        for (int b = 0; b < 5; b++)
+        {
+            var frames = new List<(ushort, byte[])>();
+            for (int i = 0; i < 60; i++)
+            {
+                int pick = rng.Next(9); // the lab's own tunnel from gw1, a spoke off its home slot, any of 200 spokes
+                uint remote = pick == 0 ? Gw1Wan : pick < 4 ? displaced[rng.Next(displaced.Count)] : remotes[rng.Next(200)];
+                byte[] outer = Outer(Ipv4Header.ProtocolIpip, remote, Gw2Wan, 0, 0, Udp(Server1, Server2, 64));
+                frames.Add((Eth2, Eth(Gw2Eth2Mac, Gw1Eth2Mac, outer)));
+            }
+            var (oFast, rx) = fastLab.Run(gws[0], frames.ToArray());
+            var (oSlow, rxSlow) = slowLab.Run(gws[1], frames.ToArray());
+            Assert.Equal(rxSlow.Select(Describe), rx.Select(Describe));
+            Assert.Equal(oSlow.Select(Describe), oFast.Select(Describe));
+            rxFast.AddRange(rx);
+        }
+        Assert.Equal(Counters(gws[1]), Counters(gws[0]));
+        for (int t = 0; t < states[0].Decap.Tunnels.Count; t++)
+            Assert.Equal((states[1].Decap.Tunnels[t].DecapPackets, states[1].Decap.Tunnels[t].DecapBytes),
+                (states[0].Decap.Tunnels[t].DecapPackets, states[0].Decap.Tunnels[t].DecapBytes));
+        Assert.Equal(300, rxFast.Count(r => r.Drop == DropReason.None && r.Port == Eth1));
+        Assert.True(gws[0].DecapFastPackets > 250, $"fast path took {gws[0].DecapFastPackets}");
+    }
+
+    [Fact]
     public void Process_IpipRunAcrossTwoTunnels_EachPacketCountedOnItsOwnTunnel()
     {
         // Runs of two tunnels interleaved (the inner-queue stores each run's tunnel once): every packet's source
