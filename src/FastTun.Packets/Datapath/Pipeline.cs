@@ -153,6 +153,7 @@ public sealed partial class Pipeline : IDisposable
         uint previous = 0;
         Tunnels.TunnelTable.Slot[]? prefetchSlots = _prefetchSlots; // null: a table small enough to stay in the cache
         uint prefetchedSource = 0; // the outer source whose tunnel-table line the last hint asked for
+        int home = -1; // its home slot (−1: none), kept in RouteItem.TunnelSlot for pass 3
         Span<Frame> frames = batch.Frames;
         for (int i = 0; i < frames.Length; i++)
         {
@@ -188,15 +189,16 @@ public sealed partial class Pipeline : IDisposable
             // Decap prefetch (one stage, from the words loaded above): a run of one spoke's packets asks once.
             // Each tunnel packet's home slot is kept for pass 3 (hub7c): its probe then loads the line without waiting
             // for the header, which by then has mostly left the L1.
+            // A run of one source's packets hashes once and keeps that slot (a hint only: pass 3's memo serves the run).
             if (prefetchSlots is not null)
             {
-                int home = -1;
-                if (TryReadTunnelKey(ip, f.Length, ttlWord, out byte tunnelProtocol, out uint tunnelKey))
+                if (item.Source != prefetchedSource)
                 {
-                    home = Tunnels.TunnelTable.HomeSlot(prefetchSlots, item.Source, d, tunnelProtocol, tunnelKey);
-                    if (item.Source != prefetchedSource)
+                    prefetchedSource = item.Source;
+                    home = -1;
+                    if (TryReadTunnelKey(ip, f.Length, ttlWord, out byte tunnelProtocol, out uint tunnelKey))
                     {
-                        prefetchedSource = item.Source;
+                        home = Tunnels.TunnelTable.HomeSlot(prefetchSlots, item.Source, d, tunnelProtocol, tunnelKey);
                         Tunnels.TunnelTable.PrefetchSlot(prefetchSlots, home);
                     }
                 }
