@@ -8,7 +8,8 @@ namespace FastTun.Packets.Routing;
 /// <summary>
 /// Builds one immutable chunk (the Poptrie for one /17) from its sorted long-prefix list. Layout, in uints:
 /// <code>
-/// root  = [leafRunBits (128 bits: 4 uints)] [leaves]                  (RootNodeSize = 4), over address bits 17–23
+/// root  = [leafRunBits (128 bits: 4 uints), leafBase0, leafBase1] [leaves]   (RootNodeSize = 6), over bits 17–23
+///         leaf for slot v = uint at leafBase(v / 64) + PopCount(leafRunBits word v / 64 &amp; bitsUpTo(v mod 64))
 /// node  = [leafRunBits (64 bits: 2 uints)] [leaves]                   (NodeSize = 2), over 6 address bits
 ///         leaf for slot v = uint at node + (header − 1) + PopCount(leafRunBits &amp; bitsUpTo(v))
 /// </code>
@@ -16,9 +17,9 @@ namespace FastTun.Packets.Routing;
 /// + the offset of its child node in the chunk (<see cref="IsChild"/>; next hops are ≤ <see cref="Lpm4Table.MaxNextHop"/>
 /// and <see cref="Lpm4Table.NoRoute"/> is not a valid offset, so the two never mix). So a lookup ranks its slot in one
 /// bitmap, reads one leaf and is done unless that leaf is a child (about 1 % on a DFZ table): no child bitmap to test
-/// first, and the root's header is 16 bytes, which leaves 12 leaves on the chunk's first line. The root's 128-bit
-/// bitmap is two 64-bit words; slot v's rank is the popcount of word v / 64 up to v plus, for the upper word, the whole
-/// lower word. Each node's children follow its leaves, depth first. The root's children cover bits 24–29, theirs
+/// first, and the root's header is 24 bytes, which leaves 10 leaves on the chunk's first line. The root's 128-bit
+/// bitmap is two 64-bit words, each with its own stored leaf base (biased by −1; the upper word's counts the lower
+/// word's leaves), so a root rank is one popcount. Each node's children follow its leaves, depth first. The root's children cover bits 24–29, theirs
 /// bits 30–31 (the 4 real slots replicated ×16 over the 64, so every 6-bit level uses the same
 /// <c>(addr &lt;&lt; shift) &gt;&gt; 26</c> index). A leaf run starts at a slot whose value differs from the previous
 /// slot's, so runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
@@ -28,7 +29,7 @@ internal sealed class ChunkBuilder
 {
     internal const int NodeSize = 2;
     internal const int RootBits = 7;
-    internal const int RootNodeSize = 4;
+    internal const int RootNodeSize = 6;
     internal const int RootShift = Lpm4Table.DirectBits;   // the root indexes address bits 17..23
     /// <summary>The root's leaf base (biased by −1): its leaves start right after it.</summary>
     internal const uint RootLeafBase = RootNodeSize - 1;
@@ -139,6 +140,11 @@ internal sealed class ChunkBuilder
         {
             _buffer[node + 2 * w] = (uint)runBits[w];
             _buffer[node + 2 * w + 1] = (uint)(runBits[w] >> 32);
+        }
+        if (bits == RootBits)
+        {
+            _buffer[node + 4] = RootLeafBase;
+            _buffer[node + 5] = RootLeafBase + (uint)BitOperations.PopCount(runBits[0]);
         }
         int leaf = node + header;
         for (int w = 0; w < words; w++)

@@ -66,26 +66,39 @@ public readonly unsafe partial struct Lpm4Reader
 
     /// <summary>
     /// The answer for <paramref name="address"/> in a chunk. At the root (address bits 17–23, v = 0..127, a 128-bit
-    /// leaf-run bitmap in two 64-bit words) word w = v / 64 is read; with s = 63 − (v mod 64), <c>word &lt;&lt; s</c>
-    /// keeps bits 0..v of it, whose popcount is the rank of slot v's leaf within the word, to which the upper word adds
-    /// the popcount of the whole lower word (masked with −w, no branch). A child leaf continues in <see cref="WalkBelow"/>.
+    /// leaf-run bitmap in two 64-bit words, each with a stored leaf base) word w = v / 64 is read; with
+    /// s = 63 − (v mod 64), <c>word &lt;&lt; s</c> keeps bits 0..v of it, whose popcount is the rank of slot v's leaf
+    /// from the word's base. A child leaf continues in <see cref="WalkBelow"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint WalkChunk(uint* data, uint address)
     {
-        uint leaf = *RootLeaf(data, address);
+        uint leaf = *RootLeafCounted(data, address);
         return ChunkBuilder.IsChild(leaf) ? WalkBelow(data, address, leaf) : leaf;
+    }
+
+    /// <summary>
+    /// <see cref="RootLeaf"/> without the stored base: the upper word adds the lower word's popcount, masked with −w
+    /// (one more popcount, but no load on the path from the root's bitmap to the leaf's address: <see cref="Lookup"/>'s
+    /// latency; the batch, bound by instructions, takes the stored base).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint* RootLeafCounted(uint* data, uint address)
+    {
+        ulong* root = (ulong*)data;
+        nuint w = (address >> 14) & 1;
+        int s = (int)(~address >> 8);
+        nuint rank = (nuint)ulong.PopCount(root[w] << s) + (nuint)ulong.PopCount(root[0] & (0UL - (ulong)w));
+        return data + ChunkBuilder.RootLeafBase + rank;
     }
 
     /// <summary>The root leaf of <paramref name="address"/>'s slot (an answer, or a child leaf).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint* RootLeaf(uint* data, uint address)
     {
-        ulong* root = (ulong*)data;
         nuint w = (address >> 14) & 1;            // address bit 14 = bit 6 of v
         int s = (int)(~address >> 8);             // 63 − (v mod 64), taken mod 64 by the shift
-        nuint rank = (nuint)ulong.PopCount(root[w] << s) + (nuint)ulong.PopCount(root[0] & (0UL - (ulong)w));
-        return data + ChunkBuilder.RootLeafBase + rank;
+        return data + data[4 + w] + (nuint)ulong.PopCount(((ulong*)data)[w] << s);
     }
 
     /// <summary>
