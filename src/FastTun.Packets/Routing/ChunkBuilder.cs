@@ -17,9 +17,9 @@ namespace FastTun.Packets.Routing;
 /// + the offset of its child node in the chunk (<see cref="IsChild"/>; next hops are ≤ <see cref="Lpm4Table.MaxNextHop"/>
 /// and <see cref="Lpm4Table.NoRoute"/> is not a valid offset, so the two never mix). So a lookup ranks its slot in one
 /// bitmap, reads one leaf and is done unless that leaf is a child (about 1 % on a DFZ table): no child bitmap to test
-/// first, and the root's header is 24 bytes, which leaves 10 leaves on the chunk's first line. The root's 128-bit
-/// bitmap is two 64-bit words, each with its own stored leaf base (biased by −1; the upper word's counts the lower
-/// word's leaves), so a root rank is one popcount. Each node's children follow its leaves, depth first. The root's children cover bits 24–29, theirs
+/// first. The root's 128-bit bitmap is two 64-bit words, each with its own stored leaf base (biased by −1; the upper
+/// word's counts the lower word's leaves), so a root rank is one popcount. Each node's children follow its leaves,
+/// depth first. The root's children cover bits 24–29, theirs
 /// bits 30–31 (the 4 real slots replicated ×16 over the 64, so every 6-bit level uses the same
 /// <c>(addr &lt;&lt; shift) &gt;&gt; 26</c> index). A leaf run starts at a slot whose value differs from the previous
 /// slot's, so runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
