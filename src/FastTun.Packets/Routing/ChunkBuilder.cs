@@ -8,8 +8,8 @@ namespace FastTun.Packets.Routing;
 /// <summary>
 /// Builds one immutable chunk (the Poptrie for one /17) from its sorted long-prefix list. Layout, in uints:
 /// <code>
-/// root  = [leafRunBits (128 bits: 4 uints), leafBase0, leafBase1] [leaves]   (RootNodeSize = 6), over bits 17–23
-///         leaf for slot v = uint at leafBase(v / 64) + PopCount(leafRunBits word v / 64 &amp; bitsUpTo(v mod 64))
+/// root  = [leafRunBits (128 bits: 4 uints), leafBase0, leafBase1 (bytes)] [leaves]   (RootNodeSize = 6), bits 17–23
+///         leaf for slot v = uint at leafBase(v / 64) / 4 + PopCount(leafRunBits word v / 64 &amp; bitsUpTo(v mod 64))
 /// node  = [leafRunBits (64 bits: 2 uints)] [leaves]                   (NodeSize = 2), over 6 address bits
 ///         leaf for slot v = uint at node + (header − 1) + PopCount(leafRunBits &amp; bitsUpTo(v))
 /// </code>
@@ -143,8 +143,8 @@ internal sealed class ChunkBuilder
         }
         if (bits == RootBits)
         {
-            _buffer[node + 4] = RootLeafBase;
-            _buffer[node + 5] = RootLeafBase + (uint)BitOperations.PopCount(runBits[0]);
+            _buffer[node + 4] = 4 * RootLeafBase;   // in bytes: the reader adds it to the chunk pointer as is
+            _buffer[node + 5] = 4 * (RootLeafBase + (uint)BitOperations.PopCount(runBits[0]));
         }
         int leaf = node + header;
         for (int w = 0; w < words; w++)

@@ -98,7 +98,7 @@ public readonly unsafe partial struct Lpm4Reader
     {
         nuint w = (address >> 14) & 1;            // address bit 14 = bit 6 of v
         int s = (int)(~address >> 8);             // 63 − (v mod 64), taken mod 64 by the shift
-        return data + data[4 + w] + (nuint)ulong.PopCount(((ulong*)data)[w] << s);
+        return (uint*)((byte*)data + data[4 + w]) + (nuint)ulong.PopCount(((ulong*)data)[w] << s);   // base in bytes
     }
 
     /// <summary>
