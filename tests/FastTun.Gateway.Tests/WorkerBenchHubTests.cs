@@ -12,7 +12,8 @@ namespace FastTun.Gateway.Tests;
 /// <summary>
 /// <c>fasttun bench worker --mode decap --tunnels N [--hub-gre]</c>'s setup through the real <see cref="Worker"/>: every
 /// frame comes out decapsulated towards server1 with no drop, and the decap counters show the packets spread over the
-/// spokes' tunnels of the frames' kind (IPIP: the even tunnels, keyed GRE: the odd ones), nothing on the others.
+/// spokes' tunnels of the frames' kind (IPIP: the even tunnels, keyed GRE: the odd ones), nothing on the others (nor, with
+/// active spokes, on the spokes beyond them).
 /// </summary>
 public sealed class WorkerBenchHubTests
 {
@@ -20,9 +21,11 @@ public sealed class WorkerBenchHubTests
     [InlineData(3000, false)] // 6,000 tunnels: a table large enough for the pipeline's decap prefetch stages
     [InlineData(3000, true)]
     [InlineData(1, true)]
-    public void Worker_HubBenchSetup_EveryFrameDecapsulatedAndCountedOnItsSpokesTunnel(int spokes, bool gre)
+    [InlineData(3000, false, 2)] // --active-spokes 2: two hot spokes in the large table
+    [InlineData(3000, true, 64)]
+    public void Worker_HubBenchSetup_EveryFrameDecapsulatedAndCountedOnItsSpokesTunnel(int spokes, bool gre, int active = 0)
     {
-        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: spokes, hubGre: gre);
+        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: spokes, hubGre: gre, hubActive: active);
         Assert.Equal(2 * spokes, setup.State.Tunnels.Length);
         Assert.Equal(60 + WorkerBenchHub.OuterBytes(gre), setup.FrameLength);
         using var umem = new XdpUmem(2048, 4096);
@@ -61,8 +64,10 @@ public sealed class WorkerBenchHubTests
             Assert.True(ofKind || packets == 0, $"tun{t} counted {packets} packets of the other kind");
             decapsulated += packets;
             if (packets > 0) used++;
+            Assert.True(active == 0 || t / 2 < active || packets == 0, $"tun{t} counted {packets} packets, spoke {t / 2} is not active");
         }
         Assert.True(decapsulated >= eth1.NicTxPackets, $"{decapsulated} counted for {eth1.NicTxPackets} sent");
-        Assert.True(used >= Math.Min(spokes, 2000), $"only {used} of {spokes} spokes' tunnels counted packets");
+        int expected = active > 0 ? active : Math.Min(spokes, 2000);
+        Assert.True(used >= expected, $"only {used} of {spokes} spokes' tunnels counted packets");
     }
 }

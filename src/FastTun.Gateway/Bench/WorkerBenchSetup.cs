@@ -57,9 +57,12 @@ public sealed class WorkerBenchSetup
     /// RFC 2544); memory holds it without the FCS. Decap receives it with gw2's 20-byte IPIP header added.</param>
     /// <param name="hubSpokes">0, or decap at a hub of this many spokes (<see cref="WorkerBenchHub"/>) with IPIP or
     /// (<paramref name="hubGre"/>) keyed GRE frames from a random spoke each.</param>
+    /// <param name="hubActive">0 (every spoke), or the frames come from the first this many spokes only: the hub's table
+    /// with a few hot spokes, whose lines stay in the cache (the decap prefetch must then cost nothing).</param>
     public static WorkerBenchSetup Create(WorkerBenchMode mode, int routeCount, int lanFrameBytes, int templateCount = 8192, ulong seed = 0x5EED,
-        int hubSpokes = 0, bool hubGre = false)
+        int hubSpokes = 0, bool hubGre = false, int hubActive = 0)
     {
+        if (hubActive < 0 || hubActive > hubSpokes) throw new ArgumentOutOfRangeException(nameof(hubActive), hubActive, "active spokes must be 0..spokes (--tunnels)");
         if (lanFrameBytes is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(lanFrameBytes), lanFrameBytes, "frame must be 64..1518 bytes");
         if (routeCount < 1) throw new ArgumentOutOfRangeException(nameof(routeCount), routeCount, "routes must be at least 1");
         string tunnel = mode == WorkerBenchMode.Gre
@@ -113,7 +116,7 @@ public sealed class WorkerBenchSetup
             uint host = r.Length == 32 ? 0 : (uint)rng.NextInt64(0, 1L << (32 - r.Length));
             uint dst = r.Prefix | host;
             if (state.Routes.Lookup(dst) != hop) continue; // a gateway prefix covers it
-            if (hubSpokes > 0) WriteUdp(WorkerBenchHub.WriteOuter(templates.AsSpan(made * length, length), spokes.Next(hubSpokes), hubGre, Gw1Eth2Mac, Gw2Eth2Mac, Gw1Eth2), Server2, dst);
+            if (hubSpokes > 0) WriteUdp(WorkerBenchHub.WriteOuter(templates.AsSpan(made * length, length), spokes.Next(hubActive > 0 ? hubActive : hubSpokes), hubGre, Gw1Eth2Mac, Gw2Eth2Mac, Gw1Eth2), Server2, dst);
             else WriteFrame(templates.AsSpan(made * length, length), mode, dst, plain);
             made++;
         }

@@ -25,22 +25,23 @@ public static class WorkerBenchCommand
         var json = CliOptions.Json("print the result as JSON");
         var tunnels = CliOptions.Int("--tunnels", "decap only: a hub of N spokes (an IPIP and a keyed GRE tunnel each), every frame from a random spoke; 0 = the single tun0", 0, WorkerBenchHub.MaxSpokes, 0); // hub6 hook
         var tunnelMode = new Option<bool>("--hub-gre") { Description = "with --tunnels: keyed GRE frames instead of IPIP" }; // hub6 hook
+        var active = CliOptions.Int("--active-spokes", "with --tunnels: frames from the first K spokes only (a few hot spokes in a large table); 0 = all", 0, WorkerBenchHub.MaxSpokes, 0); // hub7p hook
         var command = new Command("worker", "the real worker loop on one thread over two memory-ring ports (zero-copy NIC queues " +
             "over one UMEM): FastTun's CPU time per packet without the NIC's DMA, and the Mpps one core sustains at that cost; " +
-            "pin it for stable figures: taskset -c 1 fasttun bench worker ...") { mode, routes, frame, seconds, warmup, json, tunnels, tunnelMode };
+            "pin it for stable figures: taskset -c 1 fasttun bench worker ...") { mode, routes, frame, seconds, warmup, json, tunnels, tunnelMode, active };
         command.SetAction(r => Run(r.GetValue(mode)!.Value, r.GetValue(routes), r.GetValue(frame), r.GetValue(seconds), r.GetValue(warmup),
-            r.GetValue(json), r.GetValue(tunnels), r.GetValue(tunnelMode)));
+            r.GetValue(json), r.GetValue(tunnels), r.GetValue(tunnelMode), r.GetValue(active)));
         return command;
     }
 
-    public static int Run(WorkerBenchMode mode, int routes, int frame, double seconds, double warmup, bool json, int tunnels = 0, bool hubGre = false)
+    public static int Run(WorkerBenchMode mode, int routes, int frame, double seconds, double warmup, bool json, int tunnels = 0, bool hubGre = false, int activeSpokes = 0)
     {
         WorkerBenchResult r;
         try
         {
             if (!json) Console.Error.WriteLine($"bench worker: building the {routes}-route table and {mode} frames of {frame} bytes…");
             if ((tunnels > 0 || hubGre) && mode != WorkerBenchMode.Decap) throw new ArgumentException("--tunnels and --hub-gre need --mode decap"); // hub6 hook
-            var setup = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre);
+            var setup = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre, hubActive: activeSpokes); // hub7p hook
             r = WorkerBench.Run(setup, mode, frame, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup));
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException)

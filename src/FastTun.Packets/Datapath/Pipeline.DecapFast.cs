@@ -25,8 +25,8 @@ public sealed partial class Pipeline
     /// with a 20-byte outer header that is neither a fragment nor CE, from a tunnel of the table whose checksum and
     /// sequence flags it matches, carrying a valid 20-byte inner IPv4 header that is not GRE (a keepalive); no capture
     /// running. The outer and inner headers are read once with fixed-size loads, the outer headers are stripped by
-    /// moving the frame start (no copy), and the inner packet is queued for pass 4 exactly as
-    /// <see cref="Decapsulate"/> queues it, with the same tunnel counters (held in locals for a run of one tunnel).
+    /// moving the frame start (no copy), and the inner packet is queued for pass 4 as
+    /// <see cref="Decapsulate"/> queues it (its tunnel only when the source check depends on it), with the same tunnel counters (held in locals for a run of one tunnel).
     /// Every check that can send a packet elsewhere runs before anything of it changes (the GRE sequence meter is
     /// the only state touched, and only once the packet is sure to end here); a sequence the iseq window refuses is
     /// dropped as the general path drops it. The run stops at the first item it cannot take; when that is item
@@ -68,8 +68,7 @@ public sealed partial class Pipeline
         Span<Frame> frames = _batch.Frames;
         NextHop[] hops = _hops;
         ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
-        bool prefound = _tunnelCandidates > 0; // pass 2 looked the candidates up in _decapSlots
-        TunnelTable.Slot[] slots = prefound ? _decapSlots! : _s.Decap.Snapshot;
+        TunnelTable.Slot[] slots = _s.Decap.Snapshot; // pass 1 asked for the lines of a large table's candidates
         nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
@@ -87,6 +86,9 @@ public sealed partial class Pipeline
         int innerRuns = _innerRuns;
         int innerLimit = Math.Min(Math.Min(innerTunnel.Length, _innerSource.Length), Math.Min(Math.Min(_innerDst.Length, _innerTtlWord.Length), _innerFrameOf.Length));
         int tunnelAt = _innerTunnelAt;
+        // Pass 4 reads an inner packet's tunnel for a strict source check only (loose and off look at the source
+        // alone): otherwise a hub's run of many spokes stores none (a GC write barrier per spoke change saved).
+        bool storeTunnels = _s.Sources.DependsOnTunnel;
         int handled = 0;
         uint allowedSource = 0;
         ushort allowedPort = 0;
@@ -101,15 +103,6 @@ public sealed partial class Pipeline
             ref Frame f = ref frames[i];
             byte* ip = (byte*)f.Buffer + f.Offset;
             uint source = LoadBigEndian(ip + Ipv4Header.SourceOffset);
-            // Pass 3's outer source check (pass 3 made it for the first item): the verdict for the run's last allowed
-            // (source, port) holds for the next packet from the same (same route snapshot), as the check's own cache says.
-            if (j == start || source != allowedSource || f.InPort != allowedPort)
-            {
-                if (j > start && !SourceAllowedOuter(ref f)) continue; // dropped with its reason, as pass 3 drops it
-                allowedSource = source;
-                allowedPort = f.InPort;
-            }
-
             int outerTotal = f.Length; // pass 1 trimmed the frame to the outer total length
             if (ip[Ipv4Header.VersionIhlOffset] != 0x45 || (ip[Ipv4Header.TosOffset] & Ipv4Header.EcnMask) == Ipv4Header.EcnCe
                 || (Unsafe.ReadUnaligned<ushort>(ip + Ipv4Header.FlagsFragmentOffset) & FragmentBitsInMemory) != 0) break;
@@ -141,11 +134,10 @@ public sealed partial class Pipeline
             if (inner[Ipv4Header.VersionIhlOffset] != 0x45 || inner[Ipv4Header.ProtocolOffset] == Ipv4Header.ProtocolGre
                 || !CommonHeaderValid(inner, innerAvailable, out int innerTotal)) break;
 
-            // The tunnel: pass 2's answer when the prefetch stages ran, else the run's last answer or one probe.
+            // The tunnel: the run's last answer, or one probe.
             int found;
             uint protocolAndKeyFlag = protocol | (flags & GreHeader.FlagKey);
-            if (prefound) found = _prefound[i];
-            else if (source == lastSource && destination == lastDestination && key == lastKey && protocolAndKeyFlag == lastProtocolAndKeyFlag)
+            if (source == lastSource && destination == lastDestination && key == lastKey && protocolAndKeyFlag == lastProtocolAndKeyFlag)
                 found = slotIndex;
             else
             {
@@ -157,6 +149,15 @@ public sealed partial class Pipeline
             }
             if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
             ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
+            // Pass 3's outer source check (made for the first item), before anything changes (hub7s hook): the run's last
+            // allowed (source, port), else the tunnel's cached verdict; an item that breaks above gets pass 3's own check.
+            if (j > start && (source != allowedSource || f.InPort != allowedPort) && !SourceAllowedOuter(ref f, source, slot.Counters + workerOffset))
+            {
+                lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it) before slotIndex took this probe's answer
+                continue;
+            }
+            allowedSource = source;
+            allowedPort = f.InPort;
             if (TShape.Gre)
             {
                 if (((flags & GreHeader.FlagChecksum) != 0) != slot.InputChecksum) break;
@@ -171,6 +172,7 @@ public sealed partial class Pipeline
                     if (slot.InputSequence && !GreSequenceMeter.Accepts(verdict))
                     {
                         f.Drop = DropReason.GreSequenceOld;
+                        lastProtocolAndKeyFlag = uint.MaxValue; // slotIndex did not take this probe's answer
                         handled++;
                         continue;
                     }
@@ -200,11 +202,14 @@ public sealed partial class Pipeline
             Unsafe.Add(ref innerSource0, innerCount) = LoadBigEndian(inner + Ipv4Header.SourceOffset);
             Unsafe.Add(ref innerTtl0, innerCount) = Unsafe.ReadUnaligned<uint>(inner + Ipv4Header.TtlOffset);
             Unsafe.Add(ref innerFrameOf0, innerCount) = i;
-            Tunnel tunnel = slot.Tunnel!;
-            if (innerCount == 0 || !ReferenceEquals(tunnel, innerTunnel[tunnelAt]))
+            if (storeTunnels)
             {
-                innerTunnel[innerCount] = tunnel;
-                tunnelAt = innerCount;
+                Tunnel tunnel = slot.Tunnel!;
+                if (innerCount == 0 || !ReferenceEquals(tunnel, innerTunnel[tunnelAt]))
+                {
+                    innerTunnel[innerCount] = tunnel;
+                    tunnelAt = innerCount;
+                }
             }
             innerCount++;
             handled++;
@@ -224,7 +229,7 @@ public sealed partial class Pipeline
     /// <summary>
     /// Pass 4: the inner packets of pass 3's decapsulations, looked up together and routed in order. Two verdicts are
     /// kept in locals for the pass, each exactly the one the per-packet code would reach again: the last (source, port,
-    /// tunnel) that passed the source check (same route snapshot), and the last gateway next hop that
+    /// and under strict rp-filter tunnel) that passed the source check (same route snapshot), and the last gateway next hop that
     /// <see cref="TryForwardFast"/> sent out of a port (its port, MTU, Ethernet source and the neighbour entry the
     /// one-entry cache held; the entry's MAC and state are still read per packet). The hop is forgotten whenever the
     /// general path runs, since that may change the cached neighbour or the next-hop array.
@@ -255,6 +260,9 @@ public sealed partial class Pipeline
         ulong cachedSourceAndType = 0;
         NeighborEntry? cachedEntry = null;
         bool shortcuts = DecapFastEnabled; // off: the per-packet steps alone (the oracle of these two verdicts)
+        // The tunnel is part of the source verdict under strict rp-filter only (SourceCheck.DependsOnTunnel); then pass
+        // 3's fast run stored every run's tunnel, else none, and a change of tunnel alone does not re-run the check.
+        bool tunnelMatters = _s.Sources.DependsOnTunnel;
         for (int k = 0; k < count; k++)
         {
             int i = Unsafe.Add(ref frameOf0, k);
@@ -268,7 +276,7 @@ public sealed partial class Pipeline
             ref Frame f = ref frames[i];
             // edge hook (SourceCheck): the inner source, checked against the tunnel it came out of.
             ulong sourceKey = ((ulong)f.InPort << 32) | Unsafe.Add(ref source0, k);
-            if (!shortcuts || sourceKey != okSource || !ReferenceEquals(tunnel, okTunnel))
+            if (!shortcuts || sourceKey != okSource || (tunnelMatters && !ReferenceEquals(tunnel, okTunnel)))
             {
                 if (!SourceAllowed(ref f, tunnel)) continue;
                 okSource = sourceKey;
@@ -340,10 +348,6 @@ public sealed partial class Pipeline
     // leaves by its fast path is only written there, never read (its line may have left the L1 since).
     private readonly uint[] _innerSource = new uint[PacketBatch.MaxCapacity];
     private readonly uint[] _innerTtlWord = new uint[PacketBatch.MaxCapacity];
-
-    /// <summary>pass 3's outer source check, out of the run's loop.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool SourceAllowedOuter(ref Frame f) => SourceAllowed(ref f, null);
 
     /// <summary>The MF flag and fragment offset bits of the flags/fragment field as a little- or big-endian load sees them.</summary>
     private static readonly ushort FragmentBitsInMemory = BitConverter.IsLittleEndian

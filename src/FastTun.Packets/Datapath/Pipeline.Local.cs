@@ -52,9 +52,7 @@ public sealed partial class Pipeline
     /// reassembly), and the inner one is parsed here, once, for pass 4's lookup.</summary>
     private void Decapsulate(ref Frame f, int rxIndex)
     {
-        // Pass 2 may have looked this rx frame's tunnel up already (decap prefetch): then the table is not probed again.
-        int index = rxIndex >= 0 ? _prefound[rxIndex] : TunnelDecap.NotLookedUp;
-        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason, _decapSlots, index);
+        var tunnel = TunnelDecap.DecapsulateParsed(_s.Decap, ref f, Worker, checkInner: false, out var reason);
         if (KeepaliveHandled(ref f, tunnel, reason)) return; // keepalive hook: reflect a peer's, consume our own (Pipeline.Keepalive.cs)
         if (reason == DropReason.None)
         {

@@ -132,6 +132,60 @@ public sealed partial class Pipeline
         return false;
     }
 
+    /// <summary>
+    /// The decap run's outer source check (pass 3's, for a packet of the tunnel whose per-worker decap entry is
+    /// <paramref name="tunnelEntry"/>): the same verdict as <see cref="SourceAllowed(ref Frame, uint, Tunnels.Tunnel?)"/>
+    /// with no tunnel, cached per tunnel and worker. <see cref="SourceCheck.Check"/> without a tunnel reads the source,
+    /// the in-port (strict), the state's check (mode, own addresses), its multipath groups, the next hops (append-only)
+    /// and the route table's answers: the entry keeps the (source, port) it was made for and the epoch it was made in,
+    /// and the epoch changes with the state or the table's <see cref="Routing.Lpm4Table.Version"/>
+    /// (<see cref="RefreshSourceEpoch"/>). A hub's packets change tunnel (and outer source) at nearly every packet:
+    /// this replaces a reverse-path LPM lookup per packet by a compare on the decap counter line it writes anyway.
+    /// A packet whose source is not the one cached (another tunnel's entry, a tunnel rebuilt with a new remote)
+    /// gets the full check, which then caches its own answer. False when the frame was dropped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // once per change of spoke: out of the run's loop (its registers)
+    private unsafe bool SourceAllowedOuter(ref Frame f, uint source, nint tunnelEntry)
+    {
+        long* e = (long*)tunnelEntry;
+        ulong key = ((ulong)source << 32) | ((ulong)f.InPort << 16);
+        ulong cached = (ulong)e[Tunnels.DecapCounters.VerdictKeyField];
+        DropReason verdict = e[Tunnels.DecapCounters.VerdictEpochField] == _sourceEpoch && (cached & ~0xFFFFUL) == key
+            ? (DropReason)(ushort)cached
+            : OuterSourceVerdict(e, source, f.InPort, key);
+        if (verdict == DropReason.None) return true;
+        f.Drop = verdict;
+        return false;
+    }
+
+    /// <summary><see cref="SourceAllowedOuter(ref Frame, uint, nint)"/>'s miss: the full check, cached in the entry.</summary>
+    private unsafe DropReason OuterSourceVerdict(long* entry, uint source, ushort inPort, ulong key)
+    {
+        DropReason verdict = _s.Sources.Check(source, inPort, null, _s, in _routes, _hops);
+        // Only this worker reads or writes its entry (the finalizer runs when no worker can reach it): plain stores.
+        entry[Tunnels.DecapCounters.VerdictEpochField] = _sourceEpoch;
+        entry[Tunnels.DecapCounters.VerdictKeyField] = (long)(key | (ushort)verdict);
+        return verdict;
+    }
+
+    /// <summary>Once per batch (BeginBatch, hub7s hook): a new source-verdict epoch when the state or the route table's
+    /// version changed since the last batch. Epochs come from one process-wide counter, so no two pipelines (tests run
+    /// several over the same tunnels, with different states) ever share one; 0 is never an epoch (a fresh entry).
+    /// A route change that lands during a batch is seen by the next batch's epoch, as the one-entry cache below.</summary>
+    private void RefreshSourceEpoch(ForwardingState s)
+    {
+        long version = s.Routes.Version;
+        if (ReferenceEquals(s, _epochState) && version == _epochRoutesVersion) return;
+        _epochState = s;
+        _epochRoutesVersion = version;
+        _sourceEpoch = Interlocked.Increment(ref s_sourceEpochs); // unique across pipelines; no ordering needed
+    }
+
+    private static long s_sourceEpochs;
+    private long _sourceEpoch;
+    private ForwardingState? _epochState;
+    private long _epochRoutesVersion;
+
     // One-entry cache of the source check, valid for one batch (cleared in BeginBatch).
     private bool _sourceCacheValid;
     private uint _sourceCacheAddress;

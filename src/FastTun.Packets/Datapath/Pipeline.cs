@@ -151,6 +151,8 @@ public sealed partial class Pipeline : IDisposable
         ref uint unique = ref MemoryMarshal.GetArrayDataReference(_uniqueDst);
         int u = 0; // destinations that differ from the one before: pass 2 looks up only these
         uint previous = 0;
+        Tunnels.TunnelTable.Slot[]? prefetchSlots = _prefetchSlots; // null: a table small enough to stay in the cache
+        uint prefetchedSource = 0; // the outer source whose tunnel-table line the last hint asked for
         Span<Frame> frames = batch.Frames;
         for (int i = 0; i < frames.Length; i++)
         {
@@ -183,7 +185,12 @@ public sealed partial class Pipeline : IDisposable
             u += d != previous || m == 0 ? 1 : 0;
             previous = d;
             m++;
-            if (_prefetchDecap) PrefetchTunnelSlot(ref f, i);
+            // Decap prefetch (one stage, from the words loaded above): a run of one spoke's packets asks once.
+            if (prefetchSlots is not null && item.Source != prefetchedSource)
+            {
+                prefetchedSource = item.Source;
+                PrefetchTunnelSlot(prefetchSlots, ip, f.Length, ttlWord, item.Source, d);
+            }
         }
 
         // Packets parked for a neighbour that answered leave before this batch's: they are older. So do the
@@ -192,16 +199,12 @@ public sealed partial class Pipeline : IDisposable
         if (_pending.Count > 0) ServicePending();
         if (_handoff is not null) TakeHandoffs();
 
-        // Pass 2: one lookup for the whole batch, then the tunnels of the IPIP/GRE packets found in their table
-        // slots (which pass 1 asked for) so that their tunnel and counter lines arrive before pass 3 decapsulates.
+        // Pass 2: one lookup for the whole batch (the tunnel-table lines pass 1 asked for arrive meanwhile).
         LookupUnique(m, u);
-        if (_tunnelCandidates > 0) PrefetchTunnels();
 
         // Pass 3: local delivery or forwarding, in arrival order. Decapsulated packets are queued for pass 4.
         _innerCount = 0;
         int portForwarded = RoutePass(frames, m);
-
-        if (_tunnelCandidates > 0) ClearPrefound();
 
         // Pass 4: the packets that came out of tunnels, with one more batched lookup.
         if (_innerCount > 0) RouteDecapsulated();
@@ -295,65 +298,55 @@ public sealed partial class Pipeline : IDisposable
         }
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
-        _prefetchDecap = s.Decap.Snapshot.Length >= PrefetchDecapSlots;
+        var decapSlots = s.Decap.Snapshot;
+        _prefetchSlots = decapSlots.Length >= PrefetchDecapSlots ? decapSlots : null;
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
         _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
+        RefreshSourceEpoch(s); // hub7s hook: the decap run's cached outer source verdicts (after _routes)
     }
 
-    /// <summary>Tunnel-table slots from which the decap prefetch stages run: a smaller table (a few hundred tunnels)
-    /// stays in the core's cache, where the stages would only add work (measured: +12 ns per packet with one tunnel).</summary>
+    /// <summary>Tunnel-table slots from which pass 1 asks for decap candidates' table lines: a smaller table (a few
+    /// hundred tunnels) stays in the core's cache, where the hints would only add work.</summary>
     private const int PrefetchDecapSlots = 4096;
-    private bool _prefetchDecap;
+    /// <summary>The batch's tunnel-table snapshot when it is large enough for the decap prefetch, else null. Only
+    /// hints come from it: pass 3 probes the table it reads itself, so a table published in between costs a wasted hint.</summary>
+    private Tunnels.TunnelTable.Slot[]? _prefetchSlots;
 
-    // Pass 1's IPIP/GRE packets (frame indices): the decapsulation candidates whose tunnel pass 2 looks up.
-    private readonly int[] _tunnelCandidate = new int[PacketBatch.MaxCapacity];
-    private readonly Tunnels.TunnelDecap.Endpoints[] _candidateKey = new Tunnels.TunnelDecap.Endpoints[PacketBatch.MaxCapacity];
-    private int _tunnelCandidates;
-    // Per rx frame index: the candidate's tunnel-table slot as pass 2 found it in the snapshot _decapSlots (−1: no
-    // tunnel), or NotLookedUp; pass 3's decapsulation then does not probe the table again. Reset after pass 3.
-    private readonly int[] _prefound = CreatePrefound();
-    private Tunnels.TunnelTable.Slot[]? _decapSlots;
-
-    private static int[] CreatePrefound()
-    {
-        var prefound = new int[PacketBatch.MaxCapacity];
-        Array.Fill(prefound, Tunnels.TunnelDecap.NotLookedUp);
-        return prefound;
-    }
-
-    /// <summary>Decap prefetch stage 1 (as VPP's ipip-input): an IPIP or GRE packet asks for its tunnel-table line
-    /// now, so that a hub's thousands of tunnels cost no more per packet than one. A packet not addressed to us
-    /// only wastes the hint.</summary>
+    /// <summary>The decap prefetch (as VPP's ipip-input, in one stage): an IPIP or GRE packet asks for its tunnel-table
+    /// line in pass 1, from the header words pass 1 loaded, and pass 3's probe finds it there; pass 2's lookup runs in
+    /// between. A packet not addressed to us only wastes the hint. No store, no answer.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PrefetchTunnelSlot(ref Frame f, int i)
+    private static unsafe void PrefetchTunnelSlot(Tunnels.TunnelTable.Slot[] slots, byte* ip, int length, uint ttlWord,
+        uint source, uint destination)
     {
-        ref var e = ref _candidateKey[_tunnelCandidates]; // read once here, used again by pass 2
-        if (!Tunnels.TunnelTable.TryReadKey(f.Data, out e.Source, out e.Destination, out e.Protocol, out e.HasKey, out e.Key))
-            return;
-        _decapSlots ??= _s.Decap.Snapshot; // one snapshot for the batch: pass 2's indices stay valid in pass 3
-        Tunnels.TunnelTable.PrefetchSlot(_decapSlots, e.Source, e.Destination, e.Protocol, e.Key);
-        _tunnelCandidate[_tunnelCandidates++] = i;
+        if (TryReadTunnelKey(ip, length, ttlWord, out byte protocol, out uint key))
+            Tunnels.TunnelTable.PrefetchSlot(slots, source, destination, protocol, key);
     }
 
-    /// <summary>Decap prefetch stage 2: the candidates' lookups, on the lines stage 1 asked for, with their tunnel
-    /// objects and this worker's counter lines asked for in turn.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void PrefetchTunnels()
+    /// <summary>The protocol and GRE key of the tunnel-table key (<see cref="Tunnels.TunnelTable.TryReadKey"/>, its
+    /// oracle in the tests) of the valid IPv4 packet at <paramref name="ip"/>, <paramref name="length"/> bytes, whose
+    /// header bytes 8–11 pass 1 loaded natively into <paramref name="ttlWord"/>: the key is 0 without one. False when
+    /// the packet is not IPIP or GRE or too short to tell.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe bool TryReadTunnelKey(byte* ip, int length, uint ttlWord, out byte protocol, out uint key)
     {
-        var slots = _decapSlots!;
-        for (int c = 0; c < _tunnelCandidates; c++)
+        protocol = BitConverter.IsLittleEndian ? (byte)(ttlWord >> 8) : (byte)(ttlWord >> 16);
+        key = 0;
+        if (protocol == Ipv4Header.ProtocolGre)
         {
-            ref var e = ref _candidateKey[c];
-            _prefound[_tunnelCandidate[c]] = Tunnels.TunnelTable.IndexAndPrefetch(slots, e.Source, e.Destination, e.Protocol, e.HasKey, e.Key, Worker);
+            // After the checksum word when C is set.
+            int gre = (ip[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
+            if (length < gre + GreHeader.OptionsOffset) return false;
+            uint flags = (uint)ip[gre] << 8;
+            if ((flags & GreHeader.FlagKey) != 0)
+            {
+                int offset = gre + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0);
+                if (length < offset + 4) return false;
+                key = LoadBigEndian(ip + offset);
+            }
+            return true;
         }
-    }
-
-    /// <summary>Forgets what pass 2 found, once pass 3 has used it.</summary>
-    private void ClearPrefound()
-    {
-        for (int c = 0; c < _tunnelCandidates; c++) _prefound[_tunnelCandidate[c]] = Tunnels.TunnelDecap.NotLookedUp;
-        _tunnelCandidates = 0;
-        _decapSlots = null;
+        return protocol == Ipv4Header.ProtocolIpip;
     }
 
     /// <summary>How many frames ahead pass 1 asks for a frame's headers: their loads overlap with the work on the

@@ -102,6 +102,11 @@ public sealed partial class Lpm4Table
     /// <summary>The QSBR domain whose readers may hold chunks of this table.</summary>
     public Qsbr Readers { get; }
 
+    /// <summary>hub7s hook: bumped after every change of the table's answers (acquire here, release in the writer), so a
+    /// reader that caches what it derived from lookups (the pipeline's source verdicts) knows when to derive it again.</summary>
+    public long Version => Volatile.Read(ref _version);
+    private long _version;
+
     /// <summary>True when the kernel accepted the huge-page advice for the table's memory.</summary>
     public bool HugePages => _region.HugePages;
 
@@ -169,6 +174,7 @@ public sealed partial class Lpm4Table
         if (nextHop > MaxNextHop) throw new ArgumentOutOfRangeException(nameof(nextHop), "next hop above MaxNextHop");
         bool added = length <= DirectBits ? SetShort(prefix, length, nextHop) : SetLong(prefix, length, nextHop);
         if (added) Count++;
+        Volatile.Write(ref _version, _version + 1); // release: after the change (single writer); see Version
         return added;
     }
 
@@ -191,6 +197,7 @@ public sealed partial class Lpm4Table
                 Rebuild(chunk);
             }
             _dirty.Clear();
+            Volatile.Write(ref _version, _version + 1); // release: after the deferred chunk builds; see Version
             // A bulk load has touched its pages now: make sure they are huge ones before lookups start, rather than
             // lookups warming up over the next seconds while khugepaged collapses them (or never).
             _region.CollapseTouched(NativeRegion.HugePage + (nuint)_pool.TouchedBytes);
@@ -211,6 +218,7 @@ public sealed partial class Lpm4Table
         Validate(prefix, length);
         bool removed = length <= DirectBits ? DeleteShort(prefix, length) : DeleteLong(prefix, length);
         if (removed) Count--;
+        Volatile.Write(ref _version, _version + 1); // release: after the change (single writer); see Version
         return removed;
     }
 

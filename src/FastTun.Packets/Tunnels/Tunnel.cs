@@ -51,7 +51,7 @@ public sealed class Tunnel
     internal readonly TunnelWorkerSlot[] Slots;
 
     /// <summary>Decapsulation counters per worker, in the dense native store the tunnel table points at (a hub's
-    /// receive path touches one 16-byte entry per packet, not a line of this object's).</summary>
+    /// receive path touches one 32-byte entry per packet, not a line of this object's).</summary>
     internal readonly DecapCounters DecapCounters;
 
     /// <summary>The path MTU learned from underlay frag-needed messages (see <see cref="Datapath.TunnelPath"/>).</summary>

@@ -4,12 +4,14 @@ using FastTun.Packets.Routing;
 namespace FastTun.Packets.Tunnels;
 
 /// <summary>
-/// One tunnel's decapsulation counters (packets and inner bytes), one 16-byte entry per worker, in
+/// One tunnel's decapsulation counters (packets and inner bytes) and its outer-source verdict, one 32-byte entry per
+/// worker (one cache line holds it: the line the decap run touches per spoke anyway), in
 /// <see cref="DecapCounterStore"/>'s native memory: worker <c>w</c>'s entry is at
 /// <see cref="Worker0"/> + w × <see cref="DecapCounterStore.WorkerStride"/>, so one worker's entries of all tunnels
-/// lie side by side (a hub of 10,000 tunnels: 160 KB per worker, on huge pages) instead of one cache line per
+/// lie side by side (a hub of 10,000 tunnels: 320 KB per worker, on huge pages) instead of one cache line per
 /// tunnel and worker spread over the heap between the tunnels' other objects. Each entry has one writer (its
-/// worker); readers sum the workers (<see cref="Packets"/>, <see cref="Bytes"/>).
+/// worker); readers sum the workers (<see cref="Packets"/>, <see cref="Bytes"/>). Fields 2 and 3 are the worker's
+/// cached source check of the tunnel's remote (<see cref="VerdictEpochField"/>, <see cref="VerdictKeyField"/>).
 /// <para>Shared by a tunnel rebuilt from changed settings with its predecessor, as the other running state; the
 /// entries go back to the store when the last tunnel holding them is collected (finalizer), so a worker that still
 /// holds a table snapshot naming the tunnel can never write an entry that another tunnel has been given.</para>
@@ -38,7 +40,14 @@ internal sealed unsafe class DecapCounters
         }
     }
 
-    /// <summary>Address of worker 0's entry: packets (long), then inner bytes (long).</summary>
+    /// <summary>Entry field (long) of the pipeline's source-verdict epoch the cached verdict was made in (0: none). Each
+    /// epoch is one pipeline's view of one (forwarding state, route-table version), never reused.</summary>
+    public const int VerdictEpochField = 2;
+    /// <summary>Entry field (long) of the cached verdict's key and answer: outer source &lt;&lt; 32 | in-port &lt;&lt; 16 |
+    /// DropReason (None, MartianSource or RpFilter).</summary>
+    public const int VerdictKeyField = 3;
+
+    /// <summary>Address of worker 0's entry: packets (long), inner bytes (long), then the verdict fields.</summary>
     public nint Worker0 { get; }
     public int Workers { get; }
 
@@ -65,6 +74,7 @@ internal sealed unsafe class DecapCounters
         {
             long* e = Entry(w);
             if (e[0] != 0 || e[1] != 0) { e[0] = 0; e[1] = 0; }
+            if (e[VerdictEpochField] != 0 || e[VerdictKeyField] != 0) { e[VerdictEpochField] = 0; e[VerdictKeyField] = 0; }
         }
         DecapCounterStore.Return(_index);
     }
@@ -80,9 +90,9 @@ internal sealed unsafe class DecapCounters
 /// </summary>
 internal static unsafe class DecapCounterStore
 {
-    public const int EntryBytes = 16;
+    public const int EntryBytes = 32;
     public const int ChunkEntries = 1 << 16;
-    /// <summary>Bytes from one worker's entry of a tunnel to the next worker's (1 MiB).</summary>
+    /// <summary>Bytes from one worker's entry of a tunnel to the next worker's (2 MiB).</summary>
     public const nuint WorkerStride = (nuint)ChunkEntries * EntryBytes;
 
     private static readonly object Gate = new();

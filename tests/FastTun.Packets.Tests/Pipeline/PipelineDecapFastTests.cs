@@ -25,6 +25,8 @@ public sealed class PipelineDecapFastTests
         { TunnelMode.Ipip, null, false, false, RpFilterMode.Loose, false },
         { TunnelMode.Ipip, null, false, false, RpFilterMode.Strict, false },
         { TunnelMode.Ipip, null, false, false, RpFilterMode.Loose, true },
+        { TunnelMode.Ipip, null, false, false, RpFilterMode.Strict, true },
+        { TunnelMode.Gre, 42u, false, false, RpFilterMode.Strict, true },
         { TunnelMode.Gre, null, false, false, RpFilterMode.Loose, false },
         { TunnelMode.Gre, 42u, false, false, RpFilterMode.Loose, false },
         { TunnelMode.Gre, 42u, true, false, RpFilterMode.Loose, false },
@@ -40,8 +42,7 @@ public sealed class PipelineDecapFastTests
     {
         using var fastLab = new SeedLab(mode, key, checksum, sequence, rpFilter: rp);
         using var slowLab = new SeedLab(mode, key, checksum, sequence, rpFilter: rp);
-        // hub: 3,000 more tunnels (a table of 4,096 slots or more) turn the decap prefetch stages on, whose pass-2
-        // answers the fast path then uses instead of probing the table.
+        // hub: 3,000 more tunnels (a table of 4,096 slots or more) turn pass 1's decap prefetch hints on.
         var fast = Gateway2(fastLab, hub);
         var slow = Gateway2(slowLab, hub);
         slow.DecapFastEnabled = false;
