@@ -362,7 +362,7 @@ public sealed partial class Lpm4Table
         public int Uints;             // size of the /17's own chunk, 0 = it names a constant chunk
     }
 
-    /// <summary>Frees retired chunks that every registered reader has stopped using (also done on each update).</summary>
+    /// <summary>Frees retired chunks that every registered reader has stopped using (also done every ChunkPool.ReclaimBatch retired chunks).</summary>
     public void Reclaim() => _pool.Reclaim();
 
     private static ulong Key(uint prefix, int length) => ((ulong)length << 32) | prefix;
