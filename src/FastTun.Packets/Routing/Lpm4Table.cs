@@ -141,7 +141,7 @@ public sealed partial class Lpm4Table
         {
             long bytes = DirectSize * (1L + IntPtr.Size + 1) + _short.Count * 24L;
             foreach (ChunkState state in _state)
-                if (state.Routes is ChunkRoutes c) bytes += 48 + c.Items.Length * 8L;
+                if (state.Routes is ulong[] items) bytes += 24 + items.Length * 8L;
             return bytes;
         }
     }
@@ -161,9 +161,9 @@ public sealed partial class Lpm4Table
     {
         Validate(prefix, length);
         if (length <= DirectBits) return _short.TryGetValue(Key(prefix, length), out nextHop);
-        ChunkRoutes? routes = _state[prefix >> ChunkShift].Routes;
-        int at = routes is null ? -1 : routes.IndexOf(LongKey(prefix, length));
-        nextHop = at >= 0 ? ChunkRoutes.NextHop(routes!.Items[at]) : NoRoute;
+        ref ChunkState state = ref _state[prefix >> ChunkShift];
+        int at = state.Routes is null ? -1 : ChunkRoutes.IndexOf(state.Routes, state.Count, LongKey(prefix, length));
+        nextHop = at >= 0 ? ChunkRoutes.NextHop(state.Routes![at]) : NoRoute;
         return at >= 0;
     }
 
@@ -274,8 +274,8 @@ public sealed partial class Lpm4Table
     private bool SetLong(uint prefix, int length, uint nextHop)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes routes = _state[chunk].Routes ??= new ChunkRoutes();
-        bool added = routes.Upsert(LongKey(prefix, length), nextHop);
+        ref ChunkState state = ref _state[chunk];
+        bool added = ChunkRoutes.Upsert(ref state.Routes, ref state.Count, LongKey(prefix, length), nextHop);
         Changed(chunk);
         return added;
     }
@@ -283,9 +283,9 @@ public sealed partial class Lpm4Table
     private bool DeleteLong(uint prefix, int length)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes? routes = _state[chunk].Routes;
-        if (routes is null || !routes.Remove(LongKey(prefix, length))) return false;
-        if (routes.Count == 0) _state[chunk].Routes = null;
+        ref ChunkState state = ref _state[chunk];
+        if (state.Routes is null || !ChunkRoutes.Remove(state.Routes, ref state.Count, LongKey(prefix, length))) return false;
+        if (state.Count == 0) state.Routes = null;
         Changed(chunk);
         return true;
     }
@@ -320,7 +320,7 @@ public sealed partial class Lpm4Table
     private unsafe void Rebuild(int chunk)
     {
         ref ChunkState state = ref _state[chunk];
-        ChunkRoutes? routes = state.Routes;
+        ulong[]? routes = state.Routes;
         uint entry;
         int uints = 0;
         if (routes is null)
@@ -329,7 +329,7 @@ public sealed partial class Lpm4Table
         }
         else
         {
-            ReadOnlySpan<uint> built = _builder.Build(routes.Items, routes.Count, state.Direct);
+            ReadOnlySpan<uint> built = _builder.Build(routes, state.Count, state.Direct);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
@@ -353,10 +353,13 @@ public sealed partial class Lpm4Table
         state.Uints = uints;
     }
 
-    /// <summary>The writer's view of one /17 (never read by lookups): its long prefixes, direct answer, published entry, chunk size.</summary>
+    /// <summary>The writer's view of one /17 (never read by lookups): its long prefixes, direct answer, published entry,
+    /// chunk size; 24 bytes, and the route array is named here directly (an update on a random /17 misses here, then on
+    /// the array).</summary>
     private struct ChunkState
     {
-        public ChunkRoutes? Routes;   // prefixes longer than /17, null when none
+        public ulong[]? Routes;       // prefixes longer than /17 (ChunkRoutes items, sorted), null when none
+        public int Count;             // items in use in Routes
         public uint Direct;           // answer from prefixes of /17 or shorter
         public uint Entry;            // what the entry array holds for this /17 (the writer's copy)
         public int Uints;             // size of the /17's own chunk, 0 = it names a constant chunk
