@@ -81,7 +81,6 @@ internal sealed class ChunkBuilder
         Span<ulong> childBits = stackalloc ulong[2];
         Span<ulong> runBits = stackalloc ulong[2];
         childBits.Clear();
-        runBits.Clear();
         ref uint slotRef = ref MemoryMarshal.GetReference(slotBuffer);
         Vector256<uint> fill = Vector256.Create(inherited);
         for (int v = 0; v < slots; v += 8) fill.StoreUnsafe(ref slotRef, (nuint)v + 1);   // inline: no Fill call per node
@@ -100,7 +99,18 @@ internal sealed class ChunkBuilder
             }
             else if (length < paintLimit)
             {
-                slot.Slice(v, 1 << (paintLimit - length)).Fill(ChunkRoutes.NextHop(item));
+                // v is a multiple of the count, so a count of 8 or more is whole vectors (inline: no Fill call).
+                int count = 1 << (paintLimit - length);
+                uint nextHop = ChunkRoutes.NextHop(item);
+                if (count >= 8)
+                {
+                    Vector256<uint> paint = Vector256.Create(nextHop);
+                    for (int at = v; at < v + count; at += 8) paint.StoreUnsafe(ref slotRef, (nuint)at + 1);
+                }
+                else
+                {
+                    slot.Slice(v, count).Fill(nextHop);
+                }
             }
             else
             {
@@ -127,13 +137,22 @@ internal sealed class ChunkBuilder
         }
         // A leaf run starts at a slot whose answer differs from the previous slot's; the sentinel starts slot 0's.
         slotBuffer[0] = ~slot[0];
-        for (int v = 0; v < slots; v += 8)
+        ulong run0 = 0, run1 = 0;   // in registers: no load-modify-store of a stack word per 8 slots
+        for (int v = 0; v < Math.Min(slots, 64); v += 8)
         {
             uint equal = Vector256.Equals(Vector256.LoadUnsafe(ref slotRef, (nuint)v + 1), Vector256.LoadUnsafe(ref slotRef, (nuint)v))
                 .ExtractMostSignificantBits();
-            runBits[v >> 6] |= (ulong)(~equal & 0xFF) << (v & 63);
+            run0 |= (ulong)(~equal & 0xFF) << v;
         }
-        int leafCount = BitOperations.PopCount(runBits[0]) + BitOperations.PopCount(runBits[1]);
+        for (int v = 64; v < slots; v += 8)
+        {
+            uint equal = Vector256.Equals(Vector256.LoadUnsafe(ref slotRef, (nuint)v + 1), Vector256.LoadUnsafe(ref slotRef, (nuint)v))
+                .ExtractMostSignificantBits();
+            run1 |= (ulong)(~equal & 0xFF) << (v - 64);
+        }
+        runBits[0] = run0;
+        runBits[1] = run1;
+        int leafCount = BitOperations.PopCount(run0) + BitOperations.PopCount(run1);
         int header = bits == RootBits ? RootNodeSize : NodeSize;
         int node = Reserve(header + leafCount);
         for (int w = 0; w < words; w++)
