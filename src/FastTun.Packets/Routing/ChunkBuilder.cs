@@ -77,7 +77,6 @@ internal sealed class ChunkBuilder
         Span<int> childFrom = stackalloc int[128];
         Span<int> childTo = stackalloc int[128];
         Span<uint> childInherited = stackalloc uint[128];
-        Span<int> childLeaf = stackalloc int[128];
         Span<ulong> childBits = stackalloc ulong[2];
         Span<ulong> runBits = stackalloc ulong[2];
         childBits.Clear();
@@ -165,15 +164,13 @@ internal sealed class ChunkBuilder
             _buffer[node + 4] = 4 * RootLeafBase;   // in bytes: the reader adds it to the chunk pointer as is
             _buffer[node + 5] = 4 * (RootLeafBase + (uint)BitOperations.PopCount(runBits[0]));
         }
-        int leaf = node + header;
+        // The leaves: one per run start, in slot order (Reserve checked the room; a child slot's leaf is found again by rank below).
+        ref uint leafRef = ref _buffer[node + header];
+        int leaf = 0;
         for (int w = 0; w < words; w++)
         {
             for (ulong b = runBits[w]; b != 0; b &= b - 1)
-            {
-                int v = 64 * w + BitOperations.TrailingZeroCount(b);
-                if (IsChild(slot[v])) childLeaf[v] = leaf;
-                _buffer[leaf++] = slot[v];
-            }
+                Unsafe.Add(ref leafRef, leaf++) = Unsafe.Add(ref slotRef, 64 * w + BitOperations.TrailingZeroCount(b) + 1);
         }
 
         // Children after this node's leaves, depth first: a node's leaves sit next to its bitmap (same or adjacent line).
@@ -183,7 +180,9 @@ internal sealed class ChunkBuilder
             {
                 int v = 64 * w + BitOperations.TrailingZeroCount(b);
                 int child = BuildNode(items, childFrom[v], childTo[v], paintLimit, 6, childInherited[v]);
-                _buffer[childLeaf[v]] = Lpm4Table.ChunkTag + (uint)child;
+                // A child slot starts its own run (its placeholder is unique), so its leaf is the run count up to and including it.
+                int rank = (w == 1 ? BitOperations.PopCount(runBits[0]) : 0) + BitOperations.PopCount(runBits[w] & (ulong.MaxValue >> (63 - (v & 63))));
+                _buffer[node + header + rank - 1] = Lpm4Table.ChunkTag + (uint)child;
             }
         }
         return node;
