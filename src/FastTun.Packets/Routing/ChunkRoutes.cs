@@ -57,6 +57,17 @@ internal static class ChunkRoutes
         return true;
     }
 
+    /// <summary>True when one of the first <paramref name="count"/> items answers <paramref name="a"/> or <paramref name="b"/>.</summary>
+    public static bool HasNextHop(ulong[] items, int count, uint a, uint b)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            uint nextHop = NextHop(items[i]);
+            if (nextHop == a || nextHop == b) return true;
+        }
+        return false;
+    }
+
     /// <summary>Removes the key; true when it was present.</summary>
     public static bool Remove(ulong[] items, ref int count, ulong key)
     {

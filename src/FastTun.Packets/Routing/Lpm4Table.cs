@@ -310,8 +310,14 @@ public sealed partial class Lpm4Table
     /// </summary>
     private void SetDirect(int e, uint nextHop)
     {
-        _state[e].Direct = nextHop;
-        Changed(e);
+        ref ChunkState state = ref _state[e];
+        uint old = state.Direct;
+        if (old == nextHop) return;   // same answers: nothing to republish
+        state.Direct = nextHop;
+        if (!_deferBuilds && state.Uints > 0 && !ChunkRoutes.HasNextHop(state.Routes!, state.Count, old, nextHop))
+            Relabel(e, old, nextHop);
+        else
+            Changed(e);
     }
 
     private unsafe void PublishEntry(int e, uint entry) => Volatile.Write(ref _entries[e], entry);
@@ -363,6 +369,14 @@ public sealed partial class Lpm4Table
         public uint Direct;           // answer from prefixes of /17 or shorter
         public uint Entry;            // what the entry array holds for this /17 (the writer's copy)
         public int Uints;             // size of the /17's own chunk, 0 = it names a constant chunk
+    }
+
+    /// <summary>The uints of the chunk /17 number <paramref name="e"/> names (a constant chunk: its root and one leaf); tests compare layouts.</summary>
+    internal unsafe ReadOnlySpan<uint> ChunkOf(int e)
+    {
+        uint entry = Volatile.Read(ref _entries[e]);
+        int uints = _state[e].Uints > 0 ? _state[e].Uints : ChunkBuilder.RootNodeSize + 1;
+        return new ReadOnlySpan<uint>(_pool.Base + (entry & ChunkOffsetMask), uints);
     }
 
     /// <summary>Frees retired chunks that every registered reader has stopped using (also done every ChunkPool.ReclaimBatch retired chunks).</summary>
