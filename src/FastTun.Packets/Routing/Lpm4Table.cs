@@ -68,6 +68,7 @@ public sealed partial class Lpm4Table
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
     private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 17
+    private readonly int[] _shortOfLength = new int[DirectBits + 1];   // prefixes in _short per length: a delete's fallback search skips empty lengths
     private readonly ChunkState[] _state = new ChunkState[DirectSize];   // writer-side state of each /17, one array: one miss per update
     private readonly ChunkBuilder _builder = new();
     private readonly List<int> _dirty = new();
@@ -227,6 +228,7 @@ public sealed partial class Lpm4Table
         ulong key = Key(prefix, length);
         bool added = !_short.ContainsKey(key);
         _short[key] = nextHop;
+        if (added) _shortOfLength[length]++;
         // A new prefix takes every entry whose current best is no longer than itself; a replaced one only the
         // entries it already owns (same test, since nothing else of equal length covers them).
         Paint(prefix, length, nextHop, (byte)(length + 1), ownerAtMost: (byte)(length + 1));
@@ -236,13 +238,14 @@ public sealed partial class Lpm4Table
     private bool DeleteShort(uint prefix, int length)
     {
         if (!_short.Remove(Key(prefix, length))) return false;
+        _shortOfLength[length]--;
         // Entries this prefix owned fall back to the longest shorter prefix that covers it (the same one for
         // the whole range, because the range lies inside this prefix).
         uint fallback = NoRoute;
         byte fallbackLength = 0;
         for (int l = length - 1; l >= 0; l--)
         {
-            if (_short.TryGetValue(Key(prefix & Route4.Mask(l), l), out uint nh))
+            if (_shortOfLength[l] > 0 && _short.TryGetValue(Key(prefix & Route4.Mask(l), l), out uint nh))
             {
                 fallback = nh;
                 fallbackLength = (byte)(l + 1);
