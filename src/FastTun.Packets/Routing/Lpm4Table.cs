@@ -30,8 +30,9 @@ namespace FastTun.Packets.Routing;
 ///
 /// <para><b>Control plane.</b> The authoritative route set is kept apart from the lookup arrays: short prefixes in
 /// a dictionary plus the painted length per direct entry, long prefixes in a sorted (address, length) list per
-/// /17. An update touches one list and rebuilds one chunk from it; <see cref="AddRange"/> defers chunk builds to
-/// the end so a 1M-prefix load builds each chunk once.</para>
+/// /17. An update touches one list and rebuilds one chunk from it (a short prefix's change relabels the chunks of the /17s
+/// it paints where it can, Lpm4Table.Relabel.cs); <see cref="AddRange"/> defers chunk builds to the end so a 1M-prefix
+/// load builds each chunk once.</para>
 /// </summary>
 public sealed partial class Lpm4Table
 {
