@@ -9,8 +9,9 @@ namespace FastTun.Packets.Routing;
 // rank stage on 8 lanes. Gathers measured slower than the scalar passes (.NET 10 exposes only AVX2 gathers and no
 // vpopcntq; lpm7v, the gather shapes at its commit 49d9607). The best vector shape: stage 1 scalar, stage 2 one
 // 16-byte load per root and a transpose, stage 3 one vpgatherdd per 8 leaves. On the chunk layout with stored root
-// leaf bases it measures the same as the scalar LookupBatch (lpm-ab, same process: within 2 % either way, section
-// lpm7w), so LookupBatch stays scalar; this is the variant lpm-ab measures against it ("Vector").
+// leaf bases it measures the same as the scalar LookupBatch (lpm-ab, same process: within 1–3 %; faster only where
+// the scalar batch lands in a slow placement; section lpm7w), so LookupBatch stays scalar and this is the variant
+// lpm-ab measures against it ("Vector").
 public readonly unsafe partial struct Lpm4Reader
 {
     /// <summary>
