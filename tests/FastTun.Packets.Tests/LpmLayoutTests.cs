@@ -56,6 +56,9 @@ public unsafe class LpmLayoutTests
             if (rng.NextInt(2) == 0) table.Delete(r.Prefix, r.Length);
             else table.AddOrReplace(r.Prefix, r.Length, rng.NextInt(1000));
         }
+        // One /17 whose 128 /24s all differ: a root of 128 leaves (the DFZ-like table rarely has more than 28, the
+        // most that reach one extra line).
+        for (uint k = 0; k < 128; k++) table.AddOrReplace(0xC612_0000u + (k << 8), 24, 5000 + k);
         Lpm4Reader reader = table.GetReader();
         int chunks = 0;
         var byExtra = new int[3];
@@ -65,7 +68,7 @@ public unsafe class LpmLayoutTests
             if ((int)entry >= 0) continue;
             uint offset = entry & Lpm4Table.ChunkOffsetMask;
             uint* root = reader.Pool + offset;
-            int rootLeaves = BitOperations.PopCount(*(ulong*)(root + 4)) + BitOperations.PopCount(*(ulong*)(root + 6));
+            int rootLeaves = BitOperations.PopCount(*(ulong*)root) + BitOperations.PopCount(*(ulong*)(root + 2));
             uint lastRootUint = offset + (uint)ChunkBuilder.RootNodeSize + (uint)rootLeaves - 1;
             int extra = (int)Math.Min(lastRootUint / ChunkPool.LineUints - offset / ChunkPool.LineUints, ChunkBuilder.MaxExtraLines);
             Assert.Equal((uint)extra, entry & Lpm4Table.ExtraLinesMask);

@@ -13,11 +13,12 @@ namespace FastTun.Packets.Routing;
 /// how many lines after the first the chunk's root and its leaves reach (<see cref="ExtraLinesMask"/>). A /17 with
 /// prefixes longer than /17 has its own chunk; any other /17 names the shared constant chunk (one leaf) of the answer
 /// of its longest prefix of /17 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
-/// <see cref="NoRoute"/>. A chunk is a small Poptrie: a root over address bits 17–23 (128-bit child and leaf-run
-/// bitmaps, its leaves right after it, its children after them), then nodes of 6 uints (64-bit child bitmap, 64-bit
-/// leaf-run bitmap, child base, leaf base) over bits 24–29 and 30–31, a leaf or child found by
-/// <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. Its leaves are final answers (the /17's direct answer where no
-/// longer prefix covers a slot). A /24 costs the entry, then the root and its leaf (same or a following line, which a
+/// <see cref="NoRoute"/>. A chunk is a small Poptrie: a root over address bits 17–23 (a 128-bit leaf-run bitmap and a
+/// leaf base per 64-bit word, its leaves right after it), then nodes of 2 uints (a 64-bit leaf-run bitmap, its leaves right after it) over bits 24–29
+/// and 30–31, a slot's leaf found at <c>node + PopCount(bitmap &amp; bits-up-to-v)</c>. A leaf is a final answer (the
+/// /17's direct answer where no longer prefix covers a slot) or a child leaf, ChunkTag + the offset of the node below
+/// (<see cref="ChunkBuilder.IsChild"/>). A /24 costs the entry, then the root and its leaf (same or a following line,
+/// which a
 /// lookup prefetches together with the first).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
