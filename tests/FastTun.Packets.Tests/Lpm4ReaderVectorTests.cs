@@ -6,8 +6,8 @@ using FastTun.Traffic;
 namespace FastTun.Packets.Tests;
 
 /// <summary>
-/// The vector batch (Lpm4Reader.Vector.cs) and the scalar three passes (LookupBatch) against the trie oracle. Where
-/// AVX2 is missing (or with DOTNET_EnableHWIntrinsic=0) the vector batch is LookupBatch and the same comparisons check that.
+/// The vector batch path (Lpm4Reader.Vector.cs) and the scalar three passes against the trie oracle. Where AVX2 is
+/// missing (or with DOTNET_EnableHWIntrinsic=0) the vector path is the scalar one and the same comparisons check that.
 /// </summary>
 public class Lpm4ReaderVectorTests
 {
@@ -16,7 +16,7 @@ public class Lpm4ReaderVectorTests
     private static readonly (string Name, BatchVariant Run)[] Variants =
     [
         ("Vector", (r, a, o, n) => r.LookupBatchVector(a.AsSpan(0, n), o)),
-        ("Scalar", (r, a, o, n) => r.LookupBatch(a.AsSpan(0, n), o)),
+        ("Scalar", (r, a, o, n) => r.LookupBatchScalar(a.AsSpan(0, n), o)),
     ];
 
     private static void AssertVariantsMatch(Lpm4Table table, RouteTrie trie, uint[] addresses)

@@ -5,27 +5,30 @@ using System.Runtime.Intrinsics.X86;
 
 namespace FastTun.Packets.Routing;
 
-// Issue #11's vector question (bench/RESULTS.md, sections lpm7v and lpm7w): LookupBatch's three passes with the
-// rank stage on 8 lanes. Gathers measured slower than the scalar passes (.NET 10 exposes only AVX2 gathers and no
-// vpopcntq; lpm7v, the gather shapes at its commit 49d9607). The best vector shape: stage 1 scalar, stage 2 one
-// 16-byte load per root and a transpose, stage 3 one vpgatherdd per 8 leaves. On the chunk layout with stored root
-// leaf bases it measures the same as the scalar LookupBatch (lpm-ab, same process: within 1–3 %; faster only where
-// the scalar batch lands in a slow placement; section lpm7w), so LookupBatch stays scalar and this is the variant
-// lpm-ab measures against it ("Vector").
+// Issue #11's vector question (bench/RESULTS.md, section lpm7v): LookupBatch's three passes with the rank stage on
+// 8 lanes. Gathers measured slower than the scalar passes (.NET 10 exposes only AVX2 gathers and no vpopcntq): the
+// entry gather waits for all eight entries before any chunk prefetch goes out, and gathering the root's bitmap words
+// costs more than the scalar rank. What wins is plain loads: stage 1 scalar, stage 2 one 16-byte load per root and a
+// transpose, stage 3 one vpgatherdd per 8 leaves (their lines were prefetched a whole pass earlier).
+// On the chunk layout with stored root leaf bases the scalar passes match it in their best code placement but lose
+// 7-12 % in others (the same JIT code, 2.15 vs 2.45 ns cache-resident by build; section lpm7w), while this path
+// measured the same in every build: LookupBatch takes it for a figure that holds run after run (integration7).
 public readonly unsafe partial struct Lpm4Reader
 {
+    /// <summary>True when <see cref="LookupBatch"/> takes <see cref="LookupBatchVector"/>.</summary>
+    internal static bool VectorBatchAccelerated => Avx2.IsSupported;
+
     /// <summary>
-    /// <see cref="LookupBatch"/>'s answers with AVX2 (without it, LookupBatch itself): LocateBlock's stage 1 (storing
-    /// chunk offsets), stage 2 on 8 lanes (<see cref="RankVector"/>) with the leaf prefetches unrolled behind each
-    /// vector, stage 3 one vpgatherdd per 8 leaves and a scalar walk for the child leaves among them. The last n mod 8
-    /// lookups go through LookupBatch.
+    /// LookupBatch's path where AVX2 is supported: LocateBlock's stage 1 (storing chunk offsets), stage 2 on 8 lanes
+    /// (<see cref="RankVector"/>) with the leaf prefetches unrolled behind each vector, stage 3 one vpgatherdd per 8
+    /// leaves and a scalar walk for the child leaves among them. The last n mod 8 lookups go through the scalar batch.
     /// </summary>
     [SkipLocalsInit]
     internal void LookupBatchVector(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
     {
         if (!Avx2.IsSupported)
         {
-            LookupBatch(addresses, nextHops);
+            LookupBatchScalar(addresses, nextHops);
             return;
         }
         if (nextHops.Length < addresses.Length) ThrowShortOutput();
@@ -58,7 +61,7 @@ public readonly unsafe partial struct Lpm4Reader
                 }
             }
         }
-        if (vectorEnd < n) LookupBatch(addresses[vectorEnd..], nextHops[vectorEnd..]);
+        if (vectorEnd < n) LookupBatchScalar(addresses[vectorEnd..], nextHops[vectorEnd..]);
         GC.KeepAlive(_owner);
     }
 
