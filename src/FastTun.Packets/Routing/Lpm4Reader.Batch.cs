@@ -20,8 +20,16 @@ public readonly unsafe partial struct Lpm4Reader
     /// (bench/RESULTS.md, sections lpm5, lpm6). Every entry names a chunk (a /17 without long prefixes the constant
     /// chunk of its answer), so no stage branches on the entry.
     /// </summary>
-    [SkipLocalsInit]
     public void LookupBatch(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
+    {
+        if (VectorBatchAccelerated) LookupBatchVector(addresses, nextHops);   // lpm7v hook: Lpm4Reader.Vector.cs
+        else LookupBatchScalar(addresses, nextHops);
+    }
+
+    /// <summary>The three-pass batch in scalar code: <see cref="LookupBatch"/> without AVX2, and the reference the
+    /// vector path is measured against (lpm-ab).</summary>
+    [SkipLocalsInit]
+    internal void LookupBatchScalar(ReadOnlySpan<uint> addresses, Span<uint> nextHops)
     {
         if (nextHops.Length < addresses.Length) ThrowShortOutput();
         int n = addresses.Length;
