@@ -40,41 +40,29 @@ public static unsafe class LpmStats
             int w = (int)((a >> 14) & 1);
             int s0 = (int)(~a >> 8) & 63;
             int depth = 1;
-            if ((long)(root[w] << s0) >= 0)
+            int rank = BitOperations.PopCount(root[w] << s0) + (w == 1 ? BitOperations.PopCount(root[0]) : 0);
+            uint* rootLeaf = data + ChunkBuilder.RootLeafBase + rank;
+            touched.Add((ulong)rootLeaf >> 6);
+            leafRank[Math.Min(rank, 64)]++;
+            int rootBytes = 4 * (ChunkBuilder.RootNodeSize + BitOperations.PopCount(root[0]) + BitOperations.PopCount(root[1]));
+            int leafByte = 4 * (ChunkBuilder.RootNodeSize + rank - 1);
+            if (rootBytes <= 64) rootFits++;
+            else if (leafByte < 64) alignedLine1++;
+            else if (leafByte < 128) alignedLine2++;
+            else alignedLine3++;
+            if (((ulong)rootLeaf >> 6) > ((ulong)data >> 6) + 2) outside2++;
+            uint leaf = *rootLeaf;
+            int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
+            while (ChunkBuilder.IsChild(leaf))
             {
-                int rank = BitOperations.PopCount(root[2 + w] << s0) + (w == 1 ? BitOperations.PopCount(root[2]) : 0);
-                uint* leaf = data + ChunkBuilder.RootLeafBase + rank;
-                touched.Add((ulong)leaf >> 6);
-                leafRank[Math.Min(rank, 64)]++;
-                int rootBytes = 4 * (ChunkBuilder.RootNodeSize + BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]));
-                int leafByte = 4 * (ChunkBuilder.RootNodeSize + rank - 1);
-                if (rootBytes <= 64) rootFits++;
-                else if (leafByte < 64) alignedLine1++;
-                else if (leafByte < 128) alignedLine2++;
-                else alignedLine3++;
-                if (((ulong)leaf >> 6) > ((ulong)data >> 6) + 2) outside2++;
-            }
-            else
-            {
-                uint* node = data + ChunkBuilder.RootNodeSize - ChunkBuilder.NodeSize + BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]) + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(root[w] << s0) + (w == 1 ? BitOperations.PopCount(root[0]) : 0));
-                int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
-                depth = 2;
-                while (true)
-                {
-                    touched.Add((ulong)node >> 6);
-                    touched.Add((ulong)(node + 5) >> 6);
-                    int s = (int)((a << shift) >> 26) ^ 63;
-                    ulong children = *(ulong*)node << s;
-                    if ((long)children >= 0)
-                    {
-                        uint* leaf = data + node[5] + (uint)BitOperations.PopCount(*(ulong*)(node + 2) << s);
-                        touched.Add((ulong)leaf >> 6);
-                        break;
-                    }
-                    node = data + node[4] + ChunkBuilder.NodeSize * (uint)BitOperations.PopCount(children);
-                    shift += 6;
-                    depth++;
-                }
+                uint* node = data + (leaf - Lpm4Table.ChunkTag);
+                touched.Add((ulong)node >> 6);
+                int s = (int)((a << shift) >> 26) ^ 63;
+                uint* next = node + ChunkBuilder.NodeLeafBase + BitOperations.PopCount(*(ulong*)node << s);
+                touched.Add((ulong)next >> 6);
+                leaf = *next;
+                shift += 6;
+                depth++;
             }
             if (depth == 1) depth1++; else if (depth == 2) depth2++; else depth3++;
             lines[Math.Min(touched.Count, 7)]++;

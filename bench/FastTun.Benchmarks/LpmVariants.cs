@@ -43,6 +43,8 @@ public static class LpmVariants
             ("bulk64", "LookupBatch'", (d, o) => Batch(d, o, (s, t) => reader.LookupBatch(s, t))),
             ("bulk64", "Batch2P", (d, o) => Batch(d, o, (s, t) => reader.LookupBatch2P(s, t))),
             ("bulk64", "Batch2L", (d, o) => Batch(d, o, (s, t) => reader.LookupBatch2L(s, t))),
+            // lpm7v: LookupBatch is LookupBatchVector where AVX2 is supported; Scalar3P the three scalar passes.
+            ("bulk64", "Scalar3P", (d, o) => Batch(d, o, (s, t) => reader.LookupBatchScalar(s, t))),
             ("single", "Lookup", (d, o) => Single(reader, d, o)),
             ("chain", "Lookup", (d, o) => Chain(reader, d)),
         };

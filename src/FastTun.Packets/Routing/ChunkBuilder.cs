@@ -8,30 +8,33 @@ namespace FastTun.Packets.Routing;
 /// <summary>
 /// Builds one immutable chunk (the Poptrie for one /17) from its sorted long-prefix list. Layout, in uints:
 /// <code>
-/// root  = [childBits (128 bits: 4 uints), leafRunBits (128 bits: 4 uints)]                     (RootNodeSize = 8)
-///         over address bits 17–23 (v = 0..127); its leaves start right after it (uint 8), its children right
-///         after its leaves (uint 8 + number of root leaves: no base stored, the rare child walk counts it)
-/// node  = [childBitsLo, childBitsHi, leafRunBitsLo, leafRunBitsHi, childBase, leafBase]   (NodeSize = 6)
-///         child j of a node   = node at childBase + 6 * PopCount(childBits &amp; bitsUpTo(v))   (childBase pre-biased by −6)
-///         leaf for slot v     = uint at leafBase + PopCount(leafRunBits &amp; bitsUpTo(v))    (leafBase pre-biased by −1)
+/// root  = [leafRunBits (128 bits: 4 uints), leafBase0, leafBase1 (bytes)] [leaves]   (RootNodeSize = 6), bits 17–23
+///         leaf for slot v = uint at leafBase(v / 64) / 4 + PopCount(leafRunBits word v / 64 &amp; bitsUpTo(v mod 64))
+/// node  = [leafRunBits (64 bits: 2 uints)] [leaves]                   (NodeSize = 2), over 6 address bits
+///         leaf for slot v = uint at node + (header − 1) + PopCount(leafRunBits &amp; bitsUpTo(v))
 /// </code>
-/// The root's 128-bit bitmaps are two 64-bit words each; slot v's rank is the popcount of word v / 64 up to v plus,
-/// for the upper word, the whole lower word. A node's leaves follow it directly and its children come after them,
-/// so the common /24 lookup reads the root and its leaf from the chunk's first lines (the entry says how many, up
-/// to three, so a lookup prefetches them together). The root's children cover bits 24–29, theirs bits 30–31 (the
-/// 4 real slots replicated ×16 over the 64, so every 6-bit level uses the same <c>(addr &lt;&lt; shift) &gt;&gt; 26</c>
-/// index). A leaf run starts at a leaf slot whose value differs from the previous leaf slot (child slots are
-/// skipped), so runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
+/// Every slot is a leaf. A slot with a longer prefix below it holds a <em>child leaf</em>: <see cref="Lpm4Table.ChunkTag"/>
+/// + the offset of its child node in the chunk (<see cref="IsChild"/>; next hops are ≤ <see cref="Lpm4Table.MaxNextHop"/>
+/// and <see cref="Lpm4Table.NoRoute"/> is not a valid offset, so the two never mix). So a lookup ranks its slot in one
+/// bitmap, reads one leaf and is done unless that leaf is a child (about 1 % on a DFZ table): no child bitmap to test
+/// first. The root's 128-bit bitmap is two 64-bit words, each with its own stored leaf base (biased by −1; the upper
+/// word's counts the lower word's leaves), so a root rank is one popcount. Each node's children follow its leaves,
+/// depth first. The root's children cover bits 24–29, theirs
+/// bits 30–31 (the 4 real slots replicated ×16 over the 64, so every 6-bit level uses the same
+/// <c>(addr &lt;&lt; shift) &gt;&gt; 26</c> index). A leaf run starts at a slot whose value differs from the previous
+/// slot's, so runs of equal answers cost one uint. Single-writer; reuses one scratch buffer.
 /// </summary>
 [SkipLocalsInit]   // the stackalloc'd slot tables are fully written before they are read
 internal sealed class ChunkBuilder
 {
-    internal const int NodeSize = 6;
+    internal const int NodeSize = 2;
     internal const int RootBits = 7;
-    internal const int RootNodeSize = 8;
+    internal const int RootNodeSize = 6;
     internal const int RootShift = Lpm4Table.DirectBits;   // the root indexes address bits 17..23
     /// <summary>The root's leaf base (biased by −1): its leaves start right after it.</summary>
     internal const uint RootLeafBase = RootNodeSize - 1;
+    /// <summary>A node's leaf base (biased by −1): its leaves start right after its bitmap.</summary>
+    internal const uint NodeLeafBase = NodeSize - 1;
     /// <summary>Most lines of a chunk's start that an entry asks a lookup to prefetch (<see cref="RootExtraLines"/> ≤ 2).</summary>
     internal const int MaxExtraLines = 2;
     private uint[] _buffer = new uint[1024];
@@ -44,22 +47,27 @@ internal sealed class ChunkBuilder
     /// </summary>
     public int RootExtraLines { get; private set; }
 
+    /// <summary>A leaf that names a child node (ChunkTag + offset) rather than an answer: ChunkTag ≤ leaf &lt; NoRoute.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool IsChild(uint leaf) => leaf - Lpm4Table.ChunkTag < Lpm4Table.NoRoute - Lpm4Table.ChunkTag;
+
     /// <summary>
     /// Builds the chunk into a scratch buffer; the span is valid until the next Build. Slots no long prefix covers
-    /// answer <paramref name="direct"/> (the /17's answer from prefixes of /17 or shorter), so every leaf is final.
+    /// answer <paramref name="direct"/> (the /17's answer from prefixes of /17 or shorter).
     /// </summary>
     public ReadOnlySpan<uint> Build(ulong[] items, int count, uint direct)
     {
-        _used = RootNodeSize;
-        BuildNode(0, items, 0, count, RootShift, RootBits, direct);
+        _used = 0;
+        BuildNode(items, 0, count, RootShift, RootBits, direct);
         int rootUints = RootNodeSize + BitOperations.PopCount(RootRunBits(0)) + BitOperations.PopCount(RootRunBits(1));
         RootExtraLines = _used <= ChunkPool.LineUints ? 0 : Math.Min((rootUints - 1) / ChunkPool.LineUints, MaxExtraLines);
         return _buffer.AsSpan(0, _used);
     }
 
-    private ulong RootRunBits(int word) => ((ulong)_buffer[5 + 2 * word] << 32) | _buffer[4 + 2 * word];
+    private ulong RootRunBits(int word) => ((ulong)_buffer[1 + 2 * word] << 32) | _buffer[2 * word];
 
-    private void BuildNode(int node, ulong[] items, int from, int to, int shift, int bits, uint inherited)
+    /// <summary>Builds a node (and its children after it) at the end of the buffer; returns its offset.</summary>
+    private int BuildNode(ulong[] items, int from, int to, int shift, int bits, uint inherited)
     {
         int slots = 1 << bits;
         // slotBuffer[0] is a sentinel that differs from slot 0, slot v lives at slotBuffer[v + 1]: the run scan below
@@ -72,7 +80,6 @@ internal sealed class ChunkBuilder
         Span<ulong> childBits = stackalloc ulong[2];
         Span<ulong> runBits = stackalloc ulong[2];
         childBits.Clear();
-        runBits.Clear();
         ref uint slotRef = ref MemoryMarshal.GetReference(slotBuffer);
         Vector256<uint> fill = Vector256.Create(inherited);
         for (int v = 0; v < slots; v += 8) fill.StoreUnsafe(ref slotRef, (nuint)v + 1);   // inline: no Fill call per node
@@ -91,7 +98,18 @@ internal sealed class ChunkBuilder
             }
             else if (length < paintLimit)
             {
-                slot.Slice(v, 1 << (paintLimit - length)).Fill(ChunkRoutes.NextHop(item));
+                // v is a multiple of the count, so a count of 8 or more is whole vectors (inline: no Fill call).
+                int count = 1 << (paintLimit - length);
+                uint nextHop = ChunkRoutes.NextHop(item);
+                if (count >= 8)
+                {
+                    Vector256<uint> paint = Vector256.Create(nextHop);
+                    for (int at = v; at < v + count; at += 8) paint.StoreUnsafe(ref slotRef, (nuint)at + 1);
+                }
+                else
+                {
+                    slot.Slice(v, count).Fill(nextHop);
+                }
             }
             else
             {
@@ -104,9 +122,8 @@ internal sealed class ChunkBuilder
             }
         }
 
-        // A leaf run starts at a leaf slot whose answer differs from the previous leaf slot's. Each child slot takes
-        // its predecessor's answer (its own is kept for the child), so comparing every slot with the slot before it
-        // finds the run starts; the first leaf slot always starts one.
+        // A child slot keeps its painted answer for the child and holds a placeholder child leaf (ChunkTag + v: unique,
+        // so it always starts a run of its own), patched with the child's offset once the child is built.
         int words = (slots + 63) >> 6;
         for (int w = 0; w < words; w++)
         {
@@ -114,65 +131,61 @@ internal sealed class ChunkBuilder
             {
                 int v = 64 * w + BitOperations.TrailingZeroCount(b);
                 childInherited[v] = slot[v];
-                if (v > 0) slot[v] = slot[v - 1];
+                slot[v] = Lpm4Table.ChunkTag + (uint)v;
             }
         }
+        // A leaf run starts at a slot whose answer differs from the previous slot's; the sentinel starts slot 0's.
         slotBuffer[0] = ~slot[0];
-        for (int v = 0; v < slots; v += 8)
+        ulong run0 = 0, run1 = 0;   // in registers: no load-modify-store of a stack word per 8 slots
+        for (int v = 0; v < Math.Min(slots, 64); v += 8)
         {
             uint equal = Vector256.Equals(Vector256.LoadUnsafe(ref slotRef, (nuint)v + 1), Vector256.LoadUnsafe(ref slotRef, (nuint)v))
                 .ExtractMostSignificantBits();
-            runBits[v >> 6] |= (ulong)(~equal & 0xFF) << (v & 63);
+            run0 |= (ulong)(~equal & 0xFF) << v;
         }
-        int leafCount = 0;
+        for (int v = 64; v < slots; v += 8)
+        {
+            uint equal = Vector256.Equals(Vector256.LoadUnsafe(ref slotRef, (nuint)v + 1), Vector256.LoadUnsafe(ref slotRef, (nuint)v))
+                .ExtractMostSignificantBits();
+            run1 |= (ulong)(~equal & 0xFF) << (v - 64);
+        }
+        runBits[0] = run0;
+        runBits[1] = run1;
+        int leafCount = BitOperations.PopCount(run0) + BitOperations.PopCount(run1);
+        int header = bits == RootBits ? RootNodeSize : NodeSize;
+        int node = Reserve(header + leafCount);
         for (int w = 0; w < words; w++)
         {
-            ulong leafSlots = ~childBits[w] & (slots >= 64 ? ulong.MaxValue : (1UL << slots) - 1);
-            runBits[w] &= leafSlots;
-            if (leafCount == 0 && leafSlots != 0) runBits[w] |= leafSlots & (0 - leafSlots);   // the first leaf slot
-            leafCount += BitOperations.PopCount(runBits[w]);
+            _buffer[node + 2 * w] = (uint)runBits[w];
+            _buffer[node + 2 * w + 1] = (uint)(runBits[w] >> 32);
         }
-        int children = BitOperations.PopCount(childBits[0]) + BitOperations.PopCount(childBits[1]);
-        int leafBase = Reserve(leafCount);
-        int leaf = leafBase;
-        for (int w = 0; w < words; w++)
-            for (ulong b = runBits[w]; b != 0; b &= b - 1)
-                _buffer[leaf++] = slot[64 * w + BitOperations.TrailingZeroCount(b)];
-
-        // Children after this node's leaves: the leaves sit next to the node (same or adjacent cache line).
-        int childBase = Reserve(children * NodeSize);
         if (bits == RootBits)
         {
-            if (node != 0 || leafBase != RootNodeSize) throw new InvalidOperationException("the root's leaves must follow it");
-            for (int w = 0; w < 2; w++)
-            {
-                _buffer[2 * w] = (uint)childBits[w];
-                _buffer[2 * w + 1] = (uint)(childBits[w] >> 32);
-                _buffer[4 + 2 * w] = (uint)runBits[w];
-                _buffer[5 + 2 * w] = (uint)(runBits[w] >> 32);
-            }
-            if (childBase != RootNodeSize + leafCount) throw new InvalidOperationException("the root's children must follow its leaves");
+            _buffer[node + 4] = 4 * RootLeafBase;   // in bytes: the reader adds it to the chunk pointer as is
+            _buffer[node + 5] = 4 * (RootLeafBase + (uint)BitOperations.PopCount(runBits[0]));
         }
-        else
+        // The leaves: one per run start, in slot order (Reserve checked the room; a child slot's leaf is found again by rank below).
+        ref uint leafRef = ref _buffer[node + header];
+        int leaf = 0;
+        for (int w = 0; w < words; w++)
         {
-            _buffer[node + 0] = (uint)childBits[0];
-            _buffer[node + 1] = (uint)(childBits[0] >> 32);
-            _buffer[node + 2] = (uint)runBits[0];
-            _buffer[node + 3] = (uint)(runBits[0] >> 32);
-            _buffer[node + 4] = (uint)(childBase - NodeSize);
-            _buffer[node + 5] = (uint)(leafBase - 1);
+            for (ulong b = runBits[w]; b != 0; b &= b - 1)
+                Unsafe.Add(ref leafRef, leaf++) = Unsafe.Add(ref slotRef, 64 * w + BitOperations.TrailingZeroCount(b) + 1);
         }
 
-        int child = childBase;
+        // Children after this node's leaves, depth first: a node's leaves sit next to its bitmap (same or adjacent line).
         for (int w = 0; w < words; w++)
         {
             for (ulong b = childBits[w]; b != 0; b &= b - 1)
             {
                 int v = 64 * w + BitOperations.TrailingZeroCount(b);
-                BuildNode(child, items, childFrom[v], childTo[v], paintLimit, 6, childInherited[v]);
-                child += NodeSize;
+                int child = BuildNode(items, childFrom[v], childTo[v], paintLimit, 6, childInherited[v]);
+                // A child slot starts its own run (its placeholder is unique), so its leaf is the run count up to and including it.
+                int rank = (w == 1 ? BitOperations.PopCount(runBits[0]) : 0) + BitOperations.PopCount(runBits[w] & (ulong.MaxValue >> (63 - (v & 63))));
+                _buffer[node + header + rank - 1] = Lpm4Table.ChunkTag + (uint)child;
             }
         }
+        return node;
     }
 
     private int Reserve(int count)

@@ -20,6 +20,7 @@ internal sealed unsafe class ChunkPool
     private readonly Dictionary<int, Stack<uint>> _freeLarge = new();
     private readonly Queue<(ulong Token, uint Offset, int Granules)> _retired = new();
     private ulong _top;
+    private int _reclaimAt = ReclaimBatch;   // queue length at which Retire scans the readers again
 
     public ChunkPool(uint* poolBase, nuint capacityBytes, Qsbr readers)
     {
@@ -70,24 +71,35 @@ internal sealed unsafe class ChunkPool
         ? _free[granules] ??= new Stack<uint>()
         : _freeLarge.TryGetValue(granules, out Stack<uint>? l) ? l : _freeLarge[granules] = new Stack<uint>();
 
+    /// <summary>
+    /// Retired blocks that make the writer scan the readers' slots again (<see cref="Retire"/>). Each scan reads every
+    /// online reader's line, which that reader keeps writing (a cross-core miss each); once per block cost as much as
+    /// the rest of the pool's work. 32 blocks of a few hundred bytes wait at most one batch longer. The next scan comes
+    /// after 32 more retirements, also while a stalled reader holds the queue up.
+    /// </summary>
+    internal const int ReclaimBatch = 32;
+
     /// <summary>Call after the block is unpublished (no table entry points to it any more).</summary>
     public void Retire(uint offset, int uints)
     {
         int granules = Granules(uints);
         LiveBytes -= granules * GranuleUints * 4L;
         _retired.Enqueue((_readers.Retire(), offset, granules));
-        Reclaim();
+        if (_retired.Count >= _reclaimAt) Reclaim();
     }
 
-    /// <summary>Moves retired blocks that no reader can still hold to the free lists.</summary>
+    /// <summary>Moves retired blocks that no reader can still hold to the free lists (every <see cref="ReclaimBatch"/> retired blocks, and on demand).</summary>
     public void Reclaim()
     {
-        if (_retired.Count == 0) return;
-        ulong oldest = _readers.OldestSeen();
-        while (_retired.Count > 0 && _retired.Peek().Token <= oldest)
+        if (_retired.Count > 0)
         {
-            (_, uint offset, int granules) = _retired.Dequeue();
-            FreeList(granules).Push(offset);
+            ulong oldest = _readers.OldestSeen();
+            while (_retired.Count > 0 && _retired.Peek().Token <= oldest)
+            {
+                (_, uint offset, int granules) = _retired.Dequeue();
+                FreeList(granules).Push(offset);
+            }
         }
+        _reclaimAt = _retired.Count + ReclaimBatch;
     }
 }

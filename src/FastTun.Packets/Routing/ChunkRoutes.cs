@@ -1,18 +1,16 @@
 namespace FastTun.Packets.Routing;
 
 /// <summary>
-/// The writer's authoritative list of prefixes longer than /17 inside one /17, kept sorted by
-/// <see cref="Lpm4Table.LongKey"/> (address, then length) so <see cref="ChunkBuilder"/> can paint it in one pass.
-/// Each item packs key and next hop in one ulong (<see cref="Item"/>), so an update touches one array, not two.
-/// Typical lists hold a few dozen routes; insert and remove shift the tail (a /17 holds at most 65,534 prefixes).
+/// The writer's authoritative list of prefixes longer than /17 inside one /17: an array and a count held in the
+/// /17's own writer state (Lpm4Table.ChunkState), kept sorted by <see cref="Lpm4Table.LongKey"/> (address, then length)
+/// so <see cref="ChunkBuilder"/> can paint it in one pass. Each item packs key and next hop in one ulong
+/// (<see cref="Item"/>), so an update touches one array, and the state names the array itself (no list object between
+/// them: one dependent miss fewer per update on a random /17). Typical lists hold a few dozen routes; insert and
+/// remove shift the tail (a /17 holds at most 65,534 prefixes).
 /// </summary>
-internal sealed class ChunkRoutes
+internal static class ChunkRoutes
 {
     /// <summary>Bits 40–54: the address's low 15 bits (the /17 gives the rest), 32–39: the length, 0–31: the next hop.</summary>
-    public ulong[] Items = new ulong[4];
-    public int Count;
-
-    /// <summary>The item of a long prefix: item &gt;&gt; 32 is its key inside the /17, in (address, length) order.</summary>
     public static ulong Item(ulong key, uint nextHop) => ((key & 0x7F_FFFF) << 32) | nextHop;
 
     /// <summary>Address bits of an item (the /17's own top 17 bits read as zero: builders shift them out).</summary>
@@ -23,13 +21,13 @@ internal sealed class ChunkRoutes
     public static uint NextHop(ulong item) => (uint)item;
 
     /// <summary>
-    /// Index of the key (<see cref="Lpm4Table.LongKey"/>), or the bitwise complement of where it would be inserted.
+    /// Index of the key (<see cref="Lpm4Table.LongKey"/>) among the first <paramref name="count"/> items, or the
+    /// bitwise complement of where it would be inserted.
     /// </summary>
-    public int IndexOf(ulong key)
+    public static int IndexOf(ulong[] items, int count, ulong key)
     {
-        ulong[] items = Items;
         ulong local = key & 0x7F_FFFF;
-        int low = 0, high = Count - 1;
+        int low = 0, high = count - 1;
         while (low <= high)
         {
             int middle = (int)((uint)(low + high) >> 1);
@@ -41,29 +39,42 @@ internal sealed class ChunkRoutes
         return ~low;
     }
 
-    /// <summary>Inserts or replaces; true when the key was new.</summary>
-    public bool Upsert(ulong key, uint value)
+    /// <summary>Inserts or replaces (a null list becomes a new one); true when the key was new.</summary>
+    public static bool Upsert(ref ulong[]? items, ref int count, ulong key, uint value)
     {
-        int at = IndexOf(key);
+        items ??= new ulong[4];
+        int at = IndexOf(items, count, key);
         if (at >= 0)
         {
-            Items[at] = Item(key, value);
+            items[at] = Item(key, value);
             return false;
         }
         at = ~at;
-        if (Count == Items.Length) Array.Resize(ref Items, Count * 2);
-        Array.Copy(Items, at, Items, at + 1, Count - at);
-        Items[at] = Item(key, value);
-        Count++;
+        if (count == items.Length) Array.Resize(ref items, count * 2);
+        Array.Copy(items, at, items, at + 1, count - at);
+        items[at] = Item(key, value);
+        count++;
         return true;
     }
 
-    public bool Remove(ulong key)
+    /// <summary>True when one of the first <paramref name="count"/> items answers <paramref name="a"/> or <paramref name="b"/>.</summary>
+    public static bool HasNextHop(ulong[] items, int count, uint a, uint b)
     {
-        int at = IndexOf(key);
+        for (int i = 0; i < count; i++)
+        {
+            uint nextHop = NextHop(items[i]);
+            if (nextHop == a || nextHop == b) return true;
+        }
+        return false;
+    }
+
+    /// <summary>Removes the key; true when it was present.</summary>
+    public static bool Remove(ulong[] items, ref int count, ulong key)
+    {
+        int at = IndexOf(items, count, key);
         if (at < 0) return false;
-        Count--;
-        Array.Copy(Items, at + 1, Items, at, Count - at);
+        count--;
+        Array.Copy(items, at + 1, items, at, count - at);
         return true;
     }
 }

@@ -39,7 +39,6 @@ public readonly unsafe partial struct Lpm4Reader
         int n = addresses.Length;
         uint* entries = _entries, pool = _pool;
         uint** chunks = stackalloc uint*[BatchBlock];
-        byte* deep = stackalloc byte[BatchBlock];
         fixed (uint* a = addresses)
         fixed (uint* o = nextHops)
         {
@@ -48,7 +47,7 @@ public readonly unsafe partial struct Lpm4Reader
                 int count = Math.Min(BatchBlock, n - b);
                 if (everyRootLine) LocateBlock3(entries, pool, a + b, count, chunks);
                 else LocateBlock2(entries, pool, a + b, count, chunks);
-                WalkBlock(a + b, count, chunks, o + b, deep);
+                WalkBlock(a + b, count, chunks, o + b);
             }
         }
         GC.KeepAlive(_owner);
@@ -71,24 +70,8 @@ public readonly unsafe partial struct Lpm4Reader
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void WalkBlock(uint* a, int count, uint** chunks, uint* o, byte* deep)
+    private static void WalkBlock(uint* a, int count, uint** chunks, uint* o)
     {
-        nuint deepCount = 0;
-        for (nuint i = 0; i < (nuint)count; i++)
-        {
-            ulong* root = (ulong*)chunks[i];
-            uint address = a[i];
-            nuint w = (address >> 14) & 1;
-            int s = (int)(~address >> 8);
-            deep[deepCount] = (byte)i;
-            deepCount += (nuint)((root[w] << s) >> 63);
-            nuint rank = (nuint)ulong.PopCount(root[2 + w] << s) + (nuint)ulong.PopCount(root[2] & (0UL - (ulong)w));
-            o[i] = ((uint*)root + ChunkBuilder.RootLeafBase)[rank];
-        }
-        for (nuint k = 0; k < deepCount; k++)
-        {
-            nuint i = deep[k];
-            o[i] = WalkChunk(chunks[i], a[i]);
-        }
+        for (nuint i = 0; i < (nuint)count; i++) o[i] = WalkChunk(chunks[i], a[i]);
     }
 }

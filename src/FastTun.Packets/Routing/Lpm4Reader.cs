@@ -65,34 +65,59 @@ public readonly unsafe partial struct Lpm4Reader
     }
 
     /// <summary>
-    /// The leaf for <paramref name="address"/> in a chunk. At the root (address bits 17–23, v = 0..127, two 64-bit
-    /// words per bitmap) word w = v / 64 is read; with s = 63 − (v mod 64), <c>word &lt;&lt; s</c> keeps bits 0..v of
-    /// it: its sign bit is bit v, its popcount the rank of slot v within the word, to which the upper word adds the
-    /// popcount of the whole lower word (masked with −w, no branch). The 6-bit levels below work the same on one word.
+    /// The answer for <paramref name="address"/> in a chunk. At the root (address bits 17–23, v = 0..127, a 128-bit
+    /// leaf-run bitmap in two 64-bit words, each with a stored leaf base) word w = v / 64 is read; with
+    /// s = 63 − (v mod 64), <c>word &lt;&lt; s</c> keeps bits 0..v of it, whose popcount is the rank of slot v's leaf
+    /// from the word's base. A child leaf continues in <see cref="WalkBelow"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint WalkChunk(uint* data, uint address)
     {
+        uint leaf = *RootLeafCounted(data, address);
+        return ChunkBuilder.IsChild(leaf) ? WalkBelow(data, address, leaf) : leaf;
+    }
+
+    /// <summary>
+    /// <see cref="RootLeaf"/> without the stored base: the upper word adds the lower word's popcount, masked with −w
+    /// (one more popcount, but no load on the path from the root's bitmap to the leaf's address: <see cref="Lookup"/>'s
+    /// latency; the batch, bound by instructions, takes the stored base).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint* RootLeafCounted(uint* data, uint address)
+    {
         ulong* root = (ulong*)data;
+        nuint w = (address >> 14) & 1;
+        int s = (int)(~address >> 8);
+        nuint rank = (nuint)ulong.PopCount(root[w] << s) + (nuint)ulong.PopCount(root[0] & (0UL - (ulong)w));
+        return data + ChunkBuilder.RootLeafBase + rank;
+    }
+
+    /// <summary>The root leaf of <paramref name="address"/>'s slot (an answer, or a child leaf).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint* RootLeaf(uint* data, uint address)
+    {
         nuint w = (address >> 14) & 1;            // address bit 14 = bit 6 of v
-        ulong lower = 0UL - (ulong)w;              // all ones for the upper word
         int s = (int)(~address >> 8);             // 63 − (v mod 64), taken mod 64 by the shift
-        ulong children = root[w] << s;
-        if ((long)children >= 0)   // bit v clear: slot v is a leaf
-            return data[ChunkBuilder.RootLeafBase + (uint)BitOperations.PopCount(root[2 + w] << s) + (uint)BitOperations.PopCount(root[2] & lower)];
-        // The root's children follow its leaves (no stored base): 8 + all root leaves, then 6 uints per child.
-        uint* node = data + (ChunkBuilder.RootNodeSize - ChunkBuilder.NodeSize) + (uint)(BitOperations.PopCount(root[2]) + BitOperations.PopCount(root[3]))
-            + ChunkBuilder.NodeSize * (uint)(BitOperations.PopCount(children) + BitOperations.PopCount(root[0] & lower));
+        return (uint*)((byte*)data + data[4 + w]) + (nuint)ulong.PopCount(((ulong*)data)[w] << s);   // base in bytes
+    }
+
+    /// <summary>
+    /// The answer below a child leaf (ChunkTag + the child node's offset): each 6-bit level ranks its slot in the node's
+    /// 64-bit leaf-run bitmap and reads the leaf right after it, until the leaf is an answer.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]   // about 1 % of lookups: kept out of the callers' loops
+    private static uint WalkBelow(uint* data, uint address, uint leaf)
+    {
         int shift = ChunkBuilder.RootShift + ChunkBuilder.RootBits;
-        while (true)
+        do
         {
-            s = (int)((address << shift) >> 26) ^ 63;
-            children = *(ulong*)node << s;
-            if ((long)children >= 0)
-                return data[node[5] + (uint)BitOperations.PopCount(*(ulong*)(node + 2) << s)];
-            node = data + node[4] + ChunkBuilder.NodeSize * (uint)BitOperations.PopCount(children);
+            uint* node = data + (leaf - Lpm4Table.ChunkTag);
+            int s = (int)((address << shift) >> 26) ^ 63;
+            leaf = node[ChunkBuilder.NodeLeafBase + (nuint)ulong.PopCount(*(ulong*)node << s)];
             shift += 6;
         }
+        while (ChunkBuilder.IsChild(leaf));
+        return leaf;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -13,11 +13,12 @@ namespace FastTun.Packets.Routing;
 /// how many lines after the first the chunk's root and its leaves reach (<see cref="ExtraLinesMask"/>). A /17 with
 /// prefixes longer than /17 has its own chunk; any other /17 names the shared constant chunk (one leaf) of the answer
 /// of its longest prefix of /17 or shorter ("painted" over the entries it covers), offset 0 (the empty chunk) for
-/// <see cref="NoRoute"/>. A chunk is a small Poptrie: a root over address bits 17–23 (128-bit child and leaf-run
-/// bitmaps, its leaves right after it, its children after them), then nodes of 6 uints (64-bit child bitmap, 64-bit
-/// leaf-run bitmap, child base, leaf base) over bits 24–29 and 30–31, a leaf or child found by
-/// <c>base + PopCount(bitmap &amp; bits-up-to-v)</c>. Its leaves are final answers (the /17's direct answer where no
-/// longer prefix covers a slot). A /24 costs the entry, then the root and its leaf (same or a following line, which a
+/// <see cref="NoRoute"/>. A chunk is a small Poptrie: a root over address bits 17–23 (a 128-bit leaf-run bitmap and a
+/// leaf base per 64-bit word, its leaves right after it), then nodes of 2 uints (a 64-bit leaf-run bitmap, its leaves right after it) over bits 24–29
+/// and 30–31, a slot's leaf found at <c>node + PopCount(bitmap &amp; bits-up-to-v)</c>. A leaf is a final answer (the
+/// /17's direct answer where no longer prefix covers a slot) or a child leaf, ChunkTag + the offset of the node below
+/// (<see cref="ChunkBuilder.IsChild"/>). A /24 costs the entry, then the root and its leaf (same or a following line,
+/// which a
 /// lookup prefetches together with the first).</para>
 ///
 /// <para><b>Concurrency.</b> Readers never lock. The writer never modifies a published chunk: it builds a new one
@@ -29,8 +30,9 @@ namespace FastTun.Packets.Routing;
 ///
 /// <para><b>Control plane.</b> The authoritative route set is kept apart from the lookup arrays: short prefixes in
 /// a dictionary plus the painted length per direct entry, long prefixes in a sorted (address, length) list per
-/// /17. An update touches one list and rebuilds one chunk from it; <see cref="AddRange"/> defers chunk builds to
-/// the end so a 1M-prefix load builds each chunk once.</para>
+/// /17. An update touches one list and rebuilds one chunk from it (a short prefix's change relabels the chunks of the /17s
+/// it paints where it can, Lpm4Table.Relabel.cs); <see cref="AddRange"/> defers chunk builds to the end so a 1M-prefix
+/// load builds each chunk once.</para>
 /// </summary>
 public sealed partial class Lpm4Table
 {
@@ -67,6 +69,7 @@ public sealed partial class Lpm4Table
     // Control plane: touched by the single writer only.
     private readonly byte[] _directLength = new byte[DirectSize];   // 1 + length painted there; 0 = no prefix
     private readonly Dictionary<ulong, uint> _short = new();           // (length << 32 | prefix) → next hop, length ≤ 17
+    private readonly int[] _shortOfLength = new int[DirectBits + 1];   // prefixes in _short per length: a delete's fallback search skips empty lengths
     private readonly ChunkState[] _state = new ChunkState[DirectSize];   // writer-side state of each /17, one array: one miss per update
     private readonly ChunkBuilder _builder = new();
     private readonly List<int> _dirty = new();
@@ -140,7 +143,7 @@ public sealed partial class Lpm4Table
         {
             long bytes = DirectSize * (1L + IntPtr.Size + 1) + _short.Count * 24L;
             foreach (ChunkState state in _state)
-                if (state.Routes is ChunkRoutes c) bytes += 48 + c.Items.Length * 8L;
+                if (state.Routes is ulong[] items) bytes += 24 + items.Length * 8L;
             return bytes;
         }
     }
@@ -160,9 +163,9 @@ public sealed partial class Lpm4Table
     {
         Validate(prefix, length);
         if (length <= DirectBits) return _short.TryGetValue(Key(prefix, length), out nextHop);
-        ChunkRoutes? routes = _state[prefix >> ChunkShift].Routes;
-        int at = routes is null ? -1 : routes.IndexOf(LongKey(prefix, length));
-        nextHop = at >= 0 ? ChunkRoutes.NextHop(routes!.Items[at]) : NoRoute;
+        ref ChunkState state = ref _state[prefix >> ChunkShift];
+        int at = state.Routes is null ? -1 : ChunkRoutes.IndexOf(state.Routes, state.Count, LongKey(prefix, length));
+        nextHop = at >= 0 ? ChunkRoutes.NextHop(state.Routes![at]) : NoRoute;
         return at >= 0;
     }
 
@@ -226,6 +229,7 @@ public sealed partial class Lpm4Table
         ulong key = Key(prefix, length);
         bool added = !_short.ContainsKey(key);
         _short[key] = nextHop;
+        if (added) _shortOfLength[length]++;
         // A new prefix takes every entry whose current best is no longer than itself; a replaced one only the
         // entries it already owns (same test, since nothing else of equal length covers them).
         Paint(prefix, length, nextHop, (byte)(length + 1), ownerAtMost: (byte)(length + 1));
@@ -235,13 +239,14 @@ public sealed partial class Lpm4Table
     private bool DeleteShort(uint prefix, int length)
     {
         if (!_short.Remove(Key(prefix, length))) return false;
+        _shortOfLength[length]--;
         // Entries this prefix owned fall back to the longest shorter prefix that covers it (the same one for
         // the whole range, because the range lies inside this prefix).
         uint fallback = NoRoute;
         byte fallbackLength = 0;
         for (int l = length - 1; l >= 0; l--)
         {
-            if (_short.TryGetValue(Key(prefix & Route4.Mask(l), l), out uint nh))
+            if (_shortOfLength[l] > 0 && _short.TryGetValue(Key(prefix & Route4.Mask(l), l), out uint nh))
             {
                 fallback = nh;
                 fallbackLength = (byte)(l + 1);
@@ -273,8 +278,8 @@ public sealed partial class Lpm4Table
     private bool SetLong(uint prefix, int length, uint nextHop)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes routes = _state[chunk].Routes ??= new ChunkRoutes();
-        bool added = routes.Upsert(LongKey(prefix, length), nextHop);
+        ref ChunkState state = ref _state[chunk];
+        bool added = ChunkRoutes.Upsert(ref state.Routes, ref state.Count, LongKey(prefix, length), nextHop);
         Changed(chunk);
         return added;
     }
@@ -282,9 +287,9 @@ public sealed partial class Lpm4Table
     private bool DeleteLong(uint prefix, int length)
     {
         int chunk = (int)(prefix >> ChunkShift);
-        ChunkRoutes? routes = _state[chunk].Routes;
-        if (routes is null || !routes.Remove(LongKey(prefix, length))) return false;
-        if (routes.Count == 0) _state[chunk].Routes = null;
+        ref ChunkState state = ref _state[chunk];
+        if (state.Routes is null || !ChunkRoutes.Remove(state.Routes, ref state.Count, LongKey(prefix, length))) return false;
+        if (state.Count == 0) state.Routes = null;
         Changed(chunk);
         return true;
     }
@@ -309,8 +314,14 @@ public sealed partial class Lpm4Table
     /// </summary>
     private void SetDirect(int e, uint nextHop)
     {
-        _state[e].Direct = nextHop;
-        Changed(e);
+        ref ChunkState state = ref _state[e];
+        uint old = state.Direct;
+        if (old == nextHop) return;   // same answers: nothing to republish
+        state.Direct = nextHop;
+        if (!_deferBuilds && state.Uints > 0 && !ChunkRoutes.HasNextHop(state.Routes!, state.Count, old, nextHop))
+            Relabel(e, old, nextHop);
+        else
+            Changed(e);
     }
 
     private unsafe void PublishEntry(int e, uint entry) => Volatile.Write(ref _entries[e], entry);
@@ -319,7 +330,7 @@ public sealed partial class Lpm4Table
     private unsafe void Rebuild(int chunk)
     {
         ref ChunkState state = ref _state[chunk];
-        ChunkRoutes? routes = state.Routes;
+        ulong[]? routes = state.Routes;
         uint entry;
         int uints = 0;
         if (routes is null)
@@ -328,7 +339,7 @@ public sealed partial class Lpm4Table
         }
         else
         {
-            ReadOnlySpan<uint> built = _builder.Build(routes.Items, routes.Count, state.Direct);
+            ReadOnlySpan<uint> built = _builder.Build(routes, state.Count, state.Direct);
             uints = built.Length;
             uint offset = _pool.Allocate(uints);
             built.CopyTo(new Span<uint>(_pool.Base + offset, uints));
@@ -352,16 +363,27 @@ public sealed partial class Lpm4Table
         state.Uints = uints;
     }
 
-    /// <summary>The writer's view of one /17 (never read by lookups): its long prefixes, direct answer, published entry, chunk size.</summary>
+    /// <summary>The writer's view of one /17 (never read by lookups): its long prefixes, direct answer, published entry,
+    /// chunk size; 24 bytes, and the route array is named here directly (an update on a random /17 misses here, then on
+    /// the array).</summary>
     private struct ChunkState
     {
-        public ChunkRoutes? Routes;   // prefixes longer than /17, null when none
+        public ulong[]? Routes;       // prefixes longer than /17 (ChunkRoutes items, sorted), null when none
+        public int Count;             // items in use in Routes
         public uint Direct;           // answer from prefixes of /17 or shorter
         public uint Entry;            // what the entry array holds for this /17 (the writer's copy)
         public int Uints;             // size of the /17's own chunk, 0 = it names a constant chunk
     }
 
-    /// <summary>Frees retired chunks that every registered reader has stopped using (also done on each update).</summary>
+    /// <summary>The uints of the chunk /17 number <paramref name="e"/> names (a constant chunk: its root and one leaf); tests compare layouts.</summary>
+    internal unsafe ReadOnlySpan<uint> ChunkOf(int e)
+    {
+        uint entry = Volatile.Read(ref _entries[e]);
+        int uints = _state[e].Uints > 0 ? _state[e].Uints : ChunkBuilder.RootNodeSize + 1;
+        return new ReadOnlySpan<uint>(_pool.Base + (entry & ChunkOffsetMask), uints);
+    }
+
+    /// <summary>Frees retired chunks that every registered reader has stopped using (also done every ChunkPool.ReclaimBatch retired chunks).</summary>
     public void Reclaim() => _pool.Reclaim();
 
     private static ulong Key(uint prefix, int length) => ((ulong)length << 32) | prefix;
