@@ -47,10 +47,8 @@ public static class TunnelDecap
     /// outer total length. Counters go to <paramref name="worker"/>'s slot. Returns the tunnel (reason None) or
     /// null with the reason: the tunnel is the return value rather than an out parameter so that, when this is
     /// not inlined, the caller's local is not address-exposed (a write barrier per packet).
-    /// <paramref name="slots"/> and <paramref name="index"/>: when the caller has already looked this packet's
-    /// (source, destination, protocol, key) up in a snapshot of <paramref name="table"/> (a batch's prefetch pass
-    /// did), the snapshot and the answer (a slot index, or −1 for none); the checks still run in Linux order, only
-    /// the table is not probed twice. Null and <see cref="NotLookedUp"/> otherwise. The tunnel's receive flags and
+    /// <paramref name="slots"/>: the snapshot of <paramref name="table"/> a batch looks every packet up in (null: the
+    /// table's current one). The tunnel's receive flags and
     /// counter lines come from its table slot: an IPIP or keyed GRE packet never loads the tunnel object.
     /// <paramref name="worker"/> is below <see cref="TunnelTable.CounterWorkers"/>, checked once by the caller, not per
     /// packet: the batch below checks it, worker 0 always has entries, and the pipeline refuses a forwarding state
@@ -58,7 +56,7 @@ public static class TunnelDecap
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Tunnel? DecapsulateParsed(TunnelTable table, ref Frame frame, int worker, bool checkInner, out DropReason reason,
-        TunnelTable.Slot[]? slots = null, int index = NotLookedUp)
+        TunnelTable.Slot[]? slots = null)
     {
         // Fields are read straight from the span once the views' TryParse has checked the lengths: the view
         // accessors re-derive offsets on every call and, past the JIT's inlining budget for a method this
@@ -81,13 +79,13 @@ public static class TunnelDecap
         slots ??= table.Snapshot;
         if (protocol == Ipv4Header.ProtocolIpip)
         {
-            i = index != NotLookedUp ? index : TunnelTable.IndexOf(slots, source, destination, protocol, false, 0);
+            i = TunnelTable.IndexOf(slots, source, destination, protocol, false, 0);
             if (i < 0) { reason = DropReason.NoTunnel; return null; }
             headerLength = outerHeaderLength;
         }
         else if (protocol == Ipv4Header.ProtocolGre)
         {
-            i = AcceptGre(table, slots, index, data.Slice(outerHeaderLength, outerTotal - outerHeaderLength), source, destination,
+            i = AcceptGre(table, slots, data.Slice(outerHeaderLength, outerTotal - outerHeaderLength), source, destination,
                 out reason, out int greLength);
             if (i < 0) return null;
             headerLength = outerHeaderLength + greLength;
@@ -134,8 +132,6 @@ public static class TunnelDecap
     private static void ThrowWorker(int worker, int workers) =>
         throw new ArgumentOutOfRangeException(nameof(worker), worker, $"0 to {workers - 1}: the table's tunnels have decap counters for {workers} workers");
 
-    /// <summary><see cref="DecapsulateParsed"/>'s index when the caller has not looked the packet up.</summary>
-    internal const int NotLookedUp = -2;
 
     /// <summary>
     /// Decapsulates every frame of <paramref name="frames"/> not already dropped, as
@@ -204,7 +200,7 @@ public static class TunnelDecap
     /// <paramref name="gre"/> is the outer payload up to the outer total length. Not inlined: measured no slower
     /// for GRE, and it keeps the IPIP path small where callers inline Decapsulate.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int AcceptGre(TunnelTable table, TunnelTable.Slot[] slots, int index, Span<byte> gre, uint source,
+    private static int AcceptGre(TunnelTable table, TunnelTable.Slot[] slots, Span<byte> gre, uint source,
         uint destination, out DropReason reason, out int greLength)
     {
         // Returns the tunnel's slot index in slots (reason None) or −1 with the reason.
@@ -224,7 +220,7 @@ public static class TunnelDecap
             key = BinaryPrimitives.ReadUInt32BigEndian(gre.Slice(offset));
             offset += 4;
         }
-        int i = index != NotLookedUp ? index : TunnelTable.IndexOf(slots, source, destination, Ipv4Header.ProtocolGre, key.HasValue, key.GetValueOrDefault());
+        int i = TunnelTable.IndexOf(slots, source, destination, Ipv4Header.ProtocolGre, key.HasValue, key.GetValueOrDefault());
         if (i < 0)
         {
             reason = NoGreTunnel(table, source, destination);

@@ -181,12 +181,15 @@ public sealed class TunnelTable
         {
             ref Slot s = ref slots[i];
             if (s.Tunnel is null) return -1;
-            if (s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol
-                && s.HasKey == hasKey && s.Key == k)
-                return i;
+            if (Holds(in s, outerSource, outerDestination, protocol, hasKey, k)) return i;
             i = (i + 1) & mask;
         }
     }
+
+    /// <summary>True when slot <paramref name="s"/> carries this table key (whether it is in use is the caller's test).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Holds(in Slot s, uint outerSource, uint outerDestination, byte protocol, bool hasKey, uint k) =>
+        s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol && s.HasKey == hasKey && s.Key == k;
 
     /// <summary><see cref="IndexOf(Slot[], uint, uint, byte, bool, uint)"/> given a slot to try first (hub7c: the
     /// home slot pass 1 computed while the header was in the L1): its line is loaded without waiting for the caller's
@@ -198,9 +201,7 @@ public sealed class TunnelTable
         if ((uint)hint < (uint)slots.Length)
         {
             ref Slot s = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), hint);
-            if (s.Remote == outerSource && s.Local == outerDestination && s.Protocol == protocol && s.HasKey == hasKey
-                && s.Key == k && s.Tunnel is not null)
-                return hint;
+            if (Holds(in s, outerSource, outerDestination, protocol, hasKey, k) && s.Tunnel is not null) return hint;
         }
         return IndexOf(slots, outerSource, outerDestination, protocol, hasKey, k);
     }
@@ -225,26 +226,6 @@ public sealed class TunnelTable
     internal const int PrefetchSlots = 4096;
 
     /// <summary>
-    /// Prefetch stage 1 of a batch (VPP's ipip-input does the same): asks for the table line a packet from
-    /// <paramref name="outerSource"/> to <paramref name="outerDestination"/> will probe, so that the misses of a
-    /// batch's packets overlap instead of each stalling its own lookup. Only a hint: no answer, no state.
-    /// <paramref name="key"/> is 0 for a packet without one.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PrefetchSlot(uint outerSource, uint outerDestination, byte protocol, uint key) =>
-        PrefetchSlot(Snapshot, outerSource, outerDestination, protocol, key);
-
-    /// <summary>As <see cref="PrefetchSlot(uint, uint, byte, uint)"/> in a snapshot.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void PrefetchSlot(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, uint key)
-    {
-        if (!Sse.IsSupported) return;
-        int i = Hash(outerSource, outerDestination, protocol, key) & (slots.Length - 1);
-        // A pointer into a movable array, used only as a hint: if the GC moves the array, the prefetch is wasted.
-        Sse.Prefetch0(Unsafe.AsPointer(ref slots[i]));
-    }
-
-    /// <summary>
     /// Prefetch stage 1 straight from a packet whose data starts at an IPv4 header (a batch's loop asking for the line
     /// of the packet a few places ahead): <see cref="TryReadKey"/>, the hash, and a prefetch of the slot's line.
     /// Does nothing for a packet that is not IPIP or GRE or too short to tell.
@@ -253,9 +234,7 @@ public sealed class TunnelTable
     internal static unsafe void PrefetchPacket(Slot[] slots, ReadOnlySpan<byte> packet)
     {
         if (!Sse.IsSupported || !TryReadKey(packet, out uint source, out uint destination, out byte protocol, out _, out uint key)) return;
-        int i = Hash(source, destination, protocol, key) & (slots.Length - 1);
-        // A pointer into a movable array, used only as a hint: if the GC moves the array, the prefetch is wasted.
-        Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), i)));
+        PrefetchSlot(slots, HomeSlot(slots, source, destination, protocol, key));
     }
 
     /// <summary>
@@ -295,31 +274,6 @@ public sealed class TunnelTable
         source = BinaryPrimitives.ReverseEndianness((uint)addresses);
         destination = BinaryPrimitives.ReverseEndianness((uint)(addresses >> 32));
         return true;
-    }
-
-    /// <summary>
-    /// Prefetch stage 2, after stage 1's line has had time to arrive: <see cref="IndexOf"/> in
-    /// <paramref name="slots"/> (the probe hits the line stage 1 asked for), with the lines the tunnel's receive path
-    /// touches next asked for at once: <paramref name="worker"/>'s counter line, and the tunnel object when the
-    /// tunnel checks sequence numbers. <paramref name="key"/> is 0 when <paramref name="hasKey"/> is false.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe int IndexAndPrefetch(Slot[] slots, uint outerSource, uint outerDestination, byte protocol, bool hasKey,
-        uint key, int worker)
-    {
-        int i = IndexOf(slots, outerSource, outerDestination, protocol, hasKey, key);
-        if (i >= 0 && Sse.IsSupported)
-        {
-            ref Slot s = ref slots[i];
-            Sse.Prefetch0((void*)(s.Counters + worker * (nint)DecapCounterStore.WorkerStride));
-            if (s.InputSequence)
-            {
-                // A pointer into a movable object, used only as a hint: if the GC moves it first, the prefetch is wasted.
-                Tunnel t = s.Tunnel!;
-                Sse.Prefetch0((void*)Unsafe.As<Tunnel, nint>(ref t)); // the object's address, read from the reference
-            }
-        }
-        return i;
     }
 
     /// <summary>True when some tunnel of this protocol has these endpoints, whatever its key: tells a key
