@@ -312,15 +312,12 @@ public sealed partial class Pipeline : IDisposable
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
         var decapSlots = s.Decap.Snapshot;
-        _prefetchSlots = decapSlots.Length >= PrefetchDecapSlots ? decapSlots : null;
+        _prefetchSlots = decapSlots.Length >= Tunnels.TunnelTable.PrefetchSlots ? decapSlots : null; // the size from which hints pay
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
         _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
         RefreshSourceEpoch(s); // hub7s hook: the decap run's cached outer source verdicts (after _routes)
     }
 
-    /// <summary>Tunnel-table slots from which pass 1 asks for decap candidates' table lines: a smaller table (a few
-    /// hundred tunnels) stays in the core's cache, where the hints would only add work.</summary>
-    private const int PrefetchDecapSlots = 4096;
     /// <summary>The batch's tunnel-table snapshot when it is large enough for the decap prefetch, else null. Only
     /// hints come from it: pass 3 probes the table it reads itself, so a table published in between costs a wasted hint.</summary>
     private Tunnels.TunnelTable.Slot[]? _prefetchSlots;
