@@ -96,6 +96,41 @@ public class TunnelTableBulkTests
     }
 
     [Fact]
+    public unsafe void PrefetchEntry_AnyHint_ChangesNoSlotNorEntry()
+    {
+        // The decap run's entry prefetch (hub8e) from hints of any kind (every slot, empty ones, out of range, a far
+        // worker offset): it neither throws nor writes; every entry, every slot and every lookup stays as it was.
+        var spokes = Spokes(3_000, 5);
+        var table = new TunnelTable(spokes);
+        TunnelTable.Slot[] slots = table.Snapshot;
+        for (int t = 0; t < spokes.Count; t++)
+        {
+            long* e = spokes[t].DecapCounters.Entry(0);
+            e[0] = t + 1; e[1] = 3 * t; e[DecapCounters.VerdictEpochField] = 7; e[DecapCounters.VerdictKeyField] = t;
+        }
+        TunnelTable.Slot[] before = (TunnelTable.Slot[])slots.Clone();
+        nint worker1 = (nint)DecapCounterStore.WorkerStride;
+        int[] hints = [.. Enumerable.Range(0, slots.Length), -1, slots.Length, int.MinValue, int.MaxValue];
+        foreach (int hint in hints)
+        {
+            // Worker 1's and the last worker's offsets: reserved memory these one-worker tunnels never count in.
+            TunnelTable.PrefetchEntry(slots, hint, 0);
+            TunnelTable.PrefetchEntry(slots, hint, worker1);
+            TunnelTable.PrefetchEntry(slots, hint, (Tunnel.MaxWorkers - 1) * worker1);
+        }
+        Assert.Equal(before, slots);
+        Assert.Same(slots, table.Snapshot);
+        for (int t = 0; t < spokes.Count; t++)
+        {
+            long* e = spokes[t].DecapCounters.Entry(0);
+            Assert.Equal((t + 1L, 3L * t, 7L, (long)t), (e[0], e[1], e[DecapCounters.VerdictEpochField], e[DecapCounters.VerdictKeyField]));
+            var s = spokes[t].Settings;
+            Assert.Same(spokes[t], table.Lookup(s.Remote, s.Local, s.Protocol, s.InputKey));
+            e[0] = e[1] = e[DecapCounters.VerdictEpochField] = e[DecapCounters.VerdictKeyField] = 0;
+        }
+    }
+
+    [Fact]
     public void Constructor_TwoTunnelsReceiveSamePackets_ThrowsNamingBoth()
     {
         var a = new Tunnel(new TunnelSettings("tun1", TunnelMode.Gre, Hub, 0x0A000001, key: 5));

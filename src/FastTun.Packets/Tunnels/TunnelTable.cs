@@ -220,6 +220,19 @@ public sealed class TunnelTable
         if (Sse.IsSupported && (uint)index < (uint)slots.Length) Sse.Prefetch0(Unsafe.AsPointer(ref slots[index]));
     }
 
+    /// <summary>Asks for the decap entry line (<see cref="DecapCounters"/>, at <paramref name="workerOffset"/> from worker 0's)
+    /// of the tunnel in slot <paramref name="hint"/>, whose slot line the caller asked for earlier (hub8e: the decap run, a
+    /// few packets ahead of the one it decapsulates). Only a hint, loads and prefetches alone: a hint out of range or an
+    /// empty slot asks for nothing; a hint naming another tunnel's slot (a displaced key, another table's home slot)
+    /// only asks for a line that is not needed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PrefetchEntry(Slot[] slots, int hint, nint workerOffset)
+    {
+        if (!Sse.IsSupported || (uint)hint >= (uint)slots.Length) return;
+        nint counters = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), hint).Counters;
+        if (counters != 0) Sse.Prefetch0((void*)(counters + workerOffset));
+    }
+
     /// <summary>Slots from which a batch's decap prefetch stages pay (<see cref="TunnelDecap.DecapsulateBatch"/>, and
     /// the pipeline at the same size): a smaller table (a few hundred tunnels) stays in the core's cache, where the
     /// stages would only add work.</summary>

@@ -183,6 +183,53 @@ public sealed class SourceVerdictCacheTests
     }
 
     [Fact]
+    public void Process_HubSizedTableCachedVerdicts_MatchGeneralPath()
+    {
+        // As above on a table large enough for pass 1's hints (≥ 4,096 slots), so the decap run prefetches the decap
+        // entries of hinted items ahead (hub8e), displaced spokes' hints name other tunnels' slots or empty ones, and
+        // spokes lose and regain their route back between batches: every drop, and every tunnel's counters, as the
+        // general path's.
+        using var fastLab = new SeedLab(rpFilter: RpFilterMode.Loose);
+        using var slowLab = new SeedLab(rpFilter: RpFilterMode.Loose);
+        const uint SpokeNet = 0x0A400000; // 10.64.0.0/16, routed back through eth2
+        var spokes = Enumerable.Range(0, 3000).Select(i => i % 4 == 3 ? Unrouted + (uint)i : SpokeNet + 1 + (uint)i * 7).ToArray();
+        (Hub Hub, List<Tunnel> Tunnels) Make(SeedLab lab)
+        {
+            var tunnels = spokes.Select((r, i) => new Tunnel(new TunnelSettings($"tun{i + 1}", TunnelMode.Ipip, Gw2Wan, r))).ToList();
+            var hub = new Hub { Lab = lab, Gw = null!, A = tunnels[0], B = tunnels[1], Decap = new TunnelTable([lab.State2.Tunnels[0].Tunnel, .. tunnels]) };
+            hub.Use(lab.State2.Sources);
+            hub.State.Routes.AddOrReplace(SpokeNet, 16, 2); // eth2's connected hop
+            hub.Gw = new Packets.Datapath.Pipeline(() => hub.State, lab.Neighbors2);
+            return (hub, tunnels);
+        }
+        var (fast, fastTunnels) = Make(fastLab);
+        var (slow, slowTunnels) = Make(slowLab);
+        Assert.True(fast.Decap.Snapshot.Length >= TunnelTable.PrefetchSlots, "hints on");
+        slow.Gw.DecapFastEnabled = false;
+        var rng = new Random(78);
+        uint discardFast = fast.State.AddNextHop(NextHop.Discard), discardSlow = slow.State.AddNextHop(NextHop.Discard);
+        int[] active = [.. Enumerable.Range(0, 200).Select(_ => rng.Next(spokes.Length))];
+        for (int round = 0; round < 40; round++)
+        {
+            if (round % 4 == 3)
+            {
+                uint spoke = spokes[active[rng.Next(active.Length)]];
+                bool add = rng.Next(2) == 0;
+                foreach (var (hub, discard) in new[] { (fast, discardFast), (slow, discardSlow) })
+                    if (add) hub.State.Routes.AddOrReplace(spoke, 32, discard);
+                    else hub.State.Routes.Delete(spoke, 32);
+            }
+            var order = Enumerable.Range(0, 64).Select(_ => (spokes[active[rng.Next(active.Length)]], rng.Next(8) == 0 ? Eth1 : Eth2)).ToArray();
+            var rxFast = fast.Run(64, order);
+            var rxSlow = slow.Run(64, order);
+            Assert.Equal(rxSlow.Select(r => r.Drop), rxFast.Select(r => r.Drop));
+        }
+        Assert.Equal(slowTunnels.Select(t => (t.DecapPackets, t.DecapBytes)), fastTunnels.Select(t => (t.DecapPackets, t.DecapBytes)));
+        Assert.Contains(slowTunnels, t => t.DecapPackets > 0);
+        Assert.True(fast.Gw.DecapFastPackets > 1000, $"decap run took {fast.Gw.DecapFastPackets}");
+    }
+
+    [Fact]
     public void Process_OldSequenceDroppedBetweenTwoTunnels_NextPacketStaysWithItsTunnel()
     {
         // Keyed GRE with sequence numbers from two spokes: Y (5) in one batch; then X, Y (3, old: dropped after the probe), Y (6).
