@@ -152,6 +152,42 @@ def table_markdown(label, med, samples, info):
                    f"{f.get('table_thp_kib', '?')} KiB |")
     return out
 
+# Issue #11's targets on the 1M-prefix table: (loop or figure, test, wording).
+TARGETS = [
+    ("bulk64", lambda m, i: m[("fasttun", "bulk64")] <= 5.0 and m[("rte_lpm", "bulk64")] / m[("fasttun", "bulk64")] >= 1.4, "bulk64 <= 5 ns and >= 1.4x"),
+    ("single", lambda m, i: m[("fasttun", "single")] <= 10.0, "single <= 10 ns"),
+    ("chain", lambda m, i: m[("fasttun", "chain")] <= 60.0 and m[("rte_lpm", "chain")] / m[("fasttun", "chain")] >= 2.5, "chain <= 60 ns and >= 2.5x"),
+    ("memory", lambda m, i: float(i["fasttun_memory_mib"]) <= 16.0, "memory <= 16 MiB"),
+    ("build", lambda m, i: float(i["fasttun_build_s"]) <= 0.25, "build <= 0.25 s"),
+]
+RUN_LOG_TITLE = "### Every run of this benchmark on the 1M-prefix table (newest first; kept across runs)"
+
+
+def run_log_line(stamp, rounds, med, info):
+    """One line per run: the medians, the ratios, which of #11's targets the run met, and how busy the pinned CPU was
+    (the highest per-round foreign %), so that a bad run stays on record next to the good ones."""
+    missed = [text for _, test, text in TARGETS if not test(med, info)]
+    foreign = max(int(s["foreign_pct"]) for side in info["states"].values() for s in side)
+    fig = lambda loop: (f"{loop} {med[('fasttun', loop)]:.2f} vs {med[('rte_lpm', loop)]:.2f} ns "
+                        f"({med[('rte_lpm', loop)] / med[('fasttun', loop)]:.2f}x)")
+    verdict = "all #11 targets met" if not missed else "missed: " + ", ".join(missed)
+    return (f"- {stamp}, {rounds} rounds: {fig('bulk64')}, {fig('single')}, {fig('chain')}; "
+            f"{info['fasttun_memory_mib']} MiB, build {info['fasttun_build_s']} s; max foreign % on the pinned CPU {foreign}; {verdict}")
+
+
+def run_log(old_results, new_line):
+    """The run log of the old section with this run's line on top."""
+    kept, inside = [], False
+    begin, end = old_results.find("<!-- begin:lpm -->"), old_results.find("<!-- end:lpm -->")
+    for line in (old_results[begin:end].split("\n") if 0 <= begin < end else []):
+        if line == RUN_LOG_TITLE:
+            inside = True
+        elif inside and line.startswith("- "):
+            kept.append(line)
+        elif inside and line.strip():
+            break
+    return [RUN_LOG_TITLE, ""] + ([new_line] if new_line else []) + kept
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -184,16 +220,21 @@ def main():
              "the per-round conditions table shows what else ran.", ""]
     tables = [] if args.skip_dfz else [("1M-prefix DFZ-like table (seed 0x5eedf4577)", dfz_routes, dfz_dests)]
     tables.append(("seed gateway's small table (bench/lpm/small.routes)", small_routes, small_dests))
+    stamp = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
+    run_line = None
     for label, routes, dests in tables:
         med, samples, info = run_table(label, routes, dests, args.cpu, args.rounds, args.dll)
         lines += table_markdown(label, med, samples, info) + [""]
+        if routes == dfz_routes:
+            run_line = run_log_line(stamp, args.rounds, med, info)
+    old = open(args.results).read() if os.path.exists(args.results) else ""
+    lines += run_log(old, run_line) + [""]
     notes = os.path.join(HERE, "NOTES.md")   # the change log with predictions, kept with the figures
     if os.path.exists(notes):
         lines += open(notes).read().rstrip("\n").split("\n") + [""]
     lines.append("<!-- end:lpm -->")
     text = "\n".join(lines) + "\n"
     print(text)
-    old = open(args.results).read() if os.path.exists(args.results) else ""
     begin, end = old.find("<!-- begin:lpm -->"), old.find("<!-- end:lpm -->")
     if begin >= 0 and end > begin:
         new = old[:begin] + text + old[end + len("<!-- end:lpm -->") + 1:]
