@@ -326,8 +326,8 @@ public sealed partial class Pipeline : IDisposable
     // pass 1, from the header words pass 1 loaded, and pass 3's probe finds it there, starting from the home slot pass 1
     // kept (RouteItem.TunnelSlot); pass 2's lookup runs in between. A packet not addressed to us only wastes the hint.
 
-    /// <summary>The protocol and GRE key of the tunnel-table key (<see cref="Tunnels.TunnelTable.TryReadKey"/>, its
-    /// oracle in the tests) of the valid IPv4 packet at <paramref name="ip"/>, <paramref name="length"/> bytes, whose
+    /// <summary>The protocol and GRE key (<see cref="Tunnels.TunnelTable.TryReadGreKey"/>) of the tunnel-table key
+    /// (<see cref="Tunnels.TunnelTable.TryReadKey"/>, its oracle in the tests) of the valid IPv4 packet at <paramref name="ip"/>, <paramref name="length"/> bytes, whose
     /// header bytes 8–11 pass 1 loaded natively into <paramref name="ttlWord"/>: the key is 0 without one. False when
     /// the packet is not IPIP or GRE or too short to tell.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -335,20 +335,7 @@ public sealed partial class Pipeline : IDisposable
     {
         protocol = BitConverter.IsLittleEndian ? (byte)(ttlWord >> 8) : (byte)(ttlWord >> 16);
         key = 0;
-        if (protocol == Ipv4Header.ProtocolGre)
-        {
-            // After the checksum word when C is set.
-            int gre = (ip[Ipv4Header.VersionIhlOffset] & 0x0F) << 2;
-            if (length < gre + GreHeader.OptionsOffset) return false;
-            uint flags = (uint)ip[gre] << 8;
-            if ((flags & GreHeader.FlagKey) != 0)
-            {
-                int offset = gre + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0);
-                if (length < offset + 4) return false;
-                key = LoadBigEndian(ip + offset);
-            }
-            return true;
-        }
+        if (protocol == Ipv4Header.ProtocolGre) return Tunnels.TunnelTable.TryReadGreKey(ref *ip, length, out _, out key);
         return protocol == Ipv4Header.ProtocolIpip;
     }
 

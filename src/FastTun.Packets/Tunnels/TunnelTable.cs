@@ -288,20 +288,30 @@ public sealed class TunnelTable
         ulong addresses = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref p, Ipv4Header.SourceOffset));
         if (protocol == Ipv4Header.ProtocolGre)
         {
-            int gre = (p & 0x0F) << 2;
-            if (packet.Length < gre + GreHeader.OptionsOffset) return false;
-            int flags = (Unsafe.Add(ref p, gre) << 8) | Unsafe.Add(ref p, gre + 1);
-            if ((flags & GreHeader.FlagKey) != 0)
-            {
-                int offset = gre + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0);
-                if (packet.Length < offset + 4) return false;
-                key = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref p, offset)));
-                hasKey = true;
-            }
+            if (!TryReadGreKey(ref p, packet.Length, out hasKey, out key)) return false;
         }
         else if (protocol != Ipv4Header.ProtocolIpip) return false;
         source = BinaryPrimitives.ReverseEndianness((uint)addresses);
         destination = BinaryPrimitives.ReverseEndianness((uint)(addresses >> 32));
+        return true;
+    }
+
+    /// <summary>The GRE key of the GRE packet whose IPv4 header starts at <paramref name="ip"/>, <paramref name="length"/>
+    /// bytes in all (after the checksum word when C is set; <paramref name="hasKey"/> false and 0 without K). False when
+    /// the packet is too short to tell. <see cref="TryReadKey"/>'s GRE part, and the pipeline's pass 1 reads it here too.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryReadGreKey(ref byte ip, int length, out bool hasKey, out uint key)
+    {
+        key = 0;
+        hasKey = false;
+        int gre = (ip & 0x0F) << 2;
+        if (length < gre + GreHeader.OptionsOffset) return false;
+        int flags = Unsafe.Add(ref ip, gre) << 8; // C and K are in the first byte
+        if ((flags & GreHeader.FlagKey) == 0) return true;
+        int offset = gre + GreHeader.OptionsOffset + ((flags & GreHeader.FlagChecksum) != 0 ? 4 : 0);
+        if (length < offset + 4) return false;
+        key = BinaryPrimitives.ReverseEndianness(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, offset)));
+        hasKey = true;
         return true;
     }
 
