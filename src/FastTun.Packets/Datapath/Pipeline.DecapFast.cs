@@ -56,13 +56,15 @@ public sealed partial class Pipeline
         if ((uint)start >= (uint)m || (uint)m > (uint)_hop.Length || (uint)m > (uint)_routeItems.Length) return 0;
         ref Frame first = ref _batch[_routeItems[start].Frame];
         byte protocol = ((byte*)first.Buffer + first.Offset)[Ipv4Header.ProtocolOffset]; // a valid IPv4 header (pass 1)
-        // Pass 1 kept each tunnel packet's home slot in this table (a table of ≥ 4,096 slots): the hinted loop (hub8e); a
-        // small table's loop carries none of the hint code.
-        bool hinted = ReferenceEquals(_s.Decap.Snapshot, _prefetchSlots);
+        // The run's one table snapshot. Pass 1 kept each tunnel packet's home slot in it when it is the batch's hint table
+        // (≥ 4,096 slots; a table published since then gets no hints): the hinted loop (hub8e). A small table's loop
+        // carries none of the hint code.
+        TunnelTable.Slot[] slots = _s.Decap.Snapshot;
+        bool hinted = ReferenceEquals(slots, _prefetchSlots);
         if (protocol == Ipv4Header.ProtocolIpip)
-            return hinted ? DecapRunFast<IpipShape, Hinted>(start, m) : DecapRunFast<IpipShape, NotHinted>(start, m);
+            return hinted ? DecapRunFast<IpipShape, Hinted>(start, m, slots) : DecapRunFast<IpipShape, NotHinted>(start, m, slots);
         if (protocol == Ipv4Header.ProtocolGre)
-            return hinted ? DecapRunFast<GreShape, Hinted>(start, m) : DecapRunFast<GreShape, NotHinted>(start, m);
+            return hinted ? DecapRunFast<GreShape, Hinted>(start, m, slots) : DecapRunFast<GreShape, NotHinted>(start, m, slots);
         return 0;
     }
 
@@ -87,17 +89,15 @@ public sealed partial class Pipeline
     /// spokes; 4 best, about one L3/DRAM latency at ~50 ns per packet).</summary>
     private const int EntryAhead = 4;
 
-    private unsafe int DecapRunFast<TShape, THint>(int start, int m) where TShape : struct, IEncapShape where THint : struct, IHintShape
+    private unsafe int DecapRunFast<TShape, THint>(int start, int m, TunnelTable.Slot[] slots) where TShape : struct, IEncapShape where THint : struct, IHintShape
     {
         ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_hop);
         ref RouteItem items0 = ref MemoryMarshal.GetArrayDataReference(_routeItems);
         Span<Frame> frames = _batch.Frames;
         NextHop[] hops = _hops;
         ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
-        TunnelTable.Slot[] slots = _s.Decap.Snapshot; // pass 1 asked for the lines of a large table's candidates
         nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
-        // The caller's test (THint) and this snapshot may differ only if a table was published in between: then no hint is used.
-        bool hinted = THint.On && ReferenceEquals(slots, _prefetchSlots); // pass 1 kept each tunnel packet's home slot in this table
+        bool hinted = THint.On; // the caller's test: pass 1 kept each tunnel packet's home slot in slots
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
@@ -193,7 +193,7 @@ public sealed partial class Pipeline
             long* entry = (long*)(slot.Counters + workerOffset);
             if (j > start && (source != allowedSource || f.InPort != allowedPort)
                 && (entry[DecapCounters.VerdictEpochField] != sourceEpoch
-                    || (ulong)entry[DecapCounters.VerdictKeyField] != (((ulong)source << 32) | ((ulong)f.InPort << 16)))
+                    || (ulong)entry[DecapCounters.VerdictKeyField] != DecapCounters.VerdictKey(source, f.InPort))
                 && !SourceAllowedOuter(ref f, source, (nint)entry))
             {
                 lastProtocolAndKeyFlag = uint.MaxValue; // dropped (as pass 3 drops it): the next packet probes again

@@ -148,7 +148,7 @@ public sealed partial class Pipeline
     private unsafe bool SourceAllowedOuter(ref Frame f, uint source, nint tunnelEntry)
     {
         long* e = (long*)tunnelEntry;
-        ulong key = ((ulong)source << 32) | ((ulong)f.InPort << 16);
+        ulong key = Tunnels.DecapCounters.VerdictKey(source, f.InPort);
         ulong cached = (ulong)e[Tunnels.DecapCounters.VerdictKeyField];
         DropReason verdict = e[Tunnels.DecapCounters.VerdictEpochField] == _sourceEpoch && (cached & ~0xFFFFUL) == key
             ? (DropReason)(ushort)cached
