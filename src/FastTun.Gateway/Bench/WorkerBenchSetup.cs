@@ -59,8 +59,10 @@ public sealed class WorkerBenchSetup
     /// (<paramref name="hubGre"/>) keyed GRE frames from a random spoke each.</param>
     /// <param name="hubActive">0 (every spoke), or the frames come from the first this many spokes only: the hub's table
     /// with a few hot spokes, whose lines stay in the cache (the decap prefetch must then cost nothing).</param>
+    /// <param name="hubTunnelsPerSpoke">1: each spoke has the one tunnel its frames use (#15's hub); 2: an IPIP and a keyed
+    /// GRE tunnel each, twice the table.</param>
     public static WorkerBenchSetup Create(WorkerBenchMode mode, int routeCount, int lanFrameBytes, int templateCount = 8192, ulong seed = 0x5EED,
-        int hubSpokes = 0, bool hubGre = false, int hubActive = 0)
+        int hubSpokes = 0, bool hubGre = false, int hubActive = 0, int hubTunnelsPerSpoke = 1)
     {
         if (hubActive < 0 || hubActive > hubSpokes) throw new ArgumentOutOfRangeException(nameof(hubActive), hubActive, "active spokes must be 0..spokes (--tunnels)");
         if (lanFrameBytes is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(lanFrameBytes), lanFrameBytes, "frame must be 64..1518 bytes");
@@ -84,7 +86,7 @@ public sealed class WorkerBenchSetup
             set protocols static route 10.1.9.0/24 next-hop 172.12.1.11
             set protocols static route 10.1.7.0/24 next-hop 10.1.5.10
             """;
-        if (hubSpokes > 0) (config, templateCount) = (WorkerBenchHub.Config(hubSpokes), WorkerBenchHub.Templates); // hub6 hook
+        if (hubSpokes > 0) (config, templateCount) = (WorkerBenchHub.Config(hubSpokes, hubGre, hubTunnelsPerSpoke), WorkerBenchHub.Templates); // hub6 hook
         var parsed = GatewayConfig.Parse(config, "bench-worker", NullLogger.Instance);
         PortFacts[] facts = [new("eth1", Gw1Eth1Mac, 1500), new("eth2", Gw1Eth2Mac, UnderlayMtu)];
         var state = StateBuilder.Build(parsed, facts, null, out var installed, workers: 1); // one worker, as the bench runs
