@@ -77,4 +77,25 @@ public sealed class WorkerBenchHubTests
         int expected = active > 0 ? active : Math.Min(spokes, 2000);
         Assert.True(used >= expected, $"only {used} of {spokes} spokes' tunnels counted packets");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void Create_HubSpokeBurst_FramesComeInRunsOfOneSpoke(int burst)
+    {
+        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: 3000, hubBurst: burst);
+        uint SourceOf(int frame) =>
+            BinaryPrimitives.ReadUInt32BigEndian(setup.Templates.AsSpan(frame * setup.FrameLength + 14 + Ipv4Header.SourceOffset, 4));
+        int changes = 0;
+        for (int k = 1; k < setup.TemplateCount; k++)
+        {
+            bool changed = SourceOf(k) != SourceOf(k - 1);
+            if (changed) changes++;
+            Assert.False(changed && k % burst != 0, $"frame {k} changed spoke inside a burst of {burst}");
+        }
+        // A new random spoke per burst: nearly every burst starts with another spoke (3,000 to draw from).
+        int bursts = (setup.TemplateCount - 1) / burst;
+        Assert.True(changes >= bursts * 0.99, $"{changes} spoke changes over {bursts} bursts");
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: 3, hubBurst: 0));
+    }
 }

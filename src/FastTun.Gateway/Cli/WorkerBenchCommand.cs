@@ -26,20 +26,21 @@ public static class WorkerBenchCommand
         var tunnels = CliOptions.Int("--tunnels", "decap only: a hub of N spokes (one tunnel each, IPIP or with --hub-gre keyed GRE), every frame from a random spoke; 0 = the single tun0", 0, WorkerBenchHub.MaxSpokes, 0); // hub6 hook
         var tunnelMode = new Option<bool>("--hub-gre") { Description = "with --tunnels: keyed GRE frames instead of IPIP" }; // hub6 hook
         var ratioRounds = CliOptions.Int("--ratio-rounds", "with --tunnels N: the hub ratio (#15 item 5) in this process: K rounds of 1 spoke then N spokes, each --seconds after --warmup, the two setups built once; prints every round and the median of the per-round ratios", 0, 1000, 0);
+        var burst = CliOptions.Int("--spoke-burst", "with --tunnels: frames in a row from one spoke (1 = a random spoke every frame, the worst case)", 1, 4096, 1);
         var perSpoke = CliOptions.Int("--tunnels-per-spoke", "with --tunnels: 1 (the frames' kind) or 2 (an IPIP and a keyed GRE tunnel each: twice the table)", 1, 2, 1);
         var active = CliOptions.Int("--active-spokes", "with --tunnels: frames from the first K spokes only (a few hot spokes in a large table); 0 = all", 0, WorkerBenchHub.MaxSpokes, 0); // hub7p hook
         var command = new Command("worker", "the real worker loop on one thread over two memory-ring ports (zero-copy NIC queues " +
             "over one UMEM): FastTun's CPU time per packet without the NIC's DMA, and the Mpps one core sustains at that cost; " +
-            "pin it for stable figures: taskset -c 1 fasttun bench worker ...") { mode, routes, frame, seconds, warmup, json, tunnels, tunnelMode, active, perSpoke, ratioRounds };
+            "pin it for stable figures: taskset -c 1 fasttun bench worker ...") { mode, routes, frame, seconds, warmup, json, tunnels, tunnelMode, active, perSpoke, ratioRounds, burst };
         command.SetAction(r => r.GetValue(ratioRounds) > 0
             ? RunRatio(r.GetValue(mode)!.Value, r.GetValue(routes), r.GetValue(frame), r.GetValue(seconds), r.GetValue(warmup), r.GetValue(json),
-                r.GetValue(tunnels), r.GetValue(tunnelMode), r.GetValue(active), r.GetValue(perSpoke), r.GetValue(ratioRounds))
+                r.GetValue(tunnels), r.GetValue(tunnelMode), r.GetValue(active), r.GetValue(perSpoke), r.GetValue(ratioRounds), r.GetValue(burst))
             : Run(r.GetValue(mode)!.Value, r.GetValue(routes), r.GetValue(frame), r.GetValue(seconds), r.GetValue(warmup),
-                r.GetValue(json), r.GetValue(tunnels), r.GetValue(tunnelMode), r.GetValue(active), r.GetValue(perSpoke)));
+                r.GetValue(json), r.GetValue(tunnels), r.GetValue(tunnelMode), r.GetValue(active), r.GetValue(perSpoke), r.GetValue(burst)));
         return command;
     }
 
-    public static int Run(WorkerBenchMode mode, int routes, int frame, double seconds, double warmup, bool json, int tunnels = 0, bool hubGre = false, int activeSpokes = 0, int tunnelsPerSpoke = 1)
+    public static int Run(WorkerBenchMode mode, int routes, int frame, double seconds, double warmup, bool json, int tunnels = 0, bool hubGre = false, int activeSpokes = 0, int tunnelsPerSpoke = 1, int spokeBurst = 1)
     {
         WorkerBenchResult r;
         try
@@ -54,7 +55,7 @@ public static class WorkerBenchCommand
             Console.Error.WriteLine($"fasttun bench worker: {e.Message}");
             return CommandLine.ExitError;
         }
-        Console.Out.WriteLine(json ? Json(r, tunnels, hubGre, tunnelsPerSpoke) : Text(r));
+        Console.Out.WriteLine(json ? Json(r, tunnels, hubGre, tunnelsPerSpoke, spokeBurst) : Text(r));
         return CommandLine.ExitOk;
     }
 
@@ -62,7 +63,7 @@ public static class WorkerBenchCommand
     /// spokes over the cost with one), both setups in one process and interleaved in time, so that the host's drift
     /// between runs (±10 % here) falls on both sides of every round's ratio.</summary>
     public static int RunRatio(WorkerBenchMode mode, int routes, int frame, double seconds, double warmup, bool json, int tunnels,
-        bool hubGre, int activeSpokes, int tunnelsPerSpoke, int rounds)
+        bool hubGre, int activeSpokes, int tunnelsPerSpoke, int rounds, int spokeBurst = 1)
     {
         var ones = new List<double>();
         var many = new List<double>();
@@ -70,7 +71,8 @@ public static class WorkerBenchCommand
         {
             if (mode != WorkerBenchMode.Decap || tunnels < 2) throw new ArgumentException("--ratio-rounds needs --mode decap and --tunnels 2 or more");
             var one = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: 1, hubGre: hubGre, hubTunnelsPerSpoke: tunnelsPerSpoke);
-            var hub = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre, hubActive: activeSpokes, hubTunnelsPerSpoke: tunnelsPerSpoke);
+            var hub = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre, hubActive: activeSpokes,
+                hubTunnelsPerSpoke: tunnelsPerSpoke, hubBurst: spokeBurst);
             for (int round = 1; round <= rounds; round++)
             {
                 double a = WorkerBench.Run(one, mode, frame, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup)).NsPerPacket;
@@ -98,6 +100,7 @@ public static class WorkerBenchCommand
                 w.WriteNumber("active_spokes", activeSpokes);
                 w.WriteString("hub_frames", hubGre ? "gre-key" : "ipip");
                 w.WriteNumber("tunnels_per_spoke", tunnelsPerSpoke);
+                w.WriteNumber("spoke_burst", spokeBurst);
                 w.WriteNumber("frame", frame);
                 w.WriteNumber("seconds_each", seconds);
                 WriteArray(w, "one_spoke_ns", ones);
@@ -112,7 +115,7 @@ public static class WorkerBenchCommand
         }
         else
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"hub ratio ({tunnels} spokes over 1, {rounds} rounds): median {Median(ratios):F3}; 1 spoke median {Median(ones):F2} ns, {tunnels} spokes median {Median(many):F2} ns"));
+                $"hub ratio ({tunnels} spokes over 1, bursts of {spokeBurst}, {rounds} rounds): median {Median(ratios):F3}; 1 spoke median {Median(ones):F2} ns, {tunnels} spokes median {Median(many):F2} ns"));
         return CommandLine.ExitOk;
     }
 
@@ -137,7 +140,7 @@ public static class WorkerBenchCommand
           memory NIC: {r.NicNsPerPacket:F1} ns/packet; worker thread total {r.TotalNsPerPacket:F1} ns/packet, {r.WallMpps:F2} Mpps wall, {r.CpuShare:P0} of a core
         """);
 
-    private static string Json(WorkerBenchResult r, int tunnels, bool hubGre, int tunnelsPerSpoke)
+    private static string Json(WorkerBenchResult r, int tunnels, bool hubGre, int tunnelsPerSpoke, int spokeBurst)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
@@ -146,7 +149,7 @@ public static class WorkerBenchCommand
             w.WriteString("command", "bench worker");
             w.WriteString("mode", r.Mode.ToString().ToLowerInvariant());
             w.WriteNumber("routes", r.Routes);
-            if (tunnels > 0) { w.WriteNumber("spokes", tunnels); w.WriteString("hub_frames", hubGre ? "gre-key" : "ipip"); w.WriteNumber("tunnels_per_spoke", tunnelsPerSpoke); } // hub6 hook
+            if (tunnels > 0) { w.WriteNumber("spokes", tunnels); w.WriteString("hub_frames", hubGre ? "gre-key" : "ipip"); w.WriteNumber("tunnels_per_spoke", tunnelsPerSpoke); w.WriteNumber("spoke_burst", spokeBurst); } // hub6 hook
             w.WriteNumber("frame", r.FrameBytes);
             w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
             w.WriteNumber("packets", r.Packets);
