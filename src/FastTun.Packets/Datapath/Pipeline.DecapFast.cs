@@ -57,31 +57,39 @@ public sealed partial class Pipeline
         ref Frame first = ref _batch[_routeItems[start].Frame];
         byte protocol = ((byte*)first.Buffer + first.Offset)[Ipv4Header.ProtocolOffset]; // a valid IPv4 header (pass 1)
         // The run's one table snapshot. Pass 1 kept each tunnel packet's home slot in it when it is the batch's hint table
-        // (≥ 4,096 slots; a table published since then gets no hints): the hub's loop (DecapRunHub), and from the first
-        // packet it leaves, the general one. A small table's loop carries none of the hint code.
+        // (≥ 4,096 slots; a table published since then gets no hints): the hinted loop (hub8e). A small table's loop
+        // carries none of the hint code.
         TunnelTable.Slot[] slots = _s.Decap.Snapshot;
         bool hinted = ReferenceEquals(slots, _prefetchSlots);
         if (protocol == Ipv4Header.ProtocolIpip)
-        {
-            int hub = hinted ? DecapRunHub<IpipShape>(start, m, slots) : 0;
-            return start + hub < m ? hub + DecapRunFast<IpipShape>(start + hub, m, slots) : hub;
-        }
+            return hinted ? DecapRunFast<IpipShape, Hinted>(start, m, slots) : DecapRunFast<IpipShape, NotHinted>(start, m, slots);
         if (protocol == Ipv4Header.ProtocolGre)
-        {
-            int hub = hinted ? DecapRunHub<GreShape>(start, m, slots) : 0;
-            return start + hub < m ? hub + DecapRunFast<GreShape>(start + hub, m, slots) : hub;
-        }
+            return hinted ? DecapRunFast<GreShape, Hinted>(start, m, slots) : DecapRunFast<GreShape, NotHinted>(start, m, slots);
         return 0;
     }
 
-    /// <summary>How many items ahead the hub's decap run asks for a hinted item's decap entry (hub8e: measured 2, 4, 8 at
-    /// 10,000 spokes; 4 best, about one L3/DRAM latency at ~50 ns per packet).</summary>
+    /// <summary>Whether the decap run's items carry pass 1's home slots in the table it probes (a type argument, as
+    /// <see cref="IEncapShape"/>: the unhinted loop holds no hint code and no registers for it).</summary>
+    private interface IHintShape
+    {
+        static abstract bool On { get; }
+    }
+
+    private struct Hinted : IHintShape
+    {
+        public static bool On => true;
+    }
+
+    private struct NotHinted : IHintShape
+    {
+        public static bool On => false;
+    }
+
+    /// <summary>How many items ahead the decap run asks for a hinted item's decap entry (hub8e: measured 2, 4, 8 at 10,000
+    /// spokes; 4 best, about one L3/DRAM latency at ~50 ns per packet).</summary>
     private const int EntryAhead = 4;
 
-    /// <summary>The general decap run (any table; pass 1's hints, when there are some, are <see cref="DecapRunHub{TShape}"/>'s).
-    /// Every item's outer source check is made here again, the first one's included (pass 3 made it for the item it
-    /// started from; the hub's loop may hand over any later item): a cached verdict, the same answer.</summary>
-    private unsafe int DecapRunFast<TShape>(int start, int m, TunnelTable.Slot[] slots) where TShape : struct, IEncapShape
+    private unsafe int DecapRunFast<TShape, THint>(int start, int m, TunnelTable.Slot[] slots) where TShape : struct, IEncapShape where THint : struct, IHintShape
     {
         ref uint hop0 = ref MemoryMarshal.GetArrayDataReference(_hop);
         ref RouteItem items0 = ref MemoryMarshal.GetArrayDataReference(_routeItems);
@@ -89,6 +97,7 @@ public sealed partial class Pipeline
         NextHop[] hops = _hops;
         ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
         nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
+        bool hinted = THint.On; // the caller's test: pass 1 kept each tunnel packet's home slot in slots
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
@@ -108,12 +117,18 @@ public sealed partial class Pipeline
         bool storeTunnels = _s.Sources.DependsOnTunnel;
         int handled = 0;
         uint allowedSource = 0;
-        ushort allowedPort = PacketBatch.NoPort; // no received frame's port: the first item is checked too
+        ushort allowedPort = 0;
         long sourceEpoch = _sourceEpoch; // BeginBatch's: no change within a batch
 
         int j = start;
+        // The worker's decap entry (counters and cached verdict) of the item EntryAhead places ahead, from its hinted slot,
+        // whose line pass 1 asked for: the entry load below no longer waits for a miss per spoke (hub8e).
+        if (hinted)
+            for (int a = start; a < m && a < start + EntryAhead; a++)
+                TunnelTable.PrefetchEntry(slots, Unsafe.Add(ref items0, a).TunnelSlot, workerOffset);
         for (; j < m; j++)
         {
+            if (hinted && j + EntryAhead < m) TunnelTable.PrefetchEntry(slots, Unsafe.Add(ref items0, j + EntryAhead).TunnelSlot, workerOffset);
             uint hopIndex = Unsafe.Add(ref hop0, j);
             if (hopIndex >= (uint)hops.Length || Unsafe.Add(ref hops0, (nint)hopIndex).Kind != NextHopKind.Local) break;
             if (innerCount >= innerLimit) break; // never: at most one entry per rx frame
@@ -159,7 +174,11 @@ public sealed partial class Pipeline
                 found = slotIndex;
             else
             {
-                found = slotIndex = TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
+                // Pass 1's home slot, when it computed one in this table: the slot's line is loaded without waiting for
+                // the header's (hub7c).
+                found = slotIndex = hinted
+                    ? TunnelTable.IndexOf(slots, Unsafe.Add(ref items0, j).TunnelSlot, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key)
+                    : TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
                 lastSource = source;
                 lastDestination = destination;
                 lastKey = key;
@@ -167,12 +186,12 @@ public sealed partial class Pipeline
             }
             if ((uint)found >= (uint)slots.Length) break; // no tunnel: the general path answers strangers
             ref TunnelTable.Slot slot = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(slots), found);
-            // Pass 3's outer source check, before anything changes (hub7s hook): the run's last allowed (source, port),
-            // else the tunnel's cached verdict; an item that breaks above gets pass 3's own check. The cached verdict's hit
-            // (epoch and key match, verdict None) is tested here, without a call (hub7c); a miss or a cached drop goes to
-            // SourceAllowedOuter.
+            // Pass 3's outer source check (made for the first item), before anything changes (hub7s hook): the run's last
+            // allowed (source, port), else the tunnel's cached verdict; an item that breaks above gets pass 3's own check.
+            // The cached verdict's hit (epoch and key match, verdict None) is tested here, without a call (hub7c): a hub's
+            // run of many spokes meets it once per packet; a miss or a cached drop goes to SourceAllowedOuter.
             long* entry = (long*)(slot.Counters + workerOffset);
-            if ((source != allowedSource || f.InPort != allowedPort)
+            if (j > start && (source != allowedSource || f.InPort != allowedPort)
                 && (entry[DecapCounters.VerdictEpochField] != sourceEpoch
                     || (ulong)entry[DecapCounters.VerdictKeyField] != DecapCounters.VerdictKey(source, f.InPort))
                 && !SourceAllowedOuter(ref f, source, (nint)entry))

@@ -23,24 +23,20 @@ public sealed class TunnelTable
     /// GRE packet of a hub with thousands of spokes touches this line and the worker's counter line, not the tunnel
     /// object (which only sequence checking needs).
     /// </summary>
-    [StructLayout(LayoutKind.Explicit, Size = 32)]
     internal struct Slot
     {
-        // Explicit: a struct holding a reference is laid out by the runtime otherwise (the references first). Bytes 0–7
-        // (Local, Remote) and 8–15 (Key, Protocol, HasKey, InputChecksum, InputSequence) are two words that the hub's
-        // decap loop compares whole (AddressWord, PlainKeyWord).
-        [FieldOffset(0)] public uint Local;
-        [FieldOffset(4)] public uint Remote;
-        [FieldOffset(8)] public uint Key;
-        [FieldOffset(12)] public byte Protocol;
-        [FieldOffset(13)] public bool HasKey;
+        public uint Remote;
+        public uint Local;
+        public uint Key;
+        public byte Protocol;
+        public bool HasKey;
         /// <summary><see cref="Tunnel.InputChecksum"/>, <see cref="Tunnel.InputSequence"/>, copied at insertion.</summary>
-        [FieldOffset(14)] public bool InputChecksum;
-        [FieldOffset(15)] public bool InputSequence;
-        [FieldOffset(16)] public Tunnel? Tunnel;
+        public bool InputChecksum;
+        public bool InputSequence;
+        public Tunnel? Tunnel;
         /// <summary>Worker 0's entry of the tunnel's decap counters (<see cref="DecapCounters.Worker0"/>, kept alive by
         /// <see cref="Tunnel"/>); worker w's is <see cref="DecapCounterStore.WorkerStride"/> × w further.</summary>
-        [FieldOffset(24)] public nint Counters;
+        public nint Counters;
     }
 
     /// <summary>One (remote, local, protocol) of some tunnel, whatever its key: tells a key mismatch from an
@@ -205,27 +201,6 @@ public sealed class TunnelTable
             i = (i + 1) & mask;
         }
     }
-
-    /// <summary>Slot bytes 0–7 (Local, Remote) of the key of a packet whose IPv4 header bytes 12–19 (source, destination)
-    /// read as one native load are <paramref name="headerAddresses"/>: one byte swap on a little-endian host.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong AddressWord(ulong headerAddresses) => BitConverter.IsLittleEndian
-        ? BinaryPrimitives.ReverseEndianness(headerAddresses) // destination (Local) | source (Remote) << 32
-        : (headerAddresses << 32) | (headerAddresses >> 32);
-
-    /// <summary>Slot bytes 8–15 (Key, Protocol, HasKey, InputChecksum, InputSequence) of a slot that holds this key and
-    /// takes packets without a GRE checksum or sequence number (InputChecksum and InputSequence false).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong PlainKeyWord(byte protocol, bool hasKey, uint key) => BitConverter.IsLittleEndian
-        ? key | ((ulong)protocol << 32) | (hasKey ? 1UL << 40 : 0)
-        : ((ulong)key << 32) | ((ulong)protocol << 24) | (hasKey ? 1UL << 16 : 0);
-
-    /// <summary>True when slot <paramref name="s"/> holds the key whose <see cref="AddressWord"/> and
-    /// <see cref="PlainKeyWord"/> these are, with no checksum or sequence required: two 8-byte compares. An empty slot
-    /// never matches (its protocol is 0).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool HoldsPlain(ref Slot s, ulong addressWord, ulong plainKeyWord) =>
-        Unsafe.As<uint, ulong>(ref s.Local) == addressWord && Unsafe.As<uint, ulong>(ref s.Key) == plainKeyWord;
 
     /// <summary>True when slot <paramref name="s"/> carries this table key (whether it is in use is the caller's test).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
