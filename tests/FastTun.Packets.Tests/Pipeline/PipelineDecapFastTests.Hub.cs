@@ -8,11 +8,11 @@ namespace FastTun.Packets.Tests.Pipeline;
 public sealed partial class PipelineDecapFastTests
 {
     /// <summary>
-    /// The hub's loop (DecapRunHub, session 9) against the general path: 3,000 keyed GRE spokes with random remotes (some
+    /// The decap run with pass 1's hints (a table of 4,096 slots or more) against the general path: 3,000 keyed GRE spokes with random remotes (some
     /// off their home slot), every 10th requiring sequence numbers and every 15th checksums, every 25th with no route
     /// back (its packets fail the outer source check), the lab's own keyed tunnel among them; frames from the first 400
     /// spokes in random order with runs of one spoke, mostly as their tunnel wants them, else with a sequence number or a
-    /// checksum the tunnel does not require (the general loop takes over mid-run), without the flags it requires, with a
+    /// checksum the tunnel does not require, without the flags it requires, with a
     /// wrong key or none. Frame by frame, drop by drop, counter by counter (tunnels and sequence meters) as the oracle.
     /// </summary>
     [Theory]
@@ -93,7 +93,7 @@ public sealed partial class PipelineDecapFastTests
             Assert.Equal((slow.SequenceMeter.Received, slow.SequenceMeter.InOrder, slow.SequenceMeter.Lost),
                 (fast.SequenceMeter.Received, fast.SequenceMeter.InOrder, fast.SequenceMeter.Lost));
         }
-        // The batches exercised what they were built for: decapsulation by the hub's loop, and the drops it hands over.
+        // The batches exercised what they were built for: the hinted decap run, and the drops it leaves to the general path.
         Assert.True(gws[0].DecapFastPackets > 300, $"fast path took {gws[0].DecapFastPackets}");
         var drops = gws[0].Counters.Drops;
         if (rp != RpFilterMode.Off) Assert.True(drops[(int)DropReason.RpFilter] > 0, "no outer source check failed");
