@@ -12,21 +12,25 @@ namespace FastTun.Gateway.Tests;
 /// <summary>
 /// <c>fasttun bench worker --mode decap --tunnels N [--hub-gre]</c>'s setup through the real <see cref="Worker"/>: every
 /// frame comes out decapsulated towards server1 with no drop, and the decap counters show the packets spread over the
-/// spokes' tunnels of the frames' kind (IPIP: the even tunnels, keyed GRE: the odd ones), nothing on the others (nor, with
-/// active spokes, on the spokes beyond them).
+/// spokes' tunnels of the frames' kind (one tunnel per spoke: all of them; two: IPIP the even tunnels, keyed GRE the odd
+/// ones), nothing on the others (nor, with active spokes, on the spokes beyond them).
 /// </summary>
 public sealed class WorkerBenchHubTests
 {
     [Theory]
-    [InlineData(3000, false)] // 6,000 tunnels: a table large enough for the pipeline's decap prefetch stages
+    [InlineData(3000, false)] // 3,000 tunnels: a table large enough for the pipeline's decap prefetch stages
     [InlineData(3000, true)]
     [InlineData(1, true)]
     [InlineData(3000, false, 2)] // --active-spokes 2: two hot spokes in the large table
     [InlineData(3000, true, 64)]
-    public void Worker_HubBenchSetup_EveryFrameDecapsulatedAndCountedOnItsSpokesTunnel(int spokes, bool gre, int active = 0)
+    [InlineData(3000, false, 0, 2)] // --tunnels-per-spoke 2: 6,000 tunnels
+    [InlineData(3000, true, 0, 2)]
+    [InlineData(3000, true, 64, 2)]
+    public void Worker_HubBenchSetup_EveryFrameDecapsulatedAndCountedOnItsSpokesTunnel(int spokes, bool gre, int active = 0, int perSpoke = 1)
     {
-        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: spokes, hubGre: gre, hubActive: active);
-        Assert.Equal(2 * spokes, setup.State.Tunnels.Length);
+        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: spokes, hubGre: gre, hubActive: active,
+            hubTunnelsPerSpoke: perSpoke);
+        Assert.Equal(perSpoke * spokes, setup.State.Tunnels.Length);
         Assert.Equal(60 + WorkerBenchHub.OuterBytes(gre), setup.FrameLength);
         using var umem = new XdpUmem(2048, 4096);
         var eth1 = new MemoryRingPort("mem-eth1", 0, umem, 256);
@@ -60,14 +64,38 @@ public sealed class WorkerBenchHubTests
         for (int t = 0; t < setup.State.Tunnels.Length; t++)
         {
             long packets = setup.State.Tunnels[t].Tunnel.DecapPackets;
-            bool ofKind = (t % 2 == 1) == gre; // tun0, tun2, … IPIP; tun1, tun3, … GRE with key t/2
+            // Two per spoke: tun0, tun2, … IPIP; tun1, tun3, … GRE with key t/2. One: tun t is spoke t's, of the frames' kind.
+            bool ofKind = perSpoke == 1 || (t % 2 == 1) == gre;
+            Assert.Equal(perSpoke == 2 ? t % 2 == 1 : gre, setup.State.Tunnels[t].Tunnel.Settings.InputKey.HasValue);
             Assert.True(ofKind || packets == 0, $"tun{t} counted {packets} packets of the other kind");
             decapsulated += packets;
             if (packets > 0) used++;
-            Assert.True(active == 0 || t / 2 < active || packets == 0, $"tun{t} counted {packets} packets, spoke {t / 2} is not active");
+            int spoke = t / perSpoke;
+            Assert.True(active == 0 || spoke < active || packets == 0, $"tun{t} counted {packets} packets, spoke {spoke} is not active");
         }
         Assert.True(decapsulated >= eth1.NicTxPackets, $"{decapsulated} counted for {eth1.NicTxPackets} sent");
         int expected = active > 0 ? active : Math.Min(spokes, 2000);
         Assert.True(used >= expected, $"only {used} of {spokes} spokes' tunnels counted packets");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void Create_HubSpokeBurst_FramesComeInRunsOfOneSpoke(int burst)
+    {
+        var setup = WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: 3000, hubBurst: burst);
+        uint SourceOf(int frame) =>
+            BinaryPrimitives.ReadUInt32BigEndian(setup.Templates.AsSpan(frame * setup.FrameLength + 14 + Ipv4Header.SourceOffset, 4));
+        int changes = 0;
+        for (int k = 1; k < setup.TemplateCount; k++)
+        {
+            bool changed = SourceOf(k) != SourceOf(k - 1);
+            if (changed) changes++;
+            Assert.False(changed && k % burst != 0, $"frame {k} changed spoke inside a burst of {burst}");
+        }
+        // A new random spoke per burst: nearly every burst starts with another spoke (3,000 to draw from).
+        int bursts = (setup.TemplateCount - 1) / burst;
+        Assert.True(changes >= bursts * 0.99, $"{changes} spoke changes over {bursts} bursts");
+        Assert.Throws<ArgumentOutOfRangeException>(() => WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: 3, hubBurst: 0));
     }
 }

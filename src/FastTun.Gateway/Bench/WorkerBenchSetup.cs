@@ -59,9 +59,14 @@ public sealed class WorkerBenchSetup
     /// (<paramref name="hubGre"/>) keyed GRE frames from a random spoke each.</param>
     /// <param name="hubActive">0 (every spoke), or the frames come from the first this many spokes only: the hub's table
     /// with a few hot spokes, whose lines stay in the cache (the decap prefetch must then cost nothing).</param>
+    /// <param name="hubTunnelsPerSpoke">1: each spoke has the one tunnel its frames use (#15's hub); 2: an IPIP and a keyed
+    /// GRE tunnel each, twice the table.</param>
+    /// <param name="hubBurst">Frames in a row from one spoke (1: a new random spoke every frame, the worst case; a NIC's
+    /// batch from a TCP sender's burst or a GRO/TSO segment train holds many frames of one spoke).</param>
     public static WorkerBenchSetup Create(WorkerBenchMode mode, int routeCount, int lanFrameBytes, int templateCount = 8192, ulong seed = 0x5EED,
-        int hubSpokes = 0, bool hubGre = false, int hubActive = 0)
+        int hubSpokes = 0, bool hubGre = false, int hubActive = 0, int hubTunnelsPerSpoke = 1, int hubBurst = 1)
     {
+        if (hubBurst < 1) throw new ArgumentOutOfRangeException(nameof(hubBurst), hubBurst, "a spoke's burst is 1 frame or more");
         if (hubActive < 0 || hubActive > hubSpokes) throw new ArgumentOutOfRangeException(nameof(hubActive), hubActive, "active spokes must be 0..spokes (--tunnels)");
         if (lanFrameBytes is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(lanFrameBytes), lanFrameBytes, "frame must be 64..1518 bytes");
         if (routeCount < 1) throw new ArgumentOutOfRangeException(nameof(routeCount), routeCount, "routes must be at least 1");
@@ -84,7 +89,7 @@ public sealed class WorkerBenchSetup
             set protocols static route 10.1.9.0/24 next-hop 172.12.1.11
             set protocols static route 10.1.7.0/24 next-hop 10.1.5.10
             """;
-        if (hubSpokes > 0) (config, templateCount) = (WorkerBenchHub.Config(hubSpokes), WorkerBenchHub.Templates); // hub6 hook
+        if (hubSpokes > 0) (config, templateCount) = (WorkerBenchHub.Config(hubSpokes, hubGre, hubTunnelsPerSpoke), WorkerBenchHub.Templates); // hub6 hook
         var parsed = GatewayConfig.Parse(config, "bench-worker", NullLogger.Instance);
         PortFacts[] facts = [new("eth1", Gw1Eth1Mac, 1500), new("eth2", Gw1Eth2Mac, UnderlayMtu)];
         var state = StateBuilder.Build(parsed, facts, null, out var installed, workers: 1); // one worker, as the bench runs
@@ -108,6 +113,7 @@ public sealed class WorkerBenchSetup
         int plain = lanFrameBytes - 4;
         int length = mode == WorkerBenchMode.Decap ? plain + WorkerBenchHub.OuterBytes(hubSpokes > 0 && hubGre) : plain;
         var spokes = WorkerBenchHub.SpokeRandom(); // hub6 hook
+        int spoke = 0;
         var templates = new byte[templateCount * length];
         var rng = new Random((int)seed); // seeded: same frames every run
         for (int made = 0; made < templateCount;)
@@ -116,7 +122,11 @@ public sealed class WorkerBenchSetup
             uint host = r.Length == 32 ? 0 : (uint)rng.NextInt64(0, 1L << (32 - r.Length));
             uint dst = r.Prefix | host;
             if (state.Routes.Lookup(dst) != hop) continue; // a gateway prefix covers it
-            if (hubSpokes > 0) WriteUdp(WorkerBenchHub.WriteOuter(templates.AsSpan(made * length, length), spokes.Next(hubActive > 0 ? hubActive : hubSpokes), hubGre, Gw1Eth2Mac, Gw2Eth2Mac, Gw1Eth2), Server2, dst);
+            if (hubSpokes > 0)
+            {
+                if (made % hubBurst == 0) spoke = spokes.Next(hubActive > 0 ? hubActive : hubSpokes);
+                WriteUdp(WorkerBenchHub.WriteOuter(templates.AsSpan(made * length, length), spoke, hubGre, Gw1Eth2Mac, Gw2Eth2Mac, Gw1Eth2), Server2, dst);
+            }
             else WriteFrame(templates.AsSpan(made * length, length), mode, dst, plain);
             made++;
         }

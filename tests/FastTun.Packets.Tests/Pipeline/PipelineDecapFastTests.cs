@@ -15,7 +15,7 @@ namespace FastTun.Packets.Tests.Pipeline;
 /// inner sources, TTL 1, local delivery), and must give the same frames byte for byte, the same drop per frame,
 /// the same ICMP answers, and the same worker, tunnel, sequence-meter and keepalive counters.
 /// </summary>
-public sealed class PipelineDecapFastTests
+public sealed partial class PipelineDecapFastTests
 {
     private const uint Stranger = 0xAC0C0163;
     private const ulong StrangerMac = 0x02aabbccddee;
@@ -333,7 +333,7 @@ public sealed class PipelineDecapFastTests
             return Outer(Ipv4Header.ProtocolGre, ours ? Gw2Wan : Server1, Gw1Wan, 0, 0, reply);
         }
 
-        private static byte[] Gre(bool c, bool k, bool s, uint key, uint seq, ushort type, ushort extraFlags, bool badChecksum, byte[] inner)
+        internal static byte[] Gre(bool c, bool k, bool s, uint key, uint seq, ushort type, ushort extraFlags, bool badChecksum, byte[] inner)
         {
             int length = 4 + (c ? 4 : 0) + (k ? 4 : 0) + (s ? 4 : 0);
             var p = new byte[length + inner.Length];
