@@ -98,4 +98,43 @@ public sealed class WorkerBenchHubTests
         Assert.True(changes >= bursts * 0.99, $"{changes} spoke changes over {bursts} bursts");
         Assert.Throws<ArgumentOutOfRangeException>(() => WorkerBenchSetup.Create(WorkerBenchMode.Decap, 20_000, 64, hubSpokes: 3, hubBurst: 0));
     }
+
+    [Fact]
+    public void BenchWorkerRatioRounds_SmallHub_PrintsEveryRoundAndTheMedianOfTheirRatios()
+    {
+        var (code, stdout, stderr) = CommandLineTests.Capture(["bench", "worker", "--mode", "decap", "--routes", "20000", "--seconds", "0.5",
+            "--warmup", "0", "--tunnels", "3000", "--hub-gre", "--spoke-burst", "4", "--ratio-rounds", "3", "--json"]);
+        Assert.True(code == 0, stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        double[] Values(string name) => root.GetProperty(name).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        double[] one = Values("one_spoke_ns"), hub = Values("hub_ns"), ratios = Values("ratios");
+        Assert.Equal((3, 3, 3), (one.Length, hub.Length, ratios.Length));
+        Assert.All(one.Concat(hub), ns => Assert.True(ns > 0));
+        for (int i = 0; i < 3; i++) Assert.Equal(hub[i] / one[i], ratios[i], 2);
+        Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio_median").GetDouble(), 3);
+        Assert.Equal(("gre-key", 3000, 4), (root.GetProperty("hub_frames").GetString(), root.GetProperty("spokes").GetInt32(),
+            root.GetProperty("spoke_burst").GetInt32()));
+    }
+
+    [Theory]
+    [InlineData("decap", "1", "--ratio-rounds needs --mode decap and --tunnels 2 or more")] // a ratio needs 2 spokes or more
+    [InlineData("ipip", "3000", "--ratio-rounds needs --mode decap and --tunnels 2 or more")]
+    public void BenchWorkerRatioRounds_NotAHub_RefusedWithExitError(string mode, string tunnels, string message)
+    {
+        var (code, _, stderr) = CommandLineTests.Capture(["bench", "worker", "--mode", mode, "--routes", "1000", "--seconds", "0.5",
+            "--tunnels", tunnels, "--ratio-rounds", "1"]);
+        Assert.Equal(1, code);
+        Assert.Contains(message, stderr);
+    }
+
+    [Theory]
+    [InlineData("--spoke-burst", "8")]
+    [InlineData("--tunnels-per-spoke", "2")]
+    public void BenchWorker_HubOptionWithoutTunnels_RefusedWithExitError(string option, string value)
+    {
+        var (code, _, stderr) = CommandLineTests.Capture(["bench", "worker", "--mode", "decap", "--routes", "1000", "--seconds", "0.5", option, value]);
+        Assert.Equal(1, code);
+        Assert.Contains("need --tunnels", stderr);
+    }
 }

@@ -47,7 +47,10 @@ public static class WorkerBenchCommand
         {
             if (!json) Console.Error.WriteLine($"bench worker: building the {routes}-route table and {mode} frames of {frame} bytes…");
             if ((tunnels > 0 || hubGre) && mode != WorkerBenchMode.Decap) throw new ArgumentException("--tunnels and --hub-gre need --mode decap"); // hub6 hook
-            var setup = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre, hubActive: activeSpokes, hubTunnelsPerSpoke: tunnelsPerSpoke); // hub7p hook
+            if (tunnels == 0 && (spokeBurst != 1 || tunnelsPerSpoke != 1 || activeSpokes != 0))
+                throw new ArgumentException("--spoke-burst, --tunnels-per-spoke and --active-spokes need --tunnels");
+            var setup = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre, hubActive: activeSpokes,
+                hubTunnelsPerSpoke: tunnelsPerSpoke, hubBurst: spokeBurst); // hub7p hook
             r = WorkerBench.Run(setup, mode, frame, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup));
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException)
