@@ -227,4 +227,26 @@ public class TunnelTableBulkTests
         Assert.True(probed <= 1.25 * ideal, $"{probed / ideal:F2} times linear probing's ideal over all tables");
         Assert.True(worst <= 3, $"one table walked {worst:F2} times the ideal");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(1000)]
+    [InlineData(1024)]
+    [InlineData(1025)]
+    [InlineData(2000)]
+    [InlineData(10_000)]
+    [InlineData(20_000)]
+    public void SlotsFor_AnyCount_PowerOfTwoHalfFullAndQuarterFullFromHubSize(int count)
+    {
+        int size = TunnelTable.SlotsFor(count);
+        Assert.True(size >= 8 && (size & (size - 1)) == 0, $"{size} is not a power of two");
+        Assert.True(count * 2 <= size);
+        if (size >= TunnelTable.PrefetchSlots) Assert.True(count * 4 <= size, $"{count} in {size}: more than a quarter full");
+        // The smallest such size: half of it breaks a rule.
+        int half = size / 2;
+        Assert.True(half < 8 || count * 2 > half || (half >= TunnelTable.PrefetchSlots && count * 4 > half), $"{half} would do for {count}");
+        var table = new TunnelTable(Enumerable.Range(0, count).Select(i =>
+            new Tunnel(new TunnelSettings($"tun{i}", TunnelMode.Ipip, 0xAC0C010A, 0x0B000000u + (uint)i + 1))).ToList());
+        Assert.Equal(size, table.Snapshot.Length);
+    }
 }
