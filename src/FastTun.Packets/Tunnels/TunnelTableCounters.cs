@@ -49,7 +49,7 @@ internal sealed unsafe class DecapCounters
 
     /// <summary><see cref="VerdictKeyField"/>'s key part for (<paramref name="source"/>, <paramref name="inPort"/>): the
     /// field holds it with the verdict (a DropReason) in its low 16 bits, so a cached None equals the key itself.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong VerdictKey(uint source, ushort inPort) => ((ulong)source << 32) | ((ulong)inPort << 16);
 
     /// <summary>Address of worker 0's entry: packets (long), inner bytes (long), then the verdict fields.</summary>
