@@ -67,6 +67,8 @@ public sealed class WorkerBenchSetup
         int hubSpokes = 0, bool hubGre = false, int hubActive = 0, int hubTunnelsPerSpoke = 1, int hubBurst = 1)
     {
         if (hubBurst < 1) throw new ArgumentOutOfRangeException(nameof(hubBurst), hubBurst, "a spoke's burst is 1 frame or more");
+        if (hubSpokes == 0 && (hubBurst != 1 || hubTunnelsPerSpoke != 1))
+            throw new ArgumentException("--spoke-burst and --tunnels-per-spoke need --tunnels");
         if (hubActive < 0 || hubActive > hubSpokes) throw new ArgumentOutOfRangeException(nameof(hubActive), hubActive, "active spokes must be 0..spokes (--tunnels)");
         if (lanFrameBytes is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(lanFrameBytes), lanFrameBytes, "frame must be 64..1518 bytes");
         if (routeCount < 1) throw new ArgumentOutOfRangeException(nameof(routeCount), routeCount, "routes must be at least 1");

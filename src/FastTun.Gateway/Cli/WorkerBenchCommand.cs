@@ -47,8 +47,6 @@ public static class WorkerBenchCommand
         {
             if (!json) Console.Error.WriteLine($"bench worker: building the {routes}-route table and {mode} frames of {frame} bytes…");
             if ((tunnels > 0 || hubGre) && mode != WorkerBenchMode.Decap) throw new ArgumentException("--tunnels and --hub-gre need --mode decap"); // hub6 hook
-            if (tunnels == 0 && (spokeBurst != 1 || tunnelsPerSpoke != 1 || activeSpokes != 0))
-                throw new ArgumentException("--spoke-burst, --tunnels-per-spoke and --active-spokes need --tunnels");
             var setup = WorkerBenchSetup.Create(mode, routes, frame, hubSpokes: tunnels, hubGre: hubGre, hubActive: activeSpokes,
                 hubTunnelsPerSpoke: tunnelsPerSpoke, hubBurst: spokeBurst); // hub7p hook
             r = WorkerBench.Run(setup, mode, frame, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(warmup));
@@ -92,11 +90,8 @@ public static class WorkerBenchCommand
         }
         var ratios = ones.Zip(many, (a, b) => b / a).ToList();
         if (json)
-        {
-            using var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream))
+            Console.Out.WriteLine(JsonObject(w =>
             {
-                w.WriteStartObject();
                 w.WriteString("command", "bench worker --ratio-rounds");
                 w.WriteNumber("routes", routes);
                 w.WriteNumber("spokes", tunnels);
@@ -112,10 +107,7 @@ public static class WorkerBenchCommand
                 w.WriteNumber("one_spoke_median_ns", Math.Round(Median(ones), 2));
                 w.WriteNumber("hub_median_ns", Math.Round(Median(many), 2));
                 w.WriteNumber("ratio_median", Math.Round(Median(ratios), 4));
-                w.WriteEndObject();
-            }
-            Console.Out.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
-        }
+            }));
         else
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"hub ratio ({tunnels} spokes over 1, bursts of {spokeBurst}, {rounds} rounds): median {Median(ratios):F3}; 1 spoke median {Median(ones):F2} ns, {tunnels} spokes median {Median(many):F2} ns"));
@@ -143,12 +135,21 @@ public static class WorkerBenchCommand
           memory NIC: {r.NicNsPerPacket:F1} ns/packet; worker thread total {r.TotalNsPerPacket:F1} ns/packet, {r.WallMpps:F2} Mpps wall, {r.CpuShare:P0} of a core
         """);
 
-    private static string Json(WorkerBenchResult r, int tunnels, bool hubGre, int tunnelsPerSpoke, int spokeBurst)
+    /// <summary>One JSON object, its members written by <paramref name="members"/>, as a string.</summary>
+    private static string JsonObject(Action<Utf8JsonWriter> members)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
         {
             w.WriteStartObject();
+            members(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static string Json(WorkerBenchResult r, int tunnels, bool hubGre, int tunnelsPerSpoke, int spokeBurst) => JsonObject(w =>
+        {
             w.WriteString("command", "bench worker");
             w.WriteString("mode", r.Mode.ToString().ToLowerInvariant());
             w.WriteNumber("routes", r.Routes);
@@ -164,8 +165,5 @@ public static class WorkerBenchCommand
             w.WriteNumber("total_ns_per_packet", Math.Round(r.TotalNsPerPacket, 2));
             w.WriteNumber("wall_mpps", Math.Round(r.WallMpps, 3));
             w.WriteNumber("cpu_share", Math.Round(r.CpuShare, 3));
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
+        });
 }
