@@ -49,7 +49,7 @@ public static class WorkerBench
         try
         {
             Thread.Sleep(warmup); // JIT tiers up, caches warm
-            int tid = FindWorkerThread() ?? throw new InvalidOperationException("cannot find the worker thread in /proc/self/task");
+            int tid = WorkerThreadId(worker);
             var before = Snapshot(tid, ports, tx, pipeline.Counters);
             Thread.Sleep(duration);
             var after = Snapshot(tid, ports, tx, pipeline.Counters);
@@ -105,16 +105,19 @@ public static class WorkerBench
     /// <summary>USER_HZ; 100 on every Linux this runs on.</summary>
     private const double ClockTicksPerSecond = 100;
 
-    private static int? FindWorkerThread()
+    /// <summary>This run's worker thread (its own id, not a name: a test host may run other workers), once it has started;
+    /// the warm-up may be 0.</summary>
+    private static int WorkerThreadId(Worker worker)
     {
-        foreach (string dir in Directory.EnumerateDirectories("/proc/self/task"))
+        var deadline = Stopwatch.StartNew();
+        int tid;
+        while ((tid = worker.ThreadId) == 0)
         {
-            string comm = File.ReadAllText(Path.Combine(dir, "comm")).Trim();
-            // comm keeps 15 characters of "fasttun-worker-0"
-            if (comm.StartsWith("fasttun-worker", StringComparison.Ordinal))
-                return int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture);
+            if (worker.Fault is not null || deadline.Elapsed > TimeSpan.FromSeconds(10))
+                throw new InvalidOperationException($"the worker thread did not start: {worker.Fault?.Message ?? "no thread id after 10 s"}");
+            Thread.Sleep(1);
         }
-        return null;
+        return tid;
     }
 
     /// <summary>utime + stime of one thread, in clock ticks (fields 14 and 15 of /proc/self/task/TID/stat).</summary>

@@ -63,6 +63,10 @@ public sealed class Worker : IDisposable
     /// <summary>Stopwatch timestamp when the worker started, for the busy ratio.</summary>
     public long StartedTicks { get; private set; }
     public Exception? Fault { get; private set; }
+    /// <summary>The worker thread's kernel thread id (gettid), 0 until the thread has started: the thread's own CPU time
+    /// is /proc/self/task/ThreadId/stat (the worker bench), without looking it up by name among other workers.</summary>
+    public int ThreadId => Volatile.Read(ref _threadId); // pairs with the Volatile.Write at the start of Run
+    private int _threadId;
     /// <summary>Loop passes so far (at least one per poll timeout when idle); WorkerWatchdog checks that it moves.</summary>
     public long Passes => Volatile.Read(ref _passes); // pairs with the Volatile.Write in Run
     private long _passes;
@@ -87,6 +91,7 @@ public sealed class Worker : IDisposable
 
     private unsafe void Run()
     {
+        Volatile.Write(ref _threadId, Libc.gettid());
         int pollCount = _ports.Length + (_wakeFd >= 0 ? 1 : 0);
         var fds = stackalloc Libc.pollfd[pollCount];
         for (int i = 0; i < _ports.Length; i++)
