@@ -111,8 +111,10 @@ public sealed class WorkerBenchHubTests
         double[] one = Values("one_spoke_ns"), hub = Values("hub_ns"), ratios = Values("ratios");
         Assert.Equal((3, 3, 3), (one.Length, hub.Length, ratios.Length));
         Assert.All(one.Concat(hub), ns => Assert.True(ns > 0));
-        for (int i = 0; i < 3; i++) Assert.Equal(hub[i] / one[i], ratios[i], 2);
-        Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio_median").GetDouble(), 3);
+        // The JSON rounds ns and ratios to 3 decimals and the median to 4: compared within that rounding (a compare
+        // after rounding both sides to 2 decimals failed on a boundary, 0.5448 against 0.545).
+        for (int i = 0; i < 3; i++) Assert.Equal(hub[i] / one[i], ratios[i], 0.002);
+        Assert.Equal(ratios.Order().ElementAt(1), root.GetProperty("ratio_median").GetDouble(), 0.001);
         Assert.Equal(("gre-key", 3000, 4), (root.GetProperty("hub_frames").GetString(), root.GetProperty("spokes").GetInt32(),
             root.GetProperty("spoke_burst").GetInt32()));
     }
