@@ -230,21 +230,24 @@ public class TunnelTableBulkTests
 
     [Theory]
     [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(100)]
     [InlineData(1000)]
     [InlineData(1024)]
     [InlineData(1025)]
     [InlineData(2000)]
     [InlineData(10_000)]
     [InlineData(20_000)]
-    public void SlotsFor_AnyCount_PowerOfTwoHalfFullAndQuarterFullFromHubSize(int count)
+    public void SlotsFor_AnyCount_PowerOfTwoHalfFullAndQuarterFullWhenHinted(int count)
     {
         int size = TunnelTable.SlotsFor(count);
         Assert.True(size >= 8 && (size & (size - 1)) == 0, $"{size} is not a power of two");
         Assert.True(count * 2 <= size);
-        if (size >= TunnelTable.PrefetchSlots) Assert.True(count * 4 <= size, $"{count} in {size}: more than a quarter full");
+        if (size >= TunnelTable.HintSlots) Assert.True(count * 4 <= size, $"{count} in {size}: more than a quarter full");
         // The smallest such size: half of it breaks a rule.
         int half = size / 2;
-        Assert.True(half < 8 || count * 2 > half || (half >= TunnelTable.PrefetchSlots && count * 4 > half), $"{half} would do for {count}");
+        Assert.True(half < 8 || count * 2 > half || (half >= TunnelTable.HintSlots && count * 4 > half), $"{half} would do for {count}");
         var table = new TunnelTable(Enumerable.Range(0, count).Select(i =>
             new Tunnel(new TunnelSettings($"tun{i}", TunnelMode.Ipip, 0xAC0C010A, 0x0B000000u + (uint)i + 1))).ToList());
         Assert.Equal(size, table.Snapshot.Length);

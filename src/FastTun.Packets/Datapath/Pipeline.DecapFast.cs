@@ -57,8 +57,8 @@ public sealed partial class Pipeline
         ref Frame first = ref _batch[_routeItems[start].Frame];
         byte protocol = ((byte*)first.Buffer + first.Offset)[Ipv4Header.ProtocolOffset]; // a valid IPv4 header (pass 1)
         // The run's one table snapshot. Pass 1 kept each tunnel packet's home slot in it when it is the batch's hint table
-        // (≥ 4,096 slots; a table published since then gets no hints): the hinted loop (hub8e). A small table's loop
-        // carries none of the hint code.
+        // (TunnelTable.HintSlots; a table published since then gets no hints): the hinted loop (hub8e). The loop of a table
+        // of 1–4 tunnels carries none of the hint code.
         TunnelTable.Slot[] slots = _s.Decap.Snapshot;
         bool hinted = ReferenceEquals(slots, _prefetchSlots);
         if (protocol == Ipv4Header.ProtocolIpip)
@@ -130,7 +130,12 @@ public sealed partial class Pipeline
                 TunnelTable.PrefetchEntry(slots, Unsafe.Add(ref items0, a).TunnelSlot, workerOffset);
         for (; j < m; j++)
         {
-            if (hinted && j + EntryAhead < m) TunnelTable.PrefetchEntry(slots, Unsafe.Add(ref items0, j + EntryAhead).TunnelSlot, workerOffset);
+            if (hinted && j + EntryAhead < m)
+            {
+                // A run of one spoke's packets (one hint) asks once (hub10: a table of a few tunnels meets runs more often).
+                int ahead = Unsafe.Add(ref items0, j + EntryAhead).TunnelSlot;
+                if (ahead != Unsafe.Add(ref items0, j + EntryAhead - 1).TunnelSlot) TunnelTable.PrefetchEntry(slots, ahead, workerOffset);
+            }
             uint hopIndex = Unsafe.Add(ref hop0, j);
             if (hopIndex >= (uint)hops.Length || Unsafe.Add(ref hops0, (nint)hopIndex).Kind != NextHopKind.Local) break;
             if (innerCount >= innerLimit) break; // never: at most one entry per rx frame

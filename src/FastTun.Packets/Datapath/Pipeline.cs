@@ -151,7 +151,7 @@ public sealed partial class Pipeline : IDisposable
         ref uint unique = ref MemoryMarshal.GetArrayDataReference(_uniqueDst);
         int u = 0; // destinations that differ from the one before: pass 2 looks up only these
         uint previous = 0;
-        Tunnels.TunnelTable.Slot[]? prefetchSlots = _prefetchSlots; // null: a table small enough to stay in the cache
+        Tunnels.TunnelTable.Slot[]? prefetchSlots = _prefetchSlots; // null: a table of 1–4 tunnels (no hints)
         uint prefetchedSource = 0; // the outer source whose tunnel-table line the last hint asked for
         int home = -1; // its home slot (−1: none), kept in RouteItem.TunnelSlot for pass 3
         Span<Frame> frames = batch.Frames;
@@ -312,13 +312,13 @@ public sealed partial class Pipeline : IDisposable
         _hops = s.NextHops;
         _routes = s.Routes.GetReader(); // one route-table snapshot per batch
         var decapSlots = s.Decap.Snapshot;
-        _prefetchSlots = decapSlots.Length >= Tunnels.TunnelTable.PrefetchSlots ? decapSlots : null; // the size from which hints pay
+        _prefetchSlots = decapSlots.Length >= Tunnels.TunnelTable.HintSlots ? decapSlots : null; // the size from which hints pay
         _tap = Volatile.Read(ref _captureSlot); // acquire, once per batch: pairs with the Capture setter
         _sourceCacheValid = false; // a new route snapshot: the last source verdict may no longer hold
         RefreshSourceEpoch(s); // hub7s hook: the decap run's cached outer source verdicts (after _routes)
     }
 
-    /// <summary>The batch's tunnel-table snapshot when it is large enough for the decap prefetch, else null. Only
+    /// <summary>The batch's tunnel-table snapshot when it is large enough for the decap hints (<see cref="Tunnels.TunnelTable.HintSlots"/>), else null. Only
     /// hints come from it: pass 3 probes the table it reads itself, so a table published in between costs a wasted hint.</summary>
     private Tunnels.TunnelTable.Slot[]? _prefetchSlots;
 

@@ -114,13 +114,13 @@ public sealed class TunnelTable
     }
 
     /// <summary>Slots for <paramref name="count"/> tunnels: a power of two at most half full, and at most a quarter full
-    /// from <see cref="PrefetchSlots"/> slots on (a hub, whose decap probes from pass 1's home slot: a key off its home
+    /// from <see cref="HintSlots"/> slots on (a table whose decap probes from pass 1's home slot: a key off its home
     /// slot costs a mispredicted compare and a walk; hub9 measured 2,000 spokes in 4,096 slots, 19 % of them off home,
     /// 49.7 ns per packet, and in 16,384 slots 45.8 ns).</summary>
     internal static int SlotsFor(int count)
     {
         int size = EndpointSlotsFor(count);
-        if (size >= PrefetchSlots)
+        if (size >= HintSlots)
             while (count * 4 > size) size *= 2;
         return size;
     }
@@ -165,8 +165,8 @@ public sealed class TunnelTable
     /// by a few low bits, where a hub's numbered spokes (consecutive remotes, GRE keys numbered as the spokes) clustered
     /// (100 spokes in 512 slots: 0.9 slots walked past the home slot per tunnel, up to 11; with it 0.37, linear probing's
     /// ideal at that load 0.32) and decap paid for the probe loop's mispredicted exits. A large table keeps the shorter
-    /// mix, which spreads such keys as well as a random hash there (10,000 spokes: 0.19 vs 0.22) and sits on pass 1's
-    /// path to the decap prefetch, once per packet of a hub.</summary>
+    /// mix, which spreads such keys as well as a random hash there (10,000 spokes: 0.19 vs 0.22) and is shorter on pass
+    /// 1's path to the decap prefetch, once per packet of a hub.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Index(uint remote, uint local, byte protocol, uint key, int mask)
     {
@@ -266,10 +266,22 @@ public sealed class TunnelTable
         if (counters != 0) Sse.Prefetch0((void*)(counters + workerOffset));
     }
 
-    /// <summary>Slots from which a batch's decap prefetch stages pay (<see cref="TunnelDecap.DecapsulateBatch"/>, and
-    /// the pipeline at the same size): a smaller table (a few hundred tunnels) stays in the core's cache, where the
-    /// stages would only add work.</summary>
+    /// <summary>Slots from which <see cref="TunnelDecap.DecapsulateBatch"/>'s prefetch stages pay, and from which
+    /// <see cref="Index"/> keeps the short mix: a smaller table (a few hundred tunnels) stays in the core's cache.</summary>
     internal const int PrefetchSlots = 4096;
+
+    /// <summary>
+    /// Slots from which the pipeline's decap run takes pass 1's home slots (hints): pass 1 hashes each tunnel packet's key
+    /// and asks for its slot line while the header is in the L1, and pass 3 compares the key at that slot without
+    /// hashing on its own path (hub7c, hub8e). Every table of 5 tunnels or more (<see cref="SlotsFor"/>: 32 slots and
+    /// up). A table of 1–4 tunnels (8 slots) keeps the loop without hints: with one tunnel (or a few) its run's
+    /// memo answers nearly every packet, and the hint code would only add work.
+    /// <para>hub10: the hints began at 4,096 slots (1,025 tunnels and more), as the batch prefetch does, on the reasoning that a
+    /// smaller table stays in the cache. Measured with a random spoke per packet, the hash on pass 3's path cost more than
+    /// the misses: 1,000 spokes (2,048 slots) took 53.9 ns per packet where 10,000 took 49.4, and keyed GRE 74.8 ns.
+    /// From 16 slots, 1,000 spokes take 47.9 ns (GRE 58.1), one spoke's packets on such a table the same as before.</para>
+    /// </summary>
+    internal const int HintSlots = 16;
 
     /// <summary>
     /// Prefetch stage 1 straight from a packet whose data starts at an IPv4 header (a batch's loop asking for the line
