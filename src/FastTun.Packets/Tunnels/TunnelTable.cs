@@ -276,10 +276,11 @@ public sealed class TunnelTable
     /// hashing on its own path (hub7c, hub8e). Every table of 5 tunnels or more (<see cref="SlotsFor"/>: 32 slots and
     /// up). A table of 1–4 tunnels (8 slots) keeps the loop without hints: with one tunnel (or a few) its run's
     /// memo answers nearly every packet, and the hint code would only add work.
-    /// <para>hub10: the hints began at 4,096 slots (1,025 tunnels and more), as the batch prefetch does, on the reasoning that a
-    /// smaller table stays in the cache. Measured with a random spoke per packet, the hash on pass 3's path cost more than
-    /// the misses: 1,000 spokes (2,048 slots) took 53.9 ns per packet where 10,000 took 49.4, and keyed GRE 74.8 ns.
-    /// From 16 slots, 1,000 spokes take 47.9 ns (GRE 58.1), one spoke's packets on such a table the same as before.</para>
+    /// <para>hub10: the hints began at 4,096 slots (1,025 tunnels and more), as the batch prefetch does, on the reasoning that
+    /// a smaller table stays in the cache. With a random spoke per packet the hash on pass 3's own path cost more than the
+    /// misses: 1,000 spokes (2,048 slots) took 54.1 ns per packet where 10,000 took 47.4, keyed GRE 70.1 against 54.9, and
+    /// 16 spokes 52.2. From 16 slots: 1,000 spokes 48.5 ns (GRE 59.9), 16 spokes 47.9, 10,000 unchanged, one spoke's
+    /// packets on a 100-tunnel table 40.2 against 39.6 (bench/RESULTS.md, hub10).</para>
     /// </summary>
     internal const int HintSlots = 16;
 
