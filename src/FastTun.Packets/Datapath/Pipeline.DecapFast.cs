@@ -61,17 +61,18 @@ public sealed partial class Pipeline
         // of 1–4 tunnels carries none of the hint code.
         TunnelTable.Slot[] slots = _s.Decap.Snapshot;
         bool hinted = ReferenceEquals(slots, _prefetchSlots);
-        // A table of fewer than PrefetchSlots slots (up to 1,024 tunnels) keeps its decap entries in the core's cache: its
-        // hinted loop asks for none (hub10: one spoke's packets on a 100-tunnel table cost 1.4–1.9 ns more with the stage).
-        bool entries = slots.Length >= TunnelTable.PrefetchSlots;
-        if (protocol == Ipv4Header.ProtocolIpip)
-            return !hinted ? DecapRunFast<IpipShape, NotHinted>(start, m, slots)
-                : entries ? DecapRunFast<IpipShape, Hinted>(start, m, slots) : DecapRunFast<IpipShape, HintedInCache>(start, m, slots);
-        if (protocol == Ipv4Header.ProtocolGre)
-            return !hinted ? DecapRunFast<GreShape, NotHinted>(start, m, slots)
-                : entries ? DecapRunFast<GreShape, Hinted>(start, m, slots) : DecapRunFast<GreShape, HintedInCache>(start, m, slots);
+        if (protocol == Ipv4Header.ProtocolIpip) return DecapRunFast<IpipShape>(start, m, slots, hinted);
+        if (protocol == Ipv4Header.ProtocolGre) return DecapRunFast<GreShape>(start, m, slots, hinted);
         return 0;
     }
+
+    /// <summary>The run's loop shape for this table: no hints, or hints with the entry stage, or hints without it. A table
+    /// of fewer than PrefetchSlots slots (up to 1,024 tunnels) keeps its decap entries in the core's cache: its hinted loop
+    /// asks for none (hub10: one spoke's packets on a 100-tunnel table cost 1.4–1.9 ns more with the stage).</summary>
+    private int DecapRunFast<TShape>(int start, int m, TunnelTable.Slot[] slots, bool hinted) where TShape : struct, IEncapShape =>
+        !hinted ? DecapRunFast<TShape, NotHinted>(start, m, slots)
+        : slots.Length >= TunnelTable.PrefetchSlots ? DecapRunFast<TShape, Hinted>(start, m, slots)
+        : DecapRunFast<TShape, HintedInCache>(start, m, slots);
 
     /// <summary>Whether the decap run's items carry pass 1's home slots in the table it probes (a type argument, as
     /// <see cref="IEncapShape"/>: the unhinted loop holds no hint code and no registers for it).</summary>
@@ -115,7 +116,6 @@ public sealed partial class Pipeline
         NextHop[] hops = _hops;
         ref NextHop hops0 = ref MemoryMarshal.GetArrayDataReference(hops);
         nint workerOffset = Worker * (nint)DecapCounterStore.WorkerStride;
-        bool hinted = THint.On; // the caller's test: pass 1 kept each tunnel packet's home slot in slots
 
         // The last packet's table key and slot: a run of one tunnel's packets probes the table once.
         uint lastSource = 0, lastDestination = 0, lastKey = 0, lastProtocolAndKeyFlag = uint.MaxValue;
@@ -194,7 +194,7 @@ public sealed partial class Pipeline
             {
                 // Pass 1's home slot, when it computed one in this table: the slot's line is loaded without waiting for
                 // the header's (hub7c).
-                found = slotIndex = hinted
+                found = slotIndex = THint.On // pass 1 kept each tunnel packet's home slot in slots
                     ? TunnelTable.IndexOf(slots, Unsafe.Add(ref items0, j).TunnelSlot, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key)
                     : TunnelTable.IndexOf(slots, source, destination, (byte)protocol, (flags & GreHeader.FlagKey) != 0, key);
                 lastSource = source;

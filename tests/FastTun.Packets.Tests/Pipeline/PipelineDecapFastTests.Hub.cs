@@ -8,13 +8,14 @@ namespace FastTun.Packets.Tests.Pipeline;
 public sealed partial class PipelineDecapFastTests
 {
     /// <summary>
-    /// The decap run with pass 1's hints (a table of <see cref="TunnelTable.HintSlots"/> slots or more: 5 tunnels and up) against the
-    /// general path, for a hub of 3,000 and a table of 60 (hub10: hinted too), and 3 (4 tunnels with the lab's: no hints, the
-    /// control): keyed GRE spokes with random remotes (some off their home slot), every 10th requiring sequence numbers and every 15th checksums, every 25th with no route
-    /// back (its packets fail the outer source check), the lab's own keyed tunnel among them; frames from the first 400
-    /// spokes (or all) and from those off their home slot, in random order with runs of one spoke, mostly as their tunnel wants them, else with a sequence number or a
-    /// checksum the tunnel does not require, without the flags it requires, with a
-    /// wrong key or none. Frame by frame, drop by drop, counter by counter (tunnels and sequence meters) as the oracle.
+    /// The decap run with pass 1's hints (a table of <see cref="TunnelTable.HintSlots"/> slots or more: 5 tunnels and up)
+    /// against the general path, for a hub of 3,000 spokes, a table of 60 (hub10: hinted too, without the entry stage) and 3
+    /// (4 tunnels with the lab's: no hints, the control). Keyed GRE spokes with random remotes (some off their home slot),
+    /// every 10th requiring sequence numbers and every 15th checksums, every 25th with no route back (its packets fail the
+    /// outer source check), the lab's own keyed tunnel among them; frames from the first 400 spokes (or all) and from those
+    /// off their home slot, in random order with runs of one spoke, mostly as their tunnel wants them, else with a sequence
+    /// number or a checksum the tunnel does not require, without the flags it requires, with a wrong key or none. Frame by
+    /// frame, drop by drop, counter by counter (tunnels and sequence meters) as the oracle.
     /// </summary>
     [Theory]
     [InlineData(3_000, RpFilterMode.Loose)]
