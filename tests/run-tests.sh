@@ -14,8 +14,13 @@ run() { # label, env..., project
   local label=$1; shift
   echo "=== $label"
   # PIPESTATUS must be read right after the pipeline: behind "|| true" it would be true's (always 0), and a
-  # failing suite would leave the status 0. grep finding nothing (1) is not a failure; the suite's exit code is.
-  env "$@" 2>&1 | tee -a "$log" | grep -E '^(Passed!|Failed!|  Failed |  Skipped |\[xUnit.*(FAIL|SKIP))|error'
+  # failing suite would leave the status 0. The suite's exit code decides, not the filter's.
+  # A failed test's message and the top of its stack follow its "  Failed " line (at most 60 lines each): a CI log
+  # then says which assertion failed, not only which test.
+  env "$@" 2>&1 | tee -a "$log" | awk '
+    /^  Failed / { detail = 60 }
+    /^(Passed!|Failed!|  Skipped |\[xUnit.*(FAIL|SKIP))|error/ || detail > 0 { print; fflush() }
+    detail > 0 { detail--; if (/^  Standard Output Messages:/) detail = 0 }'
   local codes=("${PIPESTATUS[@]}")
   [ "${codes[0]}" -eq 0 ] || status=1
 }

@@ -152,8 +152,8 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
         }
         var (_, output) = pinger.Result;
         Assert.Contains("400 packets transmitted, 400 received", output);
-        Assert.Contains("reloaded", Lab.LogOf("gw1"));
-        Assert.Contains("reloaded", Lab.LogOf("gw2"));
+        Assert.Contains("reloaded", LogWhenItContains("gw1", "reloaded", TimeSpan.FromSeconds(5)));
+        Assert.Contains("reloaded", LogWhenItContains("gw2", "reloaded", TimeSpan.FromSeconds(5)));
     }
 
     /// <summary>The log of <paramref name="gateway"/> once it contains <paramref name="text"/>, polled every 100 ms;
