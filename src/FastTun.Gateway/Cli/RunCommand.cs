@@ -54,6 +54,25 @@ public static class RunCommand
     {
         using var loggers = Logging.CreateFactory(level);
         var logger = loggers.CreateLogger("fasttun");
+        // The signals are taken before anything starts: a SIGINT or SIGTERM during startup then stops the gateway once
+        // it runs (XDP programs detached), where the default action would kill it half set up, and a SIGHUP from a
+        // service manager that saw READY cannot kill it. Each handler records its request and wakes the loop below;
+        // stopping and reloading are separate requests, so neither hides the other.
+        using var wake = new ManualResetEventSlim();
+        int stopRequests = 0, reloadRequests = 0;
+        using var signals = StopSignals.Register(() => { Volatile.Write(ref stopRequests, 1); wake.Set(); });
+        // SIGHUP reloads (as nginx's and sshd's do), under nohup too: the disposition nohup leaves is taken back, so a
+        // `kill -HUP` is never silently ignored. The hangup nohup guards against then reloads instead of killing.
+        var reclaimed = InheritedSignals.Reclaim(InheritedSignals.Hangup).Concat(signals.Reclaimed).Order().ToList();
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            Interlocked.Increment(ref reloadRequests); // consumed by the loop below; orders nothing else
+            wake.Set();
+        });
+        if (reclaimed.Count > 0)
+            logger.LogInformation("{Signals} inherited as ignored (nohup, a background job): handled anyway (SIGHUP reloads, SIGINT and SIGTERM stop)",
+                string.Join(", ", reclaimed.Select(InheritedSignals.Name)));
         GatewayRuntime runtime;
         try
         {
@@ -112,17 +131,6 @@ public static class RunCommand
         // The loop wakes at least twice per watchdog ping interval so a ping is never late.
         int waitMs = notifier.WatchdogInterval > TimeSpan.Zero ? (int)Math.Clamp(notifier.WatchdogInterval.TotalMilliseconds / 2, 10, 500) : 500;
 
-        using var stop = new ManualResetEventSlim();
-        int reloadRequests = 0;
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
-        {
-            c.Cancel = true;
-            Interlocked.Increment(ref reloadRequests); // consumed by the loop below; orders nothing else
-            stop.Set();
-        });
-
         int exit = CommandLine.ExitOk;
         using (runtime)
         using (control)
@@ -130,17 +138,9 @@ public static class RunCommand
         {
             while (true)
             {
-                stop.Wait(waitMs);
+                wake.Wait(waitMs);
+                wake.Reset(); // before the requests are read: a signal after this wakes the next wait at once
                 notifier.Tick(watchdog);
-                if (Interlocked.Exchange(ref reloadRequests, 0) > 0)
-                {
-                    stop.Reset();
-                    logger.LogInformation("SIGHUP: reloading {Config}", path);
-                    notifier.Status("reloading");
-                    bool reloaded = TryReload(runtime, loggers, logger);
-                    notifier.Status(reloaded ? "reloaded; forwarding" : "reload refused; forwarding with the previous configuration");
-                    continue;
-                }
                 if (runtime.Fault is { } fault)
                 {
                     logger.LogCritical(fault, "a worker stopped on an internal error; shutting down");
@@ -148,11 +148,18 @@ public static class RunCommand
                     exit = CommandLine.ExitError;
                     break;
                 }
-                if (stop.IsSet)
+                if (Volatile.Read(ref stopRequests) != 0) // pairs with the handler's write; a stop wins over a pending reload
                 {
                     logger.LogInformation("stopping");
                     notifier.Stopping();
                     break;
+                }
+                if (Interlocked.Exchange(ref reloadRequests, 0) > 0)
+                {
+                    logger.LogInformation("SIGHUP: reloading {Config}", path);
+                    notifier.Status("reloading");
+                    bool reloaded = TryReload(runtime, loggers, logger);
+                    notifier.Status(reloaded ? "reloaded; forwarding" : "reload refused; forwarding with the previous configuration");
                 }
             }
         }

@@ -57,9 +57,8 @@ public static class SinkCommand
         using (var sink = new TrafficSink(port, mac ?? nic.Mac, ip, coalesce: coalesce))
         {
             int stopRequested = 0;
-            // Volatile.Write in the handlers (signal thread) pairs with the Volatile.Read in the loop's stop check.
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Volatile.Write(ref stopRequested, 1); });
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Volatile.Write(ref stopRequested, 1); });
+            // Volatile.Write in the handler (signal thread) pairs with the Volatile.Read in the loop's stop check.
+            using var signals = StopSignals.Register(() => Volatile.Write(ref stopRequested, 1));
             Console.Error.WriteLine($"sink: ready on {iface} ({TrafficPorts.Name(driver)})");
             // Volatile: pairs with the signal handlers' writes; read once per pass of the receive loop.
             var result = sink.Run(duration, () => Volatile.Read(ref stopRequested) != 0);

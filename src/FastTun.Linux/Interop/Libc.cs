@@ -5,7 +5,7 @@ namespace FastTun.Linux.Interop;
 /// recvfrom, ioctl, close, geteuid, errno) go through Tmds.LibC, the design card's syscall package; each file
 /// under Interop/ is a one-line, inlined forwarder that keeps FastTun's blittable signatures (void*, int,
 /// nuint) so call sites stay as they were. LibraryImport (<see cref="Name"/>) remains only for what
-/// Tmds.LibC 0.5.0 lacks: sendmmsg, gettid, setpriority, if_nametoindex, strerror, and the native shim.
+/// Tmds.LibC 0.5.0 lacks: sendmmsg, gettid, setpriority, if_nametoindex, strerror, signal, and the native shim.
 /// Both paths capture errno the same way (SetLastError), read through <see cref="errno"/>.
 /// </summary>
 internal static partial class Libc

@@ -16,9 +16,12 @@ public sealed class GatewayLab : IDisposable
 
     /// <param name="extraConfig">Lines appended to both gateways' configurations.</param>
     /// <param name="offload">Checksum offload on the hosts' veths: null for the driver's default (off for af_xdp).</param>
-    public GatewayLab(string mode, string driver, string extraConfig = "", bool? offload = null)
+    /// <param name="inheritIgnored">Signals (trap names: "HUP INT") the gateways start with ignored, as nohup or a script's
+    /// background job would leave them; empty for none.</param>
+    public GatewayLab(string mode, string driver, string extraConfig = "", bool? offload = null, string inheritIgnored = "")
     {
         Mode = mode;
+        InheritIgnored = inheritIgnored;
         Driver = driver;
         ExtraConfig = extraConfig;
         Prefix = $"t{Environment.ProcessId % 100}{Interlocked.Increment(ref s_next)}-";
@@ -46,6 +49,7 @@ public sealed class GatewayLab : IDisposable
     }
 
     public string Mode { get; }
+    public string InheritIgnored { get; }
     public string ExtraConfig { get; }
     public string Driver { get; }
     public string Prefix { get; }
@@ -58,8 +62,18 @@ public sealed class GatewayLab : IDisposable
     {
         string config = File.ReadAllText(Path.Combine(Root, "configs", $"{gw}-{Mode}.conf")).Replace("driver 'af_xdp'", $"driver '{Driver}'") + "\n" + ExtraConfig + "\n";
         File.WriteAllText(ConfigOf(gw), config);
-        GatewayProcess.Start(Prefix + gw, $"run --config {ConfigOf(gw)}", Path.Combine(_dir, gw + ".log"),
-            log => log.Contains(" running "), TimeSpan.FromSeconds(20), _gateways);
+        string run = $"{GatewayProcess.Fasttun} run --config {ConfigOf(gw)}";
+        // bash execs the gateway in place: the PID is the gateway's, with the ignored dispositions exec keeps.
+        GatewayProcess.StartCommand(Prefix + gw, InheritIgnored == "" ? run : $"bash -c \"trap '' {InheritIgnored}; exec {run}\"",
+            Path.Combine(_dir, gw + ".log"), log => log.Contains(" running "), TimeSpan.FromSeconds(20), _gateways);
+    }
+
+    /// <summary>Waits up to <paramref name="milliseconds"/> for <paramref name="gw"/> to exit; its exit code, or null
+    /// while it still runs.</summary>
+    public int? WaitForExit(string gw, int milliseconds)
+    {
+        var p = _gateways[gw == "gw1" ? 0 : 1];
+        return p.WaitForExit(milliseconds) ? p.ExitCode : null;
     }
 
     /// <summary>kill -9 of a gateway (no cleanup of its own), then waits for it to be gone.</summary>

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* struct mmsghdr */
 #include <stddef.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <net/if.h>
 #include <linux/if_packet.h>
@@ -91,5 +92,6 @@ int main(void)
     CONST(SIOCGIFFLAGS); CONST(SIOCSIFFLAGS); CONST(SIOCGIFMTU); CONST(SIOCGIFHWADDR); CONST(SIOCGIFINDEX);
     CONST(IFF_UP); CONST(IFF_RUNNING); CONST(IFF_PROMISC); CONST(ARPHRD_ETHER); CONST(IFNAMSIZ);
     CONST(SOCK_NONBLOCK); CONST(SOCK_CLOEXEC); CONST(MSG_DONTWAIT); CONST(AF_PACKET); CONST(AF_NETLINK);
+    CONST(SIG_DFL); CONST(SIG_IGN); CONST(SIGHUP); CONST(SIGINT); CONST(SIGQUIT); CONST(SIGTERM);
     return 0;
 }

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+
+namespace FastTun.Gateway.Tests.Netns;
+
+/// <summary>
+/// Commands started with their control signals ignored, as nohup leaves SIGHUP and a script's background job (<c>cmd &amp;</c>)
+/// leaves SIGINT: .NET keeps an inherited SIG_IGN, so without <see cref="FastTun.Linux.Interop.InheritedSignals"/> a
+/// <c>kill -HUP</c> would not reload the gateway and a <c>kill -INT</c> would stop neither it nor the sink.
+/// </summary>
+[Collection("netns")]
+public sealed class InheritedSignalsNetnsTests
+{
+    private static string LogOnceItHas(Func<string> log, string text)
+    {
+        var deadline = Stopwatch.StartNew();
+        string current = log();
+        while (!current.Contains(text, StringComparison.Ordinal) && deadline.Elapsed.TotalSeconds < 15)
+        {
+            Thread.Sleep(100);
+            current = log();
+        }
+        return current;
+    }
+
+    [NetnsFact]
+    public void Run_StartedWithHupAndIntIgnored_HupReloadsAndIntStops()
+    {
+        using var lab = new GatewayLab("ipip", "af_packet", inheritIgnored: "HUP INT");
+        Assert.Contains("SIGHUP, SIGINT inherited as ignored", LogOnceItHas(() => lab.LogOf("gw1"), "inherited as ignored"), StringComparison.Ordinal);
+
+        lab.Signal("gw1", "HUP");
+        Assert.Contains("reloaded", LogOnceItHas(() => lab.LogOf("gw1"), "reloaded"), StringComparison.Ordinal);
+        var (code, output) = lab.Exec("server1", "ping -c 3 -i 0.2 -W 2 10.1.8.10", check: false);
+        Assert.True(code == 0, output + lab.LogOf("gw1"));
+
+        lab.Signal("gw1", "INT");
+        Assert.Equal(0, lab.WaitForExit("gw1", 15_000));
+        Assert.Contains("stopping", lab.LogOf("gw1"), StringComparison.Ordinal);
+    }
+
+    [NetnsFact]
+    public void Sink_StartedWithIntIgnored_StopsOnIntAndReports()
+    {
+        string ns = $"sig{Environment.ProcessId % 100}-sink";
+        string log = Path.Combine(Directory.CreateTempSubdirectory("fasttun-signals-").FullName, "sink.log");
+        var started = new List<Process>();
+        GatewayLab.Run("ip", $"netns del {ns}", check: false);
+        GatewayLab.Run("ip", $"netns add {ns}");
+        try
+        {
+            GatewayLab.Run("ip", $"-n {ns} link add va type veth peer name vb");
+            GatewayLab.Run("ip", $"-n {ns} link set va up");
+            GatewayLab.Run("ip", $"-n {ns} link set vb up");
+            var sink = GatewayProcess.StartCommand(ns, $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} sink --iface va --driver af_packet\"",
+                log, text => text.Contains("sink: ready", StringComparison.Ordinal), TimeSpan.FromSeconds(30), started);
+            GatewayLab.Run("kill", $"-INT {sink.Id}");
+            Assert.True(sink.WaitForExit(15_000), "still running 15 s after SIGINT: " + File.ReadAllText(log));
+            Assert.Equal(0, sink.ExitCode);
+            Assert.Contains("sink va (af_packet):", LogOnceItHas(() => File.ReadAllText(log), "sink va"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var p in started) GatewayProcess.Stop(p);
+            GatewayLab.Run("ip", $"netns del {ns}", check: false);
+        }
+    }
+}
