@@ -8,7 +8,7 @@ namespace FastTun.Gateway.Cli;
 /// <summary>
 /// <c>fasttun capture --point rx|tx|drop|decap|encap [--iface X] [--count N] [--duration S] -w FILE.pcapng</c>:
 /// asks the running gateway to capture at a processing point and writes the pcapng it streams to FILE
-/// (<c>-w -</c> for stdout). Ends after N frames or S seconds, or on Ctrl-C; then prints how many frames were
+/// (<c>-w -</c> for stdout). Ends after N frames or S seconds, or on SIGINT (Ctrl-C) or SIGTERM; then prints how many frames were
 /// captured and how many copies the gateway lost to full capture rings.
 /// </summary>
 public static class CaptureCommand
@@ -24,7 +24,7 @@ public static class CaptureCommand
         var json = CliOptions.Json("print the closing summary as JSON");
         var socket = CliOptions.ControlSocket();
         var command = new Command("capture", "live capture at a processing point of the running gateway, written as pcapng; " +
-            "drops carry their reason; ends after --count, --duration or Ctrl-C") { point, iface, count, duration, write, json, socket };
+            "drops carry their reason; ends after --count, --duration, Ctrl-C or SIGTERM") { point, iface, count, duration, write, json, socket };
         command.SetAction(r => Run(r.GetValue(point)!, r.GetValue(iface), r.GetValue(count), r.GetValue(duration), r.GetValue(write)!,
             r.GetValue(json), r.GetValue(socket)!, r.Out(), r.Err()));
         return command;
@@ -42,14 +42,10 @@ public static class CaptureCommand
             using var client = ControlClient.Connect(socketPath);
             client.Request(request); // the ok line; pcapng follows
             using var sink = file == "-" ? Console.OpenStandardOutput() : new FileStream(file, FileMode.Create, FileAccess.Write);
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                e.Cancel = true;
-                client.ShutdownSend(); // the gateway sees end of stream, finishes the file and closes
-            };
-            Console.CancelKeyPress += onCancel;
             var summary = new PcapNgSummary();
-            try
+            // Ctrl-C, kill -INT or kill -TERM (a script's background capture: StopSignals takes an inherited ignore back)
+            // end the capture cleanly: the gateway sees end of stream, finishes the file and closes; the loop then ends.
+            using (StopSignals.Register(client.ShutdownSend))
             {
                 var buffer = new byte[64 * 1024];
                 int n;
@@ -58,10 +54,6 @@ public static class CaptureCommand
                     sink.Write(buffer, 0, n);
                     summary.Feed(buffer.AsSpan(0, n));
                 }
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
             }
             var where = file == "-" ? error : output;
             if (json)

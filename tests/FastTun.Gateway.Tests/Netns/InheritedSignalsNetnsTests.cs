@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FastTun.Gateway.Tests.Keepalive;
 
 namespace FastTun.Gateway.Tests.Netns;
 
@@ -36,6 +37,39 @@ public sealed class InheritedSignalsNetnsTests
         lab.Signal("gw1", "INT");
         Assert.Equal(0, lab.WaitForExit("gw1", 15_000));
         Assert.Contains("stopping", lab.LogOf("gw1"), StringComparison.Ordinal);
+    }
+
+    /// <summary>A script's background capture (<c>fasttun capture … &amp;</c>, SIGINT ignored) ended by kill -INT or plain kill:
+    /// the gateway finishes the pcapng and the command reports. Before, only Ctrl-C (Console.CancelKeyPress) ended it.</summary>
+    [NetnsTheory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public void Capture_StartedWithIntIgnored_SignalEndsItWithACompleteFile(string signal)
+    {
+        using var lab = new KeepaliveLab("", "");
+        string file = Path.Combine(lab.Dir, "rx.pcapng");
+        string log = Path.Combine(lab.Dir, "capture.log");
+        var started = new List<Process>();
+        try
+        {
+            var capture = GatewayProcess.StartCommand(lab.Prefix + "gw1",
+                $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} capture --point rx -w {file} --control-socket {lab.SocketOf("gw1")}\"",
+                log, _ => File.Exists(file), TimeSpan.FromSeconds(30), started); // created once the gateway has said ok: the tap is on
+            var (code, output) = lab.Exec("server1", "ping -c 3 -i 0.2 -W 2 10.1.8.10", check: false);
+            Assert.True(code == 0, output);
+            GatewayLab.Run("kill", $"-{signal} {capture.Id}");
+            Assert.True(capture.WaitForExit(15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
+            Assert.Equal(0, capture.ExitCode);
+            Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", LogOnceItHas(() => File.ReadAllText(log), "captured at rx"));
+            // The file is whole: tshark reads it to the end (it fails on a cut pcapng block) and finds the pings in it.
+            var (tshark, frames) = GatewayLab.Run("tshark", $"-r {file} -Y icmp -T fields -e ip.src", check: false);
+            Assert.True(tshark == 0, frames);
+            Assert.Contains("10.1.5.10", frames, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var p in started) GatewayProcess.Stop(p);
+        }
     }
 
     [NetnsFact]
