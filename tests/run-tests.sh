@@ -24,7 +24,8 @@ run() { # label, env..., project
   local codes=("${PIPESTATUS[@]}")
   [ "${codes[0]}" -eq 0 ] || status=1
 }
-t() { echo "$DOTNET" test "$1" -c "$CONFIG" --no-build --nologo --verbosity quiet; }
+# The console logger at minimal prints each failed test's message and stack (quiet alone prints only its name).
+t() { echo "$DOTNET" test "$1" -c "$CONFIG" --no-build --nologo --verbosity quiet --logger "console;verbosity=minimal"; }
 
 run "packets"                              $(t tests/FastTun.Packets.Tests)
 # On .NET 10 DOTNET_EnableAVX512F=0 alone leaves Vector512 accelerated; DOTNET_EnableAVX512=0 turns it off.
