@@ -71,9 +71,18 @@ public sealed class AccountingTests
         long tx0 = Sys(lab, "server1", "net0", "tx_packets"), txDrop0 = Sys(lab, "server1", "net0", "tx_dropped");
 
         var (_, output) = lab.Exec("server1", $"/usr/bin/python3 {script} 70000 {gwMac} {myMac}", timeoutMs: 60_000);
-        Thread.Sleep(2500); // idle: the worker drains and refreshes the kernel's drop counters (about once a second)
-        var after = Counters(lab);
+        // Idle now: the worker drains its ring and refreshes the kernel's drop counters (about once a second). Polled until
+        // every frame is accounted for, up to 15 s (a fixed wait could end early on a loaded host); the sums asserted below
+        // then say what is missing if it never is.
         long tx = Sys(lab, "server1", "net0", "tx_packets") - tx0, txDrop = Sys(lab, "server1", "net0", "tx_dropped") - txDrop0;
+        var after = Counters(lab);
+        var settle = System.Diagnostics.Stopwatch.StartNew();
+        while (settle.Elapsed < TimeSpan.FromSeconds(15)
+               && (tx != (after.Eth1Rx - before.Eth1Rx) + (after.KernelDropped - before.KernelDropped) || after.Packets - before.Packets != after.Rx - before.Rx))
+        {
+            Thread.Sleep(250);
+            after = Counters(lab);
+        }
 
         long rx = after.Rx - before.Rx, eth1 = after.Eth1Rx - before.Eth1Rx, kernel = after.KernelDropped - before.KernelDropped;
         long packets = after.Packets - before.Packets;

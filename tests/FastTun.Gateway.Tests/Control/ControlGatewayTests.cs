@@ -253,6 +253,15 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
         Assert.Contains("no neighbour 10.1.5.77", _lab.Cli("gw1", "neighbor", "del", "10.1.5.77").Err);
     }
 
+    /// <summary>Waits until the capture command has created <paramref name="file"/>: it does so once the gateway has answered
+    /// ok, that is once the tap is on, so traffic sent after this is captured (a fixed sleep could end before that on a
+    /// loaded host, and the capture then waited out its duration short of frames).</summary>
+    private static void WaitForCapture(string file, Task<(int Code, string Out, string Err)> capture)
+    {
+        Assert.True(SpinWait.SpinUntil(() => File.Exists(file) || capture.IsCompleted, TimeSpan.FromSeconds(15)), "the capture did not start in 15 s");
+        Assert.False(capture.IsCompleted && !File.Exists(file), $"the capture ended before it started: {(capture.IsCompleted ? capture.Result.Err : "")}");
+    }
+
     [ControlRootFact]
     public void TunnelSet_Ttl_OuterTtlOnTheWireAndCaptureReadByTshark()
     {
@@ -261,8 +270,9 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
         {
             Assert.Matches(@"(?m)^tun0\s+ipip\s+.*\s64\s+0xb8\s", _lab.Cli("gw1", "show", "tunnels").Out);
             string file = Path.Combine(_lab.Dir, "encap.pcapng");
+            File.Delete(file);
             var capture = Task.Run(() => _lab.Cli("gw1", "capture", "--point", "encap", "--iface", "tun0", "--count", "3", "--duration", "10", "-w", file));
-            Thread.Sleep(500);
+            WaitForCapture(file, capture);
             Ping(count: 4);
             var (code, text, err) = capture.Result;
             Assert.True(code == 0, err);
@@ -316,8 +326,9 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
     public void Capture_DropAndRx_TsharkReadsFramesAndDropReasons()
     {
         string drops = Path.Combine(_lab.Dir, "drop.pcapng");
+        File.Delete(drops);
         var capture = Task.Run(() => _lab.Cli("gw1", "capture", "--point", "drop", "--count", "3", "--duration", "15", "-w", drops));
-        Thread.Sleep(500);
+        WaitForCapture(drops, capture);
         _lab.Exec("server1", "ping -c 2 -i 0.2 -W 1 10.77.0.1", check: false); // no route on gw1
         // A tunnel packet from a stranger's outer source (sent by gw2's kernel on the underlay): no tunnel matches.
         string gw1Mac = _lab.Exec("gw1", "cat /sys/class/net/eth2/address").Output.Trim();
@@ -333,8 +344,9 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
         Assert.Matches(@"(?m)^drop: no-tunnel\s+172\.12\.1\.10,10\.1\.5\.10\s+eth2$", fields);
 
         string rx = Path.Combine(_lab.Dir, "rx.pcapng");
+        File.Delete(rx);
         capture = Task.Run(() => _lab.Cli("gw1", "capture", "--point", "rx", "--iface", "eth1", "--count", "2", "--duration", "15", "-w", rx));
-        Thread.Sleep(500);
+        WaitForCapture(rx, capture);
         Ping(count: 2);
         (code, text, err) = capture.Result;
         Assert.True(code == 0, err);

@@ -65,9 +65,12 @@ public sealed class MultiWorkerNetnsTests : IDisposable
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         })!;
+        // tcpdump says "listening on" once its socket is open: the test's first packet must be on the file.
+        var listening = new TaskCompletionSource();
+        _capture.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true) listening.TrySetResult(); };
         _capture.BeginErrorReadLine();
         _capture.BeginOutputReadLine();
-        Thread.Sleep(1000);
+        Assert.True(listening.Task.Wait(TimeSpan.FromSeconds(20)), "tcpdump did not start listening in 20 s");
 
         // Many flows (the fanout hash spreads them over both workers), paced so nothing is lost on the way in;
         // some datagrams without DF larger than the tunnel MTU (1468 with key and seq), which the gateway splits.
