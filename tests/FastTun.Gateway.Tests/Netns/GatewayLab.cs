@@ -110,6 +110,18 @@ public sealed class GatewayLab : IDisposable
 
     public void Ip(string args) => Run("ip", args);
 
+    /// <summary>Waits until a TCP socket listens on <paramref name="port"/> in namespace <paramref name="ns"/> (a daemon
+    /// started with -D returns before it binds), up to 15 s; throws otherwise.</summary>
+    public void WaitForListener(string ns, int port)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!Exec(ns, $"ss -Hltn sport = :{port}", check: false).Output.Contains($":{port}", StringComparison.Ordinal))
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(15)) throw new TimeoutException($"nothing listens on TCP port {port} in {ns} after 15 s");
+            Thread.Sleep(50);
+        }
+    }
+
     /// <summary>Runs a scapy script as the stranger on the underlay.</summary>
     public (int Code, string Output) Scapy(string ns, string script, int timeoutMs = 30_000)
     {

@@ -48,7 +48,7 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
     public void Tcp_Server1ToServer2_TransfersThroughTunnel()
     {
         Lab.Exec("server2", "iperf3 -s -1 -p 5202 -D");
-        Thread.Sleep(300);
+        Lab.WaitForListener("server2", 5202);
         var (code, output) = Lab.Exec("server1", "timeout 20 iperf3 -c 10.1.8.10 -p 5202 -t 1 -f m", check: false, timeoutMs: 25_000);
         Assert.True(code == 0, output);
         var m = Regex.Match(output, @"([\d.]+) MBytes\s+([\d.]+) Mbits/sec\s+receiver");

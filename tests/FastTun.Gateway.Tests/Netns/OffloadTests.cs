@@ -14,14 +14,20 @@ public class OffloadTests
         using var lab = new GatewayLab("ipip", "af_xdp", offload: true);
         Assert.Contains("tx-checksumming: on", lab.Exec("server1", "ethtool -k net0").Output);
         lab.Exec("server2", "iperf3 -s -1 -p 5203 -D");
-        Thread.Sleep(300);
+        lab.WaitForListener("server2", 5203);
         var (code, output) = lab.Exec("server1", "timeout 20 iperf3 -c 10.1.8.10 -p 5203 -t 2 -f m", check: false, timeoutMs: 25_000);
         Assert.True(code == 0, output);
         var m = Regex.Match(output, @"([\d.]+) MBytes\s+([\d.]+) Mbits/sec\s+receiver");
         Assert.True(m.Success, output);
         Assert.True(double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 1, output);
-        Thread.Sleep(1500); // the aging timer reports once a second
+        // The aging timer reports once a second, through the console logger's own thread: polled, up to 15 s.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         string log = lab.LogOf("gw1");
+        while (!(log.Contains("partial (offloaded) TCP/UDP checksums") && log.Contains("ethtool -K <dev> tx off")) && clock.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            Thread.Sleep(100);
+            log = lab.LogOf("gw1");
+        }
         Assert.Contains("partial (offloaded) TCP/UDP checksums", log);
         Assert.Contains("ethtool -K <dev> tx off", log);
         Assert.Single(Regex.Matches(log, "partial \\(offloaded\\)"));
