@@ -57,6 +57,10 @@ public sealed class TrafficSink : IDisposable
     /// <summary>How long after the last frame the coalescing sink keeps sleeping on its timer before it goes back to
     /// waiting in poll(2).</summary>
     public static readonly TimeSpan CoalesceIdle = TimeSpan.FromMilliseconds(20);
+    /// <summary>After a stop, how long the ring must stay empty before the sink reports (several AF_PACKET block timeouts).</summary>
+    public static readonly TimeSpan DrainQuiet = TimeSpan.FromMilliseconds(5);
+    /// <summary>After a stop, the longest the sink keeps counting a ring that never empties (a flood still running).</summary>
+    public static readonly TimeSpan DrainLimit = TimeSpan.FromMilliseconds(200);
     /// <summary>Longest timer sleep accepted: the sink's rx ring (4096 frames) must not overflow during one sleep at
     /// the generator's rate (about 1 Mpps here: 4 ms).</summary>
     public static readonly TimeSpan MaxCoalesce = TimeSpan.FromMilliseconds(1);
@@ -93,14 +97,34 @@ public sealed class TrafficSink : IDisposable
         int idle = 0;
         long now = start, lastFrame = long.MinValue / 2, coalesceIdleTicks = (long)(CoalesceIdle.TotalSeconds * freq);
         long timerSleeps = 0, pollSleeps = 0;
+        // Stopped (SIGINT, SIGTERM), the sink first counts what its ring already holds: a script that stops it once the
+        // generator has finished gets every frame the kernel delivered, not only those read before the signal. The drain
+        // ends once the ring has stayed empty for DrainQuiet (AF_PACKET hands over a part-filled block after its 1 ms
+        // timeout), or after DrainLimit under a flood that keeps the ring full.
+        long drainEnd = long.MaxValue, lastBurst = 0, drainQuiet = (long)(DrainQuiet.TotalSeconds * freq);
         while (true)
         {
             now = Stopwatch.GetTimestamp();
-            if (now >= end || stop()) break;
+            if (drainEnd == long.MaxValue)
+            {
+                if (now >= end) break;
+                if (stop())
+                {
+                    drainEnd = now + (long)(DrainLimit.TotalSeconds * freq);
+                    lastBurst = now;
+                }
+            }
+            else if (now >= drainEnd) break;
             _batch.Clear();
             int n = _port.RxBurst(_batch);
             if (n == 0)
             {
+                if (drainEnd != long.MaxValue)
+                {
+                    if (now - lastBurst >= drainQuiet) break; // drained
+                    Libc.poll(&pfd, 1, 1);
+                    continue;
+                }
                 if (++idle < SpinPasses) continue;
                 idle = 0;
                 _port.Flush();
@@ -119,6 +143,7 @@ public sealed class TrafficSink : IDisposable
             idle = 0;
             now = Stopwatch.GetTimestamp(); // after the burst: every frame in it was sent before this
             lastFrame = now;
+            lastBurst = now;
             for (int i = 0; i < n; i++)
             {
                 ref Frame f = ref _batch[i];

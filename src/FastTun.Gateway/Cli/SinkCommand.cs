@@ -28,7 +28,7 @@ public static class SinkCommand
             "one; latency samples include up to one sleep); 0 = poll(2)", 0, (int)TrafficSink.MaxCoalesce.TotalMicroseconds, 0);
         var json = CliOptions.Json("print the report as JSON");
         var command = new Command("sink", "count test traffic (plain or inside IPIP/GRE/VXLAN): rate, loss, reordering, duplicates, " +
-            "latency; prints 'sink: ready' on stderr once listening") { iface, driver, queue, duration, ip, mac, coalesce, json };
+            "latency; prints 'sink: ready' on stderr once listening; stopped by SIGINT or SIGTERM, it counts what its ring holds, then reports") { iface, driver, queue, duration, ip, mac, coalesce, json };
         command.SetAction(r => Run(r.GetValue(iface)!, r.GetValue(driver), r.GetValue(queue), r.GetValue(duration), r.GetValue(ip) ?? 0,
             GenOptions.MacBytes(r.GetValue(mac)), TimeSpan.FromMicroseconds(r.GetValue(coalesce)), r.GetValue(json)));
         return command;
