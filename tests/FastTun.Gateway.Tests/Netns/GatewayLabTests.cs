@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace FastTun.Gateway.Tests.Netns;
@@ -115,9 +116,18 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
     public void Stranger_ForgedTunnelPackets_DroppedNeverForwarded()
     {
         string gw2Mac = Lab.MacOf("gw2", "eth2");
-        string capture = "timeout 6 tcpdump -n -i net0 -c 1 'icmp and icmp[4:2] == 0x4242'";
-        var watcher = Task.Run(() => Lab.Exec("server2", capture, check: false, timeoutMs: 15_000));
-        Thread.Sleep(1500);
+        // The watcher on server2 counts only once tcpdump says it listens (a fixed wait could send before, and the test
+        // would pass without having watched).
+        using var watcher = Process.Start(new ProcessStartInfo("ip",
+            $"netns exec {Lab.Prefix}server2 timeout 6 tcpdump -l -n -i net0 -c 1 icmp and icmp[4:2] == 0x4242")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        })!;
+        var listening = new TaskCompletionSource();
+        watcher.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true) listening.TrySetResult(); };
+        watcher.BeginErrorReadLine();
+        Task<string> seenTask = watcher.StandardOutput.ReadToEndAsync();
+        Assert.True(listening.Task.Wait(TimeSpan.FromSeconds(20)), "tcpdump on server2 did not start listening in 20 s");
         string inner = "IP(src='10.1.5.10', dst='10.1.8.10')/ICMP(id=0x4242)/b'forged'";
         string forged = Lab.Mode == "ipip"
             ? $"[IP(src='172.12.1.99', dst='172.12.1.11')/{inner}]"
@@ -127,16 +137,19 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
         // scapy's sr1 cannot match an ICMP error quoting a GRE packet to its request: sniff for it instead.
         var (_, reply) = Lab.Scapy("stranger", $"""
             pkts = {forged}
-            sn = AsyncSniffer(iface='eth0', filter='icmp and src host 172.12.1.11', count=1, timeout=4)
+            import threading
+            ready = threading.Event()
+            sn = AsyncSniffer(iface='eth0', filter='icmp and src host 172.12.1.11', count=1, timeout=8, started_callback=ready.set)
             sn.start()
-            time.sleep(0.3)
+            ready.wait(20)  # the sniffer's socket is open: the reply cannot come before it
             for p in pkts:
                 sendp(Ether(dst='{gw2Mac}')/p, iface='eth0')
             sn.join()
             r = sn.results[0] if sn.results else None
             print('REPLY', r[ICMP].type, r[ICMP].code, r[IP].src) if r is not None else print('NOREPLY')
             """);
-        var (_, seen) = watcher.Result;
+        Assert.True(watcher.WaitForExit(20_000), "tcpdump on server2 did not end");
+        string seen = seenTask.Result;
         Assert.DoesNotContain("10.1.5.10 > 10.1.8.10", seen);
         Assert.Contains("REPLY 3 3 172.12.1.11", reply); // port unreachable from the address the stranger targeted
     }
