@@ -96,7 +96,7 @@ public static class ShowCommand
     {
         var socket = CliOptions.ControlSocket();
         var json = CliOptions.Json("JSON; with --watch one JSON object of rates per line (JSON lines)");
-        var watch = new Option<bool>("--watch", "-w") { Description = "refresh pps/bps rates every interval until Ctrl-C" };
+        var watch = new Option<bool>("--watch", "-w") { Description = "refresh pps/bps rates every interval until Ctrl-C or SIGTERM" };
         var interval = CliOptions.Number("--interval", "seconds between --watch frames", "SECONDS", 0.1, 3600, false, 1);
         var count = CliOptions.Int("--count", "stop --watch after N frames (default: until Ctrl-C)", 1, int.MaxValue, 0);
         var command = new Command(name, "counters per interface, tunnel, drop reason and worker; --watch shows rates") { json, watch, interval, count, socket };

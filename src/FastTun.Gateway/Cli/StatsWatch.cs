@@ -6,7 +6,7 @@ namespace FastTun.Gateway.Cli;
 /// <c>fasttun stats --watch</c>: polls the gateway every interval on one connection and prints rates from the
 /// difference of two snapshots: pps and bps per interface and tunnel, drops per second by reason, and each
 /// worker's busy share of the interval. Clears the terminal between frames when stdout is a terminal; stops
-/// on Ctrl-C or after <c>--count N</c> frames.
+/// on SIGINT (Ctrl-C) or SIGTERM, or after <c>--count N</c> frames.
 /// </summary>
 public static class StatsWatch
 {
@@ -15,8 +15,9 @@ public static class StatsWatch
     public static int Run(ControlClient client, double interval, long count, bool json, TextWriter output, TextWriter error)
     {
         using var stop = new ManualResetEventSlim();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Set(); };
-        Console.CancelKeyPress += onCancel;
+        // Ctrl-C, kill -INT or kill -TERM end the watch with exit 0, also when a script runs it in the background
+        // (`fasttun stats --watch --json > rates.jsonl &`: SIGINT inherited as ignored, taken back by StopSignals).
+        using var signals = StopSignals.Register(stop.Set);
         try
         {
             bool clear = !json && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
@@ -42,10 +43,6 @@ public static class StatsWatch
         {
             error.WriteLine($"fasttun stats: {e.Message}");
             return CommandLine.ExitError;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 

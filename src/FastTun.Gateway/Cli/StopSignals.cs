@@ -4,7 +4,7 @@ using FastTun.Linux.Interop;
 namespace FastTun.Gateway.Cli;
 
 /// <summary>
-/// SIGINT and SIGTERM, the stop signals of every long-running command (run, sink, gen, capture): both call the same action on the
+/// SIGINT and SIGTERM, the stop signals of every long-running command (run, sink, gen, capture, stats --watch): both call the same action on the
 /// runtime's signal thread, and the default action (termination) is cancelled. Either one inherited as ignored (a
 /// script's <c>fasttun sink … &amp;</c>, nohup) is taken back first (<see cref="InheritedSignals"/>): a script's
 /// <c>kill -INT $!</c> then stops the command and gets its report, where it would otherwise be silently ignored.

@@ -72,6 +72,34 @@ public sealed class InheritedSignalsNetnsTests
         }
     }
 
+    /// <summary>`fasttun stats --watch --json > rates.jsonl &amp;` ended by kill -INT or plain kill: exit 0, every line a whole
+    /// JSON object. Before, it listened to Ctrl-C only: INT was ignored in the background and TERM killed it (exit 143).</summary>
+    [NetnsTheory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public void StatsWatch_StartedWithIntIgnored_SignalEndsItCleanly(string signal)
+    {
+        using var lab = new KeepaliveLab("", "");
+        string log = Path.Combine(lab.Dir, "watch.log");
+        var started = new List<Process>();
+        try
+        {
+            var watch = GatewayProcess.StartCommand(lab.Prefix + "gw1",
+                $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} stats --watch --interval 0.2 --json --control-socket {lab.SocketOf("gw1")}\"",
+                log, text => text.Contains('\n'), TimeSpan.FromSeconds(30), started); // a first frame of rates
+            GatewayLab.Run("kill", $"-{signal} {watch.Id}");
+            Assert.True(watch.WaitForExit(15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
+            Assert.Equal(0, watch.ExitCode);
+            var lines = File.ReadAllLines(log).Where(l => l.Length > 0).ToList();
+            Assert.NotEmpty(lines);
+            foreach (var line in lines) Assert.NotNull(System.Text.Json.Nodes.JsonNode.Parse(line)!["interfaces"]);
+        }
+        finally
+        {
+            foreach (var p in started) GatewayProcess.Stop(p);
+        }
+    }
+
     [NetnsFact]
     public void Sink_StartedWithIntIgnored_StopsOnIntAndReports()
     {
