@@ -39,6 +39,29 @@ public sealed class InheritedSignalsNetnsTests
         Assert.Contains("stopping", lab.LogOf("gw1"), StringComparison.Ordinal);
     }
 
+    /// <summary>Runs <c>fasttun ARGS --control-socket gw1's</c> in gw1's namespace as a script's background job would
+    /// (SIGINT ignored), its output to <paramref name="log"/>; once <paramref name="ready"/> holds, runs
+    /// <paramref name="whileRunning"/>, sends SIG<paramref name="signal"/>, and asserts that the command ended with exit 0.</summary>
+    private static void RunInBackgroundThenSignal(KeepaliveLab lab, string args, string log, Func<string, bool> ready, string signal,
+        Action? whileRunning = null)
+    {
+        var started = new List<Process>();
+        try
+        {
+            var command = GatewayProcess.StartCommand(lab.Prefix + "gw1",
+                $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} {args} --control-socket {lab.SocketOf("gw1")}\"",
+                log, ready, TimeSpan.FromSeconds(30), started);
+            whileRunning?.Invoke();
+            GatewayLab.Run("kill", $"-{signal} {command.Id}");
+            Assert.True(command.WaitForExit(15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
+            Assert.Equal(0, command.ExitCode);
+        }
+        finally
+        {
+            foreach (var p in started) GatewayProcess.Stop(p);
+        }
+    }
+
     /// <summary>A script's background capture (<c>fasttun capture … &amp;</c>, SIGINT ignored) ended by kill -INT or plain kill:
     /// the gateway finishes the pcapng and the command reports. Before, only Ctrl-C (Console.CancelKeyPress) ended it.</summary>
     [NetnsTheory]
@@ -49,27 +72,17 @@ public sealed class InheritedSignalsNetnsTests
         using var lab = new KeepaliveLab("", "");
         string file = Path.Combine(lab.Dir, "rx.pcapng");
         string log = Path.Combine(lab.Dir, "capture.log");
-        var started = new List<Process>();
-        try
+        // The file is created once the gateway has said ok: the tap is on.
+        RunInBackgroundThenSignal(lab, $"capture --point rx -w {file}", log, _ => File.Exists(file), signal, () =>
         {
-            var capture = GatewayProcess.StartCommand(lab.Prefix + "gw1",
-                $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} capture --point rx -w {file} --control-socket {lab.SocketOf("gw1")}\"",
-                log, _ => File.Exists(file), TimeSpan.FromSeconds(30), started); // created once the gateway has said ok: the tap is on
             var (code, output) = lab.Exec("server1", "ping -c 3 -i 0.2 -W 2 10.1.8.10", check: false);
             Assert.True(code == 0, output);
-            GatewayLab.Run("kill", $"-{signal} {capture.Id}");
-            Assert.True(capture.WaitForExit(15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
-            Assert.Equal(0, capture.ExitCode);
-            Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", LogOnceItHas(() => File.ReadAllText(log), "captured at rx"));
-            // The file is whole: tshark reads it to the end (it fails on a cut pcapng block) and finds the pings in it.
-            var (tshark, frames) = GatewayLab.Run("tshark", $"-r {file} -Y icmp -T fields -e ip.src", check: false);
-            Assert.True(tshark == 0, frames);
-            Assert.Contains("10.1.5.10", frames, StringComparison.Ordinal);
-        }
-        finally
-        {
-            foreach (var p in started) GatewayProcess.Stop(p);
-        }
+        });
+        Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", LogOnceItHas(() => File.ReadAllText(log), "captured at rx"));
+        // The file is whole: tshark reads it to the end (it fails on a cut pcapng block) and finds the pings in it.
+        var (tshark, frames) = GatewayLab.Run("tshark", $"-r {file} -Y icmp -T fields -e ip.src", check: false);
+        Assert.True(tshark == 0, frames);
+        Assert.Contains("10.1.5.10", frames, StringComparison.Ordinal);
     }
 
     /// <summary>`fasttun stats --watch --json > rates.jsonl &amp;` ended by kill -INT or plain kill: exit 0, every line a whole
@@ -81,23 +94,10 @@ public sealed class InheritedSignalsNetnsTests
     {
         using var lab = new KeepaliveLab("", "");
         string log = Path.Combine(lab.Dir, "watch.log");
-        var started = new List<Process>();
-        try
-        {
-            var watch = GatewayProcess.StartCommand(lab.Prefix + "gw1",
-                $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} stats --watch --interval 0.2 --json --control-socket {lab.SocketOf("gw1")}\"",
-                log, text => text.Contains('\n'), TimeSpan.FromSeconds(30), started); // a first frame of rates
-            GatewayLab.Run("kill", $"-{signal} {watch.Id}");
-            Assert.True(watch.WaitForExit(15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
-            Assert.Equal(0, watch.ExitCode);
-            var lines = File.ReadAllLines(log).Where(l => l.Length > 0).ToList();
-            Assert.NotEmpty(lines);
-            foreach (var line in lines) Assert.NotNull(System.Text.Json.Nodes.JsonNode.Parse(line)!["interfaces"]);
-        }
-        finally
-        {
-            foreach (var p in started) GatewayProcess.Stop(p);
-        }
+        RunInBackgroundThenSignal(lab, "stats --watch --interval 0.2 --json", log, text => text.Contains('\n'), signal); // a first frame
+        var lines = File.ReadAllLines(log).Where(l => l.Length > 0).ToList();
+        Assert.NotEmpty(lines);
+        foreach (var line in lines) Assert.NotNull(System.Text.Json.Nodes.JsonNode.Parse(line)!["interfaces"]);
     }
 
     [NetnsFact]
