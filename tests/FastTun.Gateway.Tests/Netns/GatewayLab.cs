@@ -55,6 +55,10 @@ public sealed class GatewayLab : IDisposable
     public string Prefix { get; }
     public string Root { get; }
     public string LogOf(string gw) => File.ReadAllText(Path.Combine(_dir, gw + ".log"));
+
+    /// <summary>The log of <paramref name="gw"/> once it contains every one of <paramref name="texts"/>
+    /// (<see cref="TextPoll.UntilContains"/>): the console logger writes on its own thread.</summary>
+    public string LogOnceItHas(string gw, double seconds, params string[] texts) => TextPoll.UntilContains(() => LogOf(gw), seconds, texts);
     public string ConfigOf(string gw) => Path.Combine(_dir, gw + ".conf");
     public int PidOf(string gw) => _gateways[gw == "gw1" ? 0 : 1].Id;
 

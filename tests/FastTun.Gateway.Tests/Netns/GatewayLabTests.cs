@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace FastTun.Gateway.Tests.Netns;
@@ -118,16 +117,8 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
         string gw2Mac = Lab.MacOf("gw2", "eth2");
         // The watcher on server2 counts only once tcpdump says it listens (a fixed wait could send before, and the test
         // would pass without having watched).
-        using var watcher = Process.Start(new ProcessStartInfo("ip",
-            $"netns exec {Lab.Prefix}server2 timeout 6 tcpdump -l -n -i net0 -c 1 icmp and icmp[4:2] == 0x4242")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        })!;
-        var listening = new TaskCompletionSource();
-        watcher.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true) listening.TrySetResult(); };
-        watcher.BeginErrorReadLine();
+        using var watcher = GatewayProcess.StartTcpdump(Lab.Prefix + "server2", "timeout 6 tcpdump -l -n -i net0 -c 1 icmp and icmp[4:2] == 0x4242");
         Task<string> seenTask = watcher.StandardOutput.ReadToEndAsync();
-        Assert.True(listening.Task.Wait(TimeSpan.FromSeconds(20)), "tcpdump on server2 did not start listening in 20 s");
         string inner = "IP(src='10.1.5.10', dst='10.1.8.10')/ICMP(id=0x4242)/b'forged'";
         string forged = Lab.Mode == "ipip"
             ? $"[IP(src='172.12.1.99', dst='172.12.1.11')/{inner}]"
@@ -165,22 +156,8 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
         }
         var (_, output) = pinger.Result;
         Assert.Contains("400 packets transmitted, 400 received", output);
-        Assert.Contains("reloaded", LogWhenItContains("gw1", "reloaded", TimeSpan.FromSeconds(5)));
-        Assert.Contains("reloaded", LogWhenItContains("gw2", "reloaded", TimeSpan.FromSeconds(5)));
-    }
-
-    /// <summary>The log of <paramref name="gateway"/> once it contains <paramref name="text"/>, polled every 100 ms;
-    /// after <paramref name="limit"/> the log as it is (the caller's assertion then names what is missing).</summary>
-    private string LogWhenItContains(string gateway, string text, TimeSpan limit)
-    {
-        var deadline = DateTime.UtcNow + limit;
-        string log = Lab.LogOf(gateway);
-        while (!log.Contains(text, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(100);
-            log = Lab.LogOf(gateway);
-        }
-        return log;
+        Assert.Contains("reloaded", Lab.LogOnceItHas("gw1", 5, "reloaded"));
+        Assert.Contains("reloaded", Lab.LogOnceItHas("gw2", 5, "reloaded"));
     }
 
     [NetnsFact]
@@ -194,7 +171,7 @@ public abstract class GatewayLabTests : IClassFixture<GatewayLabTests.LabFixture
             Lab.Signal("gw1", "HUP");
             // The gateway answers the signal on its control thread: on a loaded machine that can take more than a
             // second (a fixed 1 s sleep failed once under a concurrent benchmark), so the log is polled, up to 15 s.
-            string log = LogWhenItContains("gw1", "reload refused", TimeSpan.FromSeconds(15));
+            string log = Lab.LogOnceItHas("gw1", 15, "reload refused");
             Assert.Contains("reload refused", log);
             Assert.Contains("frobnicate", log);
             var (code, output) = Lab.Exec("server1", "ping -c 2 -i 0.2 -W 2 10.1.8.10", check: false);

@@ -44,6 +44,26 @@ public static class GatewayProcess
         throw new TimeoutException($"{netns}: {command} not ready in {timeout.TotalSeconds:0} s: {File.ReadAllText(logPath)}");
     }
 
+    /// <summary>Starts tcpdump (<paramref name="arguments"/>) in namespace <paramref name="netns"/> and returns once it says
+    /// "listening on" (its socket is open: nothing sent after this is missed), with its standard output still unread for the
+    /// caller; throws after 20 s.</summary>
+    public static Process StartTcpdump(string netns, string arguments)
+    {
+        var p = Process.Start(new ProcessStartInfo("ip", $"netns exec {netns} {arguments}")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        })!;
+        var listening = new TaskCompletionSource();
+        p.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true) listening.TrySetResult(); };
+        p.BeginErrorReadLine();
+        if (!listening.Task.Wait(TimeSpan.FromSeconds(20)))
+        {
+            p.Kill();
+            throw new TimeoutException($"{netns}: {arguments} did not start listening in 20 s");
+        }
+        return p;
+    }
+
     /// <summary>SIGTERM, ten seconds to stop cleanly, then kill.</summary>
     public static void Stop(Process p)
     {

@@ -11,26 +11,14 @@ namespace FastTun.Gateway.Tests.Netns;
 [Collection("netns")]
 public sealed class InheritedSignalsNetnsTests
 {
-    private static string LogOnceItHas(Func<string> log, string text)
-    {
-        var deadline = Stopwatch.StartNew();
-        string current = log();
-        while (!current.Contains(text, StringComparison.Ordinal) && deadline.Elapsed.TotalSeconds < 15)
-        {
-            Thread.Sleep(100);
-            current = log();
-        }
-        return current;
-    }
-
     [NetnsFact]
     public void Run_StartedWithHupAndIntIgnored_HupReloadsAndIntStops()
     {
         using var lab = new GatewayLab("ipip", "af_packet", inheritIgnored: "HUP INT");
-        Assert.Contains("SIGHUP, SIGINT inherited as ignored", LogOnceItHas(() => lab.LogOf("gw1"), "inherited as ignored"), StringComparison.Ordinal);
+        Assert.Contains("SIGHUP, SIGINT inherited as ignored", lab.LogOnceItHas("gw1", 15, "inherited as ignored"), StringComparison.Ordinal);
 
         lab.Signal("gw1", "HUP");
-        Assert.Contains("reloaded", LogOnceItHas(() => lab.LogOf("gw1"), "reloaded"), StringComparison.Ordinal);
+        Assert.Contains("reloaded", lab.LogOnceItHas("gw1", 15, "reloaded"), StringComparison.Ordinal);
         var (code, output) = lab.Exec("server1", "ping -c 3 -i 0.2 -W 2 10.1.8.10", check: false);
         Assert.True(code == 0, output + lab.LogOf("gw1"));
 
@@ -78,7 +66,7 @@ public sealed class InheritedSignalsNetnsTests
             var (code, output) = lab.Exec("server1", "ping -c 3 -i 0.2 -W 2 10.1.8.10", check: false);
             Assert.True(code == 0, output);
         });
-        Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", LogOnceItHas(() => File.ReadAllText(log), "captured at rx"));
+        Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", TextPoll.UntilContains(() => File.ReadAllText(log), 15, "captured at rx"));
         // The file is whole: tshark reads it to the end (it fails on a cut pcapng block) and finds the pings in it.
         var (tshark, frames) = GatewayLab.Run("tshark", $"-r {file} -Y icmp -T fields -e ip.src", check: false);
         Assert.True(tshark == 0, frames);
@@ -118,7 +106,7 @@ public sealed class InheritedSignalsNetnsTests
             GatewayLab.Run("kill", $"-INT {sink.Id}");
             Assert.True(sink.WaitForExit(15_000), "still running 15 s after SIGINT: " + File.ReadAllText(log));
             Assert.Equal(0, sink.ExitCode);
-            Assert.Contains("sink va (af_packet):", LogOnceItHas(() => File.ReadAllText(log), "sink va"), StringComparison.Ordinal);
+            Assert.Contains("sink va (af_packet):", TextPoll.UntilContains(() => File.ReadAllText(log), 15, "sink va"), StringComparison.Ordinal);
         }
         finally
         {

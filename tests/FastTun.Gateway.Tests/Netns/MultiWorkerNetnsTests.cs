@@ -61,16 +61,9 @@ public sealed class MultiWorkerNetnsTests : IDisposable
             log => File.Exists(socket) && log.Contains(" running "), TimeSpan.FromSeconds(30), _gateways);
 
         string pcap = Path.Combine(_dir, "wire.pcap");
-        _capture = Process.Start(new ProcessStartInfo("ip", $"netns exec {_prefix}wire tcpdump -i w0 -U -n -w {pcap} ip proto 47")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        })!;
-        // tcpdump says "listening on" once its socket is open: the test's first packet must be on the file.
-        var listening = new TaskCompletionSource();
-        _capture.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true) listening.TrySetResult(); };
-        _capture.BeginErrorReadLine();
+        // Listening once this returns: the test's first packet must be on the file.
+        _capture = GatewayProcess.StartTcpdump(_prefix + "wire", $"tcpdump -i w0 -U -n -w {pcap} ip proto 47");
         _capture.BeginOutputReadLine();
-        Assert.True(listening.Task.Wait(TimeSpan.FromSeconds(20)), "tcpdump did not start listening in 20 s");
 
         // Many flows (the fanout hash spreads them over both workers), paced so nothing is lost on the way in;
         // some datagrams without DF larger than the tunnel MTU (1468 with key and seq), which the gateway splits.

@@ -21,13 +21,7 @@ public class OffloadTests
         Assert.True(m.Success, output);
         Assert.True(double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 1, output);
         // The aging timer reports once a second, through the console logger's own thread: polled, up to 15 s.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        string log = lab.LogOf("gw1");
-        while (!(log.Contains("partial (offloaded) TCP/UDP checksums") && log.Contains("ethtool -K <dev> tx off")) && clock.Elapsed < TimeSpan.FromSeconds(15))
-        {
-            Thread.Sleep(100);
-            log = lab.LogOf("gw1");
-        }
+        string log = lab.LogOnceItHas("gw1", 15, "partial (offloaded) TCP/UDP checksums", "ethtool -K <dev> tx off");
         Assert.Contains("partial (offloaded) TCP/UDP checksums", log);
         Assert.Contains("ethtool -K <dev> tx off", log);
         Assert.Single(Regex.Matches(log, "partial \\(offloaded\\)"));

@@ -47,19 +47,10 @@ public abstract class SeedTopologyLab : IDisposable
     public string LogOf(string name) => File.ReadAllText(Path.Combine(Dir, name + ".log"));
 
     /// <summary>The log of <paramref name="name"/> from character <paramref name="from"/> on, once that part contains
-    /// every one of <paramref name="texts"/> (polled every 100 ms, up to <paramref name="seconds"/>); after that, the
-    /// part as it is, and the caller's assertion names what is missing. The gateway's console logger writes on a
-    /// background thread, so a line logged before a state change the test saw may reach the file after it.</summary>
-    public string LogOnceItHas(string name, int from, double seconds, params string[] texts)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (true)
-        {
-            string part = LogOf(name)[from..];
-            if (texts.All(t => part.Contains(t, StringComparison.Ordinal)) || DateTime.UtcNow >= deadline) return part;
-            Thread.Sleep(100);
-        }
-    }
+    /// every one of <paramref name="texts"/> (<see cref="TextPoll.UntilContains"/>). The gateway's console logger writes on
+    /// a background thread, so a line logged before a state change the test saw may reach the file after it.</summary>
+    public string LogOnceItHas(string name, int from, double seconds, params string[] texts) =>
+        TextPoll.UntilContains(() => LogOf(name)[from..], seconds, texts);
 
     public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>
         GatewayLab.Run("ip", $"netns exec {Prefix}{ns} {command}", check, timeoutMs);
