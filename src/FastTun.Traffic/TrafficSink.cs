@@ -101,18 +101,14 @@ public sealed class TrafficSink : IDisposable
         // generator has finished gets every frame the kernel delivered, not only those read before the signal. The drain
         // ends once the ring has stayed empty for DrainQuiet (AF_PACKET hands over a part-filled block after its 1 ms
         // timeout), or after DrainLimit under a flood that keeps the ring full.
-        long drainEnd = long.MaxValue, lastBurst = 0, drainQuiet = (long)(DrainQuiet.TotalSeconds * freq);
+        long drainEnd = long.MaxValue, drainLimit = (long)(DrainLimit.TotalSeconds * freq), drainQuiet = (long)(DrainQuiet.TotalSeconds * freq);
         while (true)
         {
             now = Stopwatch.GetTimestamp();
             if (drainEnd == long.MaxValue)
             {
                 if (now >= end) break;
-                if (stop())
-                {
-                    drainEnd = now + (long)(DrainLimit.TotalSeconds * freq);
-                    lastBurst = now;
-                }
+                if (stop()) drainEnd = now + drainLimit;
             }
             else if (now >= drainEnd) break;
             _batch.Clear();
@@ -121,7 +117,8 @@ public sealed class TrafficSink : IDisposable
             {
                 if (drainEnd != long.MaxValue)
                 {
-                    if (now - lastBurst >= drainQuiet) break; // drained
+                    // Drained: no frame since the stop (drainEnd − drainLimit), or none for DrainQuiet since the last one.
+                    if (now - Math.Max(lastFrame, drainEnd - drainLimit) >= drainQuiet) break;
                     Libc.poll(&pfd, 1, 1);
                     continue;
                 }
@@ -143,7 +140,6 @@ public sealed class TrafficSink : IDisposable
             idle = 0;
             now = Stopwatch.GetTimestamp(); // after the burst: every frame in it was sent before this
             lastFrame = now;
-            lastBurst = now;
             for (int i = 0; i < n; i++)
             {
                 ref Frame f = ref _batch[i];

@@ -43,9 +43,9 @@ public static class CaptureCommand
             client.Request(request); // the ok line; pcapng follows
             using var sink = file == "-" ? Console.OpenStandardOutput() : new FileStream(file, FileMode.Create, FileAccess.Write);
             var summary = new PcapNgSummary();
-            // Ctrl-C, kill -INT or kill -TERM (a script's background capture: StopSignals takes an inherited ignore back)
+            // Ctrl-C, kill -INT or kill -TERM (a script's background capture: CommandSignals takes an inherited ignore back)
             // end the capture cleanly: the gateway sees end of stream, finishes the file and closes; the loop then ends.
-            using (StopSignals.Register(client.ShutdownSend))
+            using (CommandSignals.Register(client.ShutdownSend))
             {
                 var buffer = new byte[64 * 1024];
                 int n;

@@ -152,7 +152,7 @@ public static class GenCommand
             var generator = new TrafficGenerator(port, frames);
             int stopRequested = 0;
             // Volatile.Write in the handler (signal thread) pairs with the Volatile.Read in the loop's stop check.
-            using var signals = StopSignals.Register(() => Volatile.Write(ref stopRequested, 1));
+            using var signals = CommandSignals.Register(() => Volatile.Write(ref stopRequested, 1));
             // Scripts that sample CPU counters around the run wait for this line (startup excluded).
             Console.Error.WriteLine($"gen: sending on {iface} for {duration.TotalSeconds:0.###} s");
             // Volatile: pairs with the signal handlers' writes above; read once per 64 batches.
@@ -189,7 +189,7 @@ public static class GenCommand
         try
         {
             nint stopAt = (nint)stop;
-            using var signals = StopSignals.Register(() => { Volatile.Write(ref *(int*)stopAt, 1); XdpLiveGenerator.Interrupt(); });
+            using var signals = CommandSignals.Register(() => { Volatile.Write(ref *(int*)stopAt, 1); XdpLiveGenerator.Interrupt(); });
             Console.Error.WriteLine($"gen: sending on {g.Iface} for {g.Duration.TotalSeconds:0.###} s");
             GenResult result;
             try

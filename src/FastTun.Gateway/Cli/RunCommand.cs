@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using FastTun.Gateway.Config;
 using FastTun.Gateway.Control;
 using FastTun.Gateway.Dataplane;
@@ -60,19 +59,18 @@ public static class RunCommand
         // stopping and reloading are separate requests, so neither hides the other.
         using var wake = new ManualResetEventSlim();
         int stopRequests = 0, reloadRequests = 0;
-        using var signals = StopSignals.Register(() => { Volatile.Write(ref stopRequests, 1); wake.Set(); });
-        // SIGHUP reloads (as nginx's and sshd's do), under nohup too: the disposition nohup leaves is taken back, so a
-        // `kill -HUP` is never silently ignored. The hangup nohup guards against then reloads instead of killing.
-        var reclaimed = InheritedSignals.Reclaim(InheritedSignals.Hangup).Concat(signals.Reclaimed).Order().ToList();
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
-        {
-            c.Cancel = true;
-            Interlocked.Increment(ref reloadRequests); // consumed by the loop below; orders nothing else
-            wake.Set();
-        });
-        if (reclaimed.Count > 0)
+        // SIGHUP reloads (as nginx's and sshd's do), under nohup too: the hangup nohup guards against then reloads instead
+        // of killing.
+        using var signals = CommandSignals.Register(
+            stop: () => { Volatile.Write(ref stopRequests, 1); wake.Set(); },
+            hangup: () =>
+            {
+                Interlocked.Increment(ref reloadRequests); // consumed by the loop below; orders nothing else
+                wake.Set();
+            });
+        if (signals.Reclaimed.Count > 0)
             logger.LogInformation("{Signals} inherited as ignored (nohup, a background job): handled anyway (SIGHUP reloads, SIGINT and SIGTERM stop)",
-                string.Join(", ", reclaimed.Select(InheritedSignals.Name)));
+                string.Join(", ", signals.Reclaimed.Select(InheritedSignals.Name)));
         GatewayRuntime runtime;
         try
         {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using FastTun.Traffic;
 using FastTun.Linux.Interop;
 using FastTun.Linux.Netlink;
@@ -58,7 +57,7 @@ public static class SinkCommand
         {
             int stopRequested = 0;
             // Volatile.Write in the handler (signal thread) pairs with the Volatile.Read in the loop's stop check.
-            using var signals = StopSignals.Register(() => Volatile.Write(ref stopRequested, 1));
+            using var signals = CommandSignals.Register(() => Volatile.Write(ref stopRequested, 1));
             Console.Error.WriteLine($"sink: ready on {iface} ({TrafficPorts.Name(driver)})");
             // Volatile: pairs with the signal handlers' writes; read once per pass of the receive loop.
             var result = sink.Run(duration, () => Volatile.Read(ref stopRequested) != 0);

@@ -16,8 +16,8 @@ public static class StatsWatch
     {
         using var stop = new ManualResetEventSlim();
         // Ctrl-C, kill -INT or kill -TERM end the watch with exit 0, also when a script runs it in the background
-        // (`fasttun stats --watch --json > rates.jsonl &`: SIGINT inherited as ignored, taken back by StopSignals).
-        using var signals = StopSignals.Register(stop.Set);
+        // (`fasttun stats --watch --json > rates.jsonl &`: SIGINT inherited as ignored, taken back by CommandSignals).
+        using var signals = CommandSignals.Register(stop.Set);
         try
         {
             bool clear = !json && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);

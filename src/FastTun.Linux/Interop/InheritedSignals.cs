@@ -13,7 +13,7 @@ namespace FastTun.Linux.Interop;
 public static class InheritedSignals
 {
     /// <summary>Of <paramref name="signals"/> (Linux numbers, 1–63), those this process holds ignored
-    /// (/proc/self/status SigIgn), set back to the default disposition; returns them. Call before registering the
+    /// (/proc/self/status SigIgn), set back to the default disposition; returns them, in the order given. Call before registering the
     /// handlers: a signal that arrives in between takes its default action.</summary>
     public static IReadOnlyList<int> Reclaim(params int[] signals)
     {
@@ -45,6 +45,4 @@ public static class InheritedSignals
         Libc.SIGHUP => "SIGHUP", Libc.SIGINT => "SIGINT", Libc.SIGQUIT => "SIGQUIT", Libc.SIGTERM => "SIGTERM",
         _ => $"signal {signal}",
     };
-
-    public const int Hangup = Libc.SIGHUP, Interrupt = Libc.SIGINT, Terminate = Libc.SIGTERM;
 }
