@@ -41,19 +41,19 @@ public static class CaptureCommand
         {
             using var client = ControlClient.Connect(socketPath);
             client.Request(request); // the ok line; pcapng follows
-            using var sink = file == "-" ? Console.OpenStandardOutput() : new FileStream(file, FileMode.Create, FileAccess.Write);
-            var summary = new PcapNgSummary();
             // Ctrl-C, kill -INT or kill -TERM (a script's background capture: CommandSignals takes an inherited ignore back)
             // end the capture cleanly: the gateway sees end of stream, finishes the file and closes; the loop then ends.
-            using (CommandSignals.Register(client.ShutdownSend))
+            // Registered before the file is created, so a script that waits for the file and then signals ends the capture
+            // cleanly instead of meeting the runtime's default SIGTERM.
+            using var signals = CommandSignals.Register(client.ShutdownSend);
+            using var sink = file == "-" ? Console.OpenStandardOutput() : new FileStream(file, FileMode.Create, FileAccess.Write);
+            var summary = new PcapNgSummary();
+            var buffer = new byte[64 * 1024];
+            int n;
+            while ((n = client.Stream.Read(buffer)) > 0)
             {
-                var buffer = new byte[64 * 1024];
-                int n;
-                while ((n = client.Stream.Read(buffer)) > 0)
-                {
-                    sink.Write(buffer, 0, n);
-                    summary.Feed(buffer.AsSpan(0, n));
-                }
+                sink.Write(buffer, 0, n);
+                summary.Feed(buffer.AsSpan(0, n));
             }
             var where = file == "-" ? error : output;
             if (json)

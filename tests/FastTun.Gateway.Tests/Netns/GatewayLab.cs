@@ -77,7 +77,7 @@ public sealed class GatewayLab : IDisposable
     public int? WaitForExit(string gw, int milliseconds)
     {
         var p = _gateways[gw == "gw1" ? 0 : 1];
-        return p.WaitForExit(milliseconds) ? p.ExitCode : null;
+        return GatewayProcess.WaitForExitAndOutput(p, milliseconds) ? p.ExitCode : null;
     }
 
     /// <summary>kill -9 of a gateway (no cleanup of its own), then waits for it to be gone.</summary>

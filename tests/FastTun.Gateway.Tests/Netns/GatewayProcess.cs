@@ -64,6 +64,23 @@ public static class GatewayProcess
         return p;
     }
 
+    /// <summary>Waits up to <paramref name="milliseconds"/> for <paramref name="p"/> to exit and for the last of its
+    /// redirected output to reach the handlers (WaitForExit(int) returns at the exit, while lines written just before it
+    /// may still be in the pipe, and disposing the process then drops them); false when that has not happened in time.</summary>
+    public static bool WaitForExitAndOutput(Process p, int milliseconds)
+    {
+        using var timeout = new CancellationTokenSource(milliseconds);
+        try
+        {
+            p.WaitForExitAsync(timeout.Token).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>SIGTERM, ten seconds to stop cleanly, then kill.</summary>
     public static void Stop(Process p)
     {
@@ -74,6 +91,7 @@ public static class GatewayProcess
                 GatewayLab.Run("kill", $"-TERM {p.Id}", check: false);
                 if (!p.WaitForExit(10_000)) p.Kill(entireProcessTree: true);
             }
+            WaitForExitAndOutput(p, 5_000); // the log gets the lines written before the exit
         }
         catch (InvalidOperationException) { }
         p.Dispose();

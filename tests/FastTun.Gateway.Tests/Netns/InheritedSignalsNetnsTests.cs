@@ -41,7 +41,7 @@ public sealed class InheritedSignalsNetnsTests
                 log, ready, TimeSpan.FromSeconds(30), started);
             whileRunning?.Invoke();
             GatewayLab.Run("kill", $"-{signal} {command.Id}");
-            Assert.True(command.WaitForExit(15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
+            Assert.True(GatewayProcess.WaitForExitAndOutput(command, 15_000), $"still running 15 s after SIG{signal}: " + File.ReadAllText(log));
             Assert.Equal(0, command.ExitCode);
         }
         finally
@@ -104,7 +104,7 @@ public sealed class InheritedSignalsNetnsTests
             var sink = GatewayProcess.StartCommand(ns, $"bash -c \"trap '' INT; exec {GatewayProcess.Fasttun} sink --iface va --driver af_packet\"",
                 log, text => text.Contains("sink: ready", StringComparison.Ordinal), TimeSpan.FromSeconds(30), started);
             GatewayLab.Run("kill", $"-INT {sink.Id}");
-            Assert.True(sink.WaitForExit(15_000), "still running 15 s after SIGINT: " + File.ReadAllText(log));
+            Assert.True(GatewayProcess.WaitForExitAndOutput(sink, 15_000), "still running 15 s after SIGINT: " + File.ReadAllText(log));
             Assert.Equal(0, sink.ExitCode);
             Assert.Contains("sink va (af_packet):", TextPoll.UntilContains(() => File.ReadAllText(log), 15, "sink va"), StringComparison.Ordinal);
         }
