@@ -6,7 +6,7 @@
 #   python3 bench/ablations/hub-floor-ab.py out.jsonl
 # SPOKES (10000) and HUB_ARGS ("--hub-gre", "--active-spokes 16", "--spoke-burst 8") as for the bench. Pinned to CPU 1 at nice -19.
 set -uo pipefail
-: "${B:?B=directory of the build's fasttun}"
+: "${B:?B=the directory holding the fasttun launcher of the build}"
 out=$1; n=$2; shift 2
 for s in $(seq 1 "$n"); do
   for arm in "$@"; do
