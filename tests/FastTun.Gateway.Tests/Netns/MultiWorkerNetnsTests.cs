@@ -85,15 +85,25 @@ public sealed class MultiWorkerNetnsTests : IDisposable
                 time.sleep(0.002)
             """);
         Exec("src", $"/usr/bin/python3 {script}", timeoutMs: 60_000);
-        Thread.Sleep(1000);
+        // The gateway is done once every frame its sockets received has been processed and the tunnel's count has stopped
+        // moving; tcpdump is done once the file holds that many GRE packets (it may still be writing what it read, and an
+        // INT drops what it has not). Both polled: a fixed wait could end early on a loaded host.
+        JsonNode? previous = null;
+        var stats = TextPoll.Until(() =>
+        {
+            var output = new StringWriter();
+            var error = new StringWriter();
+            Assert.True(CommandLine.Run(["show", "stats", "--json", "--control-socket", socket], output, error) == 0, error.ToString());
+            var (last, now) = (previous, JsonNode.Parse(output.ToString())!);
+            previous = now;
+            return (last, now);
+        }, s => s.last is not null && Idle(s.last, s.now), 20).now;
+        long encapPackets = stats["tunnels"]![0]!["encapPackets"]!.GetValue<long>();
+        TextPoll.Until(() => GreSequenceNumbers(File.ReadAllBytes(pcap)).Count, count => count >= encapPackets, 20);
         GatewayLab.Run("kill", $"-INT {_capture.Id}", check: false);
         Assert.True(_capture.WaitForExit(10_000));
 
         int expected = Flows * SmallPerFlow + 2 * BigPackets;
-        var output = new StringWriter();
-        var error = new StringWriter();
-        Assert.Equal(0, CommandLine.Run(["show", "stats", "--json", "--control-socket", socket], output, error));
-        var stats = JsonNode.Parse(output.ToString())!;
         var sequence = GreSequenceNumbers(File.ReadAllBytes(pcap));
         int onWire = sequence.Count;
         for (int i = 0; i < onWire; i++)
@@ -122,7 +132,18 @@ public sealed class MultiWorkerNetnsTests : IDisposable
         Assert.True(handedOff.Count(h => h > 0) == 1, "exactly one worker hands packets to the tunnel's owner");
     }
 
-    /// <summary>The GRE sequence numbers of the frames in a libpcap file, in capture order.</summary>
+    /// <summary>True when two `show stats` answers a poll apart show an idle gateway: every frame its sockets received was
+    /// processed (the workers' packets sum to the interfaces' rx), and the tunnel encapsulated nothing in between.</summary>
+    private static bool Idle(JsonNode before, JsonNode now)
+    {
+        long rxAll = now["interfaces"]!.AsArray().Sum(i => i!["rxPackets"]!.GetValue<long>());
+        long processed = now["workers"]!.AsArray().Sum(w => w!["packets"]!.GetValue<long>());
+        long Encap(JsonNode s) => s["tunnels"]![0]!["encapPackets"]!.GetValue<long>();
+        return rxAll == processed && Encap(before) == Encap(now);
+    }
+
+    /// <summary>The GRE sequence numbers of the frames in a libpcap file, in capture order (up to a last record still
+    /// being written).</summary>
     private static List<uint> GreSequenceNumbers(byte[] pcap)
     {
         var result = new List<uint>();
@@ -130,6 +151,7 @@ public sealed class MultiWorkerNetnsTests : IDisposable
         while (offset + 16 <= pcap.Length)
         {
             int captured = BinaryPrimitives.ReadInt32LittleEndian(pcap.AsSpan(offset + 8));
+            if (offset + 16 + captured > pcap.Length) break; // a record tcpdump is still writing
             var frame = pcap.AsSpan(offset + 16, captured);
             offset += 16 + captured;
             if (frame.Length < 14 + 20 + 4 || frame[12] != 0x08 || frame[13] != 0x00) continue;
