@@ -251,10 +251,15 @@ public class NeighborTableAllocationTests
     {
         var t = new NeighborTable();
         for (uint i = 1; i <= 100; i++) t.Learn(0, i, 0x02aa00000000UL + i, 0, create: true);
-        t.Age(1); // warm up
+        for (int i = 0; i < 200; i++) t.Age(1 + i); // warm up (tiering's first compilations)
+        const int Calls = 1000; // at most 1.3 s after learning: nothing is due (ReachableMs 30 s)
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) t.Age(2 + i);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        for (int i = 0; i < Calls; i++) t.Age(300 + i);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // What this guards against is garbage per call (the old copy of the slot array, 64 KB a call). The runtime may
+        // still allocate a few KB once on this thread (a tier-up or OSR compiled here: a fresh-clone run saw 5,232 bytes over 100 calls
+        // after one warm-up call), so the bound is below one object, 24 bytes, per call.
+        Assert.True(allocated < 24 * Calls, $"{allocated} bytes over {Calls} calls");
         Assert.Equal(100, t.Count);
     }
 }
