@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using FastTun.Gateway.Tests.Netns;
 
 namespace FastTun.Gateway.Tests.Control;
 
@@ -76,19 +77,11 @@ public sealed class AccountingTests
         // then say what is missing if it never is.
         // The sender's counters are read after the gateway's, every time: server1 may still send a frame of its own (ARP), and
         // one it sends in between then counts on the sender's side only, never on FastTun's alone.
-        var settle = System.Diagnostics.Stopwatch.StartNew();
-        (long Rx, long Eth1Rx, long KernelDropped, long Packets, long Forwarded, long Consumed, long RxDropped) after;
-        long tx, txDrop;
-        while (true)
-        {
-            after = Counters(lab);
-            tx = Sys(lab, "server1", "net0", "tx_packets") - tx0;
-            txDrop = Sys(lab, "server1", "net0", "tx_dropped") - txDrop0;
-            bool accounted = tx == (after.Eth1Rx - before.Eth1Rx) + (after.KernelDropped - before.KernelDropped)
-                && after.Packets - before.Packets == after.Rx - before.Rx;
-            if (accounted || settle.Elapsed >= TimeSpan.FromSeconds(15)) break;
-            Thread.Sleep(250);
-        }
+        var (after, tx, txDrop) = Poll.Until(
+            () => (After: Counters(lab), Tx: Sys(lab, "server1", "net0", "tx_packets") - tx0, TxDrop: Sys(lab, "server1", "net0", "tx_dropped") - txDrop0),
+            s => s.Tx == (s.After.Eth1Rx - before.Eth1Rx) + (s.After.KernelDropped - before.KernelDropped)
+                && s.After.Packets - before.Packets == s.After.Rx - before.Rx,
+            15);
 
         long rx = after.Rx - before.Rx, eth1 = after.Eth1Rx - before.Eth1Rx, kernel = after.KernelDropped - before.KernelDropped;
         long packets = after.Packets - before.Packets;

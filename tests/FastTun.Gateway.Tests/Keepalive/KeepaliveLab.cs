@@ -106,14 +106,5 @@ public sealed class KeepaliveLab : SeedTopologyLab
     }
 
     /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds or <paramref name="seconds"/> pass.</summary>
-    public static bool WaitFor(Func<bool> condition, double seconds)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed.TotalSeconds < seconds)
-        {
-            if (condition()) return true;
-            Thread.Sleep(100);
-        }
-        return condition();
-    }
+    public static bool WaitFor(Func<bool> condition, double seconds) => Poll.Until(condition, holds => holds, seconds);
 }

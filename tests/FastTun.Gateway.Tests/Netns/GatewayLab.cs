@@ -57,8 +57,8 @@ public sealed class GatewayLab : IDisposable
     public string LogOf(string gw) => File.ReadAllText(Path.Combine(_dir, gw + ".log"));
 
     /// <summary>The log of <paramref name="gw"/> once it contains every one of <paramref name="texts"/>
-    /// (<see cref="TextPoll.UntilContains"/>): the console logger writes on its own thread.</summary>
-    public string LogOnceItHas(string gw, double seconds, params string[] texts) => TextPoll.UntilContains(() => LogOf(gw), seconds, texts);
+    /// (<see cref="Poll.UntilContains"/>): the console logger writes on its own thread.</summary>
+    public string LogOnceItHas(string gw, double seconds, params string[] texts) => Poll.UntilContains(() => LogOf(gw), seconds, texts);
     public string ConfigOf(string gw) => Path.Combine(_dir, gw + ".conf");
     public int PidOf(string gw) => _gateways[gw == "gw1" ? 0 : 1].Id;
 
@@ -118,12 +118,9 @@ public sealed class GatewayLab : IDisposable
     /// started with -D returns before it binds), up to 15 s; throws otherwise.</summary>
     public void WaitForListener(string ns, int port)
     {
-        var clock = Stopwatch.StartNew();
-        while (!Exec(ns, $"ss -Hltn sport = :{port}", check: false).Output.Contains($":{port}", StringComparison.Ordinal))
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(15)) throw new TimeoutException($"nothing listens on TCP port {port} in {ns} after 15 s");
-            Thread.Sleep(50);
-        }
+        string listening = Poll.UntilContains(() => Exec(ns, $"ss -Hltn sport = :{port}", check: false).Output, 15, $":{port}");
+        if (!listening.Contains($":{port}", StringComparison.Ordinal))
+            throw new TimeoutException($"nothing listens on TCP port {port} in {ns} after 15 s");
     }
 
     /// <summary>Runs a scapy script as the stranger on the underlay.</summary>

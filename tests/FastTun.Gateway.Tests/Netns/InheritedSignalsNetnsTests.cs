@@ -66,7 +66,7 @@ public sealed class InheritedSignalsNetnsTests
             var (code, output) = lab.Exec("server1", "ping -c 3 -i 0.2 -W 2 10.1.8.10", check: false);
             Assert.True(code == 0, output);
         });
-        Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", TextPoll.UntilContains(() => File.ReadAllText(log), 15, "captured at rx"));
+        Assert.Matches(@"[1-9][0-9]* frame\(s\) captured at rx", Poll.UntilContains(() => File.ReadAllText(log), 15, "captured at rx"));
         // The file is whole: tshark reads it to the end (it fails on a cut pcapng block) and finds the pings in it.
         var (tshark, frames) = GatewayLab.Run("tshark", $"-r {file} -Y icmp -T fields -e ip.src", check: false);
         Assert.True(tshark == 0, frames);
@@ -106,7 +106,7 @@ public sealed class InheritedSignalsNetnsTests
             GatewayLab.Run("kill", $"-INT {sink.Id}");
             Assert.True(GatewayProcess.WaitForExitAndOutput(sink, 15_000), "still running 15 s after SIGINT: " + File.ReadAllText(log));
             Assert.Equal(0, sink.ExitCode);
-            Assert.Contains("sink va (af_packet):", TextPoll.UntilContains(() => File.ReadAllText(log), 15, "sink va"), StringComparison.Ordinal);
+            Assert.Contains("sink va (af_packet):", Poll.UntilContains(() => File.ReadAllText(log), 15, "sink va"), StringComparison.Ordinal);
         }
         finally
         {

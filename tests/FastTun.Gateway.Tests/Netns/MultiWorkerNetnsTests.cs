@@ -89,7 +89,7 @@ public sealed class MultiWorkerNetnsTests : IDisposable
         // moving; tcpdump is done once the file holds that many GRE packets (it may still be writing what it read, and an
         // INT drops what it has not). Both polled: a fixed wait could end early on a loaded host.
         JsonNode? previous = null;
-        var stats = TextPoll.Until(() =>
+        var stats = Poll.Until(() =>
         {
             var output = new StringWriter();
             var error = new StringWriter();
@@ -99,7 +99,7 @@ public sealed class MultiWorkerNetnsTests : IDisposable
             return (last, now);
         }, s => s.last is not null && Idle(s.last, s.now), 20).now;
         long encapPackets = stats["tunnels"]![0]!["encapPackets"]!.GetValue<long>();
-        TextPoll.Until(() => GreSequenceNumbers(File.ReadAllBytes(pcap)).Count, count => count >= encapPackets, 20);
+        Poll.Until(() => GreSequenceNumbers(File.ReadAllBytes(pcap)).Count, count => count >= encapPackets, 20);
         GatewayLab.Run("kill", $"-INT {_capture.Id}", check: false);
         Assert.True(_capture.WaitForExit(10_000));
 

@@ -47,10 +47,10 @@ public abstract class SeedTopologyLab : IDisposable
     public string LogOf(string name) => File.ReadAllText(Path.Combine(Dir, name + ".log"));
 
     /// <summary>The log of <paramref name="name"/> from character <paramref name="from"/> on, once that part contains
-    /// every one of <paramref name="texts"/> (<see cref="TextPoll.UntilContains"/>). The gateway's console logger writes on
+    /// every one of <paramref name="texts"/> (<see cref="Poll.UntilContains"/>). The gateway's console logger writes on
     /// a background thread, so a line logged before a state change the test saw may reach the file after it.</summary>
     public string LogOnceItHas(string name, int from, double seconds, params string[] texts) =>
-        TextPoll.UntilContains(() => LogOf(name)[from..], seconds, texts);
+        Poll.UntilContains(() => LogOf(name)[from..], seconds, texts);
 
     public (int Code, string Output) Exec(string ns, string command, bool check = true, int timeoutMs = 30_000) =>
         GatewayLab.Run("ip", $"netns exec {Prefix}{ns} {command}", check, timeoutMs);

@@ -2,7 +2,7 @@ namespace FastTun.Gateway.Tests.Netns;
 
 /// <summary>Polling for what a process writes or counts on its own schedule (a gateway's log goes through the console logger's
 /// background thread; a command reports when it ends).</summary>
-public static class TextPoll
+public static class Poll
 {
     /// <summary><paramref name="read"/>'s text once it contains every one of <paramref name="texts"/> (read again every
     /// 100 ms, up to <paramref name="seconds"/>); after that, the last reading, and the caller's assertion names what is
