@@ -101,24 +101,25 @@ public sealed class TrafficSink : IDisposable
         // generator has finished gets every frame the kernel delivered, not only those read before the signal. The drain
         // ends once the ring has stayed empty for DrainQuiet (AF_PACKET hands over a part-filled block after its 1 ms
         // timeout), or after DrainLimit under a flood that keeps the ring full.
-        long drainEnd = long.MaxValue, drainLimit = (long)(DrainLimit.TotalSeconds * freq), drainQuiet = (long)(DrainQuiet.TotalSeconds * freq);
+        const long Running = long.MaxValue; // stoppedAt until the stop
+        long stoppedAt = Running, drainLimit = (long)(DrainLimit.TotalSeconds * freq), drainQuiet = (long)(DrainQuiet.TotalSeconds * freq);
         while (true)
         {
             now = Stopwatch.GetTimestamp();
-            if (drainEnd == long.MaxValue)
+            if (stoppedAt == Running)
             {
                 if (now >= end) break;
-                if (stop()) drainEnd = now + drainLimit;
+                if (stop()) stoppedAt = now;
             }
-            else if (now >= drainEnd) break;
+            else if (now - stoppedAt >= drainLimit) break;
             _batch.Clear();
             int n = _port.RxBurst(_batch);
             if (n == 0)
             {
-                if (drainEnd != long.MaxValue)
+                if (stoppedAt != Running)
                 {
-                    // Drained: no frame since the stop (drainEnd − drainLimit), or none for DrainQuiet since the last one.
-                    if (now - Math.Max(lastFrame, drainEnd - drainLimit) >= drainQuiet) break;
+                    // Drained: no frame for DrainQuiet since the stop or since the last frame after it.
+                    if (now - Math.Max(lastFrame, stoppedAt) >= drainQuiet) break;
                     Libc.poll(&pfd, 1, 1);
                     continue;
                 }
