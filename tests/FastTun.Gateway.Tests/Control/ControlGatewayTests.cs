@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using FastTun.Gateway.Tests.Netns;
 
 namespace FastTun.Gateway.Tests.Control;
 
@@ -258,7 +259,7 @@ public sealed class ControlGatewayTests : IClassFixture<ControlLabFixture>
     /// loaded host, and the capture then waited out its duration short of frames).</summary>
     private static void WaitForCapture(string file, Task<(int Code, string Out, string Err)> capture)
     {
-        Assert.True(SpinWait.SpinUntil(() => File.Exists(file) || capture.IsCompleted, TimeSpan.FromSeconds(15)), "the capture did not start in 15 s");
+        Assert.True(Poll.Until(() => File.Exists(file) || capture.IsCompleted, started => started, 15), "the capture did not start in 15 s");
         Assert.False(capture.IsCompleted && !File.Exists(file), $"the capture ended before it started: {(capture.IsCompleted ? capture.Result.Err : "")}");
     }
 
